@@ -1,0 +1,160 @@
+# l2d -- build, test, bench. `make help` lists the targets.
+#
+# Knobs: CFLAGS (appended), SANITIZE=address,undefined (separate build dir),
+# CC, V=1 (echo commands), PORT (for `make run`).
+
+CC       ?= cc
+SANITIZE ?=
+PORT     ?= 8080
+V        ?= 0
+
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
+               -Wconversion -Wno-sign-conversion -Werror -MMD -MP
+ifneq ($(SANITIZE),)
+  BUILD    := build-san
+  SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+  BUILD    := build
+  SANFLAGS :=
+endif
+ALL_CFLAGS := $(BASE_CFLAGS) $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+PKGS_SERVER := libmicrohttpd jansson
+PKGS_UNIT   := jansson criterion mpfr
+PKGS_INTEG  := jansson criterion libcurl
+
+ifeq ($(V),1)
+  Q :=
+else
+  Q := @
+endif
+
+CORE_SRC   := $(wildcard core/*.c)
+API_SRC    := $(wildcard api/*.c)
+SERVER_SRC := $(wildcard server/*.c)
+UNIT_SRC   := $(wildcard tests/core/*.c tests/api/*.c tests/support/*.c)
+INTEG_SRC  := $(wildcard tests/integration/*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/server/openapi_blob.o
+UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+INTEG_OBJ  := $(INTEG_SRC:%.c=$(BUILD)/%.o)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+LIBCORE := $(BUILD)/libl2dcore.a
+LIBAPI  := $(BUILD)/libl2dapi.a
+L2D     := $(BUILD)/l2d
+UNIT    := $(BUILD)/tests/unit
+INTEG   := $(BUILD)/tests/integration
+
+.PHONY: all run test unit integration bench fuzz clean format format-check lint deps help \
+        test-san openapi-lint
+
+all: $(L2D)
+
+help:
+	@echo "make run         build and start l2d on 127.0.0.1:$(PORT) (installs missing packages)"
+	@echo "make test        install missing packages, build, run every test"
+	@echo "make unit        Criterion unit tests of core/ and api/"
+	@echo "make integration libcurl tests against the built binary"
+	@echo "make test-san    unit + integration tests under ASan/UBSan"
+	@echo "make bench       kernel, decoder and server benchmarks"
+	@echo "make lint        banned functions, clang-format check, openapi lint"
+	@echo "make clean"
+
+deps:
+	$(Q)sh tools/install-deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./$(L2D) --bind 127.0.0.1 --port $(PORT)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory unit integration lint
+
+# --- libraries and binary -------------------------------------------------
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+$(BUILD)/server/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_SERVER))
+$(BUILD)/api/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags jansson)
+$(BUILD)/tests/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_UNIT) libcurl) -Wno-conversion
+
+$(BUILD)/server/openapi_blob.o: server/openapi_blob.S openapi.yaml
+	@mkdir -p $(@D)
+	$(Q)$(CC) -c -o $@ $<
+
+$(LIBCORE): $(CORE_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBAPI): $(API_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(L2D): $(SERVER_OBJ) $(LIBAPI) $(LIBCORE)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(SERVER_OBJ) $(LIBAPI) $(LIBCORE) \
+		$(shell pkg-config --libs $(PKGS_SERVER)) -lpthread -lm
+
+# --- tests ----------------------------------------------------------------
+
+$(UNIT): $(UNIT_OBJ) $(LIBAPI) $(LIBCORE)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(UNIT_OBJ) $(LIBAPI) $(LIBCORE) \
+		$(shell pkg-config --libs $(PKGS_UNIT)) -lgmp -lm
+
+$(INTEG): $(INTEG_OBJ)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(INTEG_OBJ) $(shell pkg-config --libs $(PKGS_INTEG)) -lpthread -lm
+
+unit: $(UNIT)
+	./$(UNIT) --jobs 2
+
+integration: $(INTEG) $(L2D) $(BUILD)/openapi.json
+	L2D_BIN=$(abspath $(L2D)) L2D_OPENAPI_JSON=$(abspath $(BUILD)/openapi.json) ./$(INTEG) --jobs 1
+
+test-san:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang unit integration
+
+$(BUILD)/openapi.json: openapi.yaml tools/openapi-json.sh
+	@mkdir -p $(@D)
+	$(Q)sh tools/openapi-json.sh openapi.yaml $@
+
+# --- benchmarks -----------------------------------------------------------
+
+$(BUILD)/bench/%: bench/%.c $(LIBAPI) $(LIBCORE)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-conversion -o $@ $< $(LIBAPI) $(LIBCORE) \
+		$(shell pkg-config --cflags --libs jansson) -lm
+
+bench: deps $(BENCH_BIN) $(L2D)
+	$(Q)sh bench/run.sh $(BUILD)
+
+# --- hygiene --------------------------------------------------------------
+
+BANNED := \b(sprintf|vsprintf|strcat|strncpy|strtok|atoi|atol|gets)[[:space:]]*\(
+
+lint: format-check openapi-lint
+	$(Q)if grep -nE '$(BANNED)' core/*.[ch] api/*.[ch] server/*.[ch]; then \
+		echo "lint: banned function (see STYLE: no sprintf/strcat/strncpy/strtok/atoi/gets)"; exit 1; fi
+	@echo "lint: ok"
+
+format:
+	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
+
+format-check:
+	$(Q)clang-format --dry-run --Werror core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
+
+openapi-lint:
+	$(Q)sh tools/openapi-lint.sh openapi.yaml
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,38 @@
+/* query.h -- the query string of the compute endpoints, validated.
+ *
+ * Parses the raw query (after '?', still percent-encoded, '+' meaning a
+ * space), refuses unknown and repeated parameters, and validates `scale` as
+ * tf.contrib.layers.l2_regularizer does, with TensorFlow's messages. */
+#ifndef API_QUERY_H
+#define API_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/dtype.h"
+#include "error.h"
+
+enum api_endpoint {
+    API_ENDPOINT_L2_LOSS,    /* POST /l2_loss: dtype */
+    API_ENDPOINT_REGULARIZE, /* POST /regularize: scale (required), dtype */
+};
+
+struct api_scale {
+    double value;  /* finite, >= 0 */
+    bool disabled; /* the scale was 0.0 or -0.0 */
+};
+
+struct api_query {
+    bool has_dtype;
+    enum l2_dtype dtype;   /* float64 when !has_dtype */
+    bool has_scale;        /* always true for REGULARIZE on success */
+    struct api_scale scale;
+};
+
+/* Parses query (len bytes, may be NULL/0) for endpoint into *out. Errors:
+ * invalid_parameter (unknown, repeated, or scale on /l2_loss, or bad
+ * percent-encoding), invalid_scale, invalid_dtype; checked in that order. */
+enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, size_t len,
+                                struct api_query *out, struct api_error *err);
+
+#endif

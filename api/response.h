@@ -1,0 +1,31 @@
+/* response.h -- JSON response and problem+json bodies.
+ *
+ * Every double is printed in the shortest form that reads back to the same
+ * bits, laid out as Python's repr does (0.1, 15.0, 1e-05, 1e+16). */
+#ifndef API_RESPONSE_H
+#define API_RESPONSE_H
+
+#include <stddef.h>
+
+#include "query.h"
+#include "result.h"
+
+#define API_FMT_DOUBLE_MAX 32
+
+/* Writes finite x into buf (NUL-terminated) as Python's repr(x) would;
+ * returns the length. */
+size_t api_fmt_double(double x, char buf[API_FMT_DOUBLE_MAX]);
+
+/* Encodes the success body for res. scale is NULL for /l2_loss. On success
+ * *out is a malloc'd NUL-terminated string the caller frees, *out_len its
+ * length. result_out_of_range when sum_squares or scale*loss overflows,
+ * internal_error when out of memory; *out is then NULL. */
+enum api_status api_response_encode(const struct api_result *res, const struct api_scale *scale,
+                                    char **out, size_t *out_len, struct api_error *err);
+
+/* Encodes err as an RFC 9457 problem+json body (type, title, status, detail,
+ * code, and pointer/index/offset where set). Returns a malloc'd string the
+ * caller frees, or NULL when out of memory. */
+char *api_problem_encode(const struct api_error *err, size_t *out_len);
+
+#endif

@@ -1,0 +1,57 @@
+/* result.h -- what a decoded body amounts to: exact sums, counts, shapes.
+ *
+ * Decoders fill a struct api_result as elements stream past; the response
+ * encoder reads it. It holds one exact accumulator for the whole body and,
+ * for named tensors, one small entry per tensor (its rounded sum, count and
+ * shape), so its size grows with the number of tensors, never with their
+ * elements. The number of tensors is capped by API_MAX_TENSORS. */
+#ifndef API_RESULT_H
+#define API_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/accum.h"
+#include "error.h"
+
+#define API_MAX_DEPTH 64       /* JSON nesting and .npy dimensions */
+#define API_MAX_NAME 1024      /* bytes of UTF-8 in a tensor name */
+#define API_MAX_TENSORS 10000  /* named tensors in one body */
+
+struct api_tensor {
+    char *name;         /* UTF-8, NUL-terminated, owned by the result */
+    size_t name_len;    /* bytes, without the NUL (names may hold U+0000) */
+    double sum_squares; /* exact sum rounded once; +inf if it overflowed */
+    uint64_t count;
+    unsigned ndim;
+    uint64_t *shape;    /* ndim entries, owned by the result */
+};
+
+struct api_result {
+    enum l2_dtype dtype;
+    bool named;                /* {"tensors": {...}} body */
+    struct l2_accum total;     /* exact, over every element of the body */
+    unsigned ndim;             /* single tensor: its shape */
+    uint64_t shape[API_MAX_DEPTH];
+    struct api_tensor *tensors; /* named: in the order sent */
+    size_t n_tensors;
+    size_t cap_tensors;
+    void *names_index;          /* private to result.c: duplicate-name lookup */
+};
+
+/* Sets res to an empty single-tensor result of dtype. Cannot fail. */
+void api_result_init(struct api_result *res, enum l2_dtype dtype);
+
+/* Appends a named tensor: copies name (len bytes) and shape, rounds acc's
+ * sum, and merges acc into res->total. Returns API_INVALID_TENSOR for an
+ * empty, over-long or duplicate name or past API_MAX_TENSORS,
+ * API_INTERNAL_ERROR when out of memory; res is unchanged on failure. */
+enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
+                                      const struct l2_accum *acc, unsigned ndim,
+                                      const uint64_t *shape, struct api_error *err);
+
+/* Frees what res owns and leaves it empty. res may be NULL. */
+void api_result_free(struct api_result *res);
+
+#endif

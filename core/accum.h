@@ -1,0 +1,61 @@
+/* accum.h -- an exact accumulator of sums of squares.
+ *
+ * struct l2_accum holds sum(x*x) over every element fed to it as an exact
+ * fixed-point integer wide enough for any float64 square (down to the square
+ * of the smallest subnormal, 2^-2148) times any 64-bit count. Nothing is
+ * rounded until a result is read, and then only once, so the answer never
+ * depends on the order, the count or the block sizes of the elements. */
+#ifndef L2_ACCUM_H
+#define L2_ACCUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtype.h"
+
+/* The kernel's own small status enum; api/ maps it onto the wire. */
+enum l2_status {
+    L2_OK = 0,
+    L2_NON_FINITE, /* a NaN or infinity was fed */
+    L2_OVERFLOW,   /* the rounded result is beyond the float64 range */
+};
+
+/* Bit weight of limb[0] bit 0 is 2^L2_ACCUM_LSB_EXP. */
+#define L2_ACCUM_LSB_EXP (-2148)
+#define L2_ACCUM_LIMBS 68
+
+/* Plain data on caller storage: copy it, keep it in arrays, no _free. */
+struct l2_accum {
+    uint64_t limb[L2_ACCUM_LIMBS]; /* little-endian limbs of the exact sum */
+    uint64_t count;                /* elements fed */
+};
+
+/* Sets acc to the empty sum (0, count 0). Cannot fail. */
+void l2_accum_init(struct l2_accum *acc);
+
+/* Adds x*x exactly and counts one element. x must be finite (the caller has
+ * checked it, e.g. after l2_dtype_round); a non-finite x is not added and
+ * returns L2_NON_FINITE. */
+enum l2_status l2_accum_add(struct l2_accum *acc, double x);
+
+/* Adds the squares of n little-endian elements of dtype stored back to back
+ * at data (any alignment), and counts them. This is the fast path for raw and
+ * .npy bodies; any split of a stream into calls gives the same sum.
+ * On a NaN or infinity returns L2_NON_FINITE with *bad_index set to the
+ * index, within this call, of the first such element; acc then holds an
+ * unspecified partial sum and must be discarded. bad_index may be NULL. */
+enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype,
+                             const void *data, size_t n, size_t *bad_index);
+
+/* dst += src, exactly (counts too). */
+void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src);
+
+/* The exact sum rounded once to float64 (nearest, ties to even) in *out.
+ * Returns L2_OVERFLOW (and *out = +inf) when that rounding overflows. */
+enum l2_status l2_accum_sum(const struct l2_accum *acc, double *out);
+
+/* The exact sum divided by two, rounded once, in *out (tf.nn.l2_loss).
+ * Returns L2_OVERFLOW (and *out = +inf) when that rounding overflows. */
+enum l2_status l2_accum_half(const struct l2_accum *acc, double *out);
+
+#endif

@@ -1,0 +1,21 @@
+#!/bin/sh
+# install-deps.sh -- install the Debian 12 packages l2d needs, if missing.
+# Run as root (or with sudo available); prints the apt command otherwise.
+set -eu
+PKGS="gcc make pkg-config clang-format libmicrohttpd-dev libjansson-dev libcriterion-dev \
+libcurl4-openssl-dev libmpfr-dev nodejs npm"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# A machine with its own Node.js (not Debian's) needs no nodejs/npm package.
+if command -v npm >/dev/null 2>&1; then
+    missing=$(echo "$missing" | tr ' ' '\n' | grep -vxE 'nodejs|npm' | tr '\n' ' ')
+fi
+missing=$(echo "$missing" | xargs)
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "install-deps: run as root: apt-get install -y $missing" >&2; exit 1; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
