@@ -1,0 +1,374 @@
+/* accum.c -- the exact sum-of-squares kernel.
+ *
+ * Every finite element is m * 2^e with an integer significand m, so its square
+ * is the integer m^2 at bit 2e of a fixed-point number. l2_accum_feed adds
+ * m^2 as plain integers into buckets indexed by the element's exponent field
+ * (several interleaved bucket arrays, so consecutive adds do not wait on each
+ * other), and flushes the buckets into the wide sum before any could overflow.
+ * The exponent field of NaN and infinity has its own bucket: one test per
+ * block finds them. Results are rounded once, from the exact integer. */
+#include "accum.h"
+
+#include <math.h>
+#include <string.h>
+
+__extension__ typedef unsigned __int128 accum_u128;
+
+/* Interleaved bucket arrays per feed: element j goes to array j % WAYS. */
+#define ACCUM_WAYS 4
+#define ACCUM_WAYS64 2
+
+/* Below these element counts a feed adds each square straight into the sum:
+ * clearing and flushing the buckets would cost more than it saves. */
+#define ACCUM_DIRECT_MAX 32
+#define ACCUM_DIRECT_MAX64 256
+
+/* Bit position, in the fixed-point sum, of bit 0 of m^2 for an element with
+ * biased exponent field be, fraction width fbits and bias bias: the element
+ * is m * 2^(max(be,1) - bias - fbits) (subnormals share the exponent of the
+ * smallest normal, with no hidden bit). */
+static inline unsigned accum_shift(unsigned be, unsigned fbits, unsigned bias)
+{
+    int e = (int)(be ? be : 1u) - (int)bias - (int)fbits;
+    return (unsigned)(2 * e - L2_ACCUM_LSB_EXP);
+}
+
+/* limb += v << shift, with the carry carried as far as it goes. The callers
+ * guarantee shift / 64 + 2 < L2_ACCUM_LIMBS and an exact sum below 2^4352. */
+static void accum_add_at(uint64_t *limb, accum_u128 v, unsigned shift)
+{
+    unsigned i = shift >> 6, b = shift & 63;
+    uint64_t lo = (uint64_t)v, hi = (uint64_t)(v >> 64);
+    uint64_t w[3];
+    bool carry;
+
+    if (b == 0) {
+        w[0] = lo;
+        w[1] = hi;
+        w[2] = 0;
+    } else {
+        w[0] = lo << b;
+        w[1] = hi << b | lo >> (64 - b);
+        w[2] = hi >> (64 - b);
+    }
+    carry = __builtin_add_overflow(limb[i], w[0], &limb[i]);
+    for (unsigned k = 1; k < 3; k++) {
+        bool c1 = __builtin_add_overflow(limb[i + k], w[k], &limb[i + k]);
+        bool c2 = __builtin_add_overflow(limb[i + k], (uint64_t)carry, &limb[i + k]);
+        carry = c1 || c2;
+    }
+    for (i += 3; carry && i < L2_ACCUM_LIMBS; i++)
+        carry = ++limb[i] == 0;
+}
+
+void l2_accum_init(struct l2_accum *acc)
+{
+    memset(acc, 0, sizeof *acc);
+}
+
+enum l2_status l2_accum_add(struct l2_accum *acc, double x)
+{
+    uint64_t bits, m;
+    unsigned be;
+
+    if (!isfinite(x))
+        return L2_NON_FINITE;
+    memcpy(&bits, &x, sizeof bits);
+    be = (unsigned)(bits >> 52) & 0x7ff;
+    m = bits & ((UINT64_C(1) << 52) - 1);
+    if (be)
+        m |= UINT64_C(1) << 52;
+    if (m)
+        accum_add_at(acc->limb, (accum_u128)m * m, accum_shift(be, 52, 1023));
+    acc->count++;
+    return L2_OK;
+}
+
+/* One little-endian element of w bytes as an integer (any alignment). */
+static inline __attribute__((always_inline)) uint64_t accum_load(const unsigned char *p, unsigned w)
+{
+    if (w == 2) {
+        uint16_t v;
+        memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap16(v);
+#endif
+        return v;
+    }
+    if (w == 4) {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap32(v);
+#endif
+        return v;
+    }
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* Adds n elements one by one: the path for tiny feeds. */
+static inline __attribute__((always_inline)) enum l2_status
+accum_feed_direct(struct l2_accum *acc, const unsigned char *p, size_t n, size_t *bad_index,
+                  unsigned w, unsigned fbits, unsigned ebits, unsigned bias)
+{
+    const uint64_t fmask = (UINT64_C(1) << fbits) - 1;
+    const unsigned emax = (1u << ebits) - 1;
+
+    for (size_t j = 0; j < n; j++) {
+        uint64_t u = accum_load(p + j * w, w);
+        unsigned be = (unsigned)(u >> fbits) & emax;
+        uint64_t m = (u & fmask) | (uint64_t)(be != 0) << fbits;
+        if (be == emax) {
+            if (bad_index)
+                *bad_index = j;
+            return L2_NON_FINITE;
+        }
+        if (m)
+            accum_add_at(acc->limb, (accum_u128)m * m, accum_shift(be, fbits, bias));
+    }
+    return L2_OK;
+}
+
+/* Finds the first element of p[0..n) whose exponent field is all ones. */
+static size_t accum_find_bad(const unsigned char *p, size_t n, unsigned w, unsigned fbits,
+                             unsigned ebits)
+{
+    const unsigned emax = (1u << ebits) - 1;
+    size_t j;
+
+    for (j = 0; j < n; j++) {
+        uint64_t u = accum_load(p + j * w, w);
+        if (((unsigned)(u >> fbits) & emax) == emax)
+            break;
+    }
+    return j;
+}
+
+/* The bucket path for types of at most 32 bits (significand <= 24 bits, so a
+ * square fits 48 bits and a uint64 bucket holds 2^(62 - 2 fbits) of them). */
+static inline __attribute__((always_inline)) enum l2_status
+accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t *bad_index,
+                  unsigned w, unsigned fbits, unsigned ebits, unsigned bias)
+{
+    enum { NB = 256 };
+    const uint64_t fmask = (UINT64_C(1) << fbits) - 1;
+    const unsigned emax = (1u << ebits) - 1;
+    const unsigned nb = 1u << ebits;
+    const unsigned lg = 62 - 2 * fbits;
+    const size_t block = (size_t)1 << (lg < 20 ? lg : 20);
+    uint64_t b[ACCUM_WAYS][NB];
+
+    if (n < ACCUM_DIRECT_MAX)
+        return accum_feed_direct(acc, p, n, bad_index, w, fbits, ebits, bias);
+
+    for (size_t base = 0; base < n; base += block) {
+        size_t len = n - base < block ? n - base : block;
+        const unsigned char *q = p + base * w;
+        size_t j = 0;
+
+        memset(b, 0, sizeof b);
+        for (; j + ACCUM_WAYS <= len; j += ACCUM_WAYS) {
+            for (unsigned k = 0; k < ACCUM_WAYS; k++) {
+                uint64_t u = accum_load(q + (j + k) * w, w);
+                unsigned be = (unsigned)(u >> fbits) & emax;
+                uint64_t m = (u & fmask) | (uint64_t)(be != 0) << fbits;
+                b[k][be] += m * m;
+            }
+        }
+        for (; j < len; j++) {
+            uint64_t u = accum_load(q + j * w, w);
+            unsigned be = (unsigned)(u >> fbits) & emax;
+            uint64_t m = (u & fmask) | (uint64_t)(be != 0) << fbits;
+            b[0][be] += m * m;
+        }
+
+        uint64_t nonfinite = 0;
+        for (unsigned k = 0; k < ACCUM_WAYS; k++)
+            nonfinite |= b[k][emax];
+        if (nonfinite) {
+            if (bad_index)
+                *bad_index = base + accum_find_bad(q, len, w, fbits, ebits);
+            return L2_NON_FINITE;
+        }
+        for (unsigned e = 0; e < nb - 1; e++) {
+            uint64_t s = 0;
+            for (unsigned k = 0; k < ACCUM_WAYS; k++)
+                s += b[k][e];
+            if (s)
+                accum_add_at(acc->limb, s, accum_shift(e, fbits, bias));
+        }
+    }
+    return L2_OK;
+}
+
+/* The bucket path for float64: 106-bit squares in 128-bit buckets, 2^22 adds
+ * per block before one could overflow. */
+static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *p, size_t n,
+                                     size_t *bad_index)
+{
+    enum { NB = 2048 };
+    const uint64_t fmask = (UINT64_C(1) << 52) - 1;
+    const size_t block = (size_t)1 << 22;
+    accum_u128 b[ACCUM_WAYS64][NB];
+
+    if (n < ACCUM_DIRECT_MAX64)
+        return accum_feed_direct(acc, p, n, bad_index, 8, 52, 11, 1023);
+
+    for (size_t base = 0; base < n; base += block) {
+        size_t len = n - base < block ? n - base : block;
+        const unsigned char *q = p + base * 8;
+        size_t j = 0;
+
+        memset(b, 0, sizeof b);
+        for (; j + ACCUM_WAYS64 <= len; j += ACCUM_WAYS64) {
+            for (unsigned k = 0; k < ACCUM_WAYS64; k++) {
+                uint64_t u = accum_load(q + (j + k) * 8, 8);
+                unsigned be = (unsigned)(u >> 52) & 0x7ff;
+                uint64_t m = (u & fmask) | (uint64_t)(be != 0) << 52;
+                b[k][be] += (accum_u128)m * m;
+            }
+        }
+        for (; j < len; j++) {
+            uint64_t u = accum_load(q + j * 8, 8);
+            unsigned be = (unsigned)(u >> 52) & 0x7ff;
+            uint64_t m = (u & fmask) | (uint64_t)(be != 0) << 52;
+            b[0][be] += (accum_u128)m * m;
+        }
+
+        accum_u128 nonfinite = 0;
+        for (unsigned k = 0; k < ACCUM_WAYS64; k++)
+            nonfinite |= b[k][NB - 1];
+        if (nonfinite) {
+            if (bad_index)
+                *bad_index = base + accum_find_bad(q, len, 8, 52, 11);
+            return L2_NON_FINITE;
+        }
+        for (unsigned e = 0; e < NB - 1; e++) {
+            accum_u128 s = 0;
+            for (unsigned k = 0; k < ACCUM_WAYS64; k++)
+                s += b[k][e];
+            if (s)
+                accum_add_at(acc->limb, s, accum_shift(e, 52, 1023));
+        }
+    }
+    return L2_OK;
+}
+
+enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
+                             size_t *bad_index)
+{
+    const unsigned char *p = data;
+    enum l2_status st;
+
+    switch (dtype) {
+    case L2_DTYPE_FLOAT16:
+        st = accum_feed_narrow(acc, p, n, bad_index, 2, 10, 5, 15);
+        break;
+    case L2_DTYPE_BFLOAT16:
+        st = accum_feed_narrow(acc, p, n, bad_index, 2, 7, 8, 127);
+        break;
+    case L2_DTYPE_FLOAT32:
+        st = accum_feed_narrow(acc, p, n, bad_index, 4, 23, 8, 127);
+        break;
+    case L2_DTYPE_FLOAT64:
+    default:
+        st = accum_feed_f64(acc, p, n, bad_index);
+        break;
+    }
+    if (st == L2_OK)
+        acc->count += n;
+    return st;
+}
+
+void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src)
+{
+    bool carry = false;
+
+    for (unsigned i = 0; i < L2_ACCUM_LIMBS; i++) {
+        bool c1 = __builtin_add_overflow(dst->limb[i], src->limb[i], &dst->limb[i]);
+        bool c2 = __builtin_add_overflow(dst->limb[i], (uint64_t)carry, &dst->limb[i]);
+        carry = c1 || c2;
+    }
+    dst->count += src->count;
+}
+
+/* Bit i of the fixed-point sum (0 beyond either end). */
+static uint64_t accum_bit(const struct l2_accum *acc, int i)
+{
+    if (i < 0 || i >= 64 * L2_ACCUM_LIMBS)
+        return 0;
+    return acc->limb[i >> 6] >> (i & 63) & 1;
+}
+
+/* Bits [lo, lo + 64) of the fixed-point sum, lo >= 0. */
+static uint64_t accum_bits64(const struct l2_accum *acc, int lo)
+{
+    int i = lo >> 6, b = lo & 63;
+    uint64_t r = i < L2_ACCUM_LIMBS ? acc->limb[i] >> b : 0;
+
+    if (b && i + 1 < L2_ACCUM_LIMBS)
+        r |= acc->limb[i + 1] << (64 - b);
+    return r;
+}
+
+/* Whether any bit below bit i is set. */
+static bool accum_any_below(const struct l2_accum *acc, int i)
+{
+    int k;
+
+    if (i <= 0)
+        return false;
+    for (k = 0; k < (i >> 6); k++)
+        if (acc->limb[k])
+            return true;
+    return (i & 63) && (acc->limb[k] & ((UINT64_C(1) << (i & 63)) - 1));
+}
+
+/* Rounds the sum times 2^-extra to float64 once: top 53 bits (fewer in the
+ * subnormal range), half to even with a sticky bit. */
+static enum l2_status accum_round(const struct l2_accum *acc, int extra, double *out)
+{
+    const int scale = L2_ACCUM_LSB_EXP - extra; /* weight of bit 0 */
+    int top = -1;
+    int ulp, q;
+    uint64_t m;
+
+    for (int i = L2_ACCUM_LIMBS - 1; i >= 0; i--) {
+        if (acc->limb[i]) {
+            top = 64 * i + 63 - __builtin_clzll(acc->limb[i]);
+            break;
+        }
+    }
+    if (top < 0) {
+        *out = 0.0;
+        return L2_OK;
+    }
+    ulp = top + scale - 52;
+    if (ulp < -1074)
+        ulp = -1074;
+    q = ulp - scale; /* index of the result's last place; >= 1074 */
+    m = accum_bits64(acc, q) & ((UINT64_C(1) << 54) - 1);
+    if (accum_bit(acc, q - 1) && ((m & 1) || accum_any_below(acc, q - 1)))
+        m++;
+    if (m && ulp + (64 - __builtin_clzll(m)) > 1024) {
+        *out = INFINITY;
+        return L2_OVERFLOW;
+    }
+    *out = ldexp((double)m, ulp);
+    return L2_OK;
+}
+
+enum l2_status l2_accum_sum(const struct l2_accum *acc, double *out)
+{
+    return accum_round(acc, 0, out);
+}
+
+enum l2_status l2_accum_half(const struct l2_accum *acc, double *out)
+{
+    return accum_round(acc, 1, out);
+}
