@@ -50,7 +50,7 @@ L2D     := $(BUILD)/l2d
 UNIT    := $(BUILD)/tests/unit
 INTEG   := $(BUILD)/tests/integration
 
-.PHONY: all run test unit integration bench fuzz clean format format-check lint deps help \
+.PHONY: all run test unit integration bench clean format format-check lint deps help \
         test-san openapi-lint
 
 all: $(L2D)
