@@ -1,0 +1,311 @@
+/* query.c -- validation of the compute endpoints' query strings.
+ *
+ * Two passes over the raw query: the first splits it on '&', percent-decodes
+ * every name, refuses unknown or repeated parameters and bad escapes, and
+ * remembers where `scale` and `dtype` sit; the second validates scale, then
+ * dtype. Nothing is allocated: decoded text goes into bounded stack buffers. */
+#include "query.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest scale accepted, in decoded bytes. Python would take any length,
+ * but a decimal that long says nothing a 1 KiB one cannot. */
+#define QUERY_SCALE_MAX 1024
+/* Longest dtype value looked at; every accepted name is shorter. */
+#define QUERY_DTYPE_MAX 64
+/* Bytes of user text echoed in a detail before it is cut with "...". */
+#define QUERY_ECHO_MAX 64
+
+#define QUERY_DTYPES "float16, bfloat16, float32, float64"
+
+/* One raw (still percent-encoded) slice of the query. */
+struct slice {
+    const char *p;
+    size_t len;
+};
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s ('+' is a space) into dst, writing at most cap bytes
+ * (no NUL); *out_len gets the full decoded length even past cap. Returns
+ * false on a '%' not followed by two hex digits. */
+static bool pct_decode(struct slice s, char *dst, size_t cap, size_t *out_len)
+{
+    size_t i = 0, n = 0;
+
+    while (i < s.len) {
+        char c = s.p[i];
+        if (c == '%') {
+            int hi, lo;
+            if (s.len - i < 3)
+                return false;
+            hi = hex_value(s.p[i + 1]);
+            lo = hex_value(s.p[i + 2]);
+            if (hi < 0 || lo < 0)
+                return false;
+            c = (char)(hi * 16 + lo);
+            i += 3;
+        } else {
+            if (c == '+')
+                c = ' ';
+            i++;
+        }
+        if (n < cap)
+            dst[n] = c;
+        n++;
+    }
+    *out_len = n;
+    return true;
+}
+
+/* Writes a printable, NUL-terminated echo of user bytes into out: printable
+ * ASCII as is, every other byte as \xHH, cut after QUERY_ECHO_MAX source
+ * bytes with "...". out needs 4 * QUERY_ECHO_MAX + 4 bytes. */
+#define QUERY_ECHO_BUF (4 * QUERY_ECHO_MAX + 4)
+static void echo_text(const char *s, size_t len, bool truncated, char out[QUERY_ECHO_BUF])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, n = 0;
+
+    if (len > QUERY_ECHO_MAX) {
+        len = QUERY_ECHO_MAX;
+        truncated = true;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    if (truncated) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+}
+
+/* Does s (len bytes) match [+-]?(digits[.digits] | .digits)([eE][+-]?digits)?
+ * Sets *integer when it has neither a '.' nor an exponent. */
+static bool scale_grammar(const char *s, size_t len, bool *integer)
+{
+    size_t i = 0, int_digits = 0, frac_digits = 0, exp_digits = 0;
+    bool has_dot = false, has_exp = false;
+
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        i++;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        i++;
+        int_digits++;
+    }
+    if (i < len && s[i] == '.') {
+        has_dot = true;
+        i++;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            i++;
+            frac_digits++;
+        }
+        if (frac_digits == 0) /* "1." and "." are not in the grammar */
+            return false;
+    }
+    if (int_digits == 0 && frac_digits == 0)
+        return false;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        has_exp = true;
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            i++;
+            exp_digits++;
+        }
+        if (exp_digits == 0)
+            return false;
+    }
+    if (i != len)
+        return false;
+    *integer = !has_dot && !has_exp;
+    return true;
+}
+
+/* Validates the decoded scale text as tf.contrib.layers.l2_regularizer
+ * does: integer first, then finiteness, then sign. */
+static enum api_status parse_scale(const char *s, size_t len, bool truncated, struct api_scale *out,
+                                   struct api_error *err)
+{
+    char buf[QUERY_SCALE_MAX + 1];
+    char echo[QUERY_ECHO_BUF];
+    bool integer = false;
+    char *end;
+    double v;
+
+    if (truncated)
+        return api_error_set(err, API_INVALID_SCALE,
+                             "scale is too long: at most %d characters are accepted",
+                             QUERY_SCALE_MAX);
+    if (len == 0)
+        return api_error_set(err, API_INVALID_SCALE,
+                             "scale must be a finite decimal number such as 0.01, not empty");
+    if (!scale_grammar(s, len, &integer)) {
+        echo_text(s, len, false, echo);
+        return api_error_set(err, API_INVALID_SCALE,
+                             "scale must be a finite decimal number such as 0.01: '%s'", echo);
+    }
+    /* TensorFlow refuses any numbers.Integral before looking at the sign,
+     * so "-0" is an integer, not a negative scale. The literal is echoed as
+     * sent (it matched the grammar, so it is plain ASCII). */
+    if (integer)
+        return api_error_set(err, API_INVALID_SCALE, "scale cannot be an integer: %.*s", (int)len,
+                             s);
+
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    v = strtod(buf, &end);
+    if (end != buf + len)
+        return api_error_set(err, API_INVALID_SCALE,
+                             "scale must be a finite decimal number such as 0.01");
+    /* Overflow (1e999) is refused before the sign is looked at: Python would
+     * make -1e999 into -inf and call it negative, but "-inf" is not what the
+     * user sent and either way the scale is refused. */
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)) {
+        echo_text(s, len, false, echo);
+        return api_error_set(err, API_INVALID_SCALE,
+                             "scale is out of range (not a finite float64): '%s'", echo);
+    }
+    /* Underflow: a nonzero literal too small for float64 (1e-400) reads as
+     * 0, exactly as Python's float('1e-400') == 0.0 does in TensorFlow, so
+     * it disables the regularizer. Subnormal results (1e-310) are kept. */
+    if (v < 0.0)
+        return api_error_set(err, API_INVALID_SCALE,
+                             "Setting a scale less than 0 on a regularizer: %g.", v);
+    if (v == 0.0) { /* 0.0 and -0.0: TensorFlow's `if scale == 0.` */
+        out->value = 0.0;
+        out->disabled = true;
+    } else {
+        out->value = v;
+        out->disabled = false;
+    }
+    return API_OK;
+}
+
+static enum api_status parse_dtype(const char *s, size_t len, bool truncated, enum l2_dtype *out,
+                                   struct api_error *err)
+{
+    char echo[QUERY_ECHO_BUF];
+
+    if (!truncated && l2_dtype_from_name(s, len, out))
+        return API_OK;
+    echo_text(s, len, truncated, echo);
+    return api_error_set(err, API_INVALID_DTYPE, "dtype must be one of " QUERY_DTYPES ", not '%s'",
+                         echo);
+}
+
+enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, size_t len,
+                                struct api_query *out, struct api_error *err)
+{
+    struct slice scale_raw = {NULL, 0}, dtype_raw = {NULL, 0};
+    bool seen_scale = false, seen_dtype = false;
+    char name[QUERY_ECHO_MAX + 1];
+    char echo[QUERY_ECHO_BUF];
+    size_t pos = 0;
+
+    out->has_dtype = false;
+    out->dtype = L2_DTYPE_FLOAT64;
+    out->has_scale = false;
+    out->scale.value = 0.0;
+    out->scale.disabled = false;
+    if (query == NULL)
+        len = 0;
+
+    /* Pass 1: names, repeats and percent-encoding of every segment. Empty
+     * segments ("a=1&&b=2", a leading or trailing '&') are skipped, as
+     * WHATWG URLSearchParams and Python's parse_qsl do. */
+    while (pos < len) {
+        const char *seg = query + pos;
+        const char *amp = memchr(seg, '&', len - pos);
+        size_t seg_len = amp != NULL ? (size_t)(amp - seg) : len - pos;
+        const char *eq = memchr(seg, '=', seg_len);
+        struct slice key = {seg, eq != NULL ? (size_t)(eq - seg) : seg_len};
+        struct slice val = {eq != NULL ? eq + 1 : seg + seg_len,
+                            eq != NULL ? seg_len - key.len - 1 : 0};
+        size_t name_len, val_len;
+
+        pos += seg_len + (amp != NULL ? 1 : 0);
+        if (seg_len == 0)
+            continue;
+        if (!pct_decode(key, name, sizeof name, &name_len) || !pct_decode(val, NULL, 0, &val_len)) {
+            echo_text(seg, seg_len, false, echo);
+            return api_error_set(err, API_INVALID_PARAMETER,
+                                 "bad percent-encoding in query parameter '%s'", echo);
+        }
+        if (name_len == 5 && memcmp(name, "scale", 5) == 0) {
+            if (endpoint != API_ENDPOINT_REGULARIZE)
+                return api_error_set(err, API_INVALID_PARAMETER,
+                                     "query parameter 'scale' is only accepted by /regularize");
+            if (seen_scale)
+                return api_error_set(err, API_INVALID_PARAMETER,
+                                     "query parameter 'scale' is repeated");
+            seen_scale = true;
+            scale_raw = val;
+        } else if (name_len == 5 && memcmp(name, "dtype", 5) == 0) {
+            if (seen_dtype)
+                return api_error_set(err, API_INVALID_PARAMETER,
+                                     "query parameter 'dtype' is repeated");
+            seen_dtype = true;
+            dtype_raw = val;
+        } else {
+            echo_text(name, name_len < sizeof name ? name_len : sizeof name,
+                      name_len > QUERY_ECHO_MAX, echo);
+            return api_error_set(err, API_INVALID_PARAMETER,
+                                 endpoint == API_ENDPOINT_REGULARIZE
+                                     ? "unknown query parameter '%s' (accepted: scale, dtype)"
+                                     : "unknown query parameter '%s' (accepted: dtype)",
+                                 echo);
+        }
+    }
+
+    /* Pass 2: scale, then dtype. */
+    if (endpoint == API_ENDPOINT_REGULARIZE) {
+        char buf[QUERY_SCALE_MAX];
+        size_t n = 0;
+        enum api_status st;
+
+        if (!seen_scale)
+            return api_error_set(err, API_INVALID_SCALE,
+                                 "scale is required: /regularize?scale=0.01, for example");
+        pct_decode(scale_raw, buf, sizeof buf, &n);
+        st = parse_scale(buf, n < sizeof buf ? n : sizeof buf, n > sizeof buf, &out->scale, err);
+        if (st != API_OK)
+            return st;
+        out->has_scale = true;
+    }
+    if (seen_dtype) {
+        char buf[QUERY_DTYPE_MAX];
+        size_t n = 0;
+        enum api_status st;
+
+        pct_decode(dtype_raw, buf, sizeof buf, &n);
+        st = parse_dtype(buf, n < sizeof buf ? n : sizeof buf, n > sizeof buf, &out->dtype, err);
+        if (st != API_OK)
+            return st;
+        out->has_dtype = true;
+    }
+    return API_OK;
+}
