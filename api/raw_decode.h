@@ -21,10 +21,12 @@ struct api_raw_decoder *api_raw_new(struct api_result *res);
 enum api_status api_raw_feed(struct api_raw_decoder *dec, const char *buf, size_t len,
                              struct api_error *err);
 
-/* Ends the body: invalid_length if it was not a whole number of elements.
- * Sets res->ndim = 1, res->shape[0] = count. */
+/* Ends the body: invalid_length (offset = the start of the partial element)
+ * if it was not a whole number of elements. Sets res->ndim = 1,
+ * res->shape[0] = count. */
 enum api_status api_raw_finish(struct api_raw_decoder *dec, struct api_error *err);
 
+/* Frees dec (not the result). dec may be NULL. */
 void api_raw_free(struct api_raw_decoder *dec);
 
 #endif
