@@ -5,13 +5,21 @@
  * anywhere. Numbers are rounded to the nearest float64 (correctly, as strtod)
  * and then to the dtype; their squares go into exact accumulators as they are
  * read. Memory is bounded by nesting depth and token length (a number or a
- * name), never by the size of the body. */
+ * name), never by the size of the body.
+ *
+ * Limits: a tensor nests at most API_MAX_DEPTH arrays (the two objects of a
+ * named body do not count); a number token is at most API_JSON_MAX_NUMBER
+ * bytes (a longer one is invalid_tensor at its pointer); names follow
+ * api_result_add_tensor. Elements that are not numbers (strings, objects,
+ * true/false/null) are refused at their first byte. */
 #ifndef API_JSON_DECODE_H
 #define API_JSON_DECODE_H
 
 #include <stddef.h>
 
 #include "result.h"
+
+#define API_JSON_MAX_NUMBER 4096 /* bytes of one number token */
 
 struct api_json_decoder;
 
@@ -27,7 +35,9 @@ struct api_json_decoder *api_json_new(struct api_result *res);
 enum api_status api_json_feed(struct api_json_decoder *dec, const char *buf, size_t len,
                               struct api_error *err);
 
-/* Ends the body: a truncated value is invalid_json (offset = body length). */
+/* Ends the body: a truncated value is invalid_json (offset = body length).
+ * On API_OK the result is complete: for a single tensor res->ndim and
+ * res->shape hold its shape (ndim 0 for a scalar). */
 enum api_status api_json_finish(struct api_json_decoder *dec, struct api_error *err);
 
 /* Frees dec (not the result). dec may be NULL. */

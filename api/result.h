@@ -15,9 +15,9 @@
 #include "../core/accum.h"
 #include "error.h"
 
-#define API_MAX_DEPTH 64       /* JSON nesting and .npy dimensions */
-#define API_MAX_NAME 1024      /* bytes of UTF-8 in a tensor name */
-#define API_MAX_TENSORS 10000  /* named tensors in one body */
+#define API_MAX_DEPTH 64      /* JSON nesting and .npy dimensions */
+#define API_MAX_NAME 1024     /* bytes of UTF-8 in a tensor name */
+#define API_MAX_TENSORS 10000 /* named tensors in one body */
 
 struct api_tensor {
     char *name;         /* UTF-8, NUL-terminated, owned by the result */
@@ -25,19 +25,19 @@ struct api_tensor {
     double sum_squares; /* exact sum rounded once; +inf if it overflowed */
     uint64_t count;
     unsigned ndim;
-    uint64_t *shape;    /* ndim entries, owned by the result */
+    uint64_t *shape; /* ndim entries, owned by the result (NULL when ndim is 0) */
 };
 
 struct api_result {
     enum l2_dtype dtype;
-    bool named;                /* {"tensors": {...}} body */
-    struct l2_accum total;     /* exact, over every element of the body */
-    unsigned ndim;             /* single tensor: its shape */
+    bool named;            /* {"tensors": {...}} body */
+    struct l2_accum total; /* exact, over every element of the body */
+    unsigned ndim;         /* single tensor: its shape */
     uint64_t shape[API_MAX_DEPTH];
     struct api_tensor *tensors; /* named: in the order sent */
     size_t n_tensors;
     size_t cap_tensors;
-    void *names_index;          /* private to result.c: duplicate-name lookup */
+    void *names_index; /* private to result.c: duplicate-name lookup */
 };
 
 /* Sets res to an empty single-tensor result of dtype. Cannot fail. */
@@ -45,13 +45,26 @@ void api_result_init(struct api_result *res, enum l2_dtype dtype);
 
 /* Appends a named tensor: copies name (len bytes) and shape, rounds acc's
  * sum, and merges acc into res->total. Returns API_INVALID_TENSOR for an
- * empty, over-long or duplicate name or past API_MAX_TENSORS,
- * API_INTERNAL_ERROR when out of memory; res is unchanged on failure. */
+ * empty, over-long or duplicate name or past API_MAX_TENSORS (with the
+ * tensor's JSON Pointer), API_INTERNAL_ERROR when out of memory; res is
+ * unchanged on failure. */
 enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
                                       const struct l2_accum *acc, unsigned ndim,
                                       const uint64_t *shape, struct api_error *err);
 
-/* Frees what res owns and leaves it empty. res may be NULL. */
+/* Checks, before its tensor is read, that a tensor called name (len bytes)
+ * could be added: the same errors as api_result_add_tensor except out of
+ * memory. Returns API_OK or API_INVALID_TENSOR. */
+enum api_status api_result_check_name(const struct api_result *res, const char *name, size_t len,
+                                      struct api_error *err);
+
+/* Appends to the pointer text dst[*pos..cap) the reference token tok (len
+ * bytes) escaped per RFC 6901 ("~" as "~0", "/" as "~1"), preceded by "/".
+ * Returns false, leaving dst NUL-terminated and truncated, when it does not
+ * fit; *pos is advanced past what was written. cap must be at least 1. */
+bool api_result_pointer_append(char *dst, size_t cap, size_t *pos, const char *tok, size_t len);
+
+/* Frees what res owns and leaves it empty (same dtype). res may be NULL. */
 void api_result_free(struct api_result *res);
 
 #endif

@@ -1,0 +1,238 @@
+/* result.c -- the result of a decoded body: totals plus named-tensor entries.
+ *
+ * Named tensors are kept in the order sent; a small open-addressing hash set
+ * of their indices (keyed by name bytes and length, so names may hold U+0000)
+ * finds duplicates in O(1). */
+#include "result.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Slots hold a tensor index + 1; 0 is an empty slot. The table is kept at
+ * most half full, so probing always ends. */
+struct names_index {
+    size_t *slot;
+    size_t cap; /* a power of two */
+};
+
+static uint64_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
+static bool index_find(const struct api_result *res, const char *name, size_t len)
+{
+    const struct names_index *ix = res->names_index;
+
+    if (ix == NULL)
+        return false;
+    size_t mask = ix->cap - 1;
+    for (size_t i = (size_t)name_hash(name, len) & mask;; i = (i + 1) & mask) {
+        size_t s = ix->slot[i];
+        if (s == 0)
+            return false;
+        const struct api_tensor *t = &res->tensors[s - 1];
+        if (t->name_len == len && memcmp(t->name, name, len) == 0)
+            return true;
+    }
+}
+
+static void index_put(struct names_index *ix, const struct api_tensor *tensors, size_t at)
+{
+    size_t mask = ix->cap - 1;
+    size_t i = (size_t)name_hash(tensors[at].name, tensors[at].name_len) & mask;
+    while (ix->slot[i] != 0)
+        i = (i + 1) & mask;
+    ix->slot[i] = at + 1;
+}
+
+/* Makes room in the index for n entries; false when out of memory (the
+ * index is then unchanged). */
+static bool index_reserve(struct api_result *res, size_t n)
+{
+    struct names_index *ix = res->names_index;
+    size_t cap = 16;
+
+    while (cap / 2 < n)
+        cap *= 2; /* n <= API_MAX_TENSORS, no overflow */
+    if (ix != NULL && ix->cap >= cap)
+        return true;
+    size_t *slot = calloc(cap, sizeof *slot);
+    if (slot == NULL)
+        return false;
+    if (ix == NULL) {
+        ix = malloc(sizeof *ix);
+        if (ix == NULL) {
+            free(slot);
+            return false;
+        }
+        res->names_index = ix;
+    } else {
+        free(ix->slot);
+    }
+    ix->slot = slot;
+    ix->cap = cap;
+    for (size_t i = 0; i < res->n_tensors; i++)
+        index_put(ix, res->tensors, i);
+    return true;
+}
+
+bool api_result_pointer_append(char *dst, size_t cap, size_t *pos, const char *tok, size_t len)
+{
+    size_t p = *pos;
+    bool ok = true;
+
+    if (p + 1 >= cap) {
+        ok = false;
+        goto out;
+    }
+    dst[p++] = '/';
+    for (size_t i = 0; i < len; i++) {
+        char c = tok[i];
+        size_t need = (c == '~' || c == '/') ? 2 : 1;
+        if (p + need >= cap) {
+            ok = false;
+            break;
+        }
+        if (need == 2) {
+            dst[p++] = '~';
+            dst[p++] = c == '~' ? '0' : '1';
+        } else {
+            dst[p++] = c;
+        }
+    }
+out:
+    if (p < cap)
+        dst[p] = '\0';
+    *pos = p;
+    return ok;
+}
+
+/* Sets err's pointer to /tensors/<name>. */
+static void point_at_name(struct api_error *err, const char *name, size_t len)
+{
+    char ptr[API_POINTER_MAX];
+    size_t pos = 0;
+
+    api_result_pointer_append(ptr, sizeof ptr, &pos, "tensors", 7);
+    api_result_pointer_append(ptr, sizeof ptr, &pos, name, len);
+    api_error_at_pointer(err, ptr, pos);
+}
+
+void api_result_init(struct api_result *res, enum l2_dtype dtype)
+{
+    memset(res, 0, sizeof *res);
+    res->dtype = dtype;
+    res->named = false;
+    l2_accum_init(&res->total);
+    res->ndim = 0;
+    res->tensors = NULL;
+    res->names_index = NULL;
+}
+
+enum api_status api_result_check_name(const struct api_result *res, const char *name, size_t len,
+                                      struct api_error *err)
+{
+    enum api_status st = API_OK;
+
+    if (len == 0) {
+        st = api_error_set(err, API_INVALID_TENSOR, "empty tensor name");
+        point_at_name(err, name, 0);
+    } else if (len > API_MAX_NAME) {
+        st = api_error_set(err, API_INVALID_TENSOR, "tensor name longer than %d bytes",
+                           API_MAX_NAME);
+        api_error_at_pointer(err, "/tensors", 8);
+    } else if (index_find(res, name, len)) {
+        st = api_error_set(err, API_INVALID_TENSOR, "duplicate tensor name");
+        point_at_name(err, name, len);
+    } else if (res->n_tensors >= API_MAX_TENSORS) {
+        st = api_error_set(err, API_INVALID_TENSOR, "more than %d named tensors", API_MAX_TENSORS);
+        point_at_name(err, name, len);
+    }
+    return st;
+}
+
+enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
+                                      const struct l2_accum *acc, unsigned ndim,
+                                      const uint64_t *shape, struct api_error *err)
+{
+    enum api_status st;
+    char *name_copy = NULL;
+    uint64_t *shape_copy = NULL;
+
+    st = api_result_check_name(res, name, len, err);
+    if (st != API_OK)
+        goto out;
+    if (ndim > API_MAX_DEPTH) {
+        st = api_error_set(err, API_INVALID_TENSOR, "tensor with more than %d dimensions",
+                           API_MAX_DEPTH);
+        point_at_name(err, name, len);
+        goto out;
+    }
+    st = API_INTERNAL_ERROR;
+    name_copy = malloc(len + 1);
+    if (name_copy == NULL)
+        goto out_oom;
+    memcpy(name_copy, name, len);
+    name_copy[len] = '\0';
+    if (ndim > 0) {
+        shape_copy = malloc(ndim * sizeof *shape_copy);
+        if (shape_copy == NULL)
+            goto out_oom;
+        memcpy(shape_copy, shape, ndim * sizeof *shape_copy);
+    }
+    if (res->n_tensors == res->cap_tensors) {
+        size_t cap = res->cap_tensors ? res->cap_tensors * 2 : 8;
+        size_t bytes;
+        if (__builtin_mul_overflow(cap, sizeof *res->tensors, &bytes))
+            goto out_oom;
+        struct api_tensor *grown = realloc(res->tensors, bytes);
+        if (grown == NULL)
+            goto out_oom;
+        res->tensors = grown;
+        res->cap_tensors = cap;
+    }
+    if (!index_reserve(res, res->n_tensors + 1))
+        goto out_oom;
+
+    struct api_tensor *t = &res->tensors[res->n_tensors];
+    t->name = name_copy;
+    t->name_len = len;
+    t->count = acc->count;
+    t->ndim = ndim;
+    t->shape = shape_copy;
+    l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
+    index_put(res->names_index, res->tensors, res->n_tensors);
+    res->n_tensors++;
+    l2_accum_merge(&res->total, acc);
+    return API_OK;
+
+out_oom:
+    api_error_set(err, API_INTERNAL_ERROR, "out of memory");
+    free(shape_copy);
+    free(name_copy);
+out:
+    return st;
+}
+
+void api_result_free(struct api_result *res)
+{
+    if (res == NULL)
+        return;
+    for (size_t i = 0; i < res->n_tensors; i++) {
+        free(res->tensors[i].name);
+        free(res->tensors[i].shape);
+    }
+    free(res->tensors);
+    struct names_index *ix = res->names_index;
+    if (ix != NULL) {
+        free(ix->slot);
+        free(ix);
+    }
+    api_result_init(res, res->dtype);
+}
