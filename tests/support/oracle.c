@@ -41,6 +41,17 @@ void oracle_sum_add_sq(struct oracle_sum *s, double x)
     oracle_sum_add_sq_times(s, x, 1);
 }
 
+void oracle_sum_set_limbs(struct oracle_sum *s, const uint64_t *limb, size_t n, long lsb_exp)
+{
+    mpz_t z;
+
+    mpz_init(z);
+    mpz_import(z, n, -1, sizeof limb[0], 0, 0, limb);
+    if (mpfr_set_z_2exp(s->v, z, lsb_exp, MPFR_RNDN))
+        abort(); /* wider than ORACLE_SUM_PREC */
+    mpz_clear(z);
+}
+
 /* Rounds x to precision prec with exponent range [emin, emax] (of the form
  * 1.f * 2^e). Returns false on overflow, with *out = +-inf. */
 static bool oracle_round_fmt(mpfr_srcptr x, int prec, int emin, int emax, double *out)

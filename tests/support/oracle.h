@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mpfr.h>
 
@@ -31,6 +32,10 @@ void oracle_sum_add_sq(struct oracle_sum *s, double x);
 
 /* s += k * x*x exactly; x must be finite. */
 void oracle_sum_add_sq_times(struct oracle_sum *s, double x, unsigned long k);
+
+/* s = the little-endian n-limb integer at limb times 2^lsb_exp, exactly (to
+ * check the kernel's rounding on sums built bit by bit). */
+void oracle_sum_set_limbs(struct oracle_sum *s, const uint64_t *limb, size_t n, long lsb_exp);
 
 /* The exact sum (half = false) or the exact sum / 2 (half = true), rounded
  * once to float64, nearest, ties to even, subnormals kept. Returns false and
