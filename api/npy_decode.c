@@ -1,0 +1,599 @@
+/* npy_decode.c -- streaming decoder for NumPy .npy bodies (v1.0, 2.0, 3.0).
+ *
+ * Three phases: the fixed preamble (magic, version, header length) checked
+ * byte by byte as it arrives; the header dict, buffered (at most
+ * API_NPY_MAX_HEADER bytes) and parsed as the Python literal numpy writes;
+ * then exactly the declared number of data bytes, fed to the kernel in place
+ * (big-endian data byte-swapped through a small stack buffer). */
+#include "npy_decode.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC_LEN 6
+#define NPY_PREAMBLE_MAX 12 /* magic, 2 version bytes, a u32 header length */
+#define NPY_SWAP_BLOCK 4096 /* bytes swapped per call to the kernel */
+#define NPY_ECHO_MAX 40     /* bytes of a header token quoted in a detail */
+
+enum npy_phase {
+    NPY_PREAMBLE,
+    NPY_HEADER,
+    NPY_DATA,
+};
+
+struct api_npy_decoder {
+    struct api_result *res;
+    enum npy_phase phase;
+    uint64_t pos; /* bytes read so far: the body offset of the next byte */
+
+    unsigned char preamble[NPY_PREAMBLE_MAX];
+    size_t preamble_len;
+    size_t preamble_size; /* 10 (v1) or 12 (v2, v3) once the version is known */
+
+    unsigned char *header; /* header_size bytes, owned */
+    size_t header_size;
+    size_t header_len;
+
+    size_t elem_size;
+    bool swap;              /* big-endian data */
+    uint64_t data_size;     /* bytes the header declares */
+    uint64_t data_left;     /* of those, not read yet */
+    uint64_t count;         /* elements fed to the kernel */
+    unsigned char carry[8]; /* the first bytes of a split element */
+    size_t carry_len;
+
+    struct api_error failure; /* the first error; status API_OK until then */
+};
+
+struct api_npy_decoder *api_npy_new(struct api_result *res)
+{
+    struct api_npy_decoder *dec = calloc(1, sizeof *dec);
+
+    if (dec == NULL)
+        return NULL;
+    dec->res = res;
+    dec->phase = NPY_PREAMBLE;
+    dec->preamble_size = NPY_PREAMBLE_MAX;
+    api_error_init(&dec->failure);
+    return dec;
+}
+
+/* Hands the recorded failure to the caller (unless err already holds one). */
+static enum api_status replay(const struct api_npy_decoder *dec, struct api_error *err)
+{
+    if (err != NULL && err->status == API_OK)
+        *err = dec->failure;
+    return dec->failure.status;
+}
+
+/* Locates the invalid_npy error just recorded at body offset `offset`. */
+static enum api_status npy_at(struct api_npy_decoder *dec, uint64_t offset)
+{
+    api_error_at_offset(&dec->failure, (int64_t)offset);
+    return API_INVALID_NPY;
+}
+
+/* Records invalid_npy, detail printf-style, at body offset `offset`. */
+#define npy_fail(dec, offset, ...)                                                                 \
+    (api_error_set(&(dec)->failure, API_INVALID_NPY, __VA_ARGS__), npy_at((dec), (offset)))
+
+/* Copies up to NPY_ECHO_MAX bytes of s into out as printable ASCII (others
+ * become '?'), so a detail never carries invalid UTF-8. */
+static void echo(const unsigned char *s, size_t len, char out[NPY_ECHO_MAX + 4])
+{
+    size_t i;
+    size_t n = len < NPY_ECHO_MAX ? len : NPY_ECHO_MAX;
+
+    for (i = 0; i < n; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+    if (n < len) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+}
+
+/* ---- preamble ------------------------------------------------------------ */
+
+/* Checks the byte just stored at preamble[i]. */
+static enum api_status check_preamble_byte(struct api_npy_decoder *dec, size_t i)
+{
+    unsigned char c = dec->preamble[i];
+
+    if (i < NPY_MAGIC_LEN) {
+        if (c != (unsigned char)NPY_MAGIC[i])
+            return npy_fail(dec, i, "not an .npy file: the body must start with \\x93NUMPY");
+    } else if (i == 6) {
+        if (c < 1 || c > 3)
+            return npy_fail(dec, i,
+                            "unsupported .npy format version %u (l2d reads 1.0, 2.0 and 3.0)",
+                            (unsigned)c);
+        dec->preamble_size = c == 1 ? 10 : 12;
+    } else if (i == 7) {
+        if (c != 0)
+            return npy_fail(dec, i,
+                            "unsupported .npy format version %u.%u (l2d reads 1.0, 2.0 and 3.0)",
+                            (unsigned)dec->preamble[6], (unsigned)c);
+    }
+    return API_OK;
+}
+
+/* The preamble is complete: reads the header length and makes room for it. */
+static enum api_status start_header(struct api_npy_decoder *dec)
+{
+    const unsigned char *b = dec->preamble + 8;
+    uint32_t len = (uint32_t)b[0] | (uint32_t)b[1] << 8;
+
+    if (dec->preamble_size == 12)
+        len |= (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    if (len > API_NPY_MAX_HEADER)
+        return npy_fail(dec, 8, "the .npy header is %" PRIu32 " bytes, more than the %d-byte limit",
+                        len, API_NPY_MAX_HEADER);
+    dec->header = malloc(len > 0 ? len : 1);
+    if (dec->header == NULL) {
+        api_error_set(&dec->failure, API_INTERNAL_ERROR, "out of memory for the .npy header");
+        return API_INTERNAL_ERROR;
+    }
+    dec->header_size = len;
+    dec->header_len = 0;
+    dec->phase = NPY_HEADER;
+    return API_OK;
+}
+
+/* ---- header dict --------------------------------------------------------- */
+
+/* A cursor over the buffered header; `base` is the body offset of byte 0. */
+struct hdr {
+    struct api_npy_decoder *dec;
+    const unsigned char *s;
+    size_t n;
+    size_t i;
+    uint64_t base;
+};
+
+static uint64_t hdr_off(const struct hdr *h)
+{
+    return h->base + h->i;
+}
+
+static void skip_ws(struct hdr *h)
+{
+    while (h->i < h->n && (h->s[h->i] == ' ' || h->s[h->i] == '\t' || h->s[h->i] == '\n' ||
+                           h->s[h->i] == '\r' || h->s[h->i] == '\f'))
+        h->i++;
+}
+
+static bool at(const struct hdr *h, unsigned char c)
+{
+    return h->i < h->n && h->s[h->i] == c;
+}
+
+/* A Python string literal in '...' or "..." without escapes; its contents are
+ * returned in str and len. */
+static enum api_status parse_string(struct hdr *h, const char *what, const unsigned char **str,
+                                    size_t *len)
+{
+    size_t start;
+    unsigned char q;
+
+    if (!at(h, '\'') && !at(h, '"'))
+        return npy_fail(h->dec, hdr_off(h), "bad .npy header: expected %s as a quoted string",
+                        what);
+    q = h->s[h->i++];
+    start = h->i;
+    while (h->i < h->n && h->s[h->i] != q) {
+        if (h->s[h->i] == '\\' || h->s[h->i] == '\n')
+            return npy_fail(h->dec, hdr_off(h),
+                            "bad .npy header: escapes and line breaks are not allowed in %s", what);
+        h->i++;
+    }
+    if (h->i == h->n)
+        return npy_fail(h->dec, hdr_off(h), "bad .npy header: unterminated string");
+    *str = h->s + start;
+    *len = h->i - start;
+    h->i++;
+    return API_OK;
+}
+
+/* The descr value: one of <f2 <f4 <f8 >f2 >f4 >f8 =f2 =f4 =f8. */
+static enum api_status parse_descr(struct hdr *h)
+{
+    struct api_npy_decoder *dec = h->dec;
+    uint64_t off = hdr_off(h);
+    const unsigned char *d;
+    size_t len;
+    char shown[NPY_ECHO_MAX + 4];
+    enum api_status st;
+
+    if (at(h, '[') || at(h, '('))
+        return npy_fail(dec, off,
+                        "unsupported .npy dtype: structured arrays are not supported; l2d reads "
+                        "float16, float32 and float64 ('<f2', '<f4', '<f8' or '>' forms)");
+    st = parse_string(h, "descr", &d, &len);
+    if (st != API_OK)
+        return st;
+    echo(d, len, shown);
+    if (len == 3 && d[1] == 'f' && (d[2] == '2' || d[2] == '4' || d[2] == '8')) {
+        if (d[0] == '|')
+            return npy_fail(dec, off,
+                            "unsupported .npy dtype '%s': the '|' byte order is only for 1-byte "
+                            "types; use '<%c%c' or '>%c%c'",
+                            shown, d[1], d[2], d[1], d[2]);
+        if (d[0] == '<' || d[0] == '>' || d[0] == '=') {
+            dec->res->dtype = d[2] == '2'   ? L2_DTYPE_FLOAT16
+                              : d[2] == '4' ? L2_DTYPE_FLOAT32
+                                            : L2_DTYPE_FLOAT64;
+            dec->elem_size = l2_dtype_size(dec->res->dtype);
+            dec->swap = d[0] == '>';
+            return API_OK;
+        }
+    }
+    return npy_fail(dec, off,
+                    "unsupported .npy dtype '%s': l2d reads float16, float32 and float64 "
+                    "('<f2', '<f4', '<f8' or '>' forms); bfloat16 has no .npy form, send it as "
+                    "application/octet-stream with dtype=bfloat16",
+                    shown);
+}
+
+static bool is_ident_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* True or False. */
+static enum api_status parse_bool(struct hdr *h)
+{
+    static const char *const words[2] = {"False", "True"};
+    size_t k;
+
+    for (k = 0; k < 2; k++) {
+        size_t wl = strlen(words[k]);
+
+        if (h->n - h->i >= wl && memcmp(h->s + h->i, words[k], wl) == 0 &&
+            (h->i + wl == h->n || !is_ident_char(h->s[h->i + wl]))) {
+            h->i += wl;
+            return API_OK;
+        }
+    }
+    return npy_fail(h->dec, hdr_off(h), "bad .npy header: fortran_order must be True or False");
+}
+
+/* A non-negative decimal integer (a Python 2 'L' suffix allowed). */
+static enum api_status parse_dim(struct hdr *h, uint64_t *out)
+{
+    uint64_t v = 0;
+    uint64_t off = hdr_off(h);
+    size_t start = h->i;
+
+    if (at(h, '-'))
+        return npy_fail(h->dec, off, "bad .npy header: a shape dimension is negative");
+    while (h->i < h->n && h->s[h->i] >= '0' && h->s[h->i] <= '9') {
+        if (__builtin_mul_overflow(v, 10u, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(h->s[h->i] - '0'), &v))
+            return npy_fail(h->dec, off, "bad .npy header: a shape dimension is too large");
+        h->i++;
+    }
+    if (h->i == start)
+        return npy_fail(h->dec, off, "bad .npy header: expected a dimension (an integer)");
+    if (h->i - start > 1 && h->s[start] == '0')
+        return npy_fail(h->dec, off, "bad .npy header: a dimension has a leading zero");
+    if (at(h, 'L'))
+        h->i++;
+    if (h->i < h->n && is_ident_char(h->s[h->i]))
+        return npy_fail(h->dec, hdr_off(h), "bad .npy header: expected a dimension (an integer)");
+    *out = v;
+    return API_OK;
+}
+
+/* A tuple of dimensions: (), (n,), (n, m), (n, m,) ... */
+static enum api_status parse_shape(struct hdr *h)
+{
+    struct api_npy_decoder *dec = h->dec;
+    unsigned ndim = 0;
+    bool comma = false; /* a comma followed the last dimension */
+    enum api_status st;
+
+    if (!at(h, '('))
+        return npy_fail(dec, hdr_off(h), "bad .npy header: shape must be a tuple such as (2, 3)");
+    h->i++;
+    skip_ws(h);
+    while (!at(h, ')')) {
+        uint64_t dim;
+
+        if (ndim > 0 && !comma)
+            return npy_fail(dec, hdr_off(h), "bad .npy header: expected ',' or ')' in shape");
+        if (ndim == API_MAX_DEPTH)
+            return npy_fail(dec, hdr_off(h), "the .npy shape has more than %d dimensions",
+                            API_MAX_DEPTH);
+        st = parse_dim(h, &dim);
+        if (st != API_OK)
+            return st;
+        dec->res->shape[ndim++] = dim;
+        skip_ws(h);
+        comma = at(h, ',');
+        if (comma) {
+            h->i++;
+            skip_ws(h);
+        }
+    }
+    if (ndim == 1 && !comma)
+        return npy_fail(dec, hdr_off(h),
+                        "bad .npy header: shape must be a tuple; a 1-d shape is written (n,)");
+    h->i++;
+    dec->res->ndim = ndim;
+    return API_OK;
+}
+
+/* The whole header: exactly the keys descr, fortran_order and shape. */
+static enum api_status parse_header(struct api_npy_decoder *dec)
+{
+    static const char *const keys[3] = {"descr", "fortran_order", "shape"};
+    struct hdr h = {dec, dec->header, dec->header_len, 0, dec->pos - dec->header_len};
+    bool seen[3] = {false, false, false};
+    uint64_t count = 1;
+    uint64_t shape_off = 0;
+    uint64_t close_off;
+    unsigned k;
+    enum api_status st;
+
+    skip_ws(&h);
+    if (!at(&h, '{'))
+        return npy_fail(dec, hdr_off(&h), "bad .npy header: expected a dict starting with '{'");
+    h.i++;
+    for (;;) {
+        const unsigned char *key;
+        size_t key_len;
+        uint64_t key_off;
+
+        skip_ws(&h);
+        if (at(&h, '}'))
+            break;
+        key_off = hdr_off(&h);
+        st = parse_string(&h, "a key", &key, &key_len);
+        if (st != API_OK)
+            return st;
+        for (k = 0; k < 3; k++)
+            if (key_len == strlen(keys[k]) && memcmp(key, keys[k], key_len) == 0)
+                break;
+        if (k == 3) {
+            char shown[NPY_ECHO_MAX + 4];
+
+            echo(key, key_len, shown);
+            return npy_fail(dec, key_off,
+                            "bad .npy header: unknown key '%s' (expected descr, fortran_order "
+                            "and shape)",
+                            shown);
+        }
+        if (seen[k])
+            return npy_fail(dec, key_off, "bad .npy header: key '%s' appears twice", keys[k]);
+        seen[k] = true;
+        skip_ws(&h);
+        if (!at(&h, ':'))
+            return npy_fail(dec, hdr_off(&h), "bad .npy header: expected ':' after a key");
+        h.i++;
+        skip_ws(&h);
+        if (k == 2)
+            shape_off = hdr_off(&h);
+        st = k == 0 ? parse_descr(&h) : k == 1 ? parse_bool(&h) : parse_shape(&h);
+        if (st != API_OK)
+            return st;
+        skip_ws(&h);
+        if (at(&h, ','))
+            h.i++;
+        else if (!at(&h, '}'))
+            return npy_fail(dec, hdr_off(&h), "bad .npy header: expected ',' or '}' in the dict");
+    }
+    close_off = hdr_off(&h);
+    h.i++;
+    skip_ws(&h);
+    if (h.i != h.n)
+        return npy_fail(dec, hdr_off(&h), "bad .npy header: unexpected bytes after the dict");
+    for (k = 0; k < 3; k++)
+        if (!seen[k])
+            return npy_fail(dec, close_off, "bad .npy header: the key '%s' is missing", keys[k]);
+    for (k = 0; k < dec->res->ndim; k++)
+        if (__builtin_mul_overflow(count, dec->res->shape[k], &count))
+            break;
+    if (k < dec->res->ndim ||
+        __builtin_mul_overflow(count, (uint64_t)dec->elem_size, &dec->data_size))
+        return npy_fail(dec, shape_off, "bad .npy header: the shape's size overflows 64 bits");
+    dec->data_left = dec->data_size;
+    return API_OK;
+}
+
+/* ---- data ---------------------------------------------------------------- */
+
+/* Reverses the bytes of each of n elements of size `size` from src to dst. */
+static void byte_swap(unsigned char *dst, const unsigned char *src, size_t n, size_t size)
+{
+    size_t i;
+
+    if (size == 2) {
+        for (i = 0; i < n; i++) {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            v = __builtin_bswap16(v);
+            memcpy(dst + 2 * i, &v, 2);
+        }
+    } else if (size == 4) {
+        for (i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, src + 4 * i, 4);
+            v = __builtin_bswap32(v);
+            memcpy(dst + 4 * i, &v, 4);
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            uint64_t v;
+            memcpy(&v, src + 8 * i, 8);
+            v = __builtin_bswap64(v);
+            memcpy(dst + 8 * i, &v, 8);
+        }
+    }
+}
+
+/* Feeds n whole little-endian elements; non_finite with the element's index
+ * in the whole array on a NaN or infinity. */
+static enum api_status feed_le(struct api_npy_decoder *dec, const unsigned char *p, size_t n)
+{
+    size_t bad = 0;
+
+    if (n == 0)
+        return API_OK;
+    if (l2_accum_feed(&dec->res->total, dec->res->dtype, p, n, &bad) != L2_OK) {
+        uint64_t index = dec->count + bad;
+
+        api_error_set(&dec->failure, API_NON_FINITE,
+                      "element %" PRIu64 " of the .npy array is not finite (NaN or infinity)",
+                      index);
+        api_error_at_index(&dec->failure, (int64_t)index);
+        return API_NON_FINITE;
+    }
+    dec->count += n;
+    return API_OK;
+}
+
+/* Feeds n whole elements in file byte order. */
+static enum api_status feed_elements(struct api_npy_decoder *dec, const unsigned char *p, size_t n)
+{
+    unsigned char block[NPY_SWAP_BLOCK];
+    size_t per_block = NPY_SWAP_BLOCK / dec->elem_size;
+
+    if (!dec->swap)
+        return feed_le(dec, p, n);
+    while (n > 0) {
+        size_t m = n < per_block ? n : per_block;
+
+        byte_swap(block, p, m, dec->elem_size);
+        if (feed_le(dec, block, m) != API_OK)
+            return API_NON_FINITE;
+        p += m * dec->elem_size;
+        n -= m;
+    }
+    return API_OK;
+}
+
+/* Feeds len data bytes (len <= data_left), completing split elements. */
+static enum api_status feed_data(struct api_npy_decoder *dec, const unsigned char *p, size_t len)
+{
+    size_t whole;
+
+    dec->data_left -= len;
+    dec->pos += len;
+    if (dec->carry_len > 0) {
+        size_t take = dec->elem_size - dec->carry_len;
+
+        if (take > len)
+            take = len;
+        memcpy(dec->carry + dec->carry_len, p, take);
+        dec->carry_len += take;
+        p += take;
+        len -= take;
+        if (dec->carry_len < dec->elem_size)
+            return API_OK;
+        dec->carry_len = 0;
+        if (feed_elements(dec, dec->carry, 1) != API_OK)
+            return API_NON_FINITE;
+    }
+    whole = len / dec->elem_size;
+    if (feed_elements(dec, p, whole) != API_OK)
+        return API_NON_FINITE;
+    p += whole * dec->elem_size;
+    len -= whole * dec->elem_size;
+    memcpy(dec->carry, p, len);
+    dec->carry_len = len;
+    return API_OK;
+}
+
+/* ---- the stream ---------------------------------------------------------- */
+
+enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_t len,
+                             struct api_error *err)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+
+    if (dec->failure.status != API_OK)
+        return replay(dec, err);
+    while (len > 0 && dec->phase == NPY_PREAMBLE) {
+        size_t i = dec->preamble_len;
+
+        dec->preamble[dec->preamble_len++] = *p++;
+        len--;
+        dec->pos++;
+        if (check_preamble_byte(dec, i) != API_OK ||
+            (dec->preamble_len == dec->preamble_size && start_header(dec) != API_OK))
+            return replay(dec, err);
+    }
+    if (len > 0 && dec->phase == NPY_HEADER) {
+        size_t take = dec->header_size - dec->header_len;
+
+        if (take > len)
+            take = len;
+        memcpy(dec->header + dec->header_len, p, take);
+        dec->header_len += take;
+        dec->pos += take;
+        p += take;
+        len -= take;
+    }
+    if (dec->phase == NPY_HEADER && dec->header_len == dec->header_size) {
+        if (parse_header(dec) != API_OK)
+            return replay(dec, err);
+        free(dec->header);
+        dec->header = NULL;
+        dec->phase = NPY_DATA;
+    }
+    if (len > 0 && dec->phase == NPY_DATA) {
+        size_t take = len;
+
+        if (take > dec->data_left)
+            take = (size_t)dec->data_left;
+        if (feed_data(dec, p, take) != API_OK)
+            return replay(dec, err);
+        if (take < len) {
+            api_error_set(&dec->failure, API_INVALID_LENGTH,
+                          "the .npy body is longer than its header declares (%" PRIu64
+                          " data bytes after a %" PRIu64 "-byte header)",
+                          dec->data_size, dec->pos - dec->data_size);
+            api_error_at_offset(&dec->failure, (int64_t)dec->pos);
+            return replay(dec, err);
+        }
+    }
+    return API_OK;
+}
+
+enum api_status api_npy_finish(struct api_npy_decoder *dec, struct api_error *err)
+{
+    if (dec->failure.status != API_OK)
+        return replay(dec, err);
+    if (dec->phase == NPY_PREAMBLE) {
+        npy_fail(dec, dec->pos, "the body ends inside the .npy preamble (%" PRIu64 " bytes)",
+                 dec->pos);
+        return replay(dec, err);
+    }
+    if (dec->phase == NPY_HEADER) {
+        /* api_npy_feed parses the header as soon as its last byte arrives. */
+        npy_fail(dec, dec->pos, "the body ends inside the .npy header (%zu of %zu bytes)",
+                 dec->header_len, dec->header_size);
+        return replay(dec, err);
+    }
+    if (dec->data_left > 0) {
+        api_error_set(&dec->failure, API_INVALID_LENGTH,
+                      "the .npy body is shorter than its header declares (%" PRIu64 " of %" PRIu64
+                      " data bytes)",
+                      dec->data_size - dec->data_left, dec->data_size);
+        api_error_at_offset(&dec->failure, (int64_t)dec->pos);
+        return replay(dec, err);
+    }
+    return API_OK;
+}
+
+void api_npy_free(struct api_npy_decoder *dec)
+{
+    if (dec == NULL)
+        return;
+    free(dec->header);
+    free(dec);
+}
