@@ -11,12 +11,18 @@
 #include "result.h"
 
 #define API_FMT_DOUBLE_MAX 32
+/* Hard limit on a success body; API_MAX_TENSORS entries with the longest
+ * names and shapes stay far below it. */
+#define API_RESPONSE_MAX ((size_t)256 << 20)
 
-/* Writes finite x into buf (NUL-terminated) as Python's repr(x) would;
- * returns the length. */
+/* Writes x into buf (NUL-terminated) as Python's repr(x) would: the fewest
+ * significant digits that strtod reads back to the same bits, fixed notation
+ * for decimal exponents -4..15 (always with a '.'), else d.ddde+XX. Returns
+ * the length. (Non-finite x gives repr's "inf", "-inf", "nan".) */
 size_t api_fmt_double(double x, char buf[API_FMT_DOUBLE_MAX]);
 
-/* Encodes the success body for res. scale is NULL for /l2_loss. On success
+/* Encodes the success body for res, on one line with ", " and ": " between
+ * items (as API.md's examples). scale is NULL for /l2_loss. On success
  * *out is a malloc'd NUL-terminated string the caller frees, *out_len its
  * length. result_out_of_range when sum_squares or scale*loss overflows,
  * internal_error when out of memory; *out is then NULL. */

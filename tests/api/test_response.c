@@ -1,0 +1,779 @@
+/* test_response.c -- repr-style doubles, success bodies and problem+json. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <mpfr.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/response.h"
+
+/* ---- api_fmt_double -------------------------------------------------------- */
+
+/* Outputs of Python 3's repr(float). */
+static const struct {
+    double x;
+    const char *repr;
+} repr_table[] = {
+    {0.1, "0.1"},
+    {1.0 / 3.0, "0.3333333333333333"},
+    {2.0 / 3.0, "0.6666666666666666"},
+    {5.477225575051661, "5.477225575051661"},
+    {5.5677643628300215, "5.5677643628300215"},
+    {1e16, "1e+16"},
+    {1e15, "1000000000000000.0"},
+    {123456789012345678.0, "1.2345678901234568e+17"},
+    {1e-4, "0.0001"},
+    {1e-5, "1e-05"},
+    {9.5e-5, "9.5e-05"},
+    {1.7976931348623157e308, "1.7976931348623157e+308"},
+    {2.2250738585072014e-308, "2.2250738585072014e-308"},
+    {5e-324, "5e-324"},
+    {0.5, "0.5"},
+    {100.0, "100.0"},
+    {15.0, "15.0"},
+    {30.0, "30.0"},
+    {1e22, "1e+22"},
+    {9007199254740993.0, "9007199254740992.0"},
+    {1234567890123456.0, "1234567890123456.0"},
+    {1.5e300, "1.5e+300"},
+    {0.0, "0.0"},
+    {-0.0, "-0.0"},
+    {-0.1, "-0.1"},
+    {-1e-7, "-1e-07"},
+    {0x1p-44, "5.684341886080802e-14"},
+    {123.456, "123.456"},
+    {0.01, "0.01"},
+    {1e100, "1e+100"},
+    {2.5e-310, "2.5e-310"},
+    /* powers of two whose rounding interval is lopsided: the shortest
+     * decimal is not the correctly rounded one of that length */
+    {0x1p-1017, "7.120236347223045e-307"},
+    {0x1p-1007, "7.291122019556398e-304"},
+    {0x1p554, "5.896816288783659e+166"},
+    {0x1p976, "6.386688990511104e+293"},
+};
+
+Test(fmt_double, python_repr_table)
+{
+    for (size_t i = 0; i < sizeof repr_table / sizeof repr_table[0]; i++) {
+        char buf[API_FMT_DOUBLE_MAX];
+        size_t n = api_fmt_double(repr_table[i].x, buf);
+        cr_assert_str_eq(buf, repr_table[i].repr, "row %zu", i);
+        cr_assert_eq(n, strlen(buf));
+    }
+}
+
+Test(fmt_double, non_finite_as_repr)
+{
+    char buf[API_FMT_DOUBLE_MAX];
+
+    api_fmt_double(INFINITY, buf);
+    cr_assert_str_eq(buf, "inf");
+    api_fmt_double(-INFINITY, buf);
+    cr_assert_str_eq(buf, "-inf");
+    api_fmt_double(NAN, buf);
+    cr_assert_str_eq(buf, "nan");
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Significant digits of a repr string, and its value as an exact decimal. */
+static int sig_digits(const char *s)
+{
+    int n = 0, lead = 1, trail = 0;
+
+    for (; *s != '\0' && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9')
+            continue;
+        if (lead && *s == '0')
+            continue;
+        lead = 0;
+        n++;
+        trail = *s == '0' ? trail + 1 : 0;
+    }
+    return n - trail;
+}
+
+/* Is the p-significant-digit decimal next to x in direction rnd read back
+ * as x? Decided with MPFR, independently of the code under test. */
+static bool rounded_decimal_round_trips(double x, int p, mpfr_rnd_t rnd, mpfr_t exact)
+{
+    char digits[32], text[48];
+    mpfr_exp_t e;
+
+    mpfr_set_d(exact, x, MPFR_RNDN);
+    mpfr_get_str(digits, &e, 10, (size_t)p, exact, rnd);
+    /* digits = [-]ddd, value = 0.ddd x 10^e */
+    snprintf(text, sizeof text, "%s%s%se%ld", digits[0] == '-' ? "-" : "", "0.",
+             digits + (digits[0] == '-'), (long)e);
+    return strtod(text, NULL) == x;
+}
+
+/* x's text reads back to the same bits, is laid out as repr, and has the
+ * fewest digits that do so. */
+static void check_shortest(double x, mpfr_t exact)
+{
+    char buf[API_FMT_DOUBLE_MAX];
+    size_t n = api_fmt_double(x, buf);
+    double back;
+    int nd;
+
+    cr_assert_lt(n, API_FMT_DOUBLE_MAX);
+    cr_assert_eq(n, strlen(buf));
+    back = strtod(buf, NULL);
+    cr_assert_eq(memcmp(&back, &x, sizeof x), 0, "%s does not read back as %a", buf, x);
+    /* layout: fixed notation has a '.', scientific has e+XX / e-XX */
+    if (strchr(buf, 'e') != NULL) {
+        const char *e = strchr(buf, 'e');
+        cr_assert(e[1] == '+' || e[1] == '-', "%s", buf);
+        cr_assert_geq(strlen(e + 2), 2, "%s", buf);
+        cr_assert(fabs(x) < 1e-4 || fabs(x) >= 1e16, "%s", buf);
+    } else {
+        cr_assert_not_null(strchr(buf, '.'), "%s", buf);
+        cr_assert(x == 0.0 || (fabs(x) >= 1e-4 && fabs(x) < 1e16), "%s", buf);
+    }
+    /* minimal: neither (nd-1)-digit neighbour of x reads back as x */
+    nd = sig_digits(buf);
+    cr_assert(nd <= 17, "%s", buf);
+    if (nd > 1) {
+        cr_assert_not(rounded_decimal_round_trips(x, nd - 1, MPFR_RNDD, exact), "%s", buf);
+        cr_assert_not(rounded_decimal_round_trips(x, nd - 1, MPFR_RNDU, exact), "%s", buf);
+    }
+    /* nearest: when the correctly rounded nd-digit decimal reads back as x,
+     * those are the digits printed (repr's tie-break between candidates) */
+    if (x != 0.0 && rounded_decimal_round_trips(x, nd, MPFR_RNDN, exact)) {
+        char want[32], got[32];
+        mpfr_exp_t e10;
+        size_t k = 0;
+
+        mpfr_get_str(want, &e10, 10, (size_t)nd, exact, MPFR_RNDN);
+        for (const char *c = buf; *c != '\0' && *c != 'e'; c++)
+            if (*c >= '0' && *c <= '9' && (k > 0 || *c != '0'))
+                got[k++] = *c;
+        got[nd] = '\0'; /* drops the trailing zeros of fixed notation, "100.0" */
+        cr_assert_str_eq(got, want + (want[0] == '-'), "%s", buf);
+    }
+}
+
+/* 100000 random finite doubles (random bit patterns). */
+Test(fmt_double, round_trip_and_minimal_property, .timeout = 60)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    mpfr_t exact;
+    int checked = 0;
+
+    mpfr_init2(exact, 64);
+    while (checked < 100000) {
+        uint64_t bits = xorshift(&seed);
+        double x;
+
+        memcpy(&x, &bits, sizeof x);
+        if (!isfinite(x))
+            continue;
+        checked++;
+        check_shortest(x, exact);
+    }
+    mpfr_clear(exact);
+}
+
+/* Every power of two (where the rounding interval is lopsided) and its
+ * neighbours: random bits almost never land on these. */
+Test(fmt_double, powers_of_two_property, .timeout = 60)
+{
+    mpfr_t exact;
+
+    mpfr_init2(exact, 64);
+    for (int e = -1074; e <= 1023; e++) {
+        double x = ldexp(1.0, e);
+        check_shortest(x, exact);
+        check_shortest(-x, exact);
+        check_shortest(nextafter(x, 0.0), exact);
+        if (e < 1023)
+            check_shortest(nextafter(x, INFINITY), exact);
+    }
+    mpfr_clear(exact);
+}
+
+/* ---- success bodies --------------------------------------------------------- */
+
+static void result_of(struct api_result *res, enum l2_dtype dtype, const double *v, size_t n)
+{
+    memset(res, 0, sizeof *res);
+    res->dtype = dtype;
+    l2_accum_init(&res->total);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(l2_accum_add(&res->total, v[i]), L2_OK);
+}
+
+/* Encodes res, which must succeed; returns the text (caller frees). */
+static char *encode_text(const struct api_result *res, const struct api_scale *scale)
+{
+    struct api_error err;
+    size_t len = 12345;
+    char *text = NULL;
+
+    api_error_init(&err);
+    cr_assert_eq(api_response_encode(res, scale, &text, &len, &err), API_OK, "%s", err.detail);
+    cr_assert_eq(err.status, API_OK);
+    cr_assert_not_null(text);
+    cr_assert_eq(len, strlen(text));
+    return text;
+}
+
+/* Encodes res and parses the text back with jansson. */
+static json_t *encode_ok(const struct api_result *res, const struct api_scale *scale, char **text)
+{
+    json_error_t jerr;
+    json_t *root;
+
+    *text = encode_text(res, scale);
+    root = json_loadb(*text, strlen(*text), 0, &jerr);
+    cr_assert_not_null(root, "%s: %s", *text, jerr.text);
+    return root;
+}
+
+static double num(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    cr_assert(json_is_real(v), "%s is not a real", key);
+    return json_real_value(v);
+}
+
+static json_int_t integer(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    cr_assert(json_is_integer(v), "%s is not an integer", key);
+    return json_integer_value(v);
+}
+
+static void assert_shape(json_t *obj, size_t ndim, const json_int_t *dims)
+{
+    json_t *shape = json_object_get(obj, "shape");
+    cr_assert(json_is_array(shape));
+    cr_assert_eq(json_array_size(shape), ndim);
+    for (size_t i = 0; i < ndim; i++)
+        cr_assert_eq(json_integer_value(json_array_get(shape, i)), dims[i]);
+}
+
+Test(response, api_md_single_tensor_example)
+{
+    static const double v[] = {1, 2, 3, 4};
+    static const json_int_t dims[] = {2, 2};
+    struct api_result res;
+    char *text;
+    json_t *root;
+
+    result_of(&res, L2_DTYPE_FLOAT64, v, 4);
+    res.ndim = 2;
+    res.shape[0] = 2;
+    res.shape[1] = 2;
+    root = encode_ok(&res, NULL, &text);
+    cr_assert_str_eq(text, "{\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
+                           "\"count\": 4, \"shape\": [2, 2], \"dtype\": \"float64\"}");
+    cr_assert_eq(num(root, "loss"), 15.0);
+    cr_assert_eq(num(root, "sum_squares"), 30.0);
+    cr_assert_eq(num(root, "norm"), sqrt(30.0));
+    cr_assert_eq(integer(root, "count"), 4);
+    assert_shape(root, 2, dims);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "dtype")), "float64");
+    cr_assert_eq(json_object_size(root), 6);
+    json_decref(root);
+    free(text);
+}
+
+Test(response, scalar_and_empty_and_dtype)
+{
+    static const double v[] = {0.1};
+    struct api_result res;
+    char *text;
+    json_t *root;
+
+    result_of(&res, L2_DTYPE_FLOAT32, v, 1);
+    root = encode_ok(&res, NULL, &text);
+    cr_assert_not_null(strstr(text, "\"shape\": []"));
+    cr_assert_str_eq(json_string_value(json_object_get(root, "dtype")), "float32");
+    cr_assert_eq(num(root, "sum_squares"), 0.010000000000000002);
+    /* exact: 0.1^2 rounded once is 0.010000000000000002, half 0.005000000000000001 */
+    cr_assert_not_null(strstr(text, "\"sum_squares\": 0.010000000000000002"), "%s", text);
+    cr_assert_not_null(strstr(text, "\"loss\": 0.005000000000000001"), "%s", text);
+    json_decref(root);
+    free(text);
+
+    result_of(&res, L2_DTYPE_FLOAT16, NULL, 0);
+    res.ndim = 1;
+    res.shape[0] = 0;
+    root = encode_ok(&res, NULL, &text);
+    cr_assert_str_eq(text, "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, "
+                           "\"count\": 0, \"shape\": [0], \"dtype\": \"float16\"}");
+    json_decref(root);
+    free(text);
+}
+
+Test(response, loss_is_the_exact_half_rounded_once)
+{
+    /* 1 + 2^-52 squared exactly is 1 + 2^-51 + 2^-104; plus 1: the exact
+     * sum 2 + 2^-51 + 2^-104 rounds to 2 + 2^-51, half to 1 + 2^-52 + ... */
+    double v[] = {1.0 + 0x1p-52, 1.0};
+    struct api_result res;
+    char *text;
+    json_t *root;
+    double want_sum, want_half;
+
+    result_of(&res, L2_DTYPE_FLOAT64, v, 2);
+    cr_assert_eq(l2_accum_sum(&res.total, &want_sum), L2_OK);
+    cr_assert_eq(l2_accum_half(&res.total, &want_half), L2_OK);
+    root = encode_ok(&res, NULL, &text);
+    cr_assert_eq(num(root, "sum_squares"), want_sum);
+    cr_assert_eq(num(root, "loss"), want_half);
+    cr_assert_eq(num(root, "norm"), sqrt(want_sum));
+    json_decref(root);
+    free(text);
+}
+
+Test(response, sum_overflow_is_result_out_of_range)
+{
+    double v[] = {DBL_MAX, DBL_MAX};
+    struct api_result res;
+    struct api_error err;
+    char *text = (char *)1;
+    size_t len = 7;
+
+    result_of(&res, L2_DTYPE_FLOAT64, v, 2);
+    api_error_init(&err);
+    cr_assert_eq(api_response_encode(&res, NULL, &text, &len, &err), API_RESULT_OUT_OF_RANGE);
+    cr_assert_eq(err.status, API_RESULT_OUT_OF_RANGE);
+    cr_assert_null(text);
+    cr_assert_eq(len, 0);
+
+    /* just under the limit is fine: sqrt(DBL_MAX)^2 */
+    v[0] = sqrt(DBL_MAX);
+    result_of(&res, L2_DTYPE_FLOAT64, v, 1);
+    api_error_init(&err);
+    cr_assert_eq(api_response_encode(&res, NULL, &text, &len, &err), API_OK);
+    free(text);
+}
+
+Test(response, regularize_scale_multiplies_once)
+{
+    static const double v[] = {1, 2, 3, 4};
+    struct api_result res;
+    struct api_scale scale = {0.01, false};
+    char *text;
+    json_t *root;
+
+    result_of(&res, L2_DTYPE_FLOAT64, v, 4);
+    res.ndim = 1;
+    res.shape[0] = 4;
+    root = encode_ok(&res, &scale, &text);
+    cr_assert_eq(num(root, "loss"), 0.01 * 15.0);
+    cr_assert_not_null(strstr(text, "\"loss\": 0.15, "), "%s", text);
+    cr_assert_eq(num(root, "scale"), 0.01);
+    cr_assert_not_null(strstr(text, "\"dtype\": \"float64\", \"scale\": 0.01}"), "%s", text);
+    cr_assert_null(json_object_get(root, "disabled"));
+    cr_assert_eq(num(root, "sum_squares"), 30.0);
+    json_decref(root);
+    free(text);
+
+    /* 0.03 * 15 is 0.44999999999999996 in float64, and so is the answer */
+    scale.value = 0.03;
+    root = encode_ok(&res, &scale, &text);
+    cr_assert_not_null(strstr(text, "\"loss\": 0.44999999999999996, "), "%s", text);
+    cr_assert_not_null(strstr(text, "\"scale\": 0.03}"), "%s", text);
+    json_decref(root);
+    free(text);
+}
+
+Test(response, regularize_disabled)
+{
+    static const double v[] = {1, 2, 3, 4};
+    struct api_result res;
+    struct api_scale scale = {0.0, true};
+    char *text;
+    json_t *root;
+
+    result_of(&res, L2_DTYPE_FLOAT64, v, 4);
+    root = encode_ok(&res, &scale, &text);
+    cr_assert_str_eq(text, "{\"loss\": 0.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
+                           "\"count\": 4, \"shape\": [], \"dtype\": \"float64\", \"scale\": 0.0, "
+                           "\"disabled\": true}");
+    cr_assert(json_is_true(json_object_get(root, "disabled")));
+    json_decref(root);
+    free(text);
+}
+
+Test(response, regularize_product_overflow)
+{
+    double v[] = {1e154};
+    struct api_result res;
+    struct api_scale scale = {1e300, false};
+    struct api_error err;
+    char *text = NULL;
+    size_t len;
+
+    result_of(&res, L2_DTYPE_FLOAT64, v, 1);
+    api_error_init(&err);
+    cr_assert_eq(api_response_encode(&res, &scale, &text, &len, &err), API_RESULT_OUT_OF_RANGE);
+    cr_assert_eq(err.status, API_RESULT_OUT_OF_RANGE);
+    cr_assert_null(text);
+
+    /* disabled: the product is never formed */
+    scale.disabled = true;
+    scale.value = 0.0;
+    api_error_init(&err);
+    cr_assert_eq(api_response_encode(&res, &scale, &text, &len, &err), API_OK);
+    free(text);
+}
+
+/* A named result built by hand, tensors in the order given. */
+struct named {
+    struct api_result res;
+    struct api_tensor t[3];
+    uint64_t shapes[3][2];
+};
+
+static void add_tensor(struct named *nm, const char *name, size_t name_len, const double *v,
+                       size_t n, unsigned ndim, const uint64_t *shape)
+{
+    struct l2_accum acc;
+    struct api_tensor *t = &nm->t[nm->res.n_tensors];
+
+    l2_accum_init(&acc);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(l2_accum_add(&acc, v[i]), L2_OK);
+    t->name = (char *)name;
+    t->name_len = name_len;
+    if (l2_accum_sum(&acc, &t->sum_squares) != L2_OK)
+        t->sum_squares = INFINITY;
+    t->count = acc.count;
+    t->ndim = ndim;
+    memcpy(nm->shapes[nm->res.n_tensors], shape, ndim * sizeof *shape);
+    t->shape = nm->shapes[nm->res.n_tensors];
+    l2_accum_merge(&nm->res.total, &acc);
+    nm->res.n_tensors++;
+}
+
+static void named_init(struct named *nm, enum l2_dtype dtype)
+{
+    memset(nm, 0, sizeof *nm);
+    nm->res.dtype = dtype;
+    nm->res.named = true;
+    l2_accum_init(&nm->res.total);
+    nm->res.tensors = nm->t;
+    nm->res.cap_tensors = 3;
+}
+
+Test(response, api_md_named_example)
+{
+    static const double kernel[] = {1, 2, 3, 4}, bias[] = {1};
+    static const uint64_t ks[] = {2, 2}, bs[] = {1};
+    static const json_int_t kdims[] = {2, 2}, bdims[] = {1};
+    struct named nm;
+    char *text;
+    json_t *root, *tensors, *k, *b;
+    const char *key;
+    json_t *val;
+    int i = 0;
+
+    named_init(&nm, L2_DTYPE_FLOAT64);
+    add_tensor(&nm, "dense/kernel", 12, kernel, 4, 2, ks);
+    add_tensor(&nm, "dense/bias", 10, bias, 1, 1, bs);
+    root = encode_ok(&nm.res, NULL, &text);
+    cr_assert_str_eq(
+        text,
+        "{\"loss\": 15.5, \"sum_squares\": 31.0, \"norm\": 5.5677643628300215, \"count\": 5, "
+        "\"dtype\": \"float64\", \"tensors\": {"
+        "\"dense/kernel\": {\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
+        "\"count\": 4, \"shape\": [2, 2]}, "
+        "\"dense/bias\": {\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 1, "
+        "\"shape\": [1]}}}");
+    cr_assert_eq(num(root, "loss"), 15.5);
+    cr_assert_eq(num(root, "norm"), 5.5677643628300215);
+    cr_assert_eq(integer(root, "count"), 5);
+    cr_assert_null(json_object_get(root, "shape"));
+    tensors = json_object_get(root, "tensors");
+    cr_assert_eq(json_object_size(tensors), 2);
+    json_object_foreach(tensors, key, val)
+    {
+        cr_assert_str_eq(key, i == 0 ? "dense/kernel" : "dense/bias");
+        i++;
+    }
+    k = json_object_get(tensors, "dense/kernel");
+    b = json_object_get(tensors, "dense/bias");
+    cr_assert_eq(num(k, "loss"), 15.0);
+    cr_assert_eq(num(k, "norm"), 5.477225575051661);
+    assert_shape(k, 2, kdims);
+    cr_assert_eq(num(b, "loss"), 0.5);
+    cr_assert_eq(integer(b, "count"), 1);
+    assert_shape(b, 1, bdims);
+    json_decref(root);
+    free(text);
+}
+
+Test(response, named_regularize_each_tensor_scaled)
+{
+    static const double a[] = {3}, c[] = {1, 1};
+    static const uint64_t as[] = {1}, cs[] = {2};
+    struct named nm;
+    struct api_scale scale = {0.1, false};
+    char *text;
+    json_t *root, *tensors;
+
+    named_init(&nm, L2_DTYPE_BFLOAT16);
+    add_tensor(&nm, "a", 1, a, 1, 1, as);
+    add_tensor(&nm, "c", 1, c, 2, 1, cs);
+    root = encode_ok(&nm.res, &scale, &text);
+    cr_assert_eq(num(root, "loss"), 0.1 * 5.5);
+    tensors = json_object_get(root, "tensors");
+    cr_assert_eq(num(json_object_get(tensors, "a"), "loss"), 0.1 * 4.5);
+    cr_assert_eq(num(json_object_get(tensors, "c"), "loss"), 0.1 * 1.0);
+    cr_assert_eq(num(root, "scale"), 0.1);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "dtype")), "bfloat16");
+    cr_assert_not_null(strstr(text, "\"scale\": 0.1, \"tensors\": {"), "%s", text);
+    json_decref(root);
+    free(text);
+
+    scale.value = 0.0;
+    scale.disabled = true;
+    root = encode_ok(&nm.res, &scale, &text);
+    tensors = json_object_get(root, "tensors");
+    cr_assert_eq(num(root, "loss"), 0.0);
+    cr_assert_eq(num(json_object_get(tensors, "a"), "loss"), 0.0);
+    cr_assert_eq(num(json_object_get(tensors, "a"), "sum_squares"), 9.0);
+    cr_assert(json_is_true(json_object_get(root, "disabled")));
+    cr_assert_not_null(strstr(text, "\"scale\": 0.0, \"disabled\": true, \"tensors\""), "%s", text);
+    json_decref(root);
+    free(text);
+}
+
+Test(response, named_empty)
+{
+    struct named nm;
+    char *text;
+    json_t *root;
+
+    named_init(&nm, L2_DTYPE_FLOAT64);
+    root = encode_ok(&nm.res, NULL, &text);
+    cr_assert_str_eq(text, "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, \"count\": 0, "
+                           "\"dtype\": \"float64\", \"tensors\": {}}");
+    json_decref(root);
+    free(text);
+}
+
+Test(response, names_are_escaped)
+{
+    static const double v[] = {1};
+    static const uint64_t s[] = {1};
+    static const char nul_name[] = "a\0b";
+    static const char ctl_name[] = "q\"\\/\n\x01\x1f\x7f\xc3\xa9\xf0\x9f\x98\x80";
+    struct named nm;
+    char *text;
+    json_t *root, *tensors;
+
+    /* jansson cannot load a key holding U+0000: check that one as text */
+    named_init(&nm, L2_DTYPE_FLOAT64);
+    add_tensor(&nm, nul_name, 3, v, 1, 1, s);
+    text = encode_text(&nm.res, NULL);
+    cr_assert_not_null(strstr(text, "\"tensors\": {\"a\\u0000b\": {\"loss\""), "%s", text);
+    free(text);
+
+    named_init(&nm, L2_DTYPE_FLOAT64);
+    add_tensor(&nm, "x", 1, v, 1, 1, s);
+    add_tensor(&nm, ctl_name, sizeof ctl_name - 1, v, 1, 1, s);
+    root = encode_ok(&nm.res, NULL, &text);
+    cr_assert_not_null(
+        strstr(text, "\"q\\\"\\\\/\\n\\u0001\\u001F\x7f\xc3\xa9\xf0\x9f\x98\x80\": {"), "%s", text);
+    tensors = json_object_get(root, "tensors");
+    cr_assert_eq(json_object_size(tensors), 2);
+    {
+        const char *key;
+        json_t *val;
+        int i = 0;
+        json_object_foreach(tensors, key, val)
+        {
+            if (i == 1)
+                cr_assert_str_eq(key, ctl_name);
+            i++;
+        }
+    }
+    json_decref(root);
+    free(text);
+}
+
+Test(response, counts_and_shapes_are_uint64)
+{
+    struct api_result res;
+    char *text;
+
+    /* past INT64_MAX, which jansson cannot load: checked as text */
+    result_of(&res, L2_DTYPE_FLOAT64, NULL, 0);
+    res.ndim = 2;
+    res.shape[0] = UINT64_C(18446744073709551615);
+    res.shape[1] = 0;
+    text = encode_text(&res, NULL);
+    cr_assert_not_null(strstr(text, "\"count\": 0, \"shape\": [18446744073709551615, 0]"), "%s",
+                       text);
+    free(text);
+}
+
+/* ---- problem+json ---------------------------------------------------------- */
+
+static json_t *problem(const struct api_error *err, char **text)
+{
+    size_t len = 0;
+    json_error_t jerr;
+    json_t *root;
+
+    *text = api_problem_encode(err, &len);
+    cr_assert_not_null(*text);
+    cr_assert_eq(len, strlen(*text));
+    root = json_loadb(*text, len, 0, &jerr); /* jansson refuses invalid UTF-8 */
+    cr_assert_not_null(root, "%s: %s", *text, jerr.text);
+    return root;
+}
+
+Test(problem, api_md_example)
+{
+    struct api_error err;
+    char *text;
+    json_t *root;
+
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_SCALE, "scale cannot be an integer: %d", 1);
+    root = problem(&err, &text);
+    cr_assert_str_eq(text,
+                     "{\"type\": \"about:blank\", \"title\": \"Bad Request\", \"status\": 400, "
+                     "\"detail\": \"scale cannot be an integer: 1\", \"code\": "
+                     "\"invalid_scale\"}");
+    cr_assert_eq(json_object_size(root), 5);
+    json_decref(root);
+    free(text);
+}
+
+Test(problem, optional_fields)
+{
+    struct api_error err;
+    char *text;
+    json_t *root;
+
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_TENSOR, "not a number");
+    api_error_at_pointer(&err, "/tensors/dense~1bias/3", 22);
+    root = problem(&err, &text);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "pointer")), "/tensors/dense~1bias/3");
+    cr_assert_null(json_object_get(root, "index"));
+    cr_assert_null(json_object_get(root, "offset"));
+    cr_assert_str_eq(json_string_value(json_object_get(root, "code")), "invalid_tensor");
+    json_decref(root);
+    free(text);
+
+    /* the root pointer "" is still a pointer */
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_TENSOR, "x");
+    api_error_at_pointer(&err, "", 0);
+    root = problem(&err, &text);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "pointer")), "");
+    json_decref(root);
+    free(text);
+
+    api_error_init(&err);
+    api_error_set(&err, API_NON_FINITE, "NaN");
+    api_error_at_index(&err, 0);
+    root = problem(&err, &text);
+    cr_assert_eq(json_integer_value(json_object_get(root, "index")), 0);
+    cr_assert_null(json_object_get(root, "pointer"));
+    cr_assert_null(json_object_get(root, "offset"));
+    json_decref(root);
+    free(text);
+
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_JSON, "truncated");
+    api_error_at_offset(&err, INT64_C(5000000000));
+    root = problem(&err, &text);
+    cr_assert_eq(json_integer_value(json_object_get(root, "offset")), INT64_C(5000000000));
+    cr_assert_not_null(strstr(text, "\"code\": \"invalid_json\", \"offset\": 5000000000}"), "%s",
+                       text);
+    json_decref(root);
+    free(text);
+}
+
+Test(problem, statuses_and_titles)
+{
+    struct api_error err;
+    char *text;
+    json_t *root;
+
+    api_error_init(&err);
+    api_error_set(&err, API_PAYLOAD_TOO_LARGE, "too big");
+    root = problem(&err, &text);
+    cr_assert_eq(json_integer_value(json_object_get(root, "status")), 413);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "title")), "Content Too Large");
+    cr_assert_str_eq(json_string_value(json_object_get(root, "code")), "payload_too_large");
+    json_decref(root);
+    free(text);
+
+    api_error_init(&err);
+    api_error_set(&err, API_DRAINING, "shutting down");
+    root = problem(&err, &text);
+    cr_assert_eq(json_integer_value(json_object_get(root, "status")), 503);
+    json_decref(root);
+    free(text);
+}
+
+Test(problem, invalid_utf8_in_detail_is_replaced)
+{
+    struct api_error err;
+    char *text;
+    json_t *root;
+
+    api_error_init(&err);
+    /* a lone continuation byte, a truncated sequence, an overlong '/', a
+     * surrogate, a code point past U+10FFFF, then valid é and a control */
+    api_error_set(&err, API_INVALID_DTYPE,
+                  "x\x80y\xc3z\xc0\xafw\xed\xa0\x80v\xf4\x90\x80\x80u"
+                  "\xc3\xa9\x01\"");
+    root = problem(&err, &text);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "detail")),
+                     "x\xef\xbf\xbdy\xef\xbf\xbdz\xef\xbf\xbd\xef\xbf\xbdw"
+                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdv"
+                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdu\xc3\xa9\x01\"");
+    json_decref(root);
+    free(text);
+}
+
+Test(problem, truncated_detail_stays_valid)
+{
+    struct api_error err;
+    char long_detail[API_DETAIL_MAX * 2];
+    char *text;
+    json_t *root;
+
+    /* é repeated past the limit: vsnprintf may cut one in half */
+    for (size_t i = 0; i + 1 < sizeof long_detail; i += 2)
+        memcpy(long_detail + i, "\xc3\xa9", 2);
+    long_detail[sizeof long_detail - 1] = '\0';
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_PARAMETER, "%sz", long_detail + 1);
+    root = problem(&err, &text);
+    cr_assert_not_null(json_object_get(root, "detail"));
+    json_decref(root);
+    free(text);
+}
+
+Test(problem, null_error_is_internal)
+{
+    char *text;
+    json_t *root = problem(NULL, &text);
+
+    cr_assert_eq(json_integer_value(json_object_get(root, "status")), 500);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "code")), "internal_error");
+    json_decref(root);
+    free(text);
+}

@@ -1,0 +1,147 @@
+/* test_status.c -- the status table against the API's error table, and the
+ * first-error-wins rule of api_error. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "api/error.h"
+#include "api/status.h"
+
+/* The API contract's error table, written out independently of status.h:
+ * HTTP status, code, title (the RFC 9110 reason phrase). */
+static const struct {
+    enum api_status st;
+    int http;
+    const char *code;
+    const char *title;
+} contract[] = {
+    {API_OK, 200, "ok", "OK"},
+    {API_INVALID_JSON, 400, "invalid_json", "Bad Request"},
+    {API_INVALID_TENSOR, 400, "invalid_tensor", "Bad Request"},
+    {API_NUMBER_OUT_OF_RANGE, 400, "number_out_of_range", "Bad Request"},
+    {API_NON_FINITE, 400, "non_finite", "Bad Request"},
+    {API_INVALID_LENGTH, 400, "invalid_length", "Bad Request"},
+    {API_INVALID_NPY, 400, "invalid_npy", "Bad Request"},
+    {API_INVALID_DTYPE, 400, "invalid_dtype", "Bad Request"},
+    {API_INVALID_SCALE, 400, "invalid_scale", "Bad Request"},
+    {API_INVALID_PARAMETER, 400, "invalid_parameter", "Bad Request"},
+    {API_RESULT_OUT_OF_RANGE, 400, "result_out_of_range", "Bad Request"},
+    {API_UNAUTHORIZED, 401, "unauthorized", "Unauthorized"},
+    {API_NOT_FOUND, 404, "not_found", "Not Found"},
+    {API_METHOD_NOT_ALLOWED, 405, "method_not_allowed", "Method Not Allowed"},
+    {API_PAYLOAD_TOO_LARGE, 413, "payload_too_large", "Content Too Large"},
+    {API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type", "Unsupported Media Type"},
+    {API_INTERNAL_ERROR, 500, "internal_error", "Internal Server Error"},
+    {API_DRAINING, 503, "draining", "Service Unavailable"},
+};
+
+Test(status, every_row_matches_the_contract)
+{
+    size_t n = sizeof contract / sizeof contract[0];
+
+    cr_assert_eq(n, API_STATUS_COUNT, "the contract table and status.h differ in size");
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(api_status_http(contract[i].st), contract[i].http, "%s", contract[i].code);
+        cr_assert_str_eq(api_status_code(contract[i].st), contract[i].code);
+        cr_assert_str_eq(api_status_title(contract[i].st), contract[i].title, "%s",
+                         contract[i].code);
+    }
+}
+
+Test(status, codes_are_unique)
+{
+    for (int i = 0; i < API_STATUS_COUNT; i++)
+        for (int j = i + 1; j < API_STATUS_COUNT; j++)
+            cr_assert_str_neq(api_status_code((enum api_status)i),
+                              api_status_code((enum api_status)j));
+}
+
+Test(status, out_of_range_maps_to_internal_error)
+{
+    cr_assert_eq(api_status_http((enum api_status)API_STATUS_COUNT), 500);
+    cr_assert_str_eq(api_status_code((enum api_status)(API_STATUS_COUNT + 7)), "internal_error");
+    cr_assert_str_eq(api_status_title((enum api_status) - 1), "Internal Server Error");
+}
+
+Test(error, init_clears)
+{
+    struct api_error err;
+
+    memset(&err, 0x5a, sizeof err);
+    api_error_init(&err);
+    cr_assert_eq(err.status, API_OK);
+    cr_assert_str_eq(err.detail, "");
+    cr_assert_str_eq(err.pointer, "");
+    cr_assert_not(err.has_pointer);
+    cr_assert_eq(err.index, -1);
+    cr_assert_eq(err.offset, -1);
+    api_error_init(NULL); /* accepted */
+}
+
+Test(error, first_error_wins)
+{
+    struct api_error err;
+
+    api_error_init(&err);
+    cr_assert_eq(api_error_set(&err, API_INVALID_SCALE, "first %d", 1), API_INVALID_SCALE);
+    api_error_at_offset(&err, 10);
+    /* a later error returns its own status but changes nothing */
+    cr_assert_eq(api_error_set(&err, API_INVALID_DTYPE, "second"), API_INVALID_DTYPE);
+    api_error_at_offset(&err, 20);
+    api_error_at_index(&err, 3);
+    api_error_at_index(&err, 4);
+    cr_assert_eq(err.status, API_INVALID_SCALE);
+    cr_assert_str_eq(err.detail, "first 1");
+    cr_assert_eq(err.offset, 10);
+    cr_assert_eq(err.index, 3);
+}
+
+Test(error, set_ok_is_not_an_error)
+{
+    struct api_error err;
+
+    api_error_init(&err);
+    cr_assert_eq(api_error_set(&err, API_OK, "nothing"), API_OK);
+    cr_assert_eq(err.status, API_OK);
+    cr_assert_str_eq(err.detail, "");
+    cr_assert_eq(api_error_set(&err, API_NOT_FOUND, "now"), API_NOT_FOUND);
+    cr_assert_str_eq(err.detail, "now");
+}
+
+Test(error, null_err_returns_status)
+{
+    cr_assert_eq(api_error_set(NULL, API_INVALID_JSON, "x"), API_INVALID_JSON);
+    api_error_at_offset(NULL, 1);
+    api_error_at_index(NULL, 1);
+    api_error_at_pointer(NULL, "/a", 2);
+}
+
+Test(error, detail_is_truncated)
+{
+    struct api_error err;
+    char big[API_DETAIL_MAX * 2];
+
+    memset(big, 'd', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_JSON, "%s", big);
+    cr_assert_eq(strlen(err.detail), API_DETAIL_MAX - 1);
+}
+
+Test(error, pointer_first_wins_and_truncates)
+{
+    struct api_error err;
+    static char big[API_POINTER_MAX + 100];
+
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_TENSOR, "x");
+    api_error_at_pointer(&err, "/a/0xyz", 4); /* len, not NUL, bounds it */
+    api_error_at_pointer(&err, "/b", 2);
+    cr_assert(err.has_pointer);
+    cr_assert_str_eq(err.pointer, "/a/0");
+
+    memset(big, '/', sizeof big);
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_TENSOR, "x");
+    api_error_at_pointer(&err, big, sizeof big);
+    cr_assert_eq(strlen(err.pointer), API_POINTER_MAX - 1);
+}
