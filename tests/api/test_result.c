@@ -1,0 +1,181 @@
+/* test_result.c -- named-tensor results: copies, rounding, totals, the
+ * duplicate-name index (byte-exact, NUL-safe), limits, JSON Pointer
+ * escaping, and that a refused tensor leaves the result unchanged. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/result.h"
+
+static double total_of(const struct api_result *res)
+{
+    double s;
+    l2_accum_sum(&res->total, &s);
+    return s;
+}
+
+static void acc_of(struct l2_accum *acc, const double *x, size_t n)
+{
+    l2_accum_init(acc);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(l2_accum_add(acc, x[i]), L2_OK);
+}
+
+Test(result, init_is_empty)
+{
+    struct api_result res;
+    api_result_init(&res, L2_DTYPE_FLOAT16);
+    cr_assert_eq(res.dtype, L2_DTYPE_FLOAT16);
+    cr_assert_not(res.named);
+    cr_assert_eq(res.n_tensors, 0);
+    cr_assert_eq(res.ndim, 0);
+    cr_assert_eq(res.total.count, 0);
+    cr_assert_eq(total_of(&res), 0.0);
+    api_result_free(&res);
+    api_result_free(NULL);
+}
+
+Test(result, add_copies_and_merges)
+{
+    struct api_result res;
+    struct api_error err;
+    struct l2_accum acc;
+    char name[] = "dense/kernel";
+    uint64_t shape[2] = {2, 2};
+    const double k[] = {1, 2, 3, 4}, b[] = {0.1};
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    api_error_init(&err);
+    acc_of(&acc, k, 4);
+    cr_assert_eq(api_result_add_tensor(&res, name, strlen(name), &acc, 2, shape, &err), API_OK);
+    name[0] = 'X'; /* the result holds its own copies */
+    shape[0] = 9;
+    acc_of(&acc, b, 1);
+    cr_assert_eq(api_result_add_tensor(&res, "dense/bias", 10, &acc, 0, NULL, &err), API_OK);
+    cr_assert_eq(res.n_tensors, 2);
+    cr_assert_str_eq(res.tensors[0].name, "dense/kernel");
+    cr_assert_eq(res.tensors[0].name_len, 12);
+    cr_assert_eq(res.tensors[0].ndim, 2);
+    cr_assert_eq(res.tensors[0].shape[0], 2);
+    cr_assert_eq(res.tensors[0].shape[1], 2);
+    cr_assert_eq(res.tensors[0].sum_squares, 30.0);
+    cr_assert_eq(res.tensors[0].count, 4);
+    cr_assert_eq(res.tensors[1].sum_squares, 0.1 * 0.1); /* one product, rounded once */
+    cr_assert_eq(res.tensors[1].ndim, 0);
+    cr_assert_eq(res.total.count, 5);
+    /* the total is the exact sum rounded once: 30 + 0.1^2 exactly, then rounded */
+    cr_assert_eq(total_of(&res), 30.01);
+    cr_assert_eq(err.status, API_OK);
+    api_result_free(&res);
+    cr_assert_eq(res.n_tensors, 0);
+    cr_assert_eq(res.total.count, 0);
+}
+
+static void expect_refused(struct api_result *res, const char *name, size_t len,
+                           const char *pointer)
+{
+    struct api_error err;
+    struct l2_accum acc;
+    const double one = 1.0;
+    size_t before = res->n_tensors;
+    uint64_t count = res->total.count;
+
+    api_error_init(&err);
+    acc_of(&acc, &one, 1);
+    cr_assert_eq(api_result_check_name(res, name, len, NULL), API_INVALID_TENSOR);
+    cr_assert_eq(api_result_add_tensor(res, name, len, &acc, 0, NULL, &err), API_INVALID_TENSOR);
+    cr_assert_eq(err.status, API_INVALID_TENSOR);
+    cr_assert(err.has_pointer);
+    cr_assert_str_eq(err.pointer, pointer);
+    cr_assert_neq(err.detail[0], '\0');
+    cr_assert_eq(res->n_tensors, before);
+    cr_assert_eq(res->total.count, count);
+}
+
+Test(result, names_checked_by_bytes)
+{
+    struct api_result res;
+    struct l2_accum acc;
+    const double two = 2.0;
+    static char big[API_MAX_NAME + 1];
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    acc_of(&acc, &two, 1);
+    cr_assert_eq(api_result_add_tensor(&res, "a\0b", 3, &acc, 0, NULL, NULL), API_OK);
+    cr_assert_eq(api_result_add_tensor(&res, "a\0c", 3, &acc, 0, NULL, NULL), API_OK);
+    cr_assert_eq(api_result_add_tensor(&res, "a", 1, &acc, 0, NULL, NULL), API_OK);
+    cr_assert_eq(api_result_add_tensor(&res, "a\0", 2, &acc, 0, NULL, NULL), API_OK);
+    cr_assert_eq(api_result_add_tensor(&res, "a/b~c", 5, &acc, 0, NULL, NULL), API_OK);
+    memset(big, 'n', sizeof big);
+    cr_assert_eq(api_result_add_tensor(&res, big, API_MAX_NAME, &acc, 0, NULL, NULL), API_OK);
+    cr_assert_eq(res.tensors[1].name_len, 3);
+    cr_assert_eq(memcmp(res.tensors[1].name, "a\0c", 4), 0); /* NUL-terminated too */
+
+    expect_refused(&res, "a\0b", 3, "/tensors/a\0b"); /* pointer is NUL-truncated text */
+    expect_refused(&res, "a/b~c", 5, "/tensors/a~1b~0c");
+    expect_refused(&res, "a", 1, "/tensors/a");
+    expect_refused(&res, "", 0, "/tensors/");
+    expect_refused(&res, big, API_MAX_NAME + 1, "/tensors");
+    cr_assert_eq(res.n_tensors, 6);
+    cr_assert_eq(total_of(&res), 24.0);
+    api_result_free(&res);
+}
+
+Test(result, tensor_limit)
+{
+    struct api_result res;
+    struct l2_accum acc;
+    const double one = 1.0;
+    char name[32];
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    acc_of(&acc, &one, 1);
+    for (int i = 0; i < API_MAX_TENSORS; i++) {
+        int n = snprintf(name, sizeof name, "t%d", i);
+        cr_assert_eq(api_result_add_tensor(&res, name, (size_t)n, &acc, 0, NULL, NULL), API_OK);
+    }
+    /* every name still found after the index grew many times */
+    for (int i = 0; i < API_MAX_TENSORS; i += 97) {
+        int n = snprintf(name, sizeof name, "t%d", i);
+        cr_assert_eq(api_result_check_name(&res, name, (size_t)n, NULL), API_INVALID_TENSOR);
+    }
+    expect_refused(&res, "one-too-many", 12, "/tensors/one-too-many");
+    cr_assert_eq(res.n_tensors, API_MAX_TENSORS);
+    cr_assert_eq(total_of(&res), (double)API_MAX_TENSORS);
+    api_result_free(&res);
+}
+
+Test(result, overflowing_tensor_sum_is_inf)
+{
+    struct api_result res;
+    struct l2_accum acc;
+    const double x[] = {1e300, 1.0};
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    acc_of(&acc, x, 2);
+    cr_assert_eq(api_result_add_tensor(&res, "big", 3, &acc, 0, NULL, NULL), API_OK);
+    cr_assert(isinf(res.tensors[0].sum_squares));
+    double s;
+    cr_assert_eq(l2_accum_sum(&res.total, &s), L2_OVERFLOW);
+    api_result_free(&res);
+}
+
+Test(result, pointer_append)
+{
+    char buf[16];
+    size_t pos = 0;
+
+    cr_assert(api_result_pointer_append(buf, sizeof buf, &pos, "tensors", 7));
+    cr_assert(api_result_pointer_append(buf, sizeof buf, &pos, "a~/", 3));
+    cr_assert_str_eq(buf, "/tensors/a~0~1");
+    cr_assert_eq(pos, 14);
+    /* "/x" does not fit in the 1 byte left: refused, text stays terminated */
+    cr_assert_not(api_result_pointer_append(buf, sizeof buf, &pos, "xy", 2));
+    cr_assert_eq(strlen(buf), pos);
+    cr_assert_lt(pos, sizeof buf);
+    pos = 0;
+    cr_assert(api_result_pointer_append(buf, sizeof buf, &pos, "", 0));
+    cr_assert_str_eq(buf, "/");
+}
