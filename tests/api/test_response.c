@@ -777,3 +777,107 @@ Test(problem, null_error_is_internal)
     json_decref(root);
     free(text);
 }
+
+/* ---- allocation failure ------------------------------------------------------ */
+
+/* jansson's allocator fails from the chaos_fail_at-th call on (1-based). */
+static int chaos_calls, chaos_fail_at;
+
+static void *chaos_malloc(size_t n)
+{
+    if (++chaos_calls >= chaos_fail_at)
+        return NULL;
+    return malloc(n);
+}
+
+Test(chaos, response_and_problem_survive_jansson_oom)
+{
+    static const double kernel[] = {1, 2, 3, 4}, bias[] = {1};
+    static const uint64_t ks[] = {2, 2}, bs[] = {1};
+    struct named nm;
+    struct api_error err;
+    bool succeeded = false;
+
+    named_init(&nm, L2_DTYPE_FLOAT64);
+    add_tensor(&nm, "dense/kernel", 12, kernel, 4, 2, ks);
+    add_tensor(&nm, "dense/bias", 10, bias, 1, 1, bs);
+    for (chaos_fail_at = 1; !succeeded; chaos_fail_at++) {
+        char *text = (char *)1;
+        size_t len = 99;
+        enum api_status st;
+
+        cr_assert_lt(chaos_fail_at, 1000);
+        chaos_calls = 0;
+        json_set_alloc_funcs(chaos_malloc, free);
+        api_error_init(&err);
+        st = api_response_encode(&nm.res, NULL, &text, &len, &err);
+        json_set_alloc_funcs(malloc, free);
+        if (st == API_OK) {
+            cr_assert_not_null(text);
+            succeeded = true;
+        } else {
+            cr_assert_eq(st, API_INTERNAL_ERROR);
+            cr_assert_eq(err.status, API_INTERNAL_ERROR);
+            cr_assert_null(text);
+            cr_assert_eq(len, 0);
+        }
+        free(text);
+    }
+    cr_assert_gt(chaos_fail_at, 2, "jansson was not used for the names");
+
+    /* problem+json: NULL while allocations fail, a body once they do not */
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_TENSOR, "bad \xff");
+    api_error_at_pointer(&err, "/tensors/a", 10);
+    api_error_at_index(&err, 1);
+    api_error_at_offset(&err, 2);
+    succeeded = false;
+    for (chaos_fail_at = 1; !succeeded; chaos_fail_at++) {
+        char *text;
+        size_t len = 0;
+
+        cr_assert_lt(chaos_fail_at, 1000);
+        chaos_calls = 0;
+        json_set_alloc_funcs(chaos_malloc, free);
+        text = api_problem_encode(&err, &len);
+        json_set_alloc_funcs(malloc, free);
+        succeeded = text != NULL;
+        if (succeeded)
+            cr_assert_eq(len, strlen(text));
+        free(text);
+    }
+    cr_assert_gt(chaos_fail_at, 8);
+}
+
+/* The same named example through result.c's own api_result_add_tensor. */
+Test(response, named_via_api_result)
+{
+    static const double kernel[] = {1, 2, 3, 4}, bias[] = {1};
+    static const uint64_t ks[] = {2, 2}, bs[] = {1};
+    struct api_result res;
+    struct api_error err;
+    struct l2_accum acc;
+    char *text;
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    res.named = true;
+    api_error_init(&err);
+    l2_accum_init(&acc);
+    for (size_t i = 0; i < 4; i++)
+        l2_accum_add(&acc, kernel[i]);
+    cr_assert_eq(api_result_add_tensor(&res, "dense/kernel", 12, &acc, 2, ks, &err), API_OK);
+    l2_accum_init(&acc);
+    l2_accum_add(&acc, bias[0]);
+    cr_assert_eq(api_result_add_tensor(&res, "dense/bias", 10, &acc, 1, bs, &err), API_OK);
+    text = encode_text(&res, NULL);
+    cr_assert_str_eq(
+        text,
+        "{\"loss\": 15.5, \"sum_squares\": 31.0, \"norm\": 5.5677643628300215, \"count\": 5, "
+        "\"dtype\": \"float64\", \"tensors\": {"
+        "\"dense/kernel\": {\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
+        "\"count\": 4, \"shape\": [2, 2]}, "
+        "\"dense/bias\": {\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 1, "
+        "\"shape\": [1]}}}");
+    free(text);
+    api_result_free(&res);
+}
