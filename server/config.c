@@ -1,0 +1,221 @@
+/* config.c -- the service's settings, from command-line flags and L2D_* environment
+ * variables (flags win).
+ *
+ * One table lists every valued option with its range; environment variables
+ * are read first and flags override them, each value checked with an end
+ * pointer and its range before it is accepted. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "version.h"
+
+#define CONFIG_THREADS_MAX 1024
+#define CONFIG_CONNECTIONS_MAX 1000000
+#define CONFIG_SECONDS_MAX 86400
+#define CONFIG_DEFAULT_MAX_BODY 268435456u
+#define CONFIG_DEFAULT_CONNECTIONS 1024
+#define CONFIG_ENV_MAX 64
+
+enum option_kind {
+    OPTION_ADDRESS, /* the bind address */
+    OPTION_UINT,    /* a decimal integer in [min, max] */
+};
+
+struct option_def {
+    const char *name; /* flag without the leading "--" */
+    enum option_kind kind;
+    size_t offset; /* of the uint64_t field in struct config */
+    uint64_t min, max;
+    const char *arg;  /* the value's name in --help */
+    const char *help; /* one line */
+};
+
+static const struct option_def options[] = {
+    {"bind", OPTION_ADDRESS, 0, 0, 0, "ADDR", "IPv4 or IPv6 address to listen on (127.0.0.1)"},
+    {"port", OPTION_UINT, offsetof(struct config, port), 0, 65535, "N",
+     "TCP port (8080); 0 picks a free port"},
+    {"threads", OPTION_UINT, offsetof(struct config, threads), 1, CONFIG_THREADS_MAX, "N",
+     "worker threads (number of online cores)"},
+    {"max-body-bytes", OPTION_UINT, offsetof(struct config, max_body_bytes), 0, INT64_MAX, "N",
+     "largest request body accepted (268435456)"},
+    {"timeout", OPTION_UINT, offsetof(struct config, timeout), 0, CONFIG_SECONDS_MAX, "SECONDS",
+     "close connections idle this long; 0 never (30)"},
+    {"max-connections", OPTION_UINT, offsetof(struct config, max_connections), 1,
+     CONFIG_CONNECTIONS_MAX, "N", "concurrent connections (1024)"},
+    {"drain-timeout", OPTION_UINT, offsetof(struct config, drain_timeout), 0, CONFIG_SECONDS_MAX,
+     "SECONDS", "longest drain after SIGTERM/SIGINT (10)"},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+static void print_usage(FILE *out)
+{
+    fputs("usage: l2d [OPTION]...\n"
+          "Serves exact TensorFlow L2 losses over HTTP (POST /l2_loss, POST /regularize).\n\n",
+          out);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].arg);
+        fprintf(out, "  %-26s %s\n", left, options[i].help);
+    }
+    fputs("  --help                     print this help and exit\n"
+          "  --version                  print the version and exit\n\n"
+          "Each option can also be set with an environment variable L2D_<NAME>,\n"
+          "e.g. L2D_MAX_BODY_BYTES=1048576; flags win over the environment.\n",
+          out);
+}
+
+/* Parses a decimal integer in [min, max]: digits only, no sign or spaces. */
+static bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return false;
+    if (v < min || v > max)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+static bool parse_address(struct config *cfg, const char *s)
+{
+    size_t len = strlen(s);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&cfg->bind_addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg->bind_addr;
+
+    if (len == 0 || len >= CONFIG_BIND_MAX)
+        return false;
+    memset(&cfg->bind_addr, 0, sizeof(cfg->bind_addr));
+    if (inet_pton(AF_INET, s, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        cfg->bind_ipv6 = false;
+    } else if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        cfg->bind_ipv6 = true;
+    } else {
+        return false;
+    }
+    memcpy(cfg->bind, s, len + 1);
+    return true;
+}
+
+/* Applies value to option; source names it in the message ("--port" or
+ * "L2D_PORT"). */
+static bool apply(struct config *cfg, const struct option_def *opt, const char *source,
+                  const char *value, FILE *err)
+{
+    if (opt->kind == OPTION_ADDRESS) {
+        if (parse_address(cfg, value))
+            return true;
+        fprintf(err, "l2d: %s: expected an IPv4 or IPv6 address, got '%s'\n", source, value);
+        return false;
+    }
+    if (parse_uint(value, opt->min, opt->max, (uint64_t *)((char *)cfg + opt->offset)))
+        return true;
+    fprintf(err, "l2d: %s: expected an integer %llu..%llu, got '%s'\n", source,
+            (unsigned long long)opt->min, (unsigned long long)opt->max, value);
+    return false;
+}
+
+static void set_defaults(struct config *cfg)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(cfg, 0, sizeof(*cfg));
+    parse_address(cfg, "127.0.0.1");
+    cfg->port = 8080;
+    cfg->threads = cores < 1                    ? 1
+                   : cores > CONFIG_THREADS_MAX ? CONFIG_THREADS_MAX
+                                                : (uint64_t)cores;
+    cfg->max_body_bytes = CONFIG_DEFAULT_MAX_BODY;
+    cfg->timeout = 30;
+    cfg->max_connections = CONFIG_DEFAULT_CONNECTIONS;
+    cfg->drain_timeout = 10;
+}
+
+static bool apply_environment(struct config *cfg, FILE *err)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char env[CONFIG_ENV_MAX] = "L2D_";
+        size_t n = 4;
+        const char *value;
+
+        for (const char *p = options[i].name; *p != '\0' && n + 1 < sizeof(env); p++)
+            env[n++] = *p == '-' ? '_' : (char)(*p - 'a' + 'A');
+        env[n] = '\0';
+        value = getenv(env);
+        if (value != NULL && !apply(cfg, &options[i], env, value, err))
+            return false;
+    }
+    return true;
+}
+
+static const struct option_def *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+enum config_action config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+    set_defaults(cfg);
+    if (!apply_environment(cfg, err))
+        return CONFIG_EXIT_USAGE;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *name, *eq, *value;
+        const struct option_def *opt;
+        char source[CONFIG_ENV_MAX];
+        size_t len;
+
+        if (strcmp(arg, "--help") == 0) {
+            print_usage(out);
+            return CONFIG_EXIT_OK;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            fprintf(out, "l2d %s\n", L2D_VERSION);
+            return CONFIG_EXIT_OK;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            fprintf(err, "l2d: unexpected argument '%s' (see --help)\n", arg);
+            return CONFIG_EXIT_USAGE;
+        }
+        name = arg + 2;
+        eq = strchr(name, '=');
+        len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        opt = find_option(name, len);
+        if (opt == NULL) {
+            fprintf(err, "l2d: unknown option '%.*s' (see --help)\n", (int)(len + 2), arg);
+            return CONFIG_EXIT_USAGE;
+        }
+        snprintf(source, sizeof(source), "--%s", opt->name);
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(err, "l2d: %s: missing value\n", source);
+            return CONFIG_EXIT_USAGE;
+        }
+        if (!apply(cfg, opt, source, value, err))
+            return CONFIG_EXIT_USAGE;
+    }
+    return CONFIG_RUN;
+}

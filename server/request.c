@@ -1,0 +1,442 @@
+/* request.c -- one HTTP request's lifecycle on libmicrohttpd.
+ *
+ * State is born in the URI log callback (MHD calls it once per request,
+ * before the access handler, with the raw request target), refused or
+ * admitted on the handler's first call, fed upload chunks straight into the
+ * api/ decoder (never buffered), answered when the body ends, and freed only
+ * in the completed callback. An error found mid-body stops the decoder and
+ * discards the rest: libmicrohttpd 0.9.75 cannot queue an answer before the
+ * whole body is received, so the error is answered at its end. */
+#include "request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "../api/body.h"
+#include "../api/error.h"
+#include "../api/query.h"
+#include "../api/response.h"
+#include "../api/status.h"
+#include "log.h"
+#include "openapi_blob.h"
+#include "routes.h"
+#include "version.h"
+
+#define REQUEST_ID_MAX 128
+#define REQUEST_METHOD_MAX 16
+#define REQUEST_GENERATED_ID_BYTES 16
+
+#define REQUEST_JSON "application/json"
+#define REQUEST_PROBLEM "application/problem+json"
+#define REQUEST_YAML "application/yaml"
+#define REQUEST_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+struct request {
+    struct request_shared *shared;
+    uint64_t start_ns;
+    enum route_id route;
+    bool started;         /* the access handler has run once */
+    bool admitted;        /* counted in shared->in_flight */
+    bool discarding;      /* err is set: drop the rest of the body */
+    unsigned http_status; /* of the queued response; 0 before one is queued */
+    uint64_t received;    /* body bytes received */
+    struct api_body *body;
+    struct api_query query;
+    struct api_error err;
+    char request_id[REQUEST_ID_MAX + 1];
+    char method[REQUEST_METHOD_MAX];
+    size_t path_len; /* uri[0..path_len) is the raw path, NUL-terminated */
+    size_t uri_len;
+    char uri[]; /* the raw request target; its '?' is replaced by NUL */
+};
+
+static const char body_healthz[] = "{\"status\":\"ok\",\"version\":\"" L2D_VERSION "\"}";
+static const char body_readyz[] = "{\"status\":\"ready\"}";
+static const char body_out_of_memory[] =
+    "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,"
+    "\"code\":\"internal_error\",\"detail\":\"out of memory\"}";
+
+/* A per-thread xorshift64* generator for request ids, seeded from
+ * getrandom(2) on first use; never shared, so it needs no lock. */
+static _Thread_local uint64_t id_rng_state;
+
+static uint64_t id_rng_next(void)
+{
+    uint64_t x = id_rng_state;
+
+    if (x == 0) {
+        struct timespec ts;
+        if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x)) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)&ts;
+        }
+        x |= 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    id_rng_state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void request_shared_init(struct request_shared *shared, const struct config *cfg,
+                         struct metrics *metrics)
+{
+    shared->cfg = cfg;
+    shared->metrics = metrics;
+    atomic_init(&shared->draining, false);
+    atomic_init(&shared->in_flight, 0);
+}
+
+void *request_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    size_t len = strlen(uri), size;
+    struct request *req;
+
+    (void)connection;
+    if (__builtin_add_overflow(sizeof(*req), len + 1, &size))
+        return NULL;
+    req = malloc(size);
+    if (req == NULL)
+        return NULL;
+    memset(req, 0, sizeof(*req));
+    req->shared = cls;
+    req->start_ns = now_ns();
+    req->route = ROUTE_OTHER;
+    api_error_init(&req->err);
+    memcpy(req->uri, uri, len + 1);
+    req->uri_len = len;
+    req->path_len = strcspn(req->uri, "?");
+    req->uri[req->path_len] = '\0';
+    memcpy(req->method, "-", 2);
+    memcpy(req->request_id, "-", 2);
+    return req;
+}
+
+/* The client's X-Request-Id when it is 1..128 printable ASCII bytes, else a
+ * fresh one of 32 hex digits. */
+static void set_request_id(struct request *req, struct MHD_Connection *con)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *id = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Request-Id");
+
+    if (id != NULL) {
+        size_t len = 0;
+        while (len <= REQUEST_ID_MAX && id[len] >= 0x20 && id[len] < 0x7f)
+            len++;
+        if (len > 0 && len <= REQUEST_ID_MAX && id[len] == '\0') {
+            memcpy(req->request_id, id, len + 1);
+            return;
+        }
+    }
+    for (size_t i = 0; i < REQUEST_GENERATED_ID_BYTES; i += 8) {
+        uint64_t r = id_rng_next();
+        for (size_t j = 0; j < 8; j++, r >>= 8) {
+            req->request_id[2 * (i + j)] = hex[(r >> 4) & 15];
+            req->request_id[2 * (i + j) + 1] = hex[r & 15];
+        }
+    }
+    req->request_id[2 * REQUEST_GENERATED_ID_BYTES] = '\0';
+}
+
+/* True when the request announces body bytes that have not been read yet. */
+static bool has_body(struct MHD_Connection *con)
+{
+    const char *cl =
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+    if (te != NULL)
+        return true;
+    return cl != NULL && strspn(cl, "0") != strlen(cl);
+}
+
+/* Queues one response. body is freed here when mode is MHD_RESPMEM_MUST_FREE,
+ * whatever happens. close adds `Connection: close` (unread body bytes, or
+ * draining). */
+static enum MHD_Result queue(struct request *req, struct MHD_Connection *con, unsigned status,
+                             const char *content_type, const char *body, size_t len,
+                             enum MHD_ResponseMemoryMode mode, const char *allow, bool close)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result result = MHD_NO;
+
+    resp = MHD_create_response_from_buffer(len, (void *)body, mode);
+    if (resp == NULL) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free((void *)body);
+        goto out;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+        goto out_destroy;
+    if (MHD_add_response_header(resp, "X-Request-Id", req->request_id) != MHD_YES)
+        goto out_destroy;
+    if (allow != NULL && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+        goto out_destroy;
+    if (close || atomic_load(&req->shared->draining)) {
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+            goto out_destroy;
+    }
+    result = MHD_queue_response(con, status, resp);
+    if (result == MHD_YES)
+        req->http_status = status;
+out_destroy:
+    MHD_destroy_response(resp);
+out:
+    return result;
+}
+
+/* Answers err as problem+json. */
+static enum MHD_Result queue_problem(struct request *req, struct MHD_Connection *con,
+                                     const struct api_error *err, bool close)
+{
+    size_t len = 0;
+    char *body = api_problem_encode(err, &len);
+    const char *allow = NULL;
+
+    if (body == NULL)
+        return queue(req, con, MHD_HTTP_INTERNAL_SERVER_ERROR, REQUEST_PROBLEM, body_out_of_memory,
+                     sizeof(body_out_of_memory) - 1, MHD_RESPMEM_PERSISTENT, NULL, close);
+    if (err->status == API_METHOD_NOT_ALLOWED)
+        allow = route_allow_header(req->route);
+    return queue(req, con, (unsigned)api_status_http(err->status), REQUEST_PROBLEM, body, len,
+                 MHD_RESPMEM_MUST_FREE, allow, close);
+}
+
+static enum MHD_Result serve_get(struct request *req, struct MHD_Connection *con, bool close)
+{
+    char *text;
+    size_t len = 0;
+
+    switch (req->route) {
+    case ROUTE_HEALTHZ:
+        return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, body_healthz, sizeof(body_healthz) - 1,
+                     MHD_RESPMEM_PERSISTENT, NULL, close);
+    case ROUTE_READYZ:
+        return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, body_readyz, sizeof(body_readyz) - 1,
+                     MHD_RESPMEM_PERSISTENT, NULL, close);
+    case ROUTE_METRICS:
+        text = metrics_render(req->shared->metrics, &len);
+        if (text == NULL)
+            break;
+        return queue(req, con, MHD_HTTP_OK, REQUEST_METRICS, text, len, MHD_RESPMEM_MUST_FREE, NULL,
+                     close);
+    case ROUTE_OPENAPI:
+        return queue(req, con, MHD_HTTP_OK, REQUEST_YAML, openapi_blob_start,
+                     (size_t)(openapi_blob_end - openapi_blob_start), MHD_RESPMEM_PERSISTENT, NULL,
+                     close);
+    default:
+        break;
+    }
+    api_error_set(&req->err, API_INTERNAL_ERROR, "out of memory");
+    return queue_problem(req, con, &req->err, close);
+}
+
+/* Refuses the request with req->err. libmicrohttpd 0.9.75 closes the
+ * connection after any response queued on the handler's first call, so
+ * without unread body bytes the answer waits for the second call (keeping
+ * the connection alive); with them it goes now, before 100-continue. */
+static enum MHD_Result refuse(struct request *req, struct MHD_Connection *con, bool body_unread)
+{
+    if (body_unread)
+        return queue_problem(req, con, &req->err, true);
+    req->discarding = true;
+    return MHD_YES;
+}
+
+/* Validates a compute request before its body: query, Content-Type, size;
+ * then creates its decoder. Refusals go through refuse(). */
+static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *con,
+                                    bool body_unread)
+{
+    const struct config *cfg = req->shared->cfg;
+    enum api_endpoint endpoint =
+        req->route == ROUTE_REGULARIZE ? API_ENDPOINT_REGULARIZE : API_ENDPOINT_L2_LOSS;
+    const char *query = NULL;
+    size_t query_len = 0;
+    const char *content_type, *length;
+    enum api_format format;
+
+    if (req->path_len < req->uri_len) {
+        query = req->uri + req->path_len + 1;
+        query_len = req->uri_len - req->path_len - 1;
+    }
+    if (api_query_parse(endpoint, query, query_len, &req->query, &req->err) != API_OK)
+        return refuse(req, con, body_unread);
+
+    content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (api_content_type_parse(content_type, &format, &req->err) != API_OK)
+        return refuse(req, con, body_unread);
+
+    if (api_body_new(format, req->query.has_dtype, req->query.dtype, &req->body, &req->err) !=
+        API_OK)
+        return refuse(req, con, body_unread);
+
+    length = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length != NULL) {
+        char *end = NULL;
+        unsigned long long n = strtoull(length, &end, 10);
+        if (end != length && *end == '\0' && n > cfg->max_body_bytes) {
+            api_error_set(&req->err, API_PAYLOAD_TOO_LARGE,
+                          "the body of %llu bytes exceeds the limit of %llu bytes", n,
+                          (unsigned long long)cfg->max_body_bytes);
+            return refuse(req, con, body_unread);
+        }
+    }
+    return MHD_YES;
+}
+
+/* The handler's first call: headers are in, no body byte has been read. */
+static enum MHD_Result start(struct request *req, struct MHD_Connection *con, const char *url,
+                             const char *method)
+{
+    struct request_shared *shared = req->shared;
+    size_t mlen = strlen(method);
+    bool body_unread = has_body(con);
+
+    req->started = true;
+    if (mlen >= sizeof(req->method))
+        mlen = sizeof(req->method) - 1;
+    memcpy(req->method, method, mlen);
+    req->method[mlen] = '\0';
+    set_request_id(req, con);
+    req->route = route_lookup(url);
+
+    /* Counted before the drain check, so main never sees zero in flight
+     * while a request it did not refuse is starting. */
+    atomic_fetch_add(&shared->in_flight, 1);
+    req->admitted = true;
+    if (atomic_load(&shared->draining)) {
+        api_error_set(&req->err, API_DRAINING, "the server is shutting down");
+        return refuse(req, con, body_unread);
+    }
+    if (req->route == ROUTE_OTHER) {
+        api_error_set(&req->err, API_NOT_FOUND, "no such path; see /openapi.yaml");
+        return refuse(req, con, body_unread);
+    }
+    if (!route_allows(req->route, method)) {
+        api_error_set(&req->err, API_METHOD_NOT_ALLOWED, "%s is not allowed on %s (allowed: %s)",
+                      req->method, url, route_allow_header(req->route));
+        return refuse(req, con, body_unread);
+    }
+    if (req->route == ROUTE_L2_LOSS || req->route == ROUTE_REGULARIZE)
+        return start_upload(req, con, body_unread);
+    /* A GET with a body is answered at once; otherwise on the next call. */
+    return body_unread ? serve_get(req, con, true) : MHD_YES;
+}
+
+/* One upload chunk: fed to the decoder unless an error already stopped it. */
+static void consume(struct request *req, const char *data, size_t len)
+{
+    uint64_t limit = req->shared->cfg->max_body_bytes;
+
+    req->received += len;
+    if (req->discarding || req->body == NULL)
+        return;
+    if (req->received > limit) {
+        api_error_set(&req->err, API_PAYLOAD_TOO_LARGE, "the body exceeds the limit of %llu bytes",
+                      (unsigned long long)limit);
+        req->discarding = true;
+        return;
+    }
+    if (api_body_feed(req->body, data, len, &req->err) != API_OK)
+        req->discarding = true;
+}
+
+/* The body has ended: answer the error found on the way, or the result. */
+static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
+{
+    const struct api_scale *scale = NULL;
+    char *out = NULL;
+    size_t len = 0;
+
+    if (req->err.status != API_OK)
+        return queue_problem(req, con, &req->err, false);
+    if (req->body == NULL)
+        return serve_get(req, con, false);
+    if (api_body_finish(req->body, &req->err) != API_OK)
+        return queue_problem(req, con, &req->err, false);
+    if (req->route == ROUTE_REGULARIZE)
+        scale = &req->query.scale;
+    if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)
+        return queue_problem(req, con, &req->err, false);
+    return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, out, len, MHD_RESPMEM_MUST_FREE, NULL, false);
+}
+
+enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **req_cls)
+{
+    struct request *req = *req_cls;
+    struct MHD_Response *resp;
+    enum MHD_Result result;
+
+    (void)cls;
+    (void)version;
+    if (req == NULL) {
+        /* request_uri_log ran out of memory: no state to answer with. */
+        resp = MHD_create_response_from_buffer(sizeof(body_out_of_memory) - 1,
+                                               (void *)body_out_of_memory, MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, REQUEST_PROBLEM);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        result = MHD_queue_response(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, resp);
+        MHD_destroy_response(resp);
+        return result;
+    }
+    if (!req->started)
+        return start(req, connection, url, method);
+    if (req->http_status != 0) {
+        /* Already answered: libmicrohttpd discards whatever still arrives. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        consume(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return finish(req, connection);
+}
+
+void request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+                       enum MHD_RequestTerminationCode toe)
+{
+    struct request_shared *shared = cls;
+    struct request *req = *req_cls;
+    struct log_access_entry entry;
+    uint64_t elapsed;
+
+    (void)connection;
+    (void)toe;
+    if (req == NULL)
+        return;
+    elapsed = now_ns() - req->start_ns;
+    if (req->http_status != 0)
+        metrics_observe(shared->metrics, req->route, (int)req->http_status, elapsed);
+    entry.request_id = req->request_id;
+    entry.method = req->method;
+    entry.path = req->uri;
+    entry.status = (int)req->http_status;
+    entry.body_bytes = req->received;
+    entry.duration_ns = elapsed;
+    log_access(&entry);
+    if (req->admitted)
+        atomic_fetch_sub(&shared->in_flight, 1);
+    api_body_free(req->body);
+    free(req);
+    *req_cls = NULL;
+}
