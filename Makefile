@@ -8,7 +8,7 @@ SANITIZE ?=
 PORT     ?= 8080
 V        ?= 0
 
-BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
+BASE_CFLAGS := -std=c11 -I. -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
                -Wconversion -Wno-sign-conversion -Werror -MMD -MP
 ifneq ($(SANITIZE),)
   BUILD    := build-san
