@@ -1,0 +1,188 @@
+/* harness.h -- runs the real l2d binary and talks HTTP to it, for the
+ * integration tests.
+ *
+ * A server is started with `--bind 127.0.0.1 --port 0`, its stderr going to a
+ * temp file that is polled for the startup line; every server is killed in
+ * the test's .fini (it_teardown), and PR_SET_PDEATHSIG reaps it if the test
+ * process dies. Requests go through libcurl to 127.0.0.1 only, each bounded
+ * by a timeout, and every response is checked against openapi.yaml. */
+#ifndef IT_HARNESS_H
+#define IT_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+/* Upper bound, in seconds, of any single HTTP request a test makes. */
+#define IT_REQUEST_TIMEOUT 30L
+
+/* A running l2d process. */
+struct it_server {
+    pid_t pid;
+    int port;
+    int threads;
+    char version[64];
+    char log_path[64]; /* the file its stderr goes to */
+};
+
+/* The result of running the binary to its exit (it_run). */
+struct it_run_result {
+    int exit_code; /* -1 when it did not exit normally */
+    char *out;     /* stdout, NUL-terminated, malloc'd */
+    char *err;     /* stderr, NUL-terminated, malloc'd */
+};
+
+/* One request. target is the path with its query string. content_type NULL
+ * sends no Content-Type at all. A body is either body/body_len or, when
+ * read_fn is set, read_fn/read_ctx with read_size bytes (-1: chunked). */
+struct it_request {
+    const char *method;
+    const char *target;
+    const char *content_type;
+    const void *body;
+    size_t body_len;
+    const char *const *headers; /* extra header lines, NULL-terminated, or NULL */
+    size_t (*read_fn)(char *buf, size_t size, size_t nitems, void *ctx);
+    void *read_ctx;
+    long long read_size;
+    long timeout_s;     /* whole-request timeout; 0: IT_REQUEST_TIMEOUT */
+    long expect_100_ms; /* wait for 100 Continue; 0: curl's default */
+};
+
+struct it_response {
+    long status;
+    char *body;
+    size_t body_len;
+    char *headers; /* the final header block, raw */
+    size_t headers_len;
+    char content_type[256];
+    long connects; /* new connections this transfer made */
+};
+
+/* Per-test setup and teardown (Criterion .init/.fini): curl's global state,
+ * and killing every server started since. */
+void it_setup(void);
+void it_teardown(void);
+
+/* The path of the binary ($L2D_BIN); asserts it is set. */
+const char *it_bin(void);
+
+/* Starts l2d with `--bind 127.0.0.1 --port 0` followed by args (NULL-terminated,
+ * may be NULL) and env ("NAME=VALUE", NULL-terminated, may be NULL), waits
+ * for the startup line and fills srv. Asserts on failure. */
+void it_start(struct it_server *srv, const char *const *args, const char *const *env);
+
+/* As it_start, with exactly args (no --bind/--port added). */
+void it_start_raw(struct it_server *srv, const char *const *args, const char *const *env);
+
+/* Sends sig to srv and waits up to timeout_ms for it to exit; returns its
+ * wait status, or -1 when it was still running (it is then killed). */
+int it_stop(struct it_server *srv, int sig, int timeout_ms);
+
+/* Waits up to timeout_ms for srv to exit; wait status, or -1 if it has not. */
+int it_wait_exit(struct it_server *srv, int timeout_ms);
+
+/* True while srv's process exists (not yet reaped). */
+bool it_alive(struct it_server *srv);
+
+/* Peak resident set (VmHWM) of srv, in KiB, or -1. */
+long it_vmhwm_kib(const struct it_server *srv);
+
+/* The server's stderr so far, malloc'd, NUL-terminated. */
+char *it_server_log(const struct it_server *srv);
+
+/* Runs the binary with args and env until it exits (bounded); asserts it
+ * exits. The caller frees with it_run_free. */
+void it_run(const char *const *args, const char *const *env, struct it_run_result *res);
+void it_run_free(struct it_run_result *res);
+
+/* A port on 127.0.0.1 that was free a moment ago. */
+int it_free_port(void);
+
+/* Performs req against port without any assertion (safe from any thread).
+ * easy may be NULL (a fresh handle) or a handle to reuse (keep-alive).
+ * Returns the curl result; res is filled either way, free with
+ * it_response_free. */
+CURLcode it_perform(CURL *easy, int port, const struct it_request *req, struct it_response *res);
+
+/* it_perform, asserting the transfer succeeded and that the response is what
+ * openapi.yaml declares (main test thread only). */
+void it_http(CURL *easy, int port, const struct it_request *req, struct it_response *res);
+
+/* Asserts res is what openapi.yaml declares for method + target. */
+void it_check_openapi(const char *method, const char *target, const struct it_response *res);
+
+void it_response_free(struct it_response *res);
+
+/* Shorthands over it_http with a fresh handle. */
+void it_get(int port, const char *target, struct it_response *res);
+void it_post(int port, const char *target, const char *content_type, const void *body,
+             size_t body_len, struct it_response *res);
+
+/* The value of header name in res (case-insensitive), copied to buf; false
+ * when absent. */
+bool it_header(const struct it_response *res, const char *name, char *buf, size_t len);
+
+/* Parses res's body as a JSON object; asserts it is one. Caller json_decrefs. */
+json_t *it_json(const struct it_response *res);
+
+/* Asserts obj[key] is a JSON real equal to want bit for bit. */
+void it_expect_real(const json_t *obj, const char *key, double want);
+
+/* Asserts obj[key] is a JSON integer equal to want. */
+void it_expect_int(const json_t *obj, const char *key, long long want);
+
+/* Asserts obj[key] is a string equal to want. */
+void it_expect_str(const json_t *obj, const char *key, const char *want);
+
+/* Asserts obj["shape"] is the array dims[0..n). */
+void it_expect_shape(const json_t *obj, const long long *dims, size_t n);
+
+/* Asserts the result object obj has loss, sum_squares, norm (= sqrt of
+ * sum_squares) and count as given. */
+void it_expect_result(const json_t *obj, double loss, double sum_squares, long long count);
+
+/* Asserts the text after the first `"key":` in body (whitespace skipped) is
+ * exactly the number text want, e.g. "15.0". */
+void it_expect_number_text(const struct it_response *res, const char *key, const char *want);
+
+/* Asserts res is a problem+json error with this status and code and the
+ * fields type, title, status, detail, code; returns the parsed body (caller
+ * json_decrefs). */
+json_t *it_expect_problem(const struct it_response *res, long status, const char *code);
+
+/* Builds a .npy file (format version 1, 2 or 3) with the given descr (e.g.
+ * "<f4") and shape text (e.g. "(2, 2)") around data. Returns a malloc'd
+ * buffer and its length in *out_len. */
+unsigned char *it_npy(int version, const char *descr, const char *shape, const void *data,
+                      size_t data_len, size_t *out_len);
+
+/* Raw sockets to 127.0.0.1:port, with send/receive timeouts of 10 s. */
+int it_connect(int port);
+bool it_send_all(int fd, const void *buf, size_t len);
+
+/* Reads into buf (NUL-terminated, cap bytes) until stop appears, the peer
+ * closes, or timeout_ms passes. Returns the bytes read; *closed is set when
+ * the peer closed or reset the connection. */
+size_t it_recv_until(int fd, char *buf, size_t cap, const char *stop, int timeout_ms, bool *closed);
+
+/* Waits up to timeout_ms for the peer to close fd, discarding what arrives;
+ * true when it closed (EOF or reset). */
+bool it_wait_closed(int fd, int timeout_ms);
+
+/* Parses the first complete HTTP response in raw[0..len) (after any 1xx
+ * responses) into res, decoding a chunked body; false when it is not a
+ * complete response. Free res with it_response_free. */
+bool it_parse_response(const char *raw, size_t len, struct it_response *res);
+
+/* Milliseconds on a monotonic clock. */
+int64_t it_now_ms(void);
+
+/* Sleeps ms milliseconds. */
+void it_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,394 @@
+/* test_endpoints.c -- every endpoint of the real binary, answered as API.md
+ * says: the compute endpoints' exact numbers, health, readiness, metrics,
+ * the OpenAPI document, HEAD, and X-Request-Id. */
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+static struct it_server srv;
+
+static void start_default(void)
+{
+    it_setup();
+    it_start(&srv, NULL, NULL);
+}
+
+TestSuite(endpoints, .init = start_default, .fini = it_teardown, .timeout = 60);
+
+static const char MATRIX[] = "[[1, 2], [3, 4]]";
+static const char NAMED[] =
+    "{\"tensors\": {\"dense/kernel\": [[1, 2], [3, 4]], \"dense/bias\": [1]}}";
+
+Test(endpoints, l2_loss_matrix_exact)
+{
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "application/json", MATRIX, strlen(MATRIX), &r);
+    cr_assert_eq(r.status, 200, "status %ld: %s", r.status, r.body);
+    cr_assert(strncmp(r.content_type, "application/json", 16) == 0, "Content-Type %s",
+              r.content_type);
+    json_t *j = it_json(&r);
+    it_expect_result(j, 15.0, 30.0, 4);
+    it_expect_real(j, "norm", 5.477225575051661);
+    const long long dims[] = {2, 2};
+    it_expect_shape(j, dims, 2);
+    it_expect_str(j, "dtype", "float64");
+    cr_assert_null(json_object_get(j, "scale"), "/l2_loss must not report a scale");
+    it_expect_number_text(&r, "loss", "15.0");
+    it_expect_number_text(&r, "sum_squares", "30.0");
+    it_expect_number_text(&r, "norm", "5.477225575051661");
+    it_expect_number_text(&r, "count", "4");
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, l2_loss_named_tensors_exact)
+{
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "application/json", NAMED, strlen(NAMED), &r);
+    cr_assert_eq(r.status, 200, "status %ld: %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_result(j, 15.5, 31.0, 5);
+    it_expect_real(j, "norm", 5.5677643628300215);
+    it_expect_str(j, "dtype", "float64");
+    json_t *t = json_object_get(j, "tensors");
+    cr_assert(json_is_object(t), "no \"tensors\" object: %s", r.body);
+    cr_assert_eq(json_object_size(t), 2);
+    json_t *kernel = json_object_get(t, "dense/kernel");
+    json_t *bias = json_object_get(t, "dense/bias");
+    cr_assert(json_is_object(kernel) && json_is_object(bias), "entries missing: %s", r.body);
+    it_expect_result(kernel, 15.0, 30.0, 4);
+    it_expect_real(kernel, "norm", 5.477225575051661);
+    const long long kd[] = {2, 2}, bd[] = {1};
+    it_expect_shape(kernel, kd, 2);
+    it_expect_result(bias, 0.5, 1.0, 1);
+    it_expect_shape(bias, bd, 1);
+    /* In the order sent. */
+    const char *pk = strstr(r.body, "\"dense/kernel\"");
+    const char *pb = strstr(r.body, "\"dense/bias\"");
+    cr_assert(pk != NULL && pb != NULL && pk < pb, "tensors not in the order sent: %s", r.body);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, regularize_scale)
+{
+    struct it_response r;
+    it_post(srv.port, "/regularize?scale=0.01", "application/json", MATRIX, strlen(MATRIX), &r);
+    cr_assert_eq(r.status, 200, "status %ld: %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "loss", 0.01 * 15.0);
+    it_expect_real(j, "loss", 0.15);
+    it_expect_real(j, "sum_squares", 30.0);
+    it_expect_real(j, "norm", 5.477225575051661);
+    it_expect_int(j, "count", 4);
+    it_expect_real(j, "scale", 0.01);
+    json_t *dis = json_object_get(j, "disabled");
+    cr_assert(dis == NULL || json_is_false(dis), "disabled must not be true for scale 0.01");
+    it_expect_number_text(&r, "loss", "0.15");
+    it_expect_number_text(&r, "scale", "0.01");
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, regularize_zero_scale_disables)
+{
+    struct it_response r;
+    it_post(srv.port, "/regularize?scale=0.0", "application/json", MATRIX, strlen(MATRIX), &r);
+    cr_assert_eq(r.status, 200, "status %ld: %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "loss", 0.0);
+    cr_assert(json_is_true(json_object_get(j, "disabled")), "no \"disabled\": true: %s", r.body);
+    it_expect_real(j, "scale", 0.0);
+    it_expect_number_text(&r, "loss", "0.0");
+    json_decref(j);
+    it_response_free(&r);
+
+    it_post(srv.port, "/regularize?scale=-0.0", "application/json", MATRIX, strlen(MATRIX), &r);
+    cr_assert_eq(r.status, 200, "scale=-0.0: status %ld: %s", r.status, r.body);
+    j = it_json(&r);
+    json_t *loss = json_object_get(j, "loss");
+    cr_assert(json_is_real(loss) && json_real_value(loss) == 0.0, "loss not 0: %s", r.body);
+    cr_assert(json_is_true(json_object_get(j, "disabled")), "no \"disabled\": true: %s", r.body);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, regularize_zero_scale_still_validates_body)
+{
+    struct it_response r;
+    it_post(srv.port, "/regularize?scale=0.0", "application/json", "[1, \"x\"]", 8, &r);
+    json_decref(it_expect_problem(&r, 400, "invalid_tensor"));
+    it_response_free(&r);
+}
+
+Test(endpoints, regularize_named_tensors)
+{
+    struct it_response r;
+    it_post(srv.port, "/regularize?scale=0.5", "application/json", NAMED, strlen(NAMED), &r);
+    cr_assert_eq(r.status, 200, "status %ld: %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "loss", 7.75);
+    it_expect_real(j, "sum_squares", 31.0);
+    it_expect_real(j, "scale", 0.5);
+    json_t *t = json_object_get(j, "tensors");
+    it_expect_real(json_object_get(t, "dense/kernel"), "loss", 7.5);
+    it_expect_real(json_object_get(t, "dense/bias"), "loss", 0.25);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, scalar_empty_and_no_tensors)
+{
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "application/json", "3", 1, &r);
+    cr_assert_eq(r.status, 200, "scalar: %ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_result(j, 4.5, 9.0, 1);
+    it_expect_shape(j, NULL, 0);
+    json_decref(j);
+    it_response_free(&r);
+
+    it_post(srv.port, "/l2_loss", "application/json", "[]", 2, &r);
+    cr_assert_eq(r.status, 200, "empty: %ld %s", r.status, r.body);
+    j = it_json(&r);
+    it_expect_result(j, 0.0, 0.0, 0);
+    const long long zero[] = {0};
+    it_expect_shape(j, zero, 1);
+    json_decref(j);
+    it_response_free(&r);
+
+    it_post(srv.port, "/l2_loss", "application/json", "{\"tensors\": {}}", 15, &r);
+    cr_assert_eq(r.status, 200, "no tensors: %ld %s", r.status, r.body);
+    j = it_json(&r);
+    it_expect_result(j, 0.0, 0.0, 0);
+    cr_assert(json_is_object(json_object_get(j, "tensors")));
+    cr_assert_eq(json_object_size(json_object_get(j, "tensors")), 0);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+/* 1e16 + 1 + 1 is 10000000000000002 exactly; a running float64 sum loses
+ * both ones (1e16 + 1 rounds back to 1e16). */
+Test(endpoints, sum_of_squares_is_exact)
+{
+    const char *body = "[1e8, 1, 1]";
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "application/json", body, strlen(body), &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "sum_squares", 10000000000000002.0);
+    it_expect_real(j, "loss", 5000000000000001.0);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, content_type_case_and_parameters)
+{
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "Application/JSON; charset=utf-8", MATRIX, strlen(MATRIX), &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "loss", 15.0);
+    json_decref(j);
+    it_response_free(&r);
+
+    it_post(srv.port, "/l2_loss", NULL, MATRIX, strlen(MATRIX), &r);
+    cr_assert_eq(r.status, 200, "no Content-Type: %ld %s", r.status, r.body);
+    j = it_json(&r);
+    it_expect_real(j, "loss", 15.0);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(endpoints, healthz)
+{
+    struct it_response r;
+    it_get(srv.port, "/healthz", &r);
+    cr_assert_eq(r.status, 200);
+    json_t *j = it_json(&r);
+    it_expect_str(j, "status", "ok");
+    it_expect_str(j, "version", srv.version);
+    json_decref(j);
+    it_response_free(&r);
+
+    it_get(srv.port, "/healthz?ignored=1&x", &r);
+    cr_assert_eq(r.status, 200, "GET endpoints ignore their query: %ld", r.status);
+    it_response_free(&r);
+}
+
+Test(endpoints, head_works_where_get_does)
+{
+    const char *paths[] = {"/healthz", "/readyz", "/metrics", "/openapi.yaml"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        struct it_response r;
+        struct it_request req = {.method = "HEAD", .target = paths[i]};
+        it_http(NULL, srv.port, &req, &r);
+        cr_assert_eq(r.status, 200, "HEAD %s: %ld", paths[i], r.status);
+        cr_assert_eq(r.body_len, 0, "HEAD %s sent a body", paths[i]);
+        it_response_free(&r);
+    }
+}
+
+Test(endpoints, readyz_serving)
+{
+    struct it_response r;
+    it_get(srv.port, "/readyz", &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    it_response_free(&r);
+}
+
+/* The value of the sample whose line starts with name and contains every
+ * label fragment; -1 when there is none. */
+static double metric_value(const char *text, const char *name, const char *frag1, const char *frag2)
+{
+    size_t nlen = strlen(name);
+    const char *p = text;
+    while (p != NULL && *p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char line[1024];
+        if (len < sizeof line) {
+            memcpy(line, p, len);
+            line[len] = '\0';
+            if (strncmp(line, name, nlen) == 0 && line[nlen] == '{' &&
+                (frag1 == NULL || strstr(line, frag1)) && (frag2 == NULL || strstr(line, frag2))) {
+                const char *sp = strrchr(line, ' ');
+                if (sp != NULL)
+                    return strtod(sp + 1, NULL);
+            }
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    return -1;
+}
+
+Test(endpoints, metrics_count_requests)
+{
+    struct it_response r;
+    for (int i = 0; i < 3; i++) {
+        it_post(srv.port, "/l2_loss", "application/json", MATRIX, strlen(MATRIX), &r);
+        cr_assert_eq(r.status, 200);
+        it_response_free(&r);
+    }
+    it_post(srv.port, "/l2_loss", "application/json", "[1,", 3, &r);
+    cr_assert_eq(r.status, 400);
+    it_response_free(&r);
+
+    it_get(srv.port, "/metrics", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strncmp(r.content_type, "text/plain", 10) == 0, "Content-Type %s", r.content_type);
+    cr_assert(strstr(r.body, "# TYPE l2d_requests_total counter") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, "# TYPE l2d_request_duration_seconds histogram") != NULL, "%s",
+              r.body);
+    double ok = metric_value(r.body, "l2d_requests_total", "l2_loss\"", "code=\"200\"");
+    double bad = metric_value(r.body, "l2d_requests_total", "l2_loss\"", "code=\"400\"");
+    cr_assert(ok == 3.0, "l2d_requests_total{/l2_loss,200} = %g, want 3\n%s", ok, r.body);
+    cr_assert(bad == 1.0, "l2d_requests_total{/l2_loss,400} = %g, want 1\n%s", bad, r.body);
+    double inf =
+        metric_value(r.body, "l2d_request_duration_seconds_bucket", "l2_loss\"", "le=\"+Inf\"");
+    cr_assert(inf == 4.0, "duration bucket +Inf for /l2_loss = %g, want 4\n%s", inf, r.body);
+    double cnt = metric_value(r.body, "l2d_request_duration_seconds_count", "l2_loss\"", NULL);
+    cr_assert(cnt == 4.0, "duration count for /l2_loss = %g, want 4\n%s", cnt, r.body);
+    cr_assert(metric_value(r.body, "l2d_request_duration_seconds_sum", "l2_loss\"", NULL) >= 0);
+    it_response_free(&r);
+}
+
+static char *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f != NULL, "cannot open %s", path);
+    cr_assert(fseek(f, 0, SEEK_END) == 0);
+    long n = ftell(f);
+    cr_assert(n >= 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert(buf != NULL);
+    cr_assert(fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+Test(endpoints, openapi_yaml_is_the_repository_file)
+{
+    char path[PATH_MAX];
+    const char *env = getenv("L2D_OPENAPI_YAML");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(path, sizeof path, "%s", env);
+    } else {
+        char bin[PATH_MAX];
+        snprintf(bin, sizeof bin, "%s", it_bin());
+        char *dir = dirname(bin);
+        snprintf(path, sizeof path, "%s/../openapi.yaml", dir);
+    }
+    size_t want_len;
+    char *want = read_whole(path, &want_len);
+
+    struct it_response r;
+    it_get(srv.port, "/openapi.yaml", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.content_type, "yaml") != NULL, "Content-Type %s", r.content_type);
+    cr_assert_eq(r.body_len, want_len, "served %zu bytes, %s has %zu", r.body_len, path, want_len);
+    cr_assert(memcmp(r.body, want, want_len) == 0, "served document differs from %s", path);
+    it_response_free(&r);
+    free(want);
+}
+
+Test(endpoints, request_id_echoed_and_logged)
+{
+    const char *hdrs[] = {"X-Request-Id: it-req-7f3a9c", NULL};
+    struct it_request req = {.method = "POST",
+                             .target = "/l2_loss",
+                             .content_type = "application/json",
+                             .body = MATRIX,
+                             .body_len = strlen(MATRIX),
+                             .headers = hdrs};
+    struct it_response r;
+    it_http(NULL, srv.port, &req, &r);
+    cr_assert_eq(r.status, 200);
+    char id[256];
+    cr_assert(it_header(&r, "X-Request-Id", id, sizeof id), "no X-Request-Id in response");
+    cr_assert_str_eq(id, "it-req-7f3a9c");
+    it_response_free(&r);
+
+    /* The access log line carries it (the log may trail the response). */
+    bool logged = false;
+    for (int i = 0; i < 200 && !logged; i++) {
+        char *log = it_server_log(&srv);
+        logged = strstr(log, "it-req-7f3a9c") != NULL;
+        free(log);
+        if (!logged)
+            it_sleep_ms(10);
+    }
+    cr_assert(logged, "the request id is not in the access log");
+
+    /* Also on errors. */
+    struct it_request bad = {.method = "GET", .target = "/nope", .headers = hdrs};
+    it_http(NULL, srv.port, &bad, &r);
+    cr_assert_eq(r.status, 404);
+    cr_assert(it_header(&r, "X-Request-Id", id, sizeof id), "no X-Request-Id on a 404");
+    cr_assert_str_eq(id, "it-req-7f3a9c");
+    it_response_free(&r);
+}
+
+Test(endpoints, request_id_generated)
+{
+    char id1[256], id2[256];
+    struct it_response r;
+    it_get(srv.port, "/healthz", &r);
+    cr_assert(it_header(&r, "X-Request-Id", id1, sizeof id1), "no generated X-Request-Id");
+    cr_assert(strlen(id1) > 0);
+    it_response_free(&r);
+    it_get(srv.port, "/healthz", &r);
+    cr_assert(it_header(&r, "X-Request-Id", id2, sizeof id2), "no generated X-Request-Id");
+    cr_assert_str_neq(id1, id2, "two requests got the same generated id %s", id1);
+    it_response_free(&r);
+}
