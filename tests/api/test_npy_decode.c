@@ -214,18 +214,57 @@ Test(npy_decode, every_descr_version_and_chunking)
     }
 }
 
-Test(npy_decode, big_endian_blocks_longer_than_swap_buffer)
+/* Big-endian data are swapped in 16 KiB blocks: bodies over several blocks,
+ * and a NaN in a later block reported at its index in the whole array. */
+Test(npy_decode, big_endian_spanning_swap_blocks)
 {
-    static unsigned char b[NPY_BODY_MAX];
-    double sum, half;
-    /* 1500 float32 elements: more than one 4096-byte swap block. */
-    size_t n = make_npy(b, 1, ">f4", false, "(1500,)", 1500, 77, &sum, &half);
-    struct api_result res;
-    struct api_error err;
+    static const char *const descrs[3] = {">f2", ">f4", ">f8"};
+    static unsigned char big[128 + 48000]; /* larger than make_npy's bodies */
+    for (int d = 0; d < 3; d++) {
+        size_t size = (size_t)(descrs[d][2] - '0');
+        size_t count = 48000 / size;
+        char dict[128];
+        uint64_t seed = 99;
+        struct oracle_sum s;
+        double sum, half;
 
-    cr_assert_eq(decode(b, n, WHOLE, 0, &res, &err), API_OK, "%s", err.detail);
-    expect_sum(&res, 1500, sum, half);
-    api_result_free(&res);
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
+                 descrs[d], count);
+        size_t n = npy_head(big, 1, dict, NULL);
+        cr_assert_eq(n, 128);
+        oracle_sum_init(&s);
+        for (size_t i = 0; i < count; i++) {
+            uint64_t bits = random_finite(size, &seed);
+            put(big + n + i * size, bits, size, true);
+            oracle_sum_add_sq(&s, value_of(size, bits));
+        }
+        cr_assert(oracle_sum_round(&s, false, &sum));
+        cr_assert(oracle_sum_round(&s, true, &half));
+        oracle_sum_free(&s);
+        for (int how = WHOLE; how <= RANDOM; how += 2) {
+            struct api_result res;
+            struct api_error err;
+
+            cr_assert_eq(decode(big, n + 48000, how, 3, &res, &err), API_OK, "%s", err.detail);
+            expect_sum(&res, count, sum, half);
+            api_result_free(&res);
+        }
+        /* A NaN two and a half blocks in. */
+        size_t at = 40000 / size + 1;
+        put(big + n + at * size,
+            size == 2   ? 0x7e00
+            : size == 4 ? 0x7fc00000
+                        : 0x7ff8000000000000u,
+            size, true);
+        for (int how = WHOLE; how <= RANDOM; how += 2) {
+            struct api_result res;
+            struct api_error err;
+
+            cr_assert_eq(decode(big, n + 48000, how, 4, &res, &err), API_NON_FINITE);
+            cr_assert_eq(err.index, (int64_t)at);
+            api_result_free(&res);
+        }
+    }
 }
 
 Test(npy_decode, fortran_order_keeps_header_shape)

@@ -1,0 +1,155 @@
+/* bench_decode.c -- decoding throughput of raw and .npy float32 bodies.
+ *
+ * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
+ * chunks, as the server would, and prints the median GB/s of 5 runs per
+ * case. The data
+ * are random float32 values that are finite in both byte orders, so the
+ * same bytes serve as raw, '<f4' and '>f4' bodies. */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../api/body.h"
+
+#define BENCH_DATA_BYTES ((size_t)256 << 20)
+#define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
+#define BENCH_RUNS 5
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Writes a v1 .npy header for descr and n elements into buf[0..128). */
+static void npy_header(char *buf, const char *descr, size_t n)
+{
+    char dict[BENCH_HEADER];
+    int len = snprintf(dict, sizeof dict,
+                       "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, n);
+
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (char)(BENCH_HEADER - 10);
+    buf[9] = 0;
+    memset(buf + 10, ' ', BENCH_HEADER - 10);
+    memcpy(buf + 10, dict, (size_t)len);
+    buf[BENCH_HEADER - 1] = '\n';
+}
+
+/* One pass: decodes body[0..len) in `chunk`-byte pieces; returns seconds,
+ * or a negative value on a decoding error. *sum receives sum_squares. */
+static double run_once(enum api_format fmt, bool has_dtype, const char *body, size_t len,
+                       size_t chunk, double *sum)
+{
+    struct api_body *b;
+    struct api_error err;
+    double t0, t1;
+    enum api_status st;
+
+    api_error_init(&err);
+    if (api_body_new(fmt, has_dtype, L2_DTYPE_FLOAT32, &b, &err) != API_OK) {
+        fprintf(stderr, "bench_decode: %s\n", err.detail);
+        return -1;
+    }
+    t0 = now();
+    st = API_OK;
+    for (size_t at = 0; at < len && st == API_OK; at += chunk)
+        st = api_body_feed(b, body + at, len - at < chunk ? len - at : chunk, &err);
+    if (st == API_OK)
+        st = api_body_finish(b, &err);
+    t1 = now();
+    if (st != API_OK || l2_accum_sum(&api_body_result(b)->total, sum) != L2_OK) {
+        fprintf(stderr, "bench_decode: %s: %s\n", api_status_code(st), err.detail);
+        api_body_free(b);
+        return -1;
+    }
+    api_body_free(b);
+    return t1 - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+int main(void)
+{
+    /* 16 KiB: about what libmicrohttpd hands over per upload callback. */
+    static const size_t chunks[3] = {(size_t)16 << 10, (size_t)64 << 10, (size_t)1 << 20};
+    static const struct {
+        const char *name;
+        enum api_format fmt;
+        const char *descr; /* NULL for raw */
+    } cases[3] = {
+        {"raw float32", API_FORMAT_RAW, NULL},
+        {"npy <f4", API_FORMAT_NPY, "<f4"},
+        {"npy >f4", API_FORMAT_NPY, ">f4"},
+    };
+    size_t n = BENCH_DATA_BYTES / 4;
+    char *buf = malloc(BENCH_HEADER + BENCH_DATA_BYTES);
+    uint64_t seed = 1;
+    int result = 1;
+
+    if (buf == NULL) {
+        fprintf(stderr, "bench_decode: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)rng_next(&seed);
+
+        if (((v >> 24) & 0x7f) == 0x7f) /* exponent all ones when little-endian */
+            v ^= 1u << 30;
+        if ((v & 0x7f) == 0x7f) /* ... when read big-endian */
+            v ^= 1u << 6;
+        memcpy(buf + BENCH_HEADER + 4 * i, &v, 4);
+    }
+    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n",
+           BENCH_DATA_BYTES >> 20, BENCH_RUNS);
+    printf("%-14s %10s %10s\n", "format", "chunk", "GB/s");
+    for (size_t c = 0; c < 3; c++) {
+        const char *body = buf + BENCH_HEADER;
+        size_t len = BENCH_DATA_BYTES;
+
+        if (cases[c].descr != NULL) {
+            npy_header(buf, cases[c].descr, n);
+            body = buf;
+            len += BENCH_HEADER;
+        }
+        for (size_t k = 0; k < 3; k++) {
+            double secs[BENCH_RUNS];
+            double sum = 0;
+
+            for (int r = 0; r < BENCH_RUNS; r++) {
+                secs[r] =
+                    run_once(cases[c].fmt, cases[c].descr == NULL, body, len, chunks[k], &sum);
+                if (secs[r] < 0)
+                    goto out_free_buf;
+            }
+            qsort(secs, BENCH_RUNS, sizeof secs[0], cmp_double);
+            printf("%-14s %6zu KiB %10.2f\n", cases[c].name, chunks[k] >> 10,
+                   (double)len / secs[BENCH_RUNS / 2] / 1e9);
+        }
+    }
+    result = 0;
+
+out_free_buf:
+    free(buf);
+out:
+    return result;
+}
