@@ -739,3 +739,65 @@ Test(npy_decode, rechunking_invariance)
         api_result_free(&ref);
     }
 }
+
+/* Data-driven: the files in tests/data/npy (bytes as numpy writes them, see
+ * make_fixtures.py there), read from the repository root. */
+Test(npy_decode, fixture_files)
+{
+    static const struct {
+        const char *file;
+        enum api_status st;
+        double sum;
+        uint64_t count;
+        enum l2_dtype dtype;
+        unsigned ndim;
+        uint64_t shape[3];
+        int64_t index, offset;
+    } cases[] = {
+        {"f4_2x3.npy", API_OK, 91.0, 6, L2_DTYPE_FLOAT32, 2, {2, 3}, -1, -1},
+        {"f8_be_5.npy", API_OK, 35.3125, 5, L2_DTYPE_FLOAT64, 1, {5}, -1, -1},
+        {"f2_scalar.npy", API_OK, 9.0, 1, L2_DTYPE_FLOAT16, 0, {0}, -1, -1},
+        {"f2_be_2x2.npy", API_OK, 4290774022.5, 4, L2_DTYPE_FLOAT16, 2, {2, 2}, -1, -1},
+        {"f4_fortran_2x2.npy", API_OK, 30.0, 4, L2_DTYPE_FLOAT32, 2, {2, 2}, -1, -1},
+        {"f4_empty_0x3.npy", API_OK, 0.0, 0, L2_DTYPE_FLOAT32, 2, {0, 3}, -1, -1},
+        {"f8_v2.npy", API_OK, 5.0, 2, L2_DTYPE_FLOAT64, 1, {2}, -1, -1},
+        {"f4_v3.npy", API_OK, 25.0, 2, L2_DTYPE_FLOAT32, 3, {1, 1, 2}, -1, -1},
+        {"bad_i4.npy", API_INVALID_NPY, 0, 0, 0, 0, {0}, -1, 20},
+        {"bad_short.npy", API_INVALID_LENGTH, 0, 0, 0, 0, {0}, -1, 139},
+        {"bad_long.npy", API_INVALID_LENGTH, 0, 0, 0, 0, {0}, -1, 136},
+        {"bad_nan.npy", API_NON_FINITE, 0, 0, 0, 0, {0}, 1, -1},
+        {"bad_inf_be.npy", API_NON_FINITE, 0, 0, 0, 0, {0}, 3, -1},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[256];
+        unsigned char b[NPY_BODY_MAX];
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof path, "tests/data/npy/%s", cases[i].file);
+        f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s (run the tests from the repository root)", path);
+        n = fread(b, 1, sizeof b, f);
+        fclose(f);
+        for (int how = WHOLE; how <= RANDOM; how++) {
+            struct api_result res;
+            struct api_error err;
+            double sum;
+
+            cr_assert_eq(decode(b, n, how, i, &res, &err), cases[i].st, "%s: %s", path, err.detail);
+            cr_assert_eq(err.index, cases[i].index, "%s", path);
+            cr_assert_eq(err.offset, cases[i].offset, "%s", path);
+            if (cases[i].st == API_OK) {
+                cr_assert_eq(l2_accum_sum(&res.total, &sum), L2_OK);
+                cr_assert_eq(sum, cases[i].sum, "%s: %a", path, sum);
+                cr_assert_eq(res.total.count, cases[i].count);
+                cr_assert_eq(res.dtype, cases[i].dtype);
+                cr_assert_eq(res.ndim, cases[i].ndim);
+                for (unsigned k = 0; k < res.ndim; k++)
+                    cr_assert_eq(res.shape[k], cases[i].shape[k], "%s", path);
+            }
+            api_result_free(&res);
+        }
+    }
+}
