@@ -226,6 +226,28 @@ Test(numparse, random_decimal_strings)
     }
 }
 
+Test(numparse, nineteen_digit_mantissas)
+{
+    /* the Eisel-Lemire range: up to 19 digits, every decimal exponent */
+    char s[64];
+    for (int i = 0; i < 60000; i++) {
+        unsigned long long m = rnd() % 10000000000000000000ull;
+        if (i % 3 == 0)
+            m |= 1; /* odd mantissas sit on halfway points more often */
+        snprintf(s, sizeof s, "%llue%d", m, (int)(rnd() % 720) - 370);
+        same_as_strtod(s);
+    }
+    /* exact powers of ten across the table, and next to them */
+    for (int e = -350; e <= 350; e++) {
+        snprintf(s, sizeof s, "1e%d", e);
+        same_as_strtod(s);
+        snprintf(s, sizeof s, "9999999999999999999e%d", e);
+        same_as_strtod(s);
+        snprintf(s, sizeof s, "1000000000000000001e%d", e);
+        same_as_strtod(s);
+    }
+}
+
 Test(numparse, short_numbers_exhaustively)
 {
     /* every short integer and one-decimal number: the fast path */
