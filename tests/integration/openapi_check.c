@@ -390,7 +390,8 @@ bool openapi_check_response(const char *method, const char *path, int status,
     if (!is_json_media(mt) || (schema = json_object_get(media, "schema")) == NULL)
         return true;
 
-    doc = json_loadb(body != NULL ? body : "", body_len, JSON_DECODE_ANY, &jerr);
+    doc = json_loadb(body != NULL ? body : "", body_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                     &jerr);
     if (doc == NULL)
         return fail(why, why_len, "body is not JSON: %s at byte %d", jerr.text, jerr.position);
     ok = validate(schema, doc, "", 0, why, why_len);

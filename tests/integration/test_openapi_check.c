@@ -208,6 +208,8 @@ Test(openapi_check, media_type_must_be_declared)
           "application/json is not declared");
     FAILS("POST", "/l2_loss", 200, NULL, SINGLE, "no Content-Type");
     FAILS("POST", "/l2_loss", 200, JSON, "{\"loss\": ", "not JSON");
+    FAILS("GET", "/readyz", 200, JSON, "{\"status\": \"ready\", \"status\": \"ready\"}",
+          "duplicate");
 }
 
 Test(openapi_check, non_json_bodies_check_the_media_type_only)
