@@ -154,6 +154,8 @@ enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len
     body->bytes += len;
     if (body->failure.status != API_OK)
         return replay(body, err);
+    if (len == 0) /* buf may be NULL then */
+        return API_OK;
     switch (body->fmt) {
     case API_FORMAT_JSON:
         st = api_json_feed(body->dec.json, buf, len, &body->failure);

@@ -524,6 +524,8 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
 
     if (dec->failure.status != API_OK)
         return replay(dec, err);
+    if (len == 0) /* buf may be NULL then */
+        return API_OK;
     while (len > 0 && dec->phase == NPY_PREAMBLE) {
         size_t i = dec->preamble_len;
 

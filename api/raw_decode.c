@@ -68,6 +68,8 @@ enum api_status api_raw_feed(struct api_raw_decoder *dec, const char *buf, size_
 
     if (dec->failure.status != API_OK)
         return replay(dec, err);
+    if (len == 0) /* buf may be NULL then */
+        return API_OK;
     dec->bytes += len;
     if (dec->carry_len > 0) {
         size_t take = dec->elem_size - dec->carry_len;

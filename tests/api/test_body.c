@@ -378,3 +378,23 @@ Test(body, rechunking_invariance_all_formats)
         api_body_free(ref);
     }
 }
+
+/* An empty chunk (as a server may pass at the end of an upload) reads
+ * nothing, whatever the pointer. */
+Test(body, empty_chunks_with_null_buffer)
+{
+    static const enum api_format fmts[3] = {API_FORMAT_JSON, API_FORMAT_RAW, API_FORMAT_NPY};
+
+    for (int f = 0; f < 3; f++) {
+        struct api_body *body;
+        struct api_error err;
+
+        api_error_init(&err);
+        cr_assert_eq(
+            api_body_new(fmts[f], fmts[f] == API_FORMAT_RAW, L2_DTYPE_FLOAT32, &body, &err),
+            API_OK);
+        cr_assert_eq(api_body_feed(body, NULL, 0, &err), API_OK, "%s", err.detail);
+        cr_assert_eq(api_body_bytes(body), 0);
+        api_body_free(body);
+    }
+}

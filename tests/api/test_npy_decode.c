@@ -801,3 +801,21 @@ Test(npy_decode, fixture_files)
         }
     }
 }
+
+Test(npy_decode, empty_chunk_with_null_buffer)
+{
+    struct api_result res;
+    struct api_error err;
+    struct api_npy_decoder *dec;
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    api_error_init(&err);
+    dec = api_npy_new(&res);
+    cr_assert_eq(api_npy_feed(dec, NULL, 0, &err), API_OK);
+    cr_assert_eq(api_npy_feed(dec, "\x93NUMPY", 6, &err), API_OK);
+    cr_assert_eq(api_npy_feed(dec, NULL, 0, &err), API_OK);
+    cr_assert_eq(api_npy_finish(dec, &err), API_INVALID_NPY);
+    cr_assert_eq(err.offset, 6);
+    api_npy_free(dec);
+    api_result_free(&res);
+}

@@ -386,3 +386,22 @@ Test(raw_decode, rechunking_invariance)
         }
     }
 }
+
+Test(raw_decode, empty_chunk_with_null_buffer)
+{
+    struct api_result res;
+    struct api_error err;
+    struct api_raw_decoder *dec;
+
+    api_result_init(&res, L2_DTYPE_FLOAT32);
+    api_error_init(&err);
+    dec = api_raw_new(&res);
+    cr_assert_eq(api_raw_feed(dec, "\x00\x00", 2, &err), API_OK);
+    cr_assert_eq(api_raw_feed(dec, NULL, 0, &err), API_OK);
+    cr_assert_eq(api_raw_feed(dec, "\x80\x3f", 2, &err), API_OK);
+    cr_assert_eq(api_raw_finish(dec, &err), API_OK);
+    cr_assert_eq(res.shape[0], 1);
+    api_raw_free(dec);
+    api_raw_free(NULL);
+    api_result_free(&res);
+}
