@@ -15,8 +15,12 @@
 __extension__ typedef unsigned __int128 accum_u128;
 
 /* Interleaved bucket arrays per feed: element j goes to array j % WAYS. */
-#define ACCUM_WAYS 4
+#define ACCUM_WAYS 8
 #define ACCUM_WAYS64 2
+
+/* Bytes read ahead with a prefetch hint: a loop that loads 2 to 8 bytes at a
+ * time otherwise waits on memory (about twice as slow on large buffers). */
+#define ACCUM_PREFETCH 2048
 
 /* Below these element counts a feed adds each square straight into the sum:
  * clearing and flushing the buckets would cost more than it saves. */
@@ -111,6 +115,14 @@ static inline __attribute__((always_inline)) uint64_t accum_load(const unsigned 
     return v;
 }
 
+/* Hints that the data ACCUM_PREFETCH bytes after r will be read soon. The
+ * address is formed as an integer because it may lie past the end of the
+ * data; a prefetch never faults. */
+static inline __attribute__((always_inline)) void accum_prefetch(const unsigned char *r)
+{
+    __builtin_prefetch((const void *)((uintptr_t)r + ACCUM_PREFETCH));
+}
+
 /* Adds n elements one by one: the path for tiny feeds. */
 static inline __attribute__((always_inline)) enum l2_status
 accum_feed_direct(struct l2_accum *acc, const unsigned char *p, size_t n, size_t *bad_index,
@@ -149,19 +161,30 @@ static size_t accum_find_bad(const unsigned char *p, size_t n, unsigned w, unsig
     return j;
 }
 
+/* b[exponent field of u] += significand(u)^2, for a type of fbits fraction
+ * and ebits exponent bits. */
+static inline __attribute__((always_inline)) void accum_bucket(uint64_t *b, uint64_t u,
+                                                               unsigned fbits, unsigned ebits)
+{
+    unsigned be = (unsigned)(u >> fbits) & ((1u << ebits) - 1);
+    uint64_t m = (u & ((UINT64_C(1) << fbits) - 1)) | (uint64_t)(be != 0) << fbits;
+    b[be] += m * m;
+}
+
 /* The bucket path for types of at most 32 bits (significand <= 24 bits, so a
  * square fits 48 bits and a uint64 bucket holds 2^(62 - 2 fbits) of them). */
 static inline __attribute__((always_inline)) enum l2_status
 accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t *bad_index,
                   unsigned w, unsigned fbits, unsigned ebits, unsigned bias)
 {
-    enum { NB = 256 };
-    const uint64_t fmask = (UINT64_C(1) << fbits) - 1;
+    enum { NB = 256, PAD = 8 };
     const unsigned emax = (1u << ebits) - 1;
     const unsigned nb = 1u << ebits;
     const unsigned lg = 62 - 2 * fbits;
     const size_t block = (size_t)1 << (lg < 20 ? lg : 20);
-    uint64_t b[ACCUM_WAYS][NB];
+    /* padded so that the same bucket of two arrays is not 4 KiB apart (a
+     * load would falsely wait on the other array's store) */
+    uint64_t b[ACCUM_WAYS][NB + PAD];
 
     if (n < ACCUM_DIRECT_MAX)
         return accum_feed_direct(acc, p, n, bad_index, w, fbits, ebits, bias);
@@ -172,20 +195,21 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
         size_t j = 0;
 
         memset(b, 0, sizeof b);
+        /* written out: compilers do not unroll this at -O2 */
         for (; j + ACCUM_WAYS <= len; j += ACCUM_WAYS) {
-            for (unsigned k = 0; k < ACCUM_WAYS; k++) {
-                uint64_t u = accum_load(q + (j + k) * w, w);
-                unsigned be = (unsigned)(u >> fbits) & emax;
-                uint64_t m = (u & fmask) | (uint64_t)(be != 0) << fbits;
-                b[k][be] += m * m;
-            }
+            const unsigned char *r = q + j * w;
+            accum_prefetch(r);
+            accum_bucket(b[0], accum_load(r, w), fbits, ebits);
+            accum_bucket(b[1], accum_load(r + w, w), fbits, ebits);
+            accum_bucket(b[2], accum_load(r + 2 * w, w), fbits, ebits);
+            accum_bucket(b[3], accum_load(r + 3 * w, w), fbits, ebits);
+            accum_bucket(b[4], accum_load(r + 4 * w, w), fbits, ebits);
+            accum_bucket(b[5], accum_load(r + 5 * w, w), fbits, ebits);
+            accum_bucket(b[6], accum_load(r + 6 * w, w), fbits, ebits);
+            accum_bucket(b[7], accum_load(r + 7 * w, w), fbits, ebits);
         }
-        for (; j < len; j++) {
-            uint64_t u = accum_load(q + j * w, w);
-            unsigned be = (unsigned)(u >> fbits) & emax;
-            uint64_t m = (u & fmask) | (uint64_t)(be != 0) << fbits;
-            b[0][be] += m * m;
-        }
+        for (; j < len; j++)
+            accum_bucket(b[0], accum_load(q + j * w, w), fbits, ebits);
 
         uint64_t nonfinite = 0;
         for (unsigned k = 0; k < ACCUM_WAYS; k++)
@@ -206,15 +230,22 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
     return L2_OK;
 }
 
+/* b[exponent field of u] += significand(u)^2 for float64 bits u. */
+static inline __attribute__((always_inline)) void accum_bucket128(accum_u128 *b, uint64_t u)
+{
+    unsigned be = (unsigned)(u >> 52) & 0x7ff;
+    uint64_t m = (u & ((UINT64_C(1) << 52) - 1)) | (uint64_t)(be != 0) << 52;
+    b[be] += (accum_u128)m * m;
+}
+
 /* The bucket path for float64: 106-bit squares in 128-bit buckets, 2^22 adds
  * per block before one could overflow. */
 static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *p, size_t n,
                                      size_t *bad_index)
 {
-    enum { NB = 2048 };
-    const uint64_t fmask = (UINT64_C(1) << 52) - 1;
+    enum { NB = 2048, PAD = 4 };
     const size_t block = (size_t)1 << 22;
-    accum_u128 b[ACCUM_WAYS64][NB];
+    accum_u128 b[ACCUM_WAYS64][NB + PAD]; /* padded as in accum_feed_narrow */
 
     if (n < ACCUM_DIRECT_MAX64)
         return accum_feed_direct(acc, p, n, bad_index, 8, 52, 11, 1023);
@@ -225,20 +256,16 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
         size_t j = 0;
 
         memset(b, 0, sizeof b);
-        for (; j + ACCUM_WAYS64 <= len; j += ACCUM_WAYS64) {
-            for (unsigned k = 0; k < ACCUM_WAYS64; k++) {
-                uint64_t u = accum_load(q + (j + k) * 8, 8);
-                unsigned be = (unsigned)(u >> 52) & 0x7ff;
-                uint64_t m = (u & fmask) | (uint64_t)(be != 0) << 52;
-                b[k][be] += (accum_u128)m * m;
-            }
+        for (; j + 4 <= len; j += 4) {
+            const unsigned char *r = q + j * 8;
+            accum_prefetch(r);
+            accum_bucket128(b[0], accum_load(r, 8));
+            accum_bucket128(b[1 % ACCUM_WAYS64], accum_load(r + 8, 8));
+            accum_bucket128(b[2 % ACCUM_WAYS64], accum_load(r + 16, 8));
+            accum_bucket128(b[3 % ACCUM_WAYS64], accum_load(r + 24, 8));
         }
-        for (; j < len; j++) {
-            uint64_t u = accum_load(q + j * 8, 8);
-            unsigned be = (unsigned)(u >> 52) & 0x7ff;
-            uint64_t m = (u & fmask) | (uint64_t)(be != 0) << 52;
-            b[0][be] += (accum_u128)m * m;
-        }
+        for (; j < len; j++)
+            accum_bucket128(b[0], accum_load(q + j * 8, 8));
 
         accum_u128 nonfinite = 0;
         for (unsigned k = 0; k < ACCUM_WAYS64; k++)

@@ -1,0 +1,262 @@
+/* bench_kernel.c -- throughput of the exact kernel against the obvious loops.
+ *
+ * For a buffer of normal(0,1) values of each dtype, prints GB/s of
+ * l2_accum_feed (one call, and in 64 KiB blocks as a server feeds it), of a
+ * plain `sum += (double)x * x` loop and of a plain read of the same bytes,
+ * each the median of 5 runs. Usage: bench_kernel [--mib N] (default 256). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/accum.h"
+
+#define RUNS 5
+#define BLOCK_BYTES (64 * 1024)
+
+static volatile double sink_d;
+static volatile uint64_t sink_u;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 0x853c49e6748fea9bu;
+static double uniform(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return ((double)((rng * 0x2545f4914f6cdd1du) >> 11) + 0.5) * 0x1p-53;
+}
+
+/* Box-Muller normal(0,1). */
+static double normal(void)
+{
+    return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform());
+}
+
+/* Nearest float16 / bfloat16 bits of a double (values here are far from the
+ * edges of either range). */
+static uint16_t half_bits(enum l2_dtype t, double x)
+{
+    double r = l2_dtype_round(t, x);
+    if (t == L2_DTYPE_BFLOAT16) {
+        float f = (float)r;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        return (uint16_t)(u >> 16);
+    }
+    uint16_t s = signbit(r) ? 0x8000 : 0;
+    double a = fabs(r);
+    if (a < 0x1p-14)
+        return (uint16_t)(s | (uint16_t)(a * 0x1p24));
+    int e;
+    frexp(a, &e);
+    return (uint16_t)(s | (uint16_t)((e + 14) << 10) | (uint16_t)((ldexp(a, 1 - e) - 1) * 1024));
+}
+
+static void fill(enum l2_dtype t, unsigned char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = normal();
+        switch (t) {
+        case L2_DTYPE_FLOAT64:
+            memcpy(buf + 8 * i, &x, 8);
+            break;
+        case L2_DTYPE_FLOAT32: {
+            float f = (float)x;
+            memcpy(buf + 4 * i, &f, 4);
+            break;
+        }
+        default: {
+            uint16_t h = half_bits(t, x);
+            memcpy(buf + 2 * i, &h, 2);
+            break;
+        }
+        }
+    }
+}
+
+static double f16_table[65536];
+
+static double plain_double_loop(enum l2_dtype t, const unsigned char *buf, size_t n)
+{
+    double sum = 0;
+    switch (t) {
+    case L2_DTYPE_FLOAT64: {
+        const double *p = (const double *)buf;
+        for (size_t i = 0; i < n; i++)
+            sum += p[i] * p[i];
+        break;
+    }
+    case L2_DTYPE_FLOAT32: {
+        const float *p = (const float *)buf;
+        for (size_t i = 0; i < n; i++)
+            sum += (double)p[i] * p[i];
+        break;
+    }
+    case L2_DTYPE_BFLOAT16: {
+        const uint16_t *p = (const uint16_t *)buf;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)p[i] << 16;
+            float f;
+            memcpy(&f, &u, 4);
+            sum += (double)f * f;
+        }
+        break;
+    }
+    default: {
+        const uint16_t *p = (const uint16_t *)buf;
+        for (size_t i = 0; i < n; i++)
+            sum += f16_table[p[i]] * f16_table[p[i]];
+        break;
+    }
+    }
+    return sum;
+}
+
+static uint64_t plain_read(const unsigned char *buf, size_t bytes)
+{
+    const uint64_t *p = (const uint64_t *)buf;
+    uint64_t s = 0;
+    for (size_t i = 0; i < bytes / 8; i++)
+        s += p[i];
+    return s;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+enum method { M_FEED, M_FEED_BLOCKS, M_DOUBLE, M_READ, M_COUNT };
+static const char *method_name[M_COUNT] = {"l2_accum_feed", "feed 64K blocks", "double loop",
+                                           "plain read"};
+
+/* One timed run of method m; returns seconds. */
+static double run_once(enum method m, enum l2_dtype t, const unsigned char *buf, size_t n,
+                       double *exact)
+{
+    struct l2_accum acc;
+    size_t w = l2_dtype_size(t), per = BLOCK_BYTES / w;
+    double t0 = now(), s;
+
+    switch (m) {
+    case M_FEED:
+        l2_accum_init(&acc);
+        if (l2_accum_feed(&acc, t, buf, n, NULL) != L2_OK)
+            abort();
+        l2_accum_sum(&acc, &s);
+        sink_d = s;
+        *exact = s;
+        break;
+    case M_FEED_BLOCKS:
+        l2_accum_init(&acc);
+        for (size_t i = 0; i < n; i += per)
+            if (l2_accum_feed(&acc, t, buf + i * w, n - i < per ? n - i : per, NULL) != L2_OK)
+                abort();
+        l2_accum_sum(&acc, &s);
+        if (s != *exact)
+            abort(); /* the split must not change a bit */
+        sink_d = s;
+        break;
+    case M_DOUBLE:
+        sink_d = plain_double_loop(t, buf, n);
+        break;
+    default:
+        sink_u = plain_read(buf, n * w);
+        break;
+    }
+    return now() - t0;
+}
+
+static void print_machine(void)
+{
+    char line[512], model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c) {
+                    c += 2;
+                    c[strcspn(c, "\n")] = '\0';
+                    snprintf(model, sizeof model, "%s", c);
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    printf("machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+int main(int argc, char **argv)
+{
+    size_t mib = 256;
+    const enum l2_dtype order[4] = {L2_DTYPE_FLOAT32, L2_DTYPE_FLOAT64, L2_DTYPE_FLOAT16,
+                                    L2_DTYPE_BFLOAT16};
+
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "--mib") == 0 && i + 1 < argc) {
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (*end || v == 0 || v > 65536) {
+                fprintf(stderr, "bench_kernel: --mib takes 1..65536\n");
+                return 2;
+            }
+            mib = v;
+        } else {
+            fprintf(stderr, "usage: bench_kernel [--mib N]\n");
+            return 2;
+        }
+    }
+    size_t bytes = mib << 20;
+    unsigned char *buf = aligned_alloc(64, bytes);
+    if (!buf) {
+        fprintf(stderr, "bench_kernel: cannot allocate %zu MiB\n", mib);
+        return 1;
+    }
+    for (unsigned h = 0; h < 65536; h++) {
+        unsigned char b[2] = {(unsigned char)(h & 255), (unsigned char)(h >> 8)};
+        f16_table[h] = l2_dtype_load_le(L2_DTYPE_FLOAT16, b);
+    }
+
+    print_machine();
+    printf("buffer: %zu MiB of normal(0,1) values per dtype, median of %d runs, GB/s (1e9 B/s)\n\n",
+           mib, RUNS);
+    printf("%-9s", "dtype");
+    for (int m = 0; m < M_COUNT; m++)
+        printf(" %16s", method_name[m]);
+    printf("  %s\n", "feed / read");
+
+    for (int k = 0; k < 4; k++) {
+        enum l2_dtype t = order[k];
+        size_t n = bytes / l2_dtype_size(t);
+        double gbs[M_COUNT], exact = 0;
+
+        fill(t, buf, n);
+        for (int m = 0; m < M_COUNT; m++) {
+            double secs[RUNS];
+            for (int r = 0; r < RUNS; r++)
+                secs[r] = run_once((enum method)m, t, buf, n, &exact);
+            qsort(secs, RUNS, sizeof secs[0], cmp_double);
+            gbs[m] = (double)(n * l2_dtype_size(t)) / secs[RUNS / 2] / 1e9;
+        }
+        printf("%-9s", l2_dtype_name(t));
+        for (int m = 0; m < M_COUNT; m++)
+            printf(" %16.2f", gbs[m]);
+        printf("  %10.0f%%\n", 100 * gbs[M_FEED] / gbs[M_READ]);
+        fflush(stdout);
+    }
+    free(buf);
+    return 0;
+}
