@@ -26,13 +26,15 @@ enum api_status api_content_type_parse(const char *content_type, enum api_format
 
 /* A decoder for fmt. has_dtype/dtype come from the query: JSON defaults to
  * float64, raw requires a dtype (invalid_dtype), .npy forbids one
- * (invalid_npy). On success *out owns a new decoder; internal_error when out
- * of memory. */
+ * (invalid_npy). On success *out owns a new decoder (free it with
+ * api_body_free); internal_error when out of memory. On failure *out is
+ * NULL. */
 enum api_status api_body_new(enum api_format fmt, bool has_dtype, enum l2_dtype dtype,
                              struct api_body **out, struct api_error *err);
 
-/* Feeds the next chunk; errors as the format's decoder reports them. After
- * an error every later call returns it again without reading. */
+/* Feeds the next chunk (an empty one, buf possibly NULL, reads nothing);
+ * errors as the format's decoder reports them. After an error every later
+ * call, api_body_finish included, returns it again without reading. */
 enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len,
                               struct api_error *err);
 
@@ -42,9 +44,10 @@ enum api_status api_body_finish(struct api_body *body, struct api_error *err);
 /* The result so far (complete after api_body_finish returned API_OK). */
 const struct api_result *api_body_result(const struct api_body *body);
 
-/* Bytes fed so far. */
+/* Bytes fed so far (counting chunks fed after an error too). */
 uint64_t api_body_bytes(const struct api_body *body);
 
+/* Frees the decoder and the result it owns. body may be NULL. */
 void api_body_free(struct api_body *body);
 
 #endif
