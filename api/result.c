@@ -207,6 +207,7 @@ enum api_status api_result_add_tensor(struct api_result *res, const char *name, 
     t->ndim = ndim;
     t->shape = shape_copy;
     l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
+    l2_accum_half(acc, &t->half_sum);
     index_put(res->names_index, res->tensors, res->n_tensors);
     res->n_tensors++;
     l2_accum_merge(&res->total, acc);

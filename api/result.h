@@ -23,6 +23,7 @@ struct api_tensor {
     char *name;         /* UTF-8, NUL-terminated, owned by the result */
     size_t name_len;    /* bytes, without the NUL (names may hold U+0000) */
     double sum_squares; /* exact sum rounded once; +inf if it overflowed */
+    double half_sum;    /* exact sum / 2 rounded once (tf.nn.l2_loss); +inf likewise */
     uint64_t count;
     unsigned ndim;
     uint64_t *shape; /* ndim entries, owned by the result (NULL when ndim is 0) */
@@ -44,7 +45,7 @@ struct api_result {
 void api_result_init(struct api_result *res, enum l2_dtype dtype);
 
 /* Appends a named tensor: copies name (len bytes) and shape, rounds acc's
- * sum, and merges acc into res->total. Returns API_INVALID_TENSOR for an
+ * sum and half sum, and merges acc into res->total. Returns API_INVALID_TENSOR for an
  * empty, over-long or duplicate name or past API_MAX_TENSORS (with the
  * tensor's JSON Pointer), API_INTERNAL_ERROR when out of memory; res is
  * unchanged on failure. */

@@ -61,6 +61,7 @@ Test(result, add_copies_and_merges)
     cr_assert_eq(res.tensors[0].shape[0], 2);
     cr_assert_eq(res.tensors[0].shape[1], 2);
     cr_assert_eq(res.tensors[0].sum_squares, 30.0);
+    cr_assert_eq(res.tensors[0].half_sum, 15.0);
     cr_assert_eq(res.tensors[0].count, 4);
     cr_assert_eq(res.tensors[1].sum_squares, 0.1 * 0.1); /* one product, rounded once */
     cr_assert_eq(res.tensors[1].ndim, 0);
@@ -157,8 +158,27 @@ Test(result, overflowing_tensor_sum_is_inf)
     acc_of(&acc, x, 2);
     cr_assert_eq(api_result_add_tensor(&res, "big", 3, &acc, 0, NULL, NULL), API_OK);
     cr_assert(isinf(res.tensors[0].sum_squares));
+    cr_assert(isinf(res.tensors[0].half_sum));
     double s;
     cr_assert_eq(l2_accum_sum(&res.total, &s), L2_OVERFLOW);
+    api_result_free(&res);
+}
+
+Test(result, half_sum_rounded_once)
+{
+    /* Five squares of 2^-538 sum to 1.25 * 2^-1074: the sum rounds to
+     * 2^-1074, whose half rounds (ties to even) to 0; the exact half,
+     * 0.625 * 2^-1074, rounds once to 2^-1074. */
+    struct api_result res;
+    struct l2_accum acc;
+    const double x[] = {0x1p-538, 0x1p-538, 0x1p-538, 0x1p-538, 0x1p-538};
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    acc_of(&acc, x, 5);
+    cr_assert_eq(api_result_add_tensor(&res, "five", 4, &acc, 1, (uint64_t[]){5}, NULL), API_OK);
+    cr_assert_eq(res.tensors[0].sum_squares, 0x1p-1074);
+    cr_assert_eq(res.tensors[0].sum_squares / 2, 0.0);
+    cr_assert_eq(res.tensors[0].half_sum, 0x1p-1074);
     api_result_free(&res);
 }
 
