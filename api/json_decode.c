@@ -449,7 +449,10 @@ static enum api_status value_begin(struct api_json_decoder *dec, const char **pp
         }
         tensor_begin(dec);
     }
-    if (dec->tdepth > 0 && c != ']') {
+    if (!(c == '[' || c == '-' || (c >= '0' && c <= '9') || c == '{' || c == '"' || c == 't' ||
+          c == 'f' || c == 'n'))
+        return API_INVALID_JSON; /* not a value at all: the caller reports the offset */
+    if (dec->tdepth > 0) {
         st = element_begin(dec, err);
         if (st != API_OK)
             return st;
