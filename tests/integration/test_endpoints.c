@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -284,6 +285,7 @@ Test(endpoints, metrics_count_requests)
     it_get(srv.port, "/metrics", &r);
     cr_assert_eq(r.status, 200);
     cr_assert(strncmp(r.content_type, "text/plain", 10) == 0, "Content-Type %s", r.content_type);
+    cr_assert(strstr(r.content_type, "version=0.0.4") != NULL, "Content-Type %s", r.content_type);
     cr_assert(strstr(r.body, "# TYPE l2d_requests_total counter") != NULL, "%s", r.body);
     cr_assert(strstr(r.body, "# TYPE l2d_request_duration_seconds histogram") != NULL, "%s",
               r.body);
@@ -359,16 +361,27 @@ Test(endpoints, request_id_echoed_and_logged)
     cr_assert_str_eq(id, "it-req-7f3a9c");
     it_response_free(&r);
 
-    /* The access log line carries it (the log may trail the response). */
-    bool logged = false;
-    for (int i = 0; i < 200 && !logged; i++) {
+    /* The access log line of the request carries it (the log may trail the
+     * response). */
+    char line[1024] = "";
+    for (int i = 0; i < 200 && line[0] == '\0'; i++) {
         char *log = it_server_log(&srv);
-        logged = strstr(log, "it-req-7f3a9c") != NULL;
+        const char *p = strstr(log, "it-req-7f3a9c");
+        if (p != NULL) {
+            const char *start = p, *end = strchr(p, '\n');
+            while (start > log && start[-1] != '\n')
+                start--;
+            if (end == NULL)
+                end = p + strlen(p);
+            snprintf(line, sizeof line, "%.*s", (int)(end - start), start);
+        }
         free(log);
-        if (!logged)
+        if (line[0] == '\0')
             it_sleep_ms(10);
     }
-    cr_assert(logged, "the request id is not in the access log");
+    cr_assert(line[0] != '\0', "the request id is not in the access log");
+    cr_assert(strstr(line, "POST") && strstr(line, "/l2_loss") && strstr(line, "200"),
+              "the access log line does not show the request: %s", line);
 
     /* Also on errors. */
     struct it_request bad = {.method = "GET", .target = "/nope", .headers = hdrs};
@@ -391,4 +404,54 @@ Test(endpoints, request_id_generated)
     cr_assert(it_header(&r, "X-Request-Id", id2, sizeof id2), "no generated X-Request-Id");
     cr_assert_str_neq(id1, id2, "two requests got the same generated id %s", id1);
     it_response_free(&r);
+}
+
+Test(endpoints, head_on_post_only_and_unknown_paths)
+{
+    struct it_request req = {.method = "HEAD", .target = "/l2_loss"};
+    struct it_response r;
+    it_http(NULL, srv.port, &req, &r);
+    cr_assert_eq(r.status, 405, "HEAD /l2_loss: %ld", r.status);
+    char allow[128];
+    cr_assert(it_header(&r, "Allow", allow, sizeof allow) && strstr(allow, "POST"),
+              "HEAD /l2_loss: no Allow: POST");
+    it_response_free(&r);
+    req.target = "/nope";
+    it_http(NULL, srv.port, &req, &r);
+    cr_assert_eq(r.status, 404, "HEAD /nope: %ld", r.status);
+    it_response_free(&r);
+}
+
+/* Two requests written back to back on one connection are answered in order. */
+Test(endpoints, pipelined_requests_in_order)
+{
+    const char *reqs = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 6\r\n\r\n[3, 4]"
+                       "POST /regularize?scale=0.5 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 3\r\n"
+                       "Connection: close\r\n\r\n[2]";
+    int fd = it_connect(srv.port);
+    cr_assert(it_send_all(fd, reqs, strlen(reqs)));
+    char buf[8192];
+    bool closed;
+    size_t n = it_recv_until(fd, buf, sizeof buf, NULL, 10000, &closed);
+    close(fd);
+    struct it_response r1, r2;
+    cr_assert(it_parse_response(buf, n, &r1), "no first response: %.300s", buf);
+    it_check_openapi("POST", "/l2_loss", &r1);
+    cr_assert_eq(r1.status, 200, "%ld %s", r1.status, r1.body);
+    json_t *j = it_json(&r1);
+    it_expect_result(j, 12.5, 25.0, 2);
+    json_decref(j);
+    const char *second = strstr(buf + 12, "HTTP/1.1 ");
+    cr_assert(second != NULL, "no second response: %.600s", buf);
+    cr_assert(it_parse_response(second, n - (size_t)(second - buf), &r2),
+              "incomplete second response: %s", second);
+    it_check_openapi("POST", "/regularize", &r2);
+    cr_assert_eq(r2.status, 200, "%ld %s", r2.status, r2.body);
+    j = it_json(&r2);
+    it_expect_real(j, "loss", 1.0);
+    json_decref(j);
+    it_response_free(&r1);
+    it_response_free(&r2);
 }

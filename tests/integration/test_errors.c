@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -546,4 +547,53 @@ Test(errors, problem_on_every_error_has_request_id)
     char id[128];
     cr_assert(it_header(&r, "X-Request-Id", id, sizeof id), "no X-Request-Id on a 400");
     it_response_free(&r);
+}
+
+/* Refused from Content-Length alone: the 413 comes back before any body
+ * byte is sent, with Connection: close. */
+Test(errors, payload_too_large_before_the_body_is_read)
+{
+    int fd = it_connect(srv.port);
+    const char *head = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n";
+    cr_assert(it_send_all(fd, head, strlen(head)));
+    char buf[4096];
+    bool closed;
+    size_t n = it_recv_until(fd, buf, sizeof buf, NULL, 10000, &closed);
+    close(fd);
+    struct it_response r;
+    cr_assert(it_parse_response(buf, n, &r), "no answer before the body: %.300s", buf);
+    it_check_openapi("POST", "/l2_loss", &r);
+    json_decref(it_expect_problem(&r, 413, "payload_too_large"));
+    char conn[64] = "";
+    cr_assert(it_header(&r, "Connection", conn, sizeof conn) && strcasecmp(conn, "close") == 0,
+              "a refusal with the body unread has no Connection: close");
+    it_response_free(&r);
+}
+
+/* A chunked body that goes wrong at its first byte is still answered (at
+ * its end at the latest), and the server serves the next request. */
+Test(errors, chunked_body_error_then_next_request)
+{
+    char *bad = json_body_of(LIMIT - 10);
+    bad[0] = '#';
+    struct chunk_src src = {bad, LIMIT - 10, 0, 333};
+    struct it_request req = {.method = "POST",
+                             .target = "/l2_loss",
+                             .content_type = "application/json",
+                             .read_fn = read_chunks,
+                             .read_ctx = &src,
+                             .read_size = -1};
+    CURL *h = curl_easy_init();
+    struct it_response r;
+    it_http(h, srv.port, &req, &r);
+    json_t *j = it_expect_problem(&r, 400, "invalid_json");
+    it_expect_int(j, "offset", 0);
+    json_decref(j);
+    it_response_free(&r);
+    post_on(h, "/l2_loss", "application/json", "[3, 4]", 6, &r);
+    cr_assert_eq(r.status, 200, "after a chunked 400: %ld %s", r.status, r.body);
+    it_response_free(&r);
+    curl_easy_cleanup(h);
+    free(bad);
 }

@@ -285,3 +285,84 @@ Test(formats, raw_on_regularize)
     json_decref(j);
     it_response_free(&r);
 }
+
+Test(formats, query_values_are_percent_decoded)
+{
+    const long long dims[] = {4};
+    size_t len;
+    const void *body = bytes_1234(2, &len);
+    expect_1234("/l2_loss?dtype=float%33%32", "application/octet-stream", body, len, "float32",
+                dims, 1);
+    expect_1234("/l2_loss?%64type=float32", "application/octet-stream", body, len, "float32", dims,
+                1);
+}
+
+/* 2^26, 2^26, 1, 1, 1: the exact sum 2^53 + 3 is a tie between 2^53 + 2 and
+ * 2^53 + 4 and goes to even, 2^53 + 4; a running float64 sum gives 2^53. */
+Test(formats, exact_sum_ties_to_even)
+{
+    const char *body = "[67108864, 67108864, 1, 1, 1]";
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "application/json", body, strlen(body), &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "sum_squares", 9007199254740996.0);
+    it_expect_real(j, "loss", 4503599627370498.0);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+/* 1 followed by 2^20 copies of 2^-30: exactly 1 + 2^-40, which a running
+ * float64 sum (1 + 2^-60 == 1) would never see. 8 MiB of raw float64. */
+Test(formats, exact_sum_over_a_million_elements)
+{
+    size_t n = (1u << 20) + 1;
+    double *d = malloc(n * sizeof *d);
+    cr_assert(d != NULL);
+    d[0] = 1.0;
+    for (size_t i = 1; i < n; i++)
+        d[i] = ldexp(1, -30);
+    struct it_response r;
+    it_post(srv.port, "/l2_loss?dtype=float64", "application/octet-stream", d, n * sizeof *d, &r);
+    free(d);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    double ss = 1.0 + ldexp(1, -40);
+    it_expect_result(j, ss / 2, ss, (long long)n);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(formats, subnormal_results)
+{
+    /* (2^-537)^2 = 2^-1074, the smallest subnormal; three of them. */
+    const double d[] = {ldexp(1, -537), ldexp(1, -537), ldexp(1, -537)};
+    struct it_response r;
+    it_post(srv.port, "/l2_loss?dtype=float64", "application/octet-stream", d, sizeof d, &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "sum_squares", 3 * ldexp(1, -1074));
+    it_expect_real(j, "loss", ldexp(1, -1073)); /* 1.5 * 2^-1074, a tie, to even */
+    it_expect_real(j, "norm", sqrt(3 * ldexp(1, -1074)));
+    json_decref(j);
+    it_response_free(&r);
+
+    /* Squares far below the smallest subnormal round to 0 (count still 1). */
+    const double tiny = ldexp(1, -1074);
+    it_post(srv.port, "/l2_loss?dtype=float64", "application/octet-stream", &tiny, 8, &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    j = it_json(&r);
+    it_expect_result(j, 0.0, 0.0, 1);
+    json_decref(j);
+    it_response_free(&r);
+}
+
+Test(formats, float16_rounding_at_the_top)
+{
+    /* 65519 rounds down to 65504, the largest float16; 65520 would be inf. */
+    expect_element("/l2_loss?dtype=float16", "application/json", "[65519]", 7, 65504.0);
+    expect_element("/l2_loss?dtype=float16", "application/json", "[-65519.99]", 11, -65504.0);
+    /* bfloat16 keeps 8 significant bits: 257 -> 256 (tie to even), 259 -> 260. */
+    expect_element("/l2_loss?dtype=bfloat16", "application/json", "[257]", 5, 256.0);
+    expect_element("/l2_loss?dtype=bfloat16", "application/json", "[259]", 5, 260.0);
+}

@@ -78,6 +78,20 @@ Test(shutdown, readyz_503_while_draining)
     expect_clean_exit(it_wait_exit(&srv, 15000), "after draining");
 }
 
+/* API.md: /readyz answers 503 for --drain-timeout seconds before the
+ * listener closes. With 4 s, a probe 1.5 s in must still see the 503. */
+Test(shutdown, readyz_503_for_the_drain_timeout)
+{
+    const char *args[] = {"--drain-timeout", "4", NULL};
+    it_start(&srv, args, NULL);
+    cr_assert_eq(probe_readyz(srv.port), 200);
+    kill(srv.pid, SIGTERM);
+    it_sleep_ms(1500);
+    long st = probe_readyz(srv.port);
+    cr_assert_eq(st, 503, "/readyz 1.5 s into a 4 s drain: %ld (-1: no answer)", st);
+    expect_clean_exit(it_wait_exit(&srv, 15000), "after draining");
+}
+
 Test(shutdown, open_connection_gets_503_with_close)
 {
     const char *args[] = {"--drain-timeout", "3", NULL};
