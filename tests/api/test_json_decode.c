@@ -4,6 +4,7 @@
  * any body in this file (100 split sets each, all-1-byte chunks among them)
  * gives the same result bit for bit, or the same error at the same place. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -919,6 +920,64 @@ Test(json_decode, any_chunking_same_error)
         struct outcome o;
         decode_cuts(c->body, len, c->dt, &cut, 1, &o);
         check_error(c, &o);
+        outcome_free(&o);
+    }
+}
+
+/* ---- against an independent JSON parser --------------------------------- */
+
+/* Random edits of valid bodies: whatever the decoder calls invalid JSON,
+ * jansson refuses too, and whatever the decoder accepts, jansson parses
+ * (unless only jansson's own number range refuses it). */
+Test(json_decode, agrees_with_jansson_on_mutations)
+{
+    static const char alphabet[] = "[]{},:\"\\ .-+eE0123456789tfnux\x01\x7f\xc3\xa9\xed\xff";
+    const char *seeds[] = {
+        "[[1, 2], [3, 4]]",
+        "{\"tensors\": {\"a\\u00e9\\ud83d\\ude00\": [0.5, -1e-3], \"b\": 2}}",
+        "[[[1.5e2]], [[-0.25]]]",
+        "{\"tensors\": {}}",
+    };
+    char buf[256];
+
+    for (int i = 0; i < 6000; i++) {
+        const char *seed = seeds[i % 4];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        int edits = 1 + (int)(rnd() % 3);
+        for (int k = 0; k < edits; k++) {
+            size_t at = rnd() % (n + 1);
+            char c = alphabet[rnd() % (sizeof alphabet - 1)];
+            switch (rnd() % 3) {
+            case 0: /* insert */
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = c;
+                n++;
+                break;
+            case 1: /* delete */
+                if (at < n) {
+                    memmove(buf + at, buf + at + 1, n - at - 1);
+                    n--;
+                }
+                break;
+            default: /* replace */
+                if (at < n)
+                    buf[at] = c;
+                break;
+            }
+        }
+        buf[n] = '\0';
+
+        struct outcome o;
+        json_error_t jerr;
+        decode(buf, n, L2_DTYPE_FLOAT64, &o);
+        json_t *j = json_loadb(buf, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (o.st == API_INVALID_JSON)
+            cr_assert_null(j, "decoder refused, jansson accepted: %s (%s)", buf, o.err.detail);
+        if (o.st == API_OK && j == NULL)
+            cr_assert(strstr(jerr.text, "overflow") || strstr(jerr.text, "too big"),
+                      "decoder accepted, jansson refused: %s (%s)", buf, jerr.text);
+        json_decref(j);
         outcome_free(&o);
     }
 }
