@@ -209,3 +209,64 @@ Test(shutdown, slow_chunked_upload_finishes_after_sigterm)
 {
     slow_upload(-1);
 }
+
+/* Every kind of request, good and bad, then SIGTERM: the process exits 0.
+ * Run against a sanitizer build (make test-san) this is also the leak and
+ * undefined-behaviour check: LeakSanitizer turns a leak into a non-zero exit,
+ * and any report lands in the server's stderr. */
+Test(shutdown, mixed_workload_then_clean_exit)
+{
+    const char *args[] = {"--drain-timeout", "1", "--max-body-bytes", "65536", NULL};
+    it_start(&srv, args, NULL);
+    struct {
+        const char *target, *ct, *body;
+        long status;
+    } cases[] = {
+        {"/l2_loss", "application/json", "[[1, 2], [3, 4]]", 200},
+        {"/l2_loss", "application/json", "{\"tensors\": {\"a\": [1], \"b\": [[2]]}}", 200},
+        {"/regularize?scale=0.01", "application/json", "[1, 2]", 200},
+        {"/regularize?scale=0.0", "application/json", "[1, 2]", 200},
+        {"/l2_loss", "application/json", "[1, 2", 400},
+        {"/l2_loss", "application/json", "[[1], 2]", 400},
+        {"/l2_loss", "application/json", "{\"tensors\": {\"a\": [1], \"a\": [1]}}", 400},
+        {"/l2_loss?dtype=float16", "application/json", "[1e6]", 400},
+        {"/l2_loss", "application/json", "[1e200, 1e200]", 400},
+        {"/l2_loss?dtype=float32", "application/octet-stream", "abcde", 400},
+        {"/l2_loss", "application/octet-stream", "abcd", 400},
+        {"/l2_loss", "application/x-npy", "\x93NUMPY\x01\x00\x04\x00{}\n\n", 400},
+        {"/regularize?scale=1", "application/json", "[1]", 400},
+        {"/regularize?scale=-0.5", "application/json", "[1]", 400},
+        {"/l2_loss?x=1", "application/json", "[1]", 400},
+        {"/l2_loss", "text/plain", "[1]", 415},
+        {"/nope", "application/json", "[1]", 404},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct it_response r;
+        it_post(srv.port, cases[i].target, cases[i].ct, cases[i].body, strlen(cases[i].body), &r);
+        cr_assert_eq(r.status, cases[i].status, "case %zu %s: %ld %s", i, cases[i].target, r.status,
+                     r.body);
+        it_response_free(&r);
+    }
+    char *big = malloc(100000);
+    cr_assert(big != NULL);
+    memset(big, '1', 100000);
+    struct it_response r;
+    it_post(srv.port, "/l2_loss", "application/json", big, 100000, &r);
+    cr_assert_eq(r.status, 413);
+    it_response_free(&r);
+    free(big);
+    for (int k = 0; k < 4; k++) {
+        int fd = it_connect(srv.port);
+        const char *head = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n[1, 2, ";
+        it_send_all(fd, head, strlen(head));
+        close(fd);
+    }
+    it_sleep_ms(100);
+    int status = it_stop(&srv, SIGTERM, 15000);
+    char *log = it_server_log(&srv);
+    cr_assert(strstr(log, "Sanitizer") == NULL && strstr(log, "runtime error") == NULL,
+              "sanitizer report in the server's stderr:\n%s", log);
+    free(log);
+    expect_clean_exit(status, "after the mixed workload");
+}
