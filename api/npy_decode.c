@@ -4,7 +4,7 @@
  * byte by byte as it arrives; the header dict, buffered (at most
  * API_NPY_MAX_HEADER bytes) and parsed as the Python literal numpy writes;
  * then exactly the declared number of data bytes, fed to the kernel in place
- * (big-endian data byte-swapped through a small stack buffer). */
+ * (big-endian data byte-swapped, in 64 KiB blocks, through one buffer). */
 #include "npy_decode.h"
 
 #include <inttypes.h>
@@ -15,8 +15,9 @@
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_PREAMBLE_MAX 12 /* magic, 2 version bytes, a u32 header length */
-#define NPY_SWAP_BLOCK                                                                             \
-    16384 /* bytes swapped per call to the kernel (its per-call cost wants big calls) */
+/* Bytes of big-endian data swapped per call to the kernel, whose per-call
+ * cost wants big calls; a heap buffer of a big-endian body's decoder. */
+#define NPY_SWAP_BLOCK 65536
 #define NPY_ECHO_MAX 40 /* bytes of a header token quoted in a detail */
 
 enum npy_phase {
@@ -45,6 +46,7 @@ struct api_npy_decoder {
     uint64_t count;         /* elements fed to the kernel */
     unsigned char carry[8]; /* the first bytes of a split element */
     size_t carry_len;
+    unsigned char *swapped; /* NPY_SWAP_BLOCK bytes for big-endian data, owned */
 
     struct api_error failure; /* the first error; status API_OK until then */
 };
@@ -466,7 +468,7 @@ static enum api_status feed_le(struct api_npy_decoder *dec, const unsigned char 
 /* Feeds n whole elements in file byte order. */
 static enum api_status feed_elements(struct api_npy_decoder *dec, const unsigned char *p, size_t n)
 {
-    unsigned char block[NPY_SWAP_BLOCK];
+    unsigned char *block = dec->swapped;
     size_t per_block = NPY_SWAP_BLOCK / dec->elem_size;
 
     if (!dec->swap)
@@ -552,6 +554,14 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
             return replay(dec, err);
         free(dec->header);
         dec->header = NULL;
+        if (dec->swap && dec->data_size > 0) {
+            dec->swapped = malloc(NPY_SWAP_BLOCK);
+            if (dec->swapped == NULL) {
+                api_error_set(&dec->failure, API_INTERNAL_ERROR,
+                              "out of memory for the .npy byte-swap buffer");
+                return replay(dec, err);
+            }
+        }
         dec->phase = NPY_DATA;
     }
     if (len > 0 && dec->phase == NPY_DATA) {
@@ -604,5 +614,6 @@ void api_npy_free(struct api_npy_decoder *dec)
     if (dec == NULL)
         return;
     free(dec->header);
+    free(dec->swapped);
     free(dec);
 }

@@ -214,15 +214,15 @@ Test(npy_decode, every_descr_version_and_chunking)
     }
 }
 
-/* Big-endian data are swapped in 16 KiB blocks: bodies over several blocks,
+/* Big-endian data are swapped in 64 KiB blocks: bodies over several blocks,
  * and a NaN in a later block reported at its index in the whole array. */
 Test(npy_decode, big_endian_spanning_swap_blocks)
 {
     static const char *const descrs[3] = {">f2", ">f4", ">f8"};
-    static unsigned char big[128 + 48000]; /* larger than make_npy's bodies */
+    static unsigned char big[128 + 160000]; /* larger than make_npy's bodies */
     for (int d = 0; d < 3; d++) {
         size_t size = (size_t)(descrs[d][2] - '0');
-        size_t count = 48000 / size;
+        size_t count = 160000 / size;
         char dict[128];
         uint64_t seed = 99;
         struct oracle_sum s;
@@ -245,12 +245,12 @@ Test(npy_decode, big_endian_spanning_swap_blocks)
             struct api_result res;
             struct api_error err;
 
-            cr_assert_eq(decode(big, n + 48000, how, 3, &res, &err), API_OK, "%s", err.detail);
+            cr_assert_eq(decode(big, n + 160000, how, 3, &res, &err), API_OK, "%s", err.detail);
             expect_sum(&res, count, sum, half);
             api_result_free(&res);
         }
         /* A NaN two and a half blocks in. */
-        size_t at = 40000 / size + 1;
+        size_t at = 150000 / size + 1;
         put(big + n + at * size,
             size == 2   ? 0x7e00
             : size == 4 ? 0x7fc00000
@@ -260,7 +260,7 @@ Test(npy_decode, big_endian_spanning_swap_blocks)
             struct api_result res;
             struct api_error err;
 
-            cr_assert_eq(decode(big, n + 48000, how, 4, &res, &err), API_NON_FINITE);
+            cr_assert_eq(decode(big, n + 160000, how, 4, &res, &err), API_NON_FINITE);
             cr_assert_eq(err.index, (int64_t)at);
             api_result_free(&res);
         }
