@@ -244,12 +244,15 @@ int main(int argc, char **argv)
         double gbs[M_COUNT], exact = 0;
 
         fill(t, buf, n);
+        /* methods interleaved within each round, so that a neighbour's load
+         * on a shared machine hits them alike */
+        double secs[M_COUNT][RUNS];
+        for (int r = 0; r < RUNS; r++)
+            for (int m = 0; m < M_COUNT; m++)
+                secs[m][r] = run_once((enum method)m, t, buf, n, &exact);
         for (int m = 0; m < M_COUNT; m++) {
-            double secs[RUNS];
-            for (int r = 0; r < RUNS; r++)
-                secs[r] = run_once((enum method)m, t, buf, n, &exact);
-            qsort(secs, RUNS, sizeof secs[0], cmp_double);
-            gbs[m] = (double)(n * l2_dtype_size(t)) / secs[RUNS / 2] / 1e9;
+            qsort(secs[m], RUNS, sizeof secs[m][0], cmp_double);
+            gbs[m] = (double)(n * l2_dtype_size(t)) / secs[m][RUNS / 2] / 1e9;
         }
         printf("%-9s", l2_dtype_name(t));
         for (int m = 0; m < M_COUNT; m++)

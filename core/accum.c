@@ -23,9 +23,11 @@ __extension__ typedef unsigned __int128 accum_u128;
 #define ACCUM_PREFETCH 2048
 
 /* Below these element counts a feed adds each square straight into the sum:
- * clearing and flushing the buckets would cost more than it saves. */
-#define ACCUM_DIRECT_MAX 32
-#define ACCUM_DIRECT_MAX64 256
+ * clearing and flushing the buckets would cost more than it saves (measured
+ * break-even points; they grow with the number of buckets). */
+#define ACCUM_DIRECT_F16 48
+#define ACCUM_DIRECT_F32 192 /* and bfloat16 */
+#define ACCUM_DIRECT_F64 768
 
 /* Bit position, in the fixed-point sum, of bit 0 of m^2 for an element with
  * biased exponent field be, fraction width fbits and bias bias: the element
@@ -175,7 +177,7 @@ static inline __attribute__((always_inline)) void accum_bucket(uint64_t *b, uint
  * square fits 48 bits and a uint64 bucket holds 2^(62 - 2 fbits) of them). */
 static inline __attribute__((always_inline)) enum l2_status
 accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t *bad_index,
-                  unsigned w, unsigned fbits, unsigned ebits, unsigned bias)
+                  unsigned w, unsigned fbits, unsigned ebits, unsigned bias, size_t direct_max)
 {
     enum { NB = 256, PAD = 8 };
     const unsigned emax = (1u << ebits) - 1;
@@ -186,7 +188,7 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
      * load would falsely wait on the other array's store) */
     uint64_t b[ACCUM_WAYS][NB + PAD];
 
-    if (n < ACCUM_DIRECT_MAX)
+    if (n < direct_max)
         return accum_feed_direct(acc, p, n, bad_index, w, fbits, ebits, bias);
 
     for (size_t base = 0; base < n; base += block) {
@@ -247,7 +249,7 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
     const size_t block = (size_t)1 << 22;
     accum_u128 b[ACCUM_WAYS64][NB + PAD]; /* padded as in accum_feed_narrow */
 
-    if (n < ACCUM_DIRECT_MAX64)
+    if (n < ACCUM_DIRECT_F64)
         return accum_feed_direct(acc, p, n, bad_index, 8, 52, 11, 1023);
 
     for (size_t base = 0; base < n; base += block) {
@@ -294,13 +296,13 @@ enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const vo
 
     switch (dtype) {
     case L2_DTYPE_FLOAT16:
-        st = accum_feed_narrow(acc, p, n, bad_index, 2, 10, 5, 15);
+        st = accum_feed_narrow(acc, p, n, bad_index, 2, 10, 5, 15, ACCUM_DIRECT_F16);
         break;
     case L2_DTYPE_BFLOAT16:
-        st = accum_feed_narrow(acc, p, n, bad_index, 2, 7, 8, 127);
+        st = accum_feed_narrow(acc, p, n, bad_index, 2, 7, 8, 127, ACCUM_DIRECT_F32);
         break;
     case L2_DTYPE_FLOAT32:
-        st = accum_feed_narrow(acc, p, n, bad_index, 4, 23, 8, 127);
+        st = accum_feed_narrow(acc, p, n, bad_index, 4, 23, 8, 127, ACCUM_DIRECT_F32);
         break;
     case L2_DTYPE_FLOAT64:
     default:
