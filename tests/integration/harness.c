@@ -683,6 +683,24 @@ unsigned char *it_npy(int version, const char *descr, const char *shape, const v
     return buf;
 }
 
+size_t it_read_chunks(char *buf, size_t size, size_t nitems, void *ctx)
+{
+    struct it_chunks *c = ctx;
+    size_t n = size * nitems;
+    size_t step = c->step ? c->step : 1;
+    if (c->rng != 0) {
+        c->rng = c->rng * 6364136223846793005ull + 1442695040888963407ull;
+        step = 1 + (size_t)((c->rng >> 33) % step);
+    }
+    if (n > step)
+        n = step;
+    if (n > c->len - c->pos)
+        n = c->len - c->pos;
+    memcpy(buf, c->data + c->pos, n);
+    c->pos += n;
+    return n;
+}
+
 /* --- raw sockets ---------------------------------------------------------- */
 
 int it_connect(int port)

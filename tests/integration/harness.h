@@ -161,6 +161,16 @@ json_t *it_expect_problem(const struct it_response *res, long status, const char
 unsigned char *it_npy(int version, const char *descr, const char *shape, const void *data,
                       size_t data_len, size_t *out_len);
 
+/* A body handed to curl piece by piece (an it_request read_fn/read_ctx):
+ * each call gives at most step bytes, or, when rng is non-zero, a
+ * pseudo-random 1..step bytes drawn from it. */
+struct it_chunks {
+    const char *data;
+    size_t len, pos, step;
+    uint64_t rng;
+};
+size_t it_read_chunks(char *buf, size_t size, size_t nitems, void *ctx);
+
 /* Raw sockets to 127.0.0.1:port, with send/receive timeouts of 10 s. */
 int it_connect(int port);
 bool it_send_all(int fd, const void *buf, size_t len);

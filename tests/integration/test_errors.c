@@ -410,32 +410,14 @@ Test(errors, payload_too_large_from_content_length)
     free(body);
 }
 
-struct chunk_src {
-    const char *data;
-    size_t len, pos, step;
-};
-
-static size_t read_chunks(char *buf, size_t size, size_t nitems, void *ctx)
-{
-    struct chunk_src *s = ctx;
-    size_t n = size * nitems;
-    if (n > s->step)
-        n = s->step;
-    if (n > s->len - s->pos)
-        n = s->len - s->pos;
-    memcpy(buf, s->data + s->pos, n);
-    s->pos += n;
-    return n;
-}
-
 Test(errors, payload_too_large_chunked)
 {
     char *body = json_body_of(3 * LIMIT);
-    struct chunk_src src = {body, 3 * LIMIT, 0, 700};
+    struct it_chunks src = {body, 3 * LIMIT, 0, 700, 0};
     struct it_request req = {.method = "POST",
                              .target = "/l2_loss",
                              .content_type = "application/json",
-                             .read_fn = read_chunks,
+                             .read_fn = it_read_chunks,
                              .read_ctx = &src,
                              .read_size = -1};
     struct it_response r;
@@ -444,7 +426,7 @@ Test(errors, payload_too_large_chunked)
     it_response_free(&r);
 
     /* A chunked body under the limit is fine. */
-    struct chunk_src small = {body, 1001, 0, 100};
+    struct it_chunks small = {body, 1001, 0, 100, 0};
     body[1000] = ']';
     req.read_ctx = &small;
     it_http(NULL, srv.port, &req, &r);
@@ -577,11 +559,11 @@ Test(errors, chunked_body_error_then_next_request)
 {
     char *bad = json_body_of(LIMIT - 10);
     bad[0] = '#';
-    struct chunk_src src = {bad, LIMIT - 10, 0, 333};
+    struct it_chunks src = {bad, LIMIT - 10, 0, 333, 0};
     struct it_request req = {.method = "POST",
                              .target = "/l2_loss",
                              .content_type = "application/json",
-                             .read_fn = read_chunks,
+                             .read_fn = it_read_chunks,
                              .read_ctx = &src,
                              .read_size = -1};
     CURL *h = curl_easy_init();

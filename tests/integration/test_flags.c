@@ -167,6 +167,43 @@ Test(flags, max_body_bytes)
     post_size(srv.port, 5000, 413);
 }
 
+/* A chunked body of exactly the limit passes; one byte more is refused. */
+static void post_chunked_size(int port, size_t len, long want)
+{
+    char *b = malloc(len + 1);
+    cr_assert(b != NULL);
+    memset(b, ' ', len);
+    b[0] = '[';
+    b[1] = '3';
+    b[len - 1] = ']';
+    struct it_chunks src = {b, len, 0, 97, 0};
+    struct it_request req = {.method = "POST",
+                             .target = "/l2_loss",
+                             .content_type = "application/json",
+                             .read_fn = it_read_chunks,
+                             .read_ctx = &src,
+                             .read_size = -1};
+    struct it_response r;
+    it_http(NULL, port, &req, &r);
+    cr_assert_eq(r.status, want, "chunked %zu-byte body: %ld, want %ld (%s)", len, r.status, want,
+                 r.body);
+    if (want != 200)
+        json_decref(it_expect_problem(&r, 413, "payload_too_large"));
+    it_response_free(&r);
+    free(b);
+}
+
+Test(flags, max_body_bytes_chunked)
+{
+    struct it_server srv;
+    const char *args[] = {"--max-body-bytes", "1000", NULL};
+    it_start(&srv, args, NULL);
+    post_chunked_size(srv.port, 1000, 200);
+    post_chunked_size(srv.port, 1001, 413);
+    post_chunked_size(srv.port, 20000, 413);
+    post_chunked_size(srv.port, 10, 200);
+}
+
 Test(flags, env_max_body_bytes_and_flag_wins)
 {
     struct it_server srv;

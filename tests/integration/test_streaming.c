@@ -109,31 +109,6 @@ Test(big, one_gib_raw_float32_in_constant_memory)
 
 /* --- chunked uploads ------------------------------------------------------ */
 
-struct chunk_src {
-    const char *data;
-    size_t len, pos;
-    size_t max_step; /* 1: one byte per callback; else random 1..max_step */
-    uint64_t rng;
-};
-
-static size_t read_chunks(char *buf, size_t size, size_t nitems, void *ctx)
-{
-    struct chunk_src *s = ctx;
-    size_t n = size * nitems;
-    size_t step = 1;
-    if (s->max_step > 1) {
-        s->rng = s->rng * 6364136223846793005ull + 1442695040888963407ull;
-        step = 1 + (size_t)((s->rng >> 33) % s->max_step);
-    }
-    if (n > step)
-        n = step;
-    if (n > s->len - s->pos)
-        n = s->len - s->pos;
-    memcpy(buf, s->data + s->pos, n);
-    s->pos += n;
-    return n;
-}
-
 /* The four numbers of a single-tensor answer, bit for bit. */
 struct answer {
     double loss, sum_squares, norm;
@@ -165,11 +140,12 @@ static void expect_same(struct answer a, struct answer b, const char *what)
 static struct answer post_chunked(const char *target, const char *ct, const char *data, size_t len,
                                   size_t max_step)
 {
-    struct chunk_src src = {data, len, 0, max_step, 0x9e3779b97f4a7c15ull};
+    /* max_step 1: one byte per piece; else random 1..max_step. */
+    struct it_chunks src = {data, len, 0, max_step, max_step > 1 ? 0x9e3779b97f4a7c15ull : 0};
     struct it_request req = {.method = "POST",
                              .target = target,
                              .content_type = ct,
-                             .read_fn = read_chunks,
+                             .read_fn = it_read_chunks,
                              .read_ctx = &src,
                              .read_size = -1};
     struct it_response r;
