@@ -12,6 +12,7 @@ void api_error_init(struct api_error *err)
     err->status = API_OK;
     err->detail[0] = '\0';
     err->pointer[0] = '\0';
+    err->pointer_len = 0;
     err->has_pointer = false;
     err->index = -1;
     err->offset = -1;
@@ -51,5 +52,6 @@ void api_error_at_pointer(struct api_error *err, const char *pointer, size_t len
         len = sizeof err->pointer - 1;
     memcpy(err->pointer, pointer, len);
     err->pointer[len] = '\0';
+    err->pointer_len = len;
     err->has_pointer = true;
 }

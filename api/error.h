@@ -20,7 +20,8 @@
 struct api_error {
     enum api_status status;        /* API_OK until an error is set */
     char detail[API_DETAIL_MAX];   /* human-readable, NUL-terminated */
-    char pointer[API_POINTER_MAX]; /* RFC 6901 pointer, "" when absent */
+    char pointer[API_POINTER_MAX]; /* RFC 6901 pointer (may hold U+0000) */
+    size_t pointer_len;            /* bytes of pointer, without the NUL */
     bool has_pointer;              /* pointer is meaningful ("" is the root) */
     int64_t index;                 /* element index, -1 when absent */
     int64_t offset;                /* byte offset in the body, -1 when absent */

@@ -492,9 +492,14 @@ static enum api_status value_begin(struct api_json_decoder *dec, const char **pp
 enum api_status api_json_feed(struct api_json_decoder *dec, const char *buf, size_t len,
                               struct api_error *err)
 {
-    const char *p = buf;
-    const char *end = buf + len;
+    static const char empty[1];
+    const char *p, *end;
     enum api_status st = API_OK;
+
+    if (buf == NULL) /* a NULL chunk must be empty: read it as "" */
+        buf = empty, len = 0;
+    p = buf;
+    end = buf + len;
 
 #define OFF(q) (dec->base + (uint64_t)((q)-buf))
 #define FAIL_JSON(q, what)                                                                         \

@@ -338,12 +338,7 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
                 goto out_free;
             }
             f.sum_squares = t->sum_squares;
-            /* The exact half rounded once equals the rounded sum halved
-             * whenever that half is a normal double (halving is exact and
-             * rounding commutes with scaling by 2). Below 2^-1021 the two
-             * can differ by one subnormal ulp; struct api_tensor keeps only
-             * the rounded sum, so this is the best it allows. */
-            l2 = t->sum_squares / 2.0;
+            l2 = t->half_sum;
             if (!scaled_loss(l2, scale, &f.loss)) {
                 result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
                                        "scale * l2_loss of a tensor overflows float64");
@@ -412,12 +407,12 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* A jansson string of s with every byte that is not part of valid UTF-8
+/* A jansson string of the n bytes at s, with every byte that is not part of valid UTF-8
  * replaced by U+FFFD. NULL when out of memory. */
-static json_t *json_utf8_string(const char *s)
+static json_t *json_utf8_string(const char *s, size_t n)
 {
     static const char fffd[] = "\xef\xbf\xbd";
-    size_t n = strlen(s), i = 0, cap, o = 0;
+    size_t i = 0, cap, o = 0;
     char *buf;
     json_t *js;
 
@@ -453,6 +448,7 @@ static bool put(json_t *obj, const char *key, json_t *v)
 char *api_problem_encode(const struct api_error *err, size_t *out_len)
 {
     enum api_status st = err != NULL ? err->status : API_INTERNAL_ERROR;
+    const char *detail = err != NULL ? err->detail : "";
     json_t *obj = json_object();
     char *text = NULL;
     bool ok;
@@ -462,10 +458,10 @@ char *api_problem_encode(const struct api_error *err, size_t *out_len)
     ok = put(obj, "type", json_string("about:blank")) &&
          put(obj, "title", json_string(api_status_title(st))) &&
          put(obj, "status", json_integer(api_status_http(st))) &&
-         put(obj, "detail", json_utf8_string(err != NULL ? err->detail : "")) &&
+         put(obj, "detail", json_utf8_string(detail, strlen(detail))) &&
          put(obj, "code", json_string(api_status_code(st)));
     if (ok && err != NULL && err->has_pointer)
-        ok = put(obj, "pointer", json_utf8_string(err->pointer));
+        ok = put(obj, "pointer", json_utf8_string(err->pointer, err->pointer_len));
     if (ok && err != NULL && err->index >= 0)
         ok = put(obj, "index", json_integer(err->index));
     if (ok && err != NULL && err->offset >= 0)

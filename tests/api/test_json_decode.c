@@ -981,3 +981,28 @@ Test(json_decode, agrees_with_jansson_on_mutations)
         outcome_free(&o);
     }
 }
+
+/* An empty chunk, even with a NULL buffer, reads nothing and changes nothing. */
+Test(json_decode, empty_and_null_chunks)
+{
+    struct api_result res;
+    struct api_error err;
+    struct api_json_decoder *dec;
+    double sum;
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    api_error_init(&err);
+    dec = api_json_new(&res);
+    cr_assert_not_null(dec);
+    cr_assert_eq(api_json_feed(dec, NULL, 0, &err), API_OK);
+    cr_assert_eq(api_json_feed(dec, "[3", 2, &err), API_OK);
+    cr_assert_eq(api_json_feed(dec, NULL, 0, &err), API_OK);
+    cr_assert_eq(api_json_feed(dec, "", 0, &err), API_OK);
+    cr_assert_eq(api_json_feed(dec, ",4]", 3, &err), API_OK);
+    cr_assert_eq(api_json_finish(dec, &err), API_OK, "%s", err.detail);
+    cr_assert_eq(l2_accum_sum(&res.total, &sum), L2_OK);
+    cr_assert_eq(sum, 25.0);
+    cr_assert_eq(res.shape[0], 2);
+    api_json_free(dec);
+    api_result_free(&res);
+}

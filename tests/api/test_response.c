@@ -452,6 +452,8 @@ static void add_tensor(struct named *nm, const char *name, size_t name_len, cons
     t->name_len = name_len;
     if (l2_accum_sum(&acc, &t->sum_squares) != L2_OK)
         t->sum_squares = INFINITY;
+    if (l2_accum_half(&acc, &t->half_sum) != L2_OK)
+        t->half_sum = INFINITY;
     t->count = acc.count;
     t->ndim = ndim;
     memcpy(nm->shapes[nm->res.n_tensors], shape, ndim * sizeof *shape);
@@ -634,7 +636,7 @@ static json_t *problem(const struct api_error *err, char **text)
     *text = api_problem_encode(err, &len);
     cr_assert_not_null(*text);
     cr_assert_eq(len, strlen(*text));
-    root = json_loadb(*text, len, 0, &jerr); /* jansson refuses invalid UTF-8 */
+    root = json_loadb(*text, len, JSON_ALLOW_NUL, &jerr); /* refuses invalid UTF-8 */
     cr_assert_not_null(root, "%s: %s", *text, jerr.text);
     return root;
 }
@@ -653,6 +655,25 @@ Test(problem, api_md_example)
                      "\"detail\": \"scale cannot be an integer: 1\", \"code\": "
                      "\"invalid_scale\"}");
     cr_assert_eq(json_object_size(root), 5);
+    json_decref(root);
+    free(text);
+}
+
+/* A tensor name may hold U+0000, so a pointer may too: it must survive. */
+Test(problem, pointer_with_nul)
+{
+    struct api_error err;
+    char *text;
+    json_t *root;
+
+    api_error_init(&err);
+    api_error_set(&err, API_INVALID_TENSOR, "not a number");
+    api_error_at_pointer(&err, "/tensors/a\0b/0", 14);
+    root = problem(&err, &text);
+    cr_assert_eq(json_string_length(json_object_get(root, "pointer")), 14);
+    cr_assert_eq(memcmp(json_string_value(json_object_get(root, "pointer")), "/tensors/a\0b/0", 14),
+                 0);
+    cr_assert_not_null(strstr(text, "\"pointer\": \"/tensors/a\\u0000b/0\""), "%s", text);
     json_decref(root);
     free(text);
 }
@@ -878,6 +899,35 @@ Test(response, named_via_api_result)
         "\"count\": 4, \"shape\": [2, 2]}, "
         "\"dense/bias\": {\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 1, "
         "\"shape\": [1]}}}");
+    free(text);
+    api_result_free(&res);
+}
+
+/* A tensor's loss is its exact half-sum rounded once, not its rounded sum
+ * halved: with squares 2^-1074 + 2^-1076 the sum rounds to 2^-1074, whose
+ * half is a tie that rounds to 0, while the exact half is 0.625 ulp: 2^-1074. */
+Test(response, tensor_loss_is_the_exact_half_in_the_subnormal_range)
+{
+    static const uint64_t shape[] = {2};
+    struct api_result res;
+    struct api_error err;
+    struct l2_accum acc;
+    char *text;
+    json_t *root, *t;
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    res.named = true;
+    api_error_init(&err);
+    l2_accum_init(&acc);
+    cr_assert_eq(l2_accum_add(&acc, ldexp(1, -537)), L2_OK);
+    cr_assert_eq(l2_accum_add(&acc, ldexp(1, -538)), L2_OK);
+    cr_assert_eq(api_result_add_tensor(&res, "w", 1, &acc, 1, shape, &err), API_OK);
+    root = encode_ok(&res, NULL, &text);
+    t = json_object_get(json_object_get(root, "tensors"), "w");
+    cr_assert_eq(num(t, "sum_squares"), ldexp(1, -1074));
+    cr_assert_eq(num(t, "loss"), ldexp(1, -1074), "%s", text);
+    cr_assert_eq(num(root, "loss"), ldexp(1, -1074), "%s", text);
+    json_decref(root);
     free(text);
     api_result_free(&res);
 }
