@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -578,4 +579,46 @@ Test(errors, chunked_body_error_then_next_request)
     it_response_free(&r);
     curl_easy_cleanup(h);
     free(bad);
+}
+
+/* Requests libmicrohttpd itself refuses (or that are not HTTP at all) never
+ * take the server down; what it answers to them is its own, so only the
+ * server's survival is checked here. */
+Test(errors, malformed_requests_do_not_take_the_server_down)
+{
+    static char huge[300000];
+    memset(huge, 'a', sizeof huge);
+    static const char big_head[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ";
+    memcpy(huge, big_head, sizeof big_head - 1);
+    memcpy(huge + sizeof huge - 4, "\r\n\r\n", 4);
+#define JUNK(lit)                                                                                  \
+    {                                                                                              \
+        lit, sizeof lit - 1                                                                        \
+    }
+    struct {
+        const char *data;
+        size_t len;
+    } junk[] = {
+        JUNK("GARBAGE\r\n\r\n"),
+        JUNK("POST /l2_loss HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n[1]"),
+        JUNK("POST /l2_loss HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n[1]"),
+        JUNK("POST /l2_loss HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        JUNK("GET /\0healthz HTTP/1.1\r\n\r\n"),
+        JUNK("\r\n\r\n\r\n"),
+        JUNK("GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n"),
+        {huge, sizeof huge},
+    };
+#undef JUNK
+    for (size_t i = 0; i < sizeof junk / sizeof *junk; i++) {
+        int fd = it_connect(srv.port);
+        it_send_all(fd, junk[i].data, junk[i].len);
+        shutdown(fd, SHUT_WR);
+        cr_assert(it_wait_closed(fd, 10000), "junk %zu: the connection stayed open", i);
+        close(fd);
+        cr_assert(it_alive(&srv), "junk %zu took the server down", i);
+        struct it_response r;
+        it_get(srv.port, "/healthz", &r);
+        cr_assert_eq(r.status, 200, "after junk %zu: %ld", i, r.status);
+        it_response_free(&r);
+    }
 }
