@@ -196,7 +196,8 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
         const unsigned char *q = p + base * w;
         size_t j = 0;
 
-        memset(b, 0, sizeof b);
+        for (unsigned k = 0; k < ACCUM_WAYS; k++)
+            memset(b[k], 0, nb * sizeof b[k][0]); /* float16 uses 32 of the 256 */
         /* written out: compilers do not unroll this at -O2 */
         for (; j + ACCUM_WAYS <= len; j += ACCUM_WAYS) {
             const unsigned char *r = q + j * w;

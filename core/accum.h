@@ -44,8 +44,8 @@ enum l2_status l2_accum_add(struct l2_accum *acc, double x);
  * On a NaN or infinity returns L2_NON_FINITE with *bad_index set to the
  * index, within this call, of the first such element; acc then holds an
  * unspecified partial sum and must be discarded. bad_index may be NULL. */
-enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype,
-                             const void *data, size_t n, size_t *bad_index);
+enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
+                             size_t *bad_index);
 
 /* dst += src, exactly (counts too). */
 void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src);
