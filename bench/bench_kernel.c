@@ -62,26 +62,45 @@ static uint16_t half_bits(enum l2_dtype t, double x)
     return (uint16_t)(s | (uint16_t)((e + 14) << 10) | (uint16_t)((ldexp(a, 1 - e) - 1) * 1024));
 }
 
+/* Writes x as one element of dtype t at p. */
+static void put_element(enum l2_dtype t, unsigned char *p, double x)
+{
+    switch (t) {
+    case L2_DTYPE_FLOAT64:
+        memcpy(p, &x, 8);
+        break;
+    case L2_DTYPE_FLOAT32: {
+        float f = (float)x;
+        memcpy(p, &f, 4);
+        break;
+    }
+    default: {
+        uint16_t h = half_bits(t, x);
+        memcpy(p, &h, 2);
+        break;
+    }
+    }
+}
+
+#define POOL (1u << 20)
+
+/* Fills buf with n elements drawn at random from a pool of 2^20 normal(0,1)
+ * values (drawing each one afresh would take longer than the measurement). */
 static void fill(enum l2_dtype t, unsigned char *buf, size_t n)
 {
+    size_t w = l2_dtype_size(t);
+    unsigned char *pool = malloc(POOL * w);
+    if (!pool)
+        abort();
+    for (size_t i = 0; i < POOL; i++)
+        put_element(t, pool + i * w, normal());
     for (size_t i = 0; i < n; i++) {
-        double x = normal();
-        switch (t) {
-        case L2_DTYPE_FLOAT64:
-            memcpy(buf + 8 * i, &x, 8);
-            break;
-        case L2_DTYPE_FLOAT32: {
-            float f = (float)x;
-            memcpy(buf + 4 * i, &f, 4);
-            break;
-        }
-        default: {
-            uint16_t h = half_bits(t, x);
-            memcpy(buf + 2 * i, &h, 2);
-            break;
-        }
-        }
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        memcpy(buf + i * w, pool + ((rng * 0x2545f4914f6cdd1du) >> 44) * w, w);
     }
+    free(pool);
 }
 
 static double f16_table[65536];
