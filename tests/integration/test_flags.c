@@ -354,3 +354,39 @@ Test(flags, drain_timeout_bounds_shutdown, .timeout = 30)
     cr_assert(status != -1, "l2d --drain-timeout 1 did not exit within 8 s of SIGTERM");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
 }
+
+/* Clients that vanish (mid-body, mid-headers, after junk) give their slot
+ * back: with --max-connections 2, ten of them in a row leave room to serve. */
+Test(flags, vanished_clients_free_their_connection_slots, .timeout = 60)
+{
+    struct it_server srv;
+    const char *args[] = {"--max-connections", "2", NULL};
+    it_start(&srv, args, NULL);
+    const char *sends[] = {
+        ("POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+         "Content-Length: 1000000\r\n\r\n[1, 2, 3, "),
+        "GET /healthz HTTP/1.1\r\nHost: 127.0",
+        "",
+        "\r\n\r\n\r\n",
+    };
+    for (int k = 0; k < 10; k++) {
+        int fd = it_connect(srv.port);
+        const char *s = sends[k % 4];
+        it_send_all(fd, s, strlen(s));
+        if (k % 2 == 1) {
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        close(fd);
+    }
+    struct it_response r;
+    for (int i = 0; i < 3; i++) {
+        struct it_request req = {.method = "GET", .target = "/healthz", .timeout_s = 10};
+        CURLcode rc = it_perform(NULL, srv.port, &req, &r);
+        cr_assert_eq(rc, CURLE_OK, "request %d after vanished clients: %s", i,
+                     curl_easy_strerror(rc));
+        it_check_openapi("GET", "/healthz", &r);
+        cr_assert_eq(r.status, 200);
+        it_response_free(&r);
+    }
+}
