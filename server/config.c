@@ -146,23 +146,6 @@ static void set_defaults(struct config *cfg)
     cfg->drain_timeout = 10;
 }
 
-static bool apply_environment(struct config *cfg, FILE *err)
-{
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        char env[CONFIG_ENV_MAX] = "L2D_";
-        size_t n = 4;
-        const char *value;
-
-        for (const char *p = options[i].name; *p != '\0' && n + 1 < sizeof(env); p++)
-            env[n++] = *p == '-' ? '_' : (char)(*p - 'a' + 'A');
-        env[n] = '\0';
-        value = getenv(env);
-        if (value != NULL && !apply(cfg, &options[i], env, value, err))
-            return false;
-    }
-    return true;
-}
-
 static const struct option_def *find_option(const char *name, size_t len)
 {
     for (size_t i = 0; i < OPTION_COUNT; i++) {
@@ -172,17 +155,26 @@ static const struct option_def *find_option(const char *name, size_t len)
     return NULL;
 }
 
+/* Names option i's environment variable: "max-body-bytes" -> "L2D_MAX_BODY_BYTES". */
+static void env_name(size_t i, char env[CONFIG_ENV_MAX])
+{
+    size_t n = 4;
+
+    memcpy(env, "L2D_", 4);
+    for (const char *p = options[i].name; *p != '\0' && n + 1 < CONFIG_ENV_MAX; p++)
+        env[n++] = *p == '-' ? '_' : (char)(*p - 'a' + 'A');
+    env[n] = '\0';
+}
+
 enum config_action config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
-    set_defaults(cfg);
-    if (!apply_environment(cfg, err))
-        return CONFIG_EXIT_USAGE;
+    const char *flag_values[OPTION_COUNT] = {NULL};
 
+    set_defaults(cfg);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        const char *name, *eq, *value;
+        const char *name, *eq;
         const struct option_def *opt;
-        char source[CONFIG_ENV_MAX];
         size_t len;
 
         if (strcmp(arg, "--help") == 0) {
@@ -205,16 +197,28 @@ enum config_action config_parse(struct config *cfg, int argc, char **argv, FILE 
             fprintf(err, "l2d: unknown option '%.*s' (see --help)\n", (int)(len + 2), arg);
             return CONFIG_EXIT_USAGE;
         }
-        snprintf(source, sizeof(source), "--%s", opt->name);
         if (eq != NULL) {
-            value = eq + 1;
+            flag_values[opt - options] = eq + 1;
         } else if (i + 1 < argc) {
-            value = argv[++i];
+            flag_values[opt - options] = argv[++i];
         } else {
-            fprintf(err, "l2d: %s: missing value\n", source);
+            fprintf(err, "l2d: --%s: missing value\n", opt->name);
             return CONFIG_EXIT_USAGE;
         }
-        if (!apply(cfg, opt, source, value, err))
+    }
+
+    /* Flags win: a variable is read only for options no flag set. */
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char source[CONFIG_ENV_MAX];
+        const char *value = flag_values[i];
+
+        if (value != NULL) {
+            snprintf(source, sizeof(source), "--%s", options[i].name);
+        } else {
+            env_name(i, source);
+            value = getenv(source);
+        }
+        if (value != NULL && !apply(cfg, &options[i], source, value, err))
             return CONFIG_EXIT_USAGE;
     }
     return CONFIG_RUN;

@@ -1,8 +1,8 @@
 /* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, drain.
  *
- * SIGTERM/SIGINT only set a flag; they are blocked in every worker thread, so
- * they interrupt the main thread's wait. Main then turns the service to
- * draining (/readyz and every new request answer 503 `draining`), keeps the
+ * SIGTERM/SIGINT only set a flag (on whichever thread they land), which the
+ * main thread polls. Main then turns the service to draining (/readyz and
+ * every new request answer 503 `draining` with Connection: close), keeps the
  * listener open at least DRAIN_GRACE_MS (bounded by --drain-timeout) so
  * probes see the 503, waits for requests in flight up to --drain-timeout,
  * stops the daemon and exits 0. A second signal ends the drain at once. */
@@ -26,6 +26,7 @@
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
 #define DRAIN_GRACE_MS 1000
 #define DRAIN_POLL_MS 20
+#define WAIT_POLL_MS 100
 
 static volatile sig_atomic_t signals_received;
 
@@ -86,8 +87,12 @@ int main(int argc, char **argv)
     struct MHD_Daemon *daemon;
     const union MHD_DaemonInfo *info;
     struct sigaction sa;
-    sigset_t stop_signals, old_mask;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* With one thread MHD wants no pool option at all (it warns even on 1). */
+    struct MHD_OptionItem pool[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     int result = 1;
 
     switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
@@ -105,6 +110,10 @@ int main(int argc, char **argv)
         ((struct sockaddr_in *)&cfg.bind_addr)->sin_port = htons((uint16_t)cfg.port);
     }
 
+    if (cfg.threads > 1)
+        pool[0].value = (intptr_t)cfg.threads;
+    else
+        pool[0].option = MHD_OPTION_END;
     metrics_init(&metrics);
     request_shared_init(&shared, &cfg, &metrics);
 
@@ -118,21 +127,14 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    /* The daemon's threads inherit this mask: only main receives the signals. */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
-
     daemon = MHD_start_daemon(
         flags, (uint16_t)cfg.port, NULL, NULL, request_handle, &shared, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&cfg.bind_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg.timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
-        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONNECTION_MEMORY_INCREMENT,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, &shared, MHD_OPTION_URI_LOG_CALLBACK,
-        request_uri_log, &shared, MHD_OPTION_END);
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&cfg.bind_addr, MHD_OPTION_ARRAY,
+        pool, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.timeout, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
+        (size_t)CONNECTION_MEMORY_INCREMENT, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
+        &shared, MHD_OPTION_URI_LOG_CALLBACK, request_uri_log, &shared, MHD_OPTION_END);
     if (daemon == NULL) {
         log_message("cannot listen on %s port %llu: %s", cfg.bind, (unsigned long long)cfg.port,
                     errno != 0 ? strerror(errno) : "libmicrohttpd refused to start");
@@ -146,8 +148,7 @@ int main(int argc, char **argv)
     fflush(stderr);
 
     while (signals_received == 0)
-        sigsuspend(&old_mask);
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+        sleep_ms(WAIT_POLL_MS);
 
     drain(&shared, cfg.drain_timeout);
     MHD_stop_daemon(daemon);

@@ -16,8 +16,9 @@
 #define METRICS_BUCKET_LIST(X)                                                                     \
     X(0.0005)                                                                                      \
     X(0.001)                                                                                       \
-    X(0.0025) X(0.005) X(0.01) X(0.025) X(0.05) X(0.1) X(0.25) X(0.5) X(1.0) X(2.5) X(5.0) X(10.0) \
-        X(30.0) X(60.0)
+    X(0.0025)                                                                                      \
+    X(0.005)                                                                                       \
+    X(0.01) X(0.025) X(0.05) X(0.1) X(0.25) X(0.5) X(1.0) X(2.5) X(5.0) X(10.0) X(30.0) X(60.0)
 #define METRICS_BUCKET_COUNT 16
 
 /* The HTTP statuses the service answers with; anything else is counted
