@@ -62,7 +62,7 @@ void it_sleep_ms(int ms)
 static void it_child_add(pid_t pid, const char *log_path)
 {
     for (size_t i = 0; i < IT_MAX_CHILDREN; i++) {
-        if (it_children[i].pid == 0) {
+        if (it_children[i].pid == 0 && it_children[i].log_path[0] == '\0') {
             it_children[i].pid = pid;
             snprintf(it_children[i].log_path, sizeof it_children[i].log_path, "%s",
                      log_path ? log_path : "");
