@@ -47,8 +47,8 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBCORE := $(BUILD)/libl2dcore.a
 LIBAPI  := $(BUILD)/libl2dapi.a
 L2D     := $(BUILD)/l2d
-UNIT    := $(BUILD)/tests/unit
-INTEG   := $(BUILD)/tests/integration
+UNIT    := $(BUILD)/tests/unit-tests
+INTEG   := $(BUILD)/tests/integration-tests
 
 .PHONY: all run test unit integration bench clean format format-check lint deps help \
         test-san openapi-lint

@@ -18,7 +18,7 @@
  * without the query string). Otherwise returns false and writes a one-line
  * reason into why (why_len bytes, always NUL-terminated). */
 bool openapi_check_response(const char *method, const char *path, int status,
-                            const char *content_type, const char *body, size_t body_len,
-                            char *why, size_t why_len);
+                            const char *content_type, const char *body, size_t body_len, char *why,
+                            size_t why_len);
 
 #endif
