@@ -1,11 +1,11 @@
 /* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, drain.
  *
  * SIGTERM/SIGINT only set a flag (on whichever thread they land), which the
- * main thread polls. Main then turns the service to draining (/readyz and
- * every new request answer 503 `draining` with Connection: close), keeps the
- * listener open at least DRAIN_GRACE_MS (bounded by --drain-timeout) so
- * probes see the 503, waits for requests in flight up to --drain-timeout,
- * stops the daemon and exits 0. A second signal ends the drain at once. */
+ * main thread polls. Main then turns the service to draining for
+ * --drain-timeout seconds: /readyz and every new request answer 503
+ * `draining` with Connection: close, requests in flight finish; then it stops
+ * the daemon (closing the listener and whatever is left) and exits 0. A
+ * second signal ends the drain at once. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -24,7 +24,6 @@
 
 #define CONNECTION_MEMORY_LIMIT (256 * 1024)
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
-#define DRAIN_GRACE_MS 1000
 #define DRAIN_POLL_MS 20
 #define WAIT_POLL_MS 100
 
@@ -61,22 +60,24 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL); /* EINTR (a signal) just ends the nap early */
 }
 
-/* Waits, after the first signal, until the drain is over. */
+/* The drain, after the first signal: for --drain-timeout seconds the
+ * listener stays open and every new request is answered 503 `draining`
+ * (API.md: "for --drain-timeout seconds before the listener closes"), while
+ * requests admitted before the signal run to their end. A second signal cuts
+ * it short. */
 static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
 {
     uint64_t start = monotonic_ms();
     uint64_t limit = drain_timeout_s * 1000u;
-    uint64_t grace = limit < DRAIN_GRACE_MS ? limit : DRAIN_GRACE_MS;
+    long left;
 
     atomic_store(&shared->draining, true);
-    for (;;) {
-        uint64_t elapsed = monotonic_ms() - start;
-        if (signals_received >= 2 || elapsed >= limit)
-            break;
-        if (elapsed >= grace && atomic_load(&shared->in_flight) == 0)
-            break;
+    while (signals_received < 2 && monotonic_ms() - start < limit)
         sleep_ms(DRAIN_POLL_MS);
-    }
+    left = atomic_load(&shared->in_flight);
+    if (left > 0)
+        log_message("drain over: closing %ld request%s still in flight", left,
+                    left == 1 ? "" : "s");
 }
 
 int main(int argc, char **argv)
