@@ -270,16 +270,24 @@ static enum api_status array_close(struct api_json_decoder *dec, struct api_erro
     return value_done(dec, err);
 }
 
-/* A whole number token: parse, round to the dtype, accumulate. */
-static enum api_status number_done(struct api_json_decoder *dec, const char *tok, size_t len,
-                                   uint64_t off, struct api_error *err)
+/* x rounded to the dtype, as l2_dtype_round: float64 is x itself, and a
+ * float32 within range is the hardware conversion (nearest, ties to even,
+ * subnormals kept), which is what l2_dtype_round computes. */
+static inline double round_to(enum l2_dtype dt, double x)
 {
-    double x;
-    size_t bad;
+    if (dt == L2_DTYPE_FLOAT64)
+        return x;
+    if (dt == L2_DTYPE_FLOAT32 && fabs(x) < 0x1p127)
+        return (double)(float)x;
+    return l2_dtype_round(dt, x);
+}
 
-    if (!api_numparse(tok, len, &x, &bad))
-        return fail_json(dec, err, off + bad, "malformed number");
-    double y = l2_dtype_round(dec->res->dtype, x);
+/* A number token tok (len bytes) whose value is x: round to the dtype,
+ * accumulate. */
+static enum api_status number_value(struct api_json_decoder *dec, double x, const char *tok,
+                                    size_t len, struct api_error *err)
+{
+    double y = round_to(dec->res->dtype, x);
     if (!isfinite(y)) {
         char ptr[API_POINTER_MAX];
         int shown = len > 40 ? 40 : (int)len;
@@ -290,6 +298,66 @@ static enum api_status number_done(struct api_json_decoder *dec, const char *tok
     }
     l2_accum_add(dec->target, y);
     return value_done(dec, err);
+}
+
+/* A whole number token: parse, round to the dtype, accumulate. */
+static enum api_status number_done(struct api_json_decoder *dec, const char *tok, size_t len,
+                                   uint64_t off, struct api_error *err)
+{
+    double x;
+    size_t bad;
+
+    if (!api_numparse(tok, len, &x, &bad))
+        return fail_json(dec, err, off + bad, "malformed number");
+    return number_value(dec, x, tok, len, err);
+}
+
+/* Right after a number element of the innermost open array, in state
+ * ST_AFTER_VALUE at p: reads the run ", number, number, ..." in place for
+ * as long as each step is the plain case the machine would take (a comma,
+ * whitespace, a room for one more element, a number api_numparse_run
+ * decides inside this chunk, finite after rounding), doing exactly what the
+ * machine would. Returns where it stopped, with dec->state ST_AFTER_VALUE
+ * or ST_VALUE there; the machine takes over from that byte, so anything
+ * else (a closer, an error, a number split by the chunk's end) is handled
+ * by the one general path. */
+static const char *leaf_run(struct api_json_decoder *dec, const char *p, const char *end)
+{
+    unsigned d = dec->tdepth - 1;
+    uint64_t i = dec->idx[d];
+    uint64_t limit = (dec->known >> d & 1) ? dec->shape[d] : UINT64_MAX;
+    enum l2_dtype dt = dec->res->dtype;
+    struct l2_accum *target = dec->target;
+
+    for (;;) {
+        while (p < end && (cls[(unsigned char)*p] & C_WS))
+            p++;
+        if (p == end || *p != ',') {
+            dec->state = ST_AFTER_VALUE;
+            break;
+        }
+        const char *q = p + 1;
+        while (q < end && (cls[(unsigned char)*q] & C_WS))
+            q++;
+        double x;
+        size_t n = i < limit ? api_numparse_run(q, end, &x) : 0;
+        if (n == 0) {
+            p = q;
+            dec->state = ST_VALUE;
+            break;
+        }
+        double y = round_to(dt, x);
+        if (!isfinite(y)) {
+            p = q;
+            dec->state = ST_VALUE;
+            break;
+        }
+        l2_accum_add(target, y);
+        i++;
+        p = q + n;
+    }
+    dec->idx[d] = i;
+    return p;
 }
 
 static enum api_status number_too_long(struct api_json_decoder *dec, struct api_error *err)
@@ -547,7 +615,16 @@ enum api_status api_json_feed(struct api_json_decoder *dec, const char *buf, siz
                 p = q;
                 break;
             }
-            /* a number: scan it in place */
+            /* a number: parse it in place */
+            double x;
+            size_t n = api_numparse_run(p, end, &x);
+            if (n > 0) {
+                CHECK(number_value(dec, x, p, n, err));
+                p += n;
+                if (dec->tdepth > 0)
+                    p = leaf_run(dec, p, end);
+                break;
+            }
             while (q < end && (cls[(unsigned char)*q] & C_NUM))
                 q++;
             if ((size_t)(q - p) > API_JSON_MAX_NUMBER) {

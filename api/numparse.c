@@ -819,6 +819,153 @@ static double slow_path(const char *tok, size_t int_beg, size_t int_end, size_t 
     return strtod(buf, NULL);
 }
 
+/* ---- the fused fast path ----------------------------------------------- */
+
+#define SWAR_ONES UINT64_C(0x0101010101010101)
+
+/* 8 bytes at p as a little-endian integer (any alignment). */
+static inline uint64_t load8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* The value of 8 ASCII digits, first byte lowest (most significant digit):
+ * pairs, then quads, then the whole, in three multiplies. */
+static inline uint64_t parse8(uint64_t v)
+{
+    const uint64_t mask = UINT64_C(0x000000ff000000ff);
+    const uint64_t mul1 = 100 + (UINT64_C(1000000) << 32);
+    const uint64_t mul2 = 1 + (UINT64_C(10000) << 32);
+
+    v -= SWAR_ONES * '0';
+    v = v * 10 + (v >> 8);
+    return ((v & mask) * mul1 + ((v >> 16) & mask) * mul2) >> 32;
+}
+
+/* Bit 7 set in each byte of v that is not an ASCII digit. Carries only run
+ * towards later bytes, so the lowest flagged byte is the first non-digit. */
+static inline uint64_t nondigit_mask8(uint64_t v)
+{
+    return ((v + SWAR_ONES * 0x46) | (v - SWAR_ONES * '0')) & (SWAR_ONES * 0x80);
+}
+
+static const uint64_t pow10_u64[9] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+};
+
+static inline bool is_num_byte(unsigned char c)
+{
+    return is_digit((char)c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
+/* Appends the run of digits at q to *w (*nd significant digits so far).
+ * Returns the end of the run, or NULL when the digits would pass 19. */
+static inline const char *digit_run(const char *q, const char *end, uint64_t *w, int *nd)
+{
+    while (end - q >= 8) {
+        uint64_t v = load8(q);
+        uint64_t m = nondigit_mask8(v);
+        if (m == 0) {
+            if (*nd > 11)
+                return NULL;
+            *w = *w * 100000000 + parse8(v);
+            *nd += 8;
+            q += 8;
+            continue;
+        }
+        unsigned k = (unsigned)__builtin_ctzll(m) >> 3; /* leading digits, 0..7 */
+        if (k == 0)
+            return q;
+        if (*nd + (int)k > 19)
+            return NULL;
+        /* the k digits moved to the end, '0's before them */
+        v = v << (64 - 8 * k) | (SWAR_ONES * '0') >> (8 * k);
+        *w = *w * pow10_u64[k] + parse8(v);
+        *nd += (int)k;
+        return q + k;
+    }
+    for (; q < end && is_digit(*q); q++) {
+        if (*nd == 19)
+            return NULL;
+        *w = *w * 10 + (uint64_t)(*q - '0');
+        (*nd)++;
+    }
+    return q;
+}
+
+size_t api_numparse_run(const char *p, const char *end, double *out)
+{
+    const char *q = p;
+    bool neg = false;
+    uint64_t w = 0;
+    int nd = 0; /* significant digits in w, at most 19 */
+    int64_t e = 0;
+
+    if (q < end && *q == '-') {
+        neg = true;
+        q++;
+    }
+    if (q == end)
+        return 0;
+    if (*q == '0') {
+        q++;
+    } else if (is_digit(*q)) {
+        q = digit_run(q, end, &w, &nd);
+        if (q == NULL)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (q < end && *q == '.') {
+        const char *frac = ++q;
+        if (nd == 0) /* leading zeros of 0.000ddd: places, not digits */
+            while (q < end && *q == '0')
+                q++;
+        q = digit_run(q, end, &w, &nd);
+        if (q == NULL)
+            return 0;
+        if (q == frac)
+            return 0;
+        e = -(int64_t)(q - frac);
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        bool eneg = false;
+        int64_t x = 0;
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) {
+            eneg = *q == '-';
+            q++;
+        }
+        const char *beg = q;
+        for (; q < end && is_digit(*q); q++) {
+            if (q - beg == 5)
+                return 0;
+            x = x * 10 + (*q - '0');
+        }
+        if (q == beg)
+            return 0;
+        e += eneg ? -x : x;
+    }
+    if (q == end || is_num_byte((unsigned char)*q) || q - p > API_NUMPARSE_RUN_MAX)
+        return 0;
+
+    double x;
+    if (w == 0) {
+        x = 0.0;
+    } else if (w <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
+        x = e >= 0 ? (double)w * exact_pow10[e] : (double)w / exact_pow10[-e];
+    } else if (!eisel_lemire(w, e, &x)) {
+        return 0;
+    }
+    *out = neg ? -x : x;
+    return (size_t)(q - p);
+}
+
 bool api_numparse(const char *tok, size_t len, double *out, size_t *bad)
 {
     size_t i = 0;

@@ -21,4 +21,18 @@
  * first byte that breaks the grammar (len when the text ends too early). */
 bool api_numparse(const char *tok, size_t len, double *out, size_t *bad);
 
+/* Longest token api_numparse_run accepts. */
+#define API_NUMPARSE_RUN_MAX 64
+
+/* The common case of api_numparse fused with finding where the token ends,
+ * for a decoder reading in place: parses the number that starts at p. When
+ * the text p[0..n) is a whole number of at most 19 significant digits and
+ * API_NUMPARSE_RUN_MAX bytes, n < end - p and p[n] is none of the bytes
+ * "0123456789+-.eE" (so the token cannot go on), and the value is decided
+ * by an exact fast path, stores in *out exactly what api_numparse(p, n)
+ * gives and returns n. Otherwise returns 0 and leaves *out alone: the
+ * caller then finds the token's end itself and calls api_numparse, which
+ * also reports any error. */
+size_t api_numparse_run(const char *p, const char *end, double *out);
+
 #endif

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1005,4 +1006,188 @@ Test(json_decode, empty_and_null_chunks)
     cr_assert_eq(res.shape[0], 2);
     api_json_free(dec);
     api_result_free(&res);
+}
+
+/* ---- the in-place fast path ---------------------------------------------- */
+
+/* Float32 elements at the edges of the type (halfway points between
+ * neighbours, subnormals, the top binade, just below the overflow point),
+ * printed exactly with %.17g: the decoded sum is that of the values rounded
+ * by the MPFR oracle, bit for bit, in every chunking. */
+Test(json_decode, float32_rounding_at_the_edges)
+{
+    struct sink s = {0};
+    struct l2_accum want;
+    l2_accum_init(&want);
+    put(&s, "[");
+    for (int i = 0; i < 30000; i++) {
+        double x;
+        float f;
+        uint32_t u = (uint32_t)rnd() & 0x7fffffff;
+        switch (i % 5) {
+        case 0: /* halfway between two floats (exact in a double) */
+            memcpy(&f, &u, sizeof f);
+            if (!isfinite(f) || f == FLT_MAX)
+                f = 1.5f;
+            x = ((double)f + (double)nextafterf(f, INFINITY)) / 2;
+            break;
+        case 1: /* among the float32 subnormals and below them */
+            x = ldexp((double)(rnd() >> 11), -53 - 126 - (int)(rnd() % 30));
+            break;
+        case 2: /* the top binade, up to just below FLT_MAX + half an ulp */
+            x = ldexp(1.0 + (double)(rnd() >> 12) * 0x1p-52 * (1 - 0x1p-25), 127);
+            break;
+        case 3: /* one double ulp off a halfway point */
+            memcpy(&f, &u, sizeof f);
+            if (!isfinite(f) || f == FLT_MAX)
+                f = 2.5f;
+            x = ((double)f + (double)nextafterf(f, INFINITY)) / 2;
+            x = nextafter(x, (rnd() & 1) ? INFINITY : 0);
+            break;
+        default: /* anything in range */
+            x = ldexp((double)(rnd() >> 11), -53 - 140 + (int)(rnd() % 268));
+            break;
+        }
+        if (rnd() & 1)
+            x = -x;
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", x);
+        cr_assert_eq(bits_of(strtod(num, NULL)), bits_of(x));
+        put(&s, "%s%s", i ? ", " : "", num);
+        l2_accum_add(&want, oracle_round_dtype(L2_DTYPE_FLOAT32, x));
+    }
+    put(&s, "]");
+
+    struct outcome o;
+    decode(s.buf, s.len, L2_DTYPE_FLOAT32, &o);
+    cr_assert_eq(o.st, API_OK, "%s", o.err.detail);
+    cr_assert_eq(o.res.total.count, want.count);
+    cr_assert_eq(memcmp(o.res.total.limb, want.limb, sizeof want.limb), 0);
+    outcome_free(&o);
+    check_chunking(s.buf, s.len, L2_DTYPE_FLOAT32, 8);
+    free(s.buf);
+}
+
+/* Every way a long run of plain elements can end or fail, 40 elements in
+ * (where the decoder reads in place): the same status and pointer or
+ * offset as anywhere else, and the same under any chunking. */
+Test(json_decode, errors_inside_long_runs)
+{
+    static const struct {
+        const char *tail;
+        enum l2_dtype dt;
+        enum api_status st;
+        const char *pointer; /* NULL: an offset into the tail */
+        int64_t off;
+    } cases[] = {
+        {"1.5.3]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 3},
+        {"1e]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 2},
+        {"-]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 1},
+        {"01]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 1},
+        {"1.e5]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 2},
+        {"]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 0},
+        {"2 3]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 2},
+        {"x]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 0},
+        {"1", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 1},
+        {"1,", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 2},
+        {"true]", L2_DTYPE_FLOAT64, API_INVALID_TENSOR, "/40", 0},
+        {"[1]]", L2_DTYPE_FLOAT64, API_INVALID_TENSOR, "/40", 0},
+        {"1e400]", L2_DTYPE_FLOAT64, API_NUMBER_OUT_OF_RANGE, "/40", 0},
+        {"-1.7976931348623159e308]", L2_DTYPE_FLOAT64, API_NUMBER_OUT_OF_RANGE, "/40", 0},
+        {"3.4028235677973366e38]", L2_DTYPE_FLOAT32, API_NUMBER_OUT_OF_RANGE, "/40", 0},
+        {"65520]", L2_DTYPE_FLOAT16, API_NUMBER_OUT_OF_RANGE, "/40", 0},
+        {"3.4e38]", L2_DTYPE_BFLOAT16, API_NUMBER_OUT_OF_RANGE, "/40", 0},
+    };
+    struct sink s = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s.len = 0;
+        put(&s, "[");
+        for (int k = 0; k < 40; k++) {
+            put(&s, "%.17g,", ldexp((double)(rnd() >> 11), -53) * 100);
+            put_ws(&s);
+        }
+        size_t at = s.len;
+        put(&s, "%s", cases[i].tail);
+        struct outcome o;
+        decode(s.buf, s.len, cases[i].dt, &o);
+        cr_assert_eq(o.st, cases[i].st, "%s: %s (%s)", cases[i].tail, api_status_code(o.st),
+                     o.err.detail);
+        if (cases[i].pointer != NULL) {
+            cr_assert_str_eq(o.err.pointer, cases[i].pointer, "%s", cases[i].tail);
+        } else {
+            cr_assert_eq(o.err.offset, (int64_t)at + cases[i].off, "%s: offset %lld", cases[i].tail,
+                         (long long)o.err.offset);
+        }
+        outcome_free(&o);
+        check_chunking(s.buf, s.len, cases[i].dt, 12);
+    }
+
+    /* a row longer than the first one, and a number too long, mid-run */
+    s.len = 0;
+    put(&s, "[[");
+    for (int k = 0; k < 30; k++)
+        put(&s, "%s%d", k ? ", " : "", k);
+    put(&s, "], [");
+    for (int k = 0; k < 31; k++)
+        put(&s, "%s%d.5", k ? ", " : "", k);
+    put(&s, "]]");
+    struct outcome o;
+    decode(s.buf, s.len, L2_DTYPE_FLOAT64, &o);
+    cr_assert_eq(o.st, API_INVALID_TENSOR);
+    cr_assert_str_eq(o.err.pointer, "/1/30");
+    outcome_free(&o);
+    check_chunking(s.buf, s.len, L2_DTYPE_FLOAT64, 12);
+
+    s.len = 0;
+    put(&s, "[1, 2, 3, 0.");
+    for (int k = 0; k < API_JSON_MAX_NUMBER; k++)
+        put(&s, "0");
+    put(&s, "1, 4]");
+    decode(s.buf, s.len, L2_DTYPE_FLOAT64, &o);
+    cr_assert_eq(o.st, API_INVALID_TENSOR);
+    cr_assert_str_eq(o.err.pointer, "/3");
+    outcome_free(&o);
+    free(s.buf);
+}
+
+/* Numbers of every length up to 24 digits in long runs, some past the
+ * in-place path (more than 19 digits, long exponents, subnormal results):
+ * exact, and the same under any chunking. */
+Test(json_decode, long_runs_of_mixed_numbers)
+{
+    struct sink s = {0};
+    for (int round = 0; round < 4; round++) {
+        enum l2_dtype dt = (enum l2_dtype)round;
+        struct oracle_sum sum;
+        uint64_t count = 0;
+        double want;
+        oracle_sum_init(&sum);
+        s.len = 0;
+        put(&s, "[");
+        for (int k = 0; k < 3000; k++) {
+            char num[64];
+            int prec = 1 + (int)(rnd() % 24);
+            double x = ldexp((double)(rnd() >> 11), -53 + (int)(rnd() % 200) - 100);
+            if (dt == L2_DTYPE_FLOAT64 && k % 50 == 0)
+                x = ldexp(x, -1000); /* subnormal: the slow path */
+            if (dt == L2_DTYPE_FLOAT16)
+                x = ldexp(x, -90);
+            snprintf(num, sizeof num, (rnd() & 1) ? "%.*g" : "%.*e", prec, (rnd() & 1) ? -x : x);
+            put(&s, "%s%s", k ? "," : "", num);
+            put_ws(&s);
+            oracle_sum_add_sq(&sum, oracle_round_dtype(dt, strtod(num, NULL)));
+            count++;
+        }
+        put(&s, "]");
+        cr_assert(oracle_sum_round(&sum, false, &want));
+        oracle_sum_free(&sum);
+        struct outcome o;
+        decode(s.buf, s.len, dt, &o);
+        cr_assert_eq(o.st, API_OK, "%s", o.err.detail);
+        cr_assert_eq(o.res.total.count, count);
+        cr_assert_eq(bits_of(sum_of(&o.res.total)), bits_of(want), "dtype %d", round);
+        outcome_free(&o);
+        check_chunking(s.buf, s.len, dt, 6);
+    }
+    free(s.buf);
 }

@@ -294,3 +294,185 @@ Test(numparse, reads_only_len_bytes)
     cr_assert(api_numparse(s, 6, &x, &bad));
     cr_assert_eq(bits_of(x), bits_of(1.2345));
 }
+
+/* ---- api_numparse_run: the fused fast path ------------------------------ */
+
+/* Runs api_numparse_run on tok followed by term and then slack more bytes,
+ * in a heap buffer of exactly that size (so ASan sees any read past end);
+ * term 0 means nothing follows the token. When it accepts, checks that it
+ * took the whole token and gave api_numparse's and strtod's bits. Returns
+ * the length it took. */
+static size_t run_on(const char *tok, char term, size_t slack)
+{
+    size_t len = strlen(tok), size = len + (term ? 1 + slack : 0);
+    char *buf = malloc(size > 0 ? size : 1);
+    cr_assert_not_null(buf);
+    memcpy(buf, tok, len);
+    if (term) {
+        buf[len] = term;
+        memset(buf + len + 1, '7', slack); /* digits: must not be read as part of it */
+    }
+    double x = 42.0;
+    size_t n = api_numparse_run(buf, buf + size, &x);
+    if (n > 0) {
+        double want;
+        size_t bad;
+        cr_assert_eq(n, len, "%s: took %zu of %zu bytes", tok, n, len);
+        cr_assert(api_numparse(tok, len, &want, &bad), "%s: accepted a bad token", tok);
+        cr_assert_eq(bits_of(x), bits_of(want), "%s: got %a, api_numparse %a", tok, x, want);
+        cr_assert_eq(bits_of(x), bits_of(strtod(tok, NULL)), "%s: differs from strtod", tok);
+    } else {
+        cr_assert_eq(x, 42.0, "%s: *out written when declining", tok);
+    }
+    free(buf);
+    return n;
+}
+
+Test(numparse, run_declines_what_it_must)
+{
+    /* the token runs to the end of the buffer: it may go on */
+    const char *whole[] = {"1", "-0", "0.5", "12345678", "1.2345678901234567", "1e5"};
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        cr_assert_eq(run_on(whole[i], 0, 0), 0, "%s at the end", whole[i]);
+        cr_assert_eq(run_on(whole[i], ',', 0), strlen(whole[i]), "%s then ','", whole[i]);
+    }
+    /* followed by a byte that would continue it */
+    const char follow[] = "0123456789+-.eE";
+    for (size_t i = 0; follow[i]; i++) {
+        cr_assert_eq(run_on("12", follow[i], 3), 0, "12 then %c", follow[i]);
+        cr_assert_eq(run_on("1.5e3", follow[i], 9), 0, "1.5e3 then %c", follow[i]);
+    }
+    /* malformed: the general path reports it */
+    static const char *bad[] = {"-",  "01",    "-01", "1.",  ".1",   "1e",  "1e+", "1E-",
+                                "+1", "1.e5",  "--1", "-.5", "00",   "Inf", "NaN", "]",
+                                "t",  "\"1\"", "",    "-]",  "1e-]", "0.]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(run_on(bad[i], ']', 8), 0, "accepted '%s'", bad[i]);
+    /* a byte that cannot continue a number ends it, whatever comes next */
+    char hex[] = "0x10";
+    double x = 0;
+    cr_assert_eq(api_numparse_run(hex, hex + 4, &x), 1);
+    cr_assert_eq(bits_of(x), bits_of(0.0));
+    /* more than 19 significant digits, or longer than API_NUMPARSE_RUN_MAX */
+    cr_assert_eq(run_on("12345678901234567890", ',', 8), 0);
+    cr_assert_eq(run_on("1234567890.1234567890", ',', 8), 0);
+    cr_assert_eq(run_on("1.00000000000000000000", ',', 8), 0);
+    cr_assert_eq(run_on("1234567890123456789", ',', 8), 19);
+    cr_assert_eq(run_on("0.0000000000000000000000001234567890123456789", ',', 8), 45);
+    char s[128] = "0.";
+    memset(s + 2, '0', API_NUMPARSE_RUN_MAX - 3);
+    s[API_NUMPARSE_RUN_MAX - 1] = '1';
+    s[API_NUMPARSE_RUN_MAX] = '\0';
+    cr_assert_eq(run_on(s, ',', 8), API_NUMPARSE_RUN_MAX);
+    s[API_NUMPARSE_RUN_MAX - 1] = '0';
+    s[API_NUMPARSE_RUN_MAX] = '1';
+    s[API_NUMPARSE_RUN_MAX + 1] = '\0';
+    cr_assert_eq(run_on(s, ',', 8), 0, "a token longer than API_NUMPARSE_RUN_MAX");
+    /* exponents of more than five digits */
+    cr_assert_eq(run_on("1e99999", ',', 8), 0); /* beyond the table: declined */
+    cr_assert_eq(run_on("1e000005", ',', 8), 0);
+    cr_assert_eq(run_on("1e00005", ',', 8), 7);
+}
+
+Test(numparse, run_every_digit_split)
+{
+    /* every split of up to 22 digits between integer and fraction, at every
+     * distance from the end of the buffer (the 8-byte and 1-byte loops) */
+    char s[64];
+    for (int ip = 0; ip <= 20; ip++) {
+        for (int fp = 0; fp <= 20 && ip + fp <= 22; fp++) {
+            if (ip + fp == 0)
+                continue;
+            for (int rep = 0; rep < 4; rep++) {
+                size_t n = 0;
+                if (rep & 1)
+                    s[n++] = '-';
+                if (ip == 0)
+                    s[n++] = '0';
+                for (int k = 0; k < ip; k++)
+                    s[n++] = (char)((k == 0 ? '1' : '0') + rnd() % (k == 0 ? 9 : 10));
+                if (fp > 0) {
+                    s[n++] = '.';
+                    for (int k = 0; k < fp; k++)
+                        s[n++] = (char)('0' + rnd() % 10);
+                }
+                if (rep >= 2)
+                    n += (size_t)snprintf(s + n, sizeof s - n, "e%d", (int)(rnd() % 80) - 40);
+                s[n] = '\0';
+                int sig = ip + fp; /* an upper bound: leading fraction zeros do not count */
+                for (size_t slack = 0; slack <= 9; slack++) {
+                    size_t got = run_on(s, slack % 2 ? ']' : ',', slack);
+                    if (sig <= 15 && (rep < 2 || strchr(s, 'e') == NULL))
+                        cr_assert(got > 0, "%s: declined", s);
+                }
+            }
+        }
+    }
+}
+
+Test(numparse, run_random_tokens)
+{
+    /* random decimals of 1 to 24 digits; when at most 15 of them are
+     * significant and the power of ten is exact, Clinger's path decides:
+     * the fast path must not decline those */
+    char s[128];
+    static const char terms[] = ",] }\n\t\r";
+    for (int i = 0; i < 200000; i++) {
+        size_t n = 0;
+        if (rnd() & 1)
+            s[n++] = '-';
+        int ndig = 1 + (int)(rnd() % 24);
+        int point = (int)(rnd() % (unsigned)(ndig + 1));
+        int zeros = 0;
+        if (point == 0) {
+            s[n++] = '0';
+            s[n++] = '.';
+            zeros = (int)(rnd() % 5);
+            for (int k = 0; k < zeros; k++)
+                s[n++] = '0';
+        }
+        for (int k = 0; k < ndig; k++) {
+            if (k > 0 && k == point)
+                s[n++] = '.';
+            s[n++] = (char)('1' + rnd() % 9);
+        }
+        int frac = point == 0 ? zeros + ndig : ndig - point;
+        int e10 = 0;
+        if (rnd() % 3) {
+            e10 = (int)(rnd() % 700) - 350;
+            n += (size_t)snprintf(s + n, sizeof s - n, "%c%d", (rnd() & 1) ? 'e' : 'E', e10);
+        }
+        s[n] = '\0';
+        size_t got = run_on(s, terms[rnd() % 7], rnd() % 10);
+        int e = e10 - frac;
+        if (ndig <= 15 && e >= -22 && e <= 22)
+            cr_assert_eq(got, n, "%s: declined", s);
+        if (ndig > 19)
+            cr_assert_eq(got, 0, "%s: more than 19 digits taken", s);
+    }
+}
+
+Test(numparse, run_random_doubles)
+{
+    /* printed as a JSON writer does: nearly all must take the fast path */
+    char s[64];
+    int declined = 0, total = 0;
+    for (int i = 0; i < 300000; i++) {
+        double x;
+        uint64_t u = rnd();
+        memcpy(&x, &u, sizeof x);
+        if (!isfinite(x))
+            continue;
+        float f = (float)ldexp((double)(rnd() >> 40), (int)(rnd() % 200) - 124);
+        double v = ldexp((double)(rnd() >> 11), -53) * pow(10.0, (double)(rnd() % 21) - 10);
+        snprintf(s, sizeof s, "%.17g", x);
+        declined += run_on(s, ',', rnd() % 10) == 0;
+        snprintf(s, sizeof s, "%.9g", (double)f);
+        declined += run_on(s, ']', rnd() % 10) == 0;
+        snprintf(s, sizeof s, "%.17g", v);
+        declined += run_on(s, ' ', rnd() % 10) == 0;
+        total += 3;
+    }
+    /* only subnormals, overflow and near-halfway products go the slow way */
+    cr_assert_lt(declined, total / 200, "%d of %d declined", declined, total);
+}
