@@ -8,8 +8,10 @@
  * The exponent field of NaN and infinity has its own bucket: one test per
  * block finds them. Results are rounded once, from the exact integer. */
 #include "accum.h"
+#include "accum_impl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 __extension__ typedef unsigned __int128 accum_u128;
@@ -289,10 +291,14 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
     return L2_OK;
 }
 
-enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
-                             size_t *bad_index)
+void l2_accum_add_at(uint64_t *limb, uint64_t lo, uint64_t hi, unsigned shift)
 {
-    const unsigned char *p = data;
+    accum_add_at(limb, (accum_u128)hi << 64 | lo, shift);
+}
+
+enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
+                                      const unsigned char *p, size_t n, size_t *bad_index)
+{
     enum l2_status st;
 
     switch (dtype) {
@@ -310,6 +316,64 @@ enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const vo
         st = accum_feed_f64(acc, p, n, bad_index);
         break;
     }
+    return st;
+}
+
+/* The implementation in use, or -1 before the first choice. A cache of what
+ * the CPU supports (tests may switch it), atomic because feeds run on many
+ * threads. */
+static _Atomic int accum_impl = -1;
+
+bool l2_accum_impl_supported(enum l2_accum_impl impl)
+{
+    switch (impl) {
+    case L2_ACCUM_IMPL_PORTABLE:
+        return true;
+    case L2_ACCUM_IMPL_AVX512IFMA:
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512ifma");
+#else
+        return false;
+#endif
+    }
+    return false;
+}
+
+enum l2_accum_impl l2_accum_impl_get(void)
+{
+    int impl = atomic_load_explicit(&accum_impl, memory_order_relaxed);
+
+    if (impl < 0) {
+        impl = l2_accum_impl_supported(L2_ACCUM_IMPL_AVX512IFMA) ? L2_ACCUM_IMPL_AVX512IFMA
+                                                                 : L2_ACCUM_IMPL_PORTABLE;
+        atomic_store_explicit(&accum_impl, impl, memory_order_relaxed);
+    }
+    return (enum l2_accum_impl)impl;
+}
+
+bool l2_accum_impl_set(enum l2_accum_impl impl)
+{
+    if (!l2_accum_impl_supported(impl))
+        return false;
+    atomic_store_explicit(&accum_impl, (int)impl, memory_order_relaxed);
+    return true;
+}
+
+const char *l2_accum_impl_name(enum l2_accum_impl impl)
+{
+    return impl == L2_ACCUM_IMPL_AVX512IFMA ? "avx512ifma" : "portable";
+}
+
+enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
+                             size_t *bad_index)
+{
+    enum l2_status st;
+
+    if (l2_accum_impl_get() == L2_ACCUM_IMPL_AVX512IFMA)
+        st = l2_accum_feed_avx512ifma(acc, dtype, data, n, bad_index);
+    else
+        st = l2_accum_feed_portable(acc, dtype, data, n, bad_index);
     if (st == L2_OK)
         acc->count += n;
     return st;

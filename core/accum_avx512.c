@@ -1,0 +1,406 @@
+/* accum_avx512.c -- l2_accum_feed on AVX-512 with IFMA: fixed-point windows.
+ *
+ * The one idea: when a block's nonzero elements m * 2^e (m the integer
+ * significand) all have e in [base, base + WIN], the integers v = m << (e -
+ * base) are below 2^52, and the 52-bit multiply-adds vpmadd52lo/hi add the
+ * low and high 52 bits of v * v, exactly, into 64-bit lane accumulators; with
+ * 12 bits of headroom a lane takes 4096 adds before the sums are flushed into
+ * the wide l2_accum at the bit of 2^(2 base). A first pass over each block
+ * (16 KiB, then read again from L1) finds its exponent range and any NaN or
+ * infinity; a block spanning more binades, or holding subnormals, goes to the
+ * portable code. float16 and bfloat16 are first widened exactly to float32;
+ * float64 splits v into two 52-bit digits. */
+#include "accum_impl.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512ifma")))
+#define ACCUM_INLINE static inline __attribute__((always_inline)) ACCUM_TARGET
+
+/* Feeds below this many elements go to the portable code (one by one). */
+#define ACCUM_VECTOR_MIN 32
+
+/* float32 (and widened halves): blocks of 4096 elements (16 KiB); window of
+ * 29 exponents, as m < 2^24 and m << 28 < 2^52. A lane of each accumulator
+ * gets one add per 32 elements (two more per block at most), so a segment of
+ * 2^16 elements between flushes stays far below 4096 adds. */
+#define F32_BLOCK 4096
+#define F32_WIN 28
+#define F32_SEGMENT 65536
+
+/* float64: blocks of 2048 elements (16 KiB); v = m << d < 2^78 is split as
+ * a * 2^52 + b, and the window of 26 exponents keeps a < 2^26, so a * a and
+ * 2a * b fit the 52-bit multiplier. One add per lane per 16 elements. */
+#define F64_BLOCK 2048
+#define F64_WIN 25
+#define F64_SEGMENT 32768
+
+/* Index of the first element of p[0..n) of dtype whose exponent field is all
+ * ones (NaN or infinity); n when there is none. */
+static size_t accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (dtype == L2_DTYPE_FLOAT64) {
+            uint64_t u;
+            memcpy(&u, p + 8 * i, 8);
+            if ((u & UINT64_C(0x7ff0000000000000)) == UINT64_C(0x7ff0000000000000))
+                break;
+        } else if (dtype == L2_DTYPE_FLOAT32) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u)
+                break;
+        } else {
+            uint16_t u;
+            unsigned e = dtype == L2_DTYPE_FLOAT16 ? 0x7c00u : 0x7f80u;
+            memcpy(&u, p + 2 * i, 2);
+            if ((u & e) == e)
+                break;
+        }
+    }
+    return i;
+}
+
+/* Adds the sum of all 64-bit lanes of v[0..k), times 2^shift, into limb, and
+ * zeroes v. */
+ACCUM_TARGET static void accum_flush_lanes(uint64_t *limb, __m512i *v, int k, unsigned shift)
+{
+    uint64_t lo = 0, hi = 0;
+
+    for (int i = 0; i < k; i++) {
+        uint64_t lanes[8];
+        _mm512_storeu_si512(lanes, v[i]);
+        for (int j = 0; j < 8; j++) {
+            lo += lanes[j];
+            hi += lo < lanes[j];
+        }
+        v[i] = _mm512_setzero_si512();
+    }
+    if (lo | hi)
+        l2_accum_add_at(limb, lo, hi, shift);
+}
+
+/* Mask of the first r < 16 lanes (all 16 when r >= 16). */
+static inline __mmask16 accum_mask16(size_t r)
+{
+    return r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << r) - 1);
+}
+
+/* ---- float32, float16, bfloat16 ---------------------------------------- */
+
+/* The exponent range of 16 float32 bit patterns, folded into mx (the largest
+ * |x| << 1) and mn (the smallest nonzero |x| << 1, minus 2: zeros wrap to the
+ * top and never win). */
+ACCUM_INLINE void f32_range_step(__m512i x, __m512i *mx, __m512i *mn)
+{
+    __m512i x2 = _mm512_add_epi32(x, x); /* drops the sign */
+    *mx = _mm512_max_epu32(*mx, x2);
+    *mn = _mm512_min_epu32(*mn, _mm512_sub_epi32(x2, _mm512_set1_epi32(2)));
+}
+
+/* The largest exponent field and the smallest one of a nonzero element (256
+ * when all are zero), from the folded mx and mn. */
+ACCUM_INLINE void f32_range_end(__m512i mx, __m512i mn, unsigned *emax, unsigned *emin)
+{
+    uint32_t hi = _mm512_reduce_max_epu32(mx), lo = _mm512_reduce_min_epu32(mn);
+
+    *emax = hi >> 24;
+    *emin = lo == UINT32_C(0xfffffffe) ? 256 : (lo + 2) >> 24;
+}
+
+/* Exponent range of len float32 elements at p. */
+ACCUM_TARGET static void f32_range(const unsigned char *p, size_t len, unsigned *emax,
+                                   unsigned *emin)
+{
+    __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
+    __m512i mn0 = _mm512_set1_epi32(-1), mn1 = mn0;
+    size_t i = 0;
+
+    for (; i + 32 <= len; i += 32) {
+        f32_range_step(_mm512_loadu_si512(p + 4 * i), &mx0, &mn0);
+        f32_range_step(_mm512_loadu_si512(p + 4 * i + 64), &mx1, &mn1);
+    }
+    for (; i < len; i += 16) /* masked-off lanes load as zeros */
+        f32_range_step(_mm512_maskz_loadu_epi32(accum_mask16(len - i), p + 4 * i), &mx0, &mn0);
+    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin);
+}
+
+/* Widens len float16 or bfloat16 elements at p exactly to float32 bits in
+ * out (padded with zeros to a multiple of 16), and finds their range. */
+ACCUM_TARGET static void f32_widen_range(enum l2_dtype dtype, const unsigned char *p, size_t len,
+                                         uint32_t *out, unsigned *emax, unsigned *emin)
+{
+    __m512i mx = _mm512_setzero_si512(), mn = _mm512_set1_epi32(-1);
+
+    for (size_t i = 0; i < len; i += 16) {
+        __m256i h = _mm256_maskz_loadu_epi16(accum_mask16(len - i), p + 2 * i);
+        __m512i x;
+        if (dtype == L2_DTYPE_FLOAT16) /* every float16 is a float32 */
+            x = _mm512_castps_si512(_mm512_cvtph_ps(h));
+        else /* bfloat16 is the top half of a float32 */
+            x = _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+        _mm512_store_si512(out + i, x);
+        f32_range_step(x, &mx, &mn);
+    }
+    f32_range_end(mx, mn, emax, emin);
+}
+
+/* Squares 16 float32 bit patterns whose nonzero elements have exponent
+ * fields in [base, base + F32_WIN] into the accumulators: even elements into
+ * le/he (low/high 52 bits of each square), odd ones into lo/ho. A zero has
+ * exponent field 0 < base: its shift count wraps to >= 2^31 and vpsllvq
+ * gives 0. */
+ACCUM_INLINE void f32_step(__m512i x, __m512i vbase, __m512i *le, __m512i *he, __m512i *lo,
+                           __m512i *ho)
+{
+    const __m512i low32 = _mm512_set1_epi64(0xffffffff);
+    __m512i x2 = _mm512_add_epi32(x, x);
+    __m512i d = _mm512_sub_epi32(_mm512_srli_epi32(x2, 24), vbase);
+    /* significand with its hidden bit: (x & 0x7fffff) | 0x800000 */
+    __m512i m = _mm512_ternarylogic_epi32(x, _mm512_set1_epi32(0x7fffff),
+                                          _mm512_set1_epi32(0x800000), 0xea);
+    __m512i ve = _mm512_sllv_epi64(_mm512_and_si512(m, low32), _mm512_and_si512(d, low32));
+    __m512i vo = _mm512_sllv_epi64(_mm512_srli_epi64(m, 32), _mm512_srli_epi64(d, 32));
+
+    *le = _mm512_madd52lo_epu64(*le, ve, ve);
+    *he = _mm512_madd52hi_epu64(*he, ve, ve);
+    *lo = _mm512_madd52lo_epu64(*lo, vo, vo);
+    *ho = _mm512_madd52hi_epu64(*ho, vo, vo);
+}
+
+/* Adds the squares of len float32 elements at p, all in the window at base,
+ * into acc[0..8) (acc[0..4) low digits, acc[4..8) high digits). */
+ACCUM_TARGET static void f32_block(const unsigned char *p, size_t len, unsigned base, __m512i *acc)
+{
+    const __m512i vbase = _mm512_set1_epi32((int)base);
+    __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
+    __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
+    size_t i = 0;
+
+    for (; i + 32 <= len; i += 32) {
+        f32_step(_mm512_loadu_si512(p + 4 * i), vbase, &l0, &h0, &l1, &h1);
+        f32_step(_mm512_loadu_si512(p + 4 * i + 64), vbase, &l2, &h2, &l3, &h3);
+    }
+    for (; i < len; i += 16)
+        f32_step(_mm512_maskz_loadu_epi32(accum_mask16(len - i), p + 4 * i), vbase, &l0, &h0, &l1,
+                 &h1);
+    acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
+    acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
+}
+
+/* Flushes the float32 accumulators of the window at base into the sum:
+ * bit 0 of v * v has the weight of bit 0 of m * m for an element of
+ * exponent field base, 2^(2 (base - 150)). */
+ACCUM_TARGET static void f32_flush(struct l2_accum *a, __m512i *acc, unsigned base)
+{
+    unsigned shift = 2 * base - 300 - L2_ACCUM_LSB_EXP;
+
+    accum_flush_lanes(a->limb, acc, 4, shift);
+    accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
+}
+
+ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dtype,
+                                            const unsigned char *p, size_t n, size_t *bad_index)
+{
+    const size_t w = dtype == L2_DTYPE_FLOAT32 ? 4 : 2;
+    _Alignas(64) uint32_t wide[F32_BLOCK];
+    __m512i acc[8];
+    unsigned base = 0; /* 0: no window open (a window's base is >= 1) */
+    size_t since = 0;  /* elements added since the window opened */
+
+    for (int k = 0; k < 8; k++)
+        acc[k] = _mm512_setzero_si512();
+    for (size_t at = 0; at < n; at += F32_BLOCK) {
+        size_t len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
+        const unsigned char *q = p + at * w, *src = q;
+        unsigned emax, emin;
+
+        if (w == 4) {
+            f32_range(q, len, &emax, &emin);
+        } else {
+            f32_widen_range(dtype, q, len, wide, &emax, &emin);
+            src = (const unsigned char *)wide;
+        }
+        if (emax == 255) {
+            if (bad_index)
+                *bad_index = at + accum_first_bad(dtype, q, len);
+            return L2_NON_FINITE;
+        }
+        if (emin == 256) /* all zeros */
+            continue;
+        if (emin == 0 || emax - emin > F32_WIN) {           /* subnormals or too wide */
+            l2_accum_feed_portable(a, dtype, q, len, NULL); /* finite: cannot fail */
+            continue;
+        }
+        if (base == 0 || emin < base || emax > base + F32_WIN || since + len > F32_SEGMENT) {
+            if (base)
+                f32_flush(a, acc, base);
+            /* two binades of room above the largest, when the smallest allows */
+            base = emax > F32_WIN - 1 ? emax - (F32_WIN - 2) : 1;
+            if (base > emin)
+                base = emin;
+            since = 0;
+        }
+        f32_block(src, len, base, acc);
+        since += len;
+    }
+    if (base)
+        f32_flush(a, acc, base);
+    return L2_OK;
+}
+
+/* ---- float64 ------------------------------------------------------------ */
+
+/* Exponent range of len float64 elements at p: as f32_range, with 2048 for
+ * all zeros. */
+ACCUM_TARGET static void f64_range(const unsigned char *p, size_t len, unsigned *emax,
+                                   unsigned *emin)
+{
+    const __m512i two = _mm512_set1_epi64(2);
+    __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
+    __m512i mn0 = _mm512_set1_epi64(-1), mn1 = mn0;
+    size_t i = 0;
+
+    for (; i + 16 <= len; i += 16) {
+        __m512i x = _mm512_loadu_si512(p + 8 * i), y = _mm512_loadu_si512(p + 8 * i + 64);
+        x = _mm512_add_epi64(x, x);
+        y = _mm512_add_epi64(y, y);
+        mx0 = _mm512_max_epu64(mx0, x);
+        mx1 = _mm512_max_epu64(mx1, y);
+        mn0 = _mm512_min_epu64(mn0, _mm512_sub_epi64(x, two));
+        mn1 = _mm512_min_epu64(mn1, _mm512_sub_epi64(y, two));
+    }
+    for (; i < len; i += 8) {
+        __mmask8 k = (__mmask8)accum_mask16(len - i < 8 ? len - i : 8);
+        __m512i x = _mm512_maskz_loadu_epi64(k, p + 8 * i);
+        x = _mm512_add_epi64(x, x);
+        mx0 = _mm512_max_epu64(mx0, x);
+        mn0 = _mm512_min_epu64(mn0, _mm512_sub_epi64(x, two));
+    }
+    uint64_t hi = _mm512_reduce_max_epu64(_mm512_max_epu64(mx0, mx1));
+    uint64_t lo = _mm512_reduce_min_epu64(_mm512_min_epu64(mn0, mn1));
+    *emax = (unsigned)(hi >> 53);
+    *emin = lo == UINT64_C(0xfffffffffffffffe) ? 2048 : (unsigned)((lo + 2) >> 53);
+}
+
+/* Squares 8 float64 bit patterns in the window at base: v = m << (e - base)
+ * = a * 2^52 + b, and v * v = b*b + 2a*b * 2^52 + a*a * 2^104, each product
+ * split by the multiplier into 52-bit halves: d[0] weight 1, d[1] and d[2]
+ * weight 2^52, d[3] and d[4] weight 2^104. Zeros shift to 0 as in f32_step.
+ * vtop is 52 + base. */
+ACCUM_INLINE void f64_step(__m512i x, __m512i vbase, __m512i vtop, __m512i *d0, __m512i *d1,
+                           __m512i *d2, __m512i *d3, __m512i *d4)
+{
+    const __m512i low52 = _mm512_set1_epi64((INT64_C(1) << 52) - 1);
+    __m512i e = _mm512_srli_epi64(_mm512_add_epi64(x, x), 53);
+    __m512i m = _mm512_ternarylogic_epi64(x, low52, _mm512_set1_epi64(INT64_C(1) << 52), 0xea);
+    __m512i b = _mm512_and_si512(_mm512_sllv_epi64(m, _mm512_sub_epi64(e, vbase)), low52);
+    __m512i a = _mm512_srlv_epi64(m, _mm512_sub_epi64(vtop, e)); /* m >> (52 - d) */
+    __m512i c = _mm512_add_epi64(a, a);
+
+    *d0 = _mm512_madd52lo_epu64(*d0, b, b);
+    *d1 = _mm512_madd52hi_epu64(*d1, b, b);
+    *d2 = _mm512_madd52lo_epu64(*d2, c, b);
+    *d3 = _mm512_madd52hi_epu64(*d3, c, b);
+    *d4 = _mm512_madd52lo_epu64(*d4, a, a);
+}
+
+/* Adds the squares of len float64 elements at p, all in the window at base,
+ * into acc[0..10): two sets of the five digits of f64_step, digit k of set
+ * s at acc[2k + s]. */
+ACCUM_TARGET static void f64_block(const unsigned char *p, size_t len, unsigned base, __m512i *acc)
+{
+    const __m512i vbase = _mm512_set1_epi64(base), vtop = _mm512_set1_epi64(52 + base);
+    __m512i a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3], c0 = acc[4], c1 = acc[5];
+    __m512i d0 = acc[6], d1 = acc[7], e0 = acc[8], e1 = acc[9];
+    size_t i = 0;
+
+    for (; i + 16 <= len; i += 16) {
+        f64_step(_mm512_loadu_si512(p + 8 * i), vbase, vtop, &a0, &b0, &c0, &d0, &e0);
+        f64_step(_mm512_loadu_si512(p + 8 * i + 64), vbase, vtop, &a1, &b1, &c1, &d1, &e1);
+    }
+    for (; i < len; i += 8) {
+        __mmask8 k = (__mmask8)accum_mask16(len - i < 8 ? len - i : 8);
+        f64_step(_mm512_maskz_loadu_epi64(k, p + 8 * i), vbase, vtop, &a0, &b0, &c0, &d0, &e0);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1, acc[4] = c0, acc[5] = c1;
+    acc[6] = d0, acc[7] = d1, acc[8] = e0, acc[9] = e1;
+}
+
+/* Flushes the float64 digits of the window at base: bit 0 of v * v weighs
+ * 2^(2 (base - 1075)). */
+ACCUM_TARGET static void f64_flush(struct l2_accum *a, __m512i *acc, unsigned base)
+{
+    unsigned shift = 2 * base - 2150 - L2_ACCUM_LSB_EXP;
+
+    accum_flush_lanes(a->limb, acc, 2, shift);
+    accum_flush_lanes(a->limb, acc + 2, 4, shift + 52);
+    accum_flush_lanes(a->limb, acc + 6, 4, shift + 104);
+}
+
+ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned char *p, size_t n,
+                                            size_t *bad_index)
+{
+    __m512i acc[10];
+    unsigned base = 0; /* 0: no window open */
+    size_t since = 0;
+
+    for (int k = 0; k < 10; k++)
+        acc[k] = _mm512_setzero_si512();
+    for (size_t at = 0; at < n; at += F64_BLOCK) {
+        size_t len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
+        const unsigned char *q = p + at * 8;
+        unsigned emax, emin;
+
+        f64_range(q, len, &emax, &emin);
+        if (emax == 2047) {
+            if (bad_index)
+                *bad_index = at + accum_first_bad(L2_DTYPE_FLOAT64, q, len);
+            return L2_NON_FINITE;
+        }
+        if (emin == 2048)
+            continue;
+        if (emin == 0 || emax - emin > F64_WIN) {
+            l2_accum_feed_portable(a, L2_DTYPE_FLOAT64, q, len, NULL);
+            continue;
+        }
+        if (base == 0 || emin < base || emax > base + F64_WIN || since + len > F64_SEGMENT) {
+            if (base)
+                f64_flush(a, acc, base);
+            base = emax > F64_WIN - 1 ? emax - (F64_WIN - 2) : 1;
+            if (base > emin)
+                base = emin;
+            since = 0;
+        }
+        f64_block(q, len, base, acc);
+        since += len;
+    }
+    if (base)
+        f64_flush(a, acc, base);
+    return L2_OK;
+}
+
+enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
+                                        const unsigned char *p, size_t n, size_t *bad_index)
+{
+    if (n < ACCUM_VECTOR_MIN)
+        return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+    if (dtype == L2_DTYPE_FLOAT64)
+        return f64_feed(acc, p, n, bad_index);
+    return f32_feed(acc, dtype, p, n, bad_index);
+}
+
+#else /* not x86-64: never chosen, as l2_accum_impl_supported says */
+
+enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
+                                        const unsigned char *p, size_t n, size_t *bad_index)
+{
+    return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+}
+
+#endif

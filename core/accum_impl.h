@@ -1,0 +1,49 @@
+/* accum_impl.h -- the kernel's implementations, private to core/ and its tests.
+ *
+ * l2_accum_feed picks the fastest implementation the CPU supports, once. The
+ * tests force each one in turn (they must all give the same bits), and the
+ * vector file calls back into accum.c for the wide sum and the rare inputs it
+ * leaves to the portable code. Not part of the public contract. */
+#ifndef L2_ACCUM_IMPL_H
+#define L2_ACCUM_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accum.h"
+
+enum l2_accum_impl {
+    L2_ACCUM_IMPL_PORTABLE,   /* plain C: exponent buckets, any CPU */
+    L2_ACCUM_IMPL_AVX512IFMA, /* x86-64 AVX-512 F/BW/VL + IFMA fixed-point windows */
+};
+
+#define L2_ACCUM_IMPL_COUNT 2
+
+/* Whether this build and this CPU can run impl. */
+bool l2_accum_impl_supported(enum l2_accum_impl impl);
+
+/* The implementation l2_accum_feed uses (chosen on first use: the fastest
+ * supported one). */
+enum l2_accum_impl l2_accum_impl_get(void);
+
+/* Makes l2_accum_feed use impl from now on (for tests and benchmarks).
+ * Returns false, changing nothing, when impl is not supported. */
+bool l2_accum_impl_set(enum l2_accum_impl impl);
+
+/* A short name: "portable", "avx512ifma". */
+const char *l2_accum_impl_name(enum l2_accum_impl impl);
+
+/* limb += (hi * 2^64 + lo) << shift, exactly; shift / 64 + 2 < L2_ACCUM_LIMBS. */
+void l2_accum_add_at(uint64_t *limb, uint64_t lo, uint64_t hi, unsigned shift);
+
+/* l2_accum_feed by the portable code, without counting the elements. */
+enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
+                                      const unsigned char *p, size_t n, size_t *bad_index);
+
+/* l2_accum_feed by AVX-512 IFMA, without counting; only on a CPU for which
+ * l2_accum_impl_supported(L2_ACCUM_IMPL_AVX512IFMA) holds. */
+enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
+                                        const unsigned char *p, size_t n, size_t *bad_index);
+
+#endif

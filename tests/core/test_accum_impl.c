@@ -1,0 +1,377 @@
+/* test_accum_impl.c -- every implementation of l2_accum_feed (portable, and
+ * each vector one this CPU runs) against the MPFR oracle and against each
+ * other, limb for limb: every size 0..300 at odd alignments, random, extreme
+ * and mixed data, blocks that reuse, move or leave the fixed-point window,
+ * accumulators filled to their limit, and the exact first NaN/inf index. */
+#include <criterion/criterion.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/accum.h"
+#include "core/accum_impl.h"
+#include "tests/support/oracle.h"
+
+static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
+                                       L2_DTYPE_FLOAT64};
+
+/* Field layout of each dtype: fraction bits, exponent bits. */
+static unsigned fbits_of(enum l2_dtype t)
+{
+    return t == L2_DTYPE_FLOAT16    ? 10
+           : t == L2_DTYPE_BFLOAT16 ? 7
+           : t == L2_DTYPE_FLOAT32  ? 23
+                                    : 52;
+}
+
+static unsigned ebits_of(enum l2_dtype t)
+{
+    return t == L2_DTYPE_FLOAT16 ? 5 : t == L2_DTYPE_FLOAT64 ? 11 : 8;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1du;
+}
+
+/* Bits of dtype t with sign s, exponent field e and fraction f. */
+static uint64_t make_bits(enum l2_dtype t, uint64_t s, uint64_t e, uint64_t f)
+{
+    unsigned fb = fbits_of(t), eb = ebits_of(t);
+    return s << (fb + eb) | e << fb | (f & ((UINT64_C(1) << fb) - 1));
+}
+
+static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)
+{
+    size_t w = l2_dtype_size(t);
+    for (size_t k = 0; k < w; k++)
+        buf[i * w + k] = (unsigned char)(u >> (8 * k));
+}
+
+enum kind {
+    K_NARROW,   /* exponents within +-8 of 1.0 */
+    K_FULL,     /* any finite bits */
+    K_OUTLIERS, /* narrow, with 1 in 64 a zero, subnormal, tiny or huge */
+    K_ZEROS,    /* +-0 only */
+    K_MAX,      /* the two largest binades, largest significands */
+    K_KINDS
+};
+
+/* One random finite element of dtype t of the given kind. */
+static uint64_t random_element(enum l2_dtype t, enum kind k)
+{
+    unsigned eb = ebits_of(t);
+    uint64_t emax = (UINT64_C(1) << eb) - 1, bias = emax >> 1;
+    uint64_t s = rnd() & 1, f = rnd();
+
+    switch (k) {
+    case K_NARROW:
+        return make_bits(t, s, bias - 8 + rnd() % 17, f);
+    case K_FULL:
+        return make_bits(t, s, rnd() % emax, f);
+    case K_OUTLIERS:
+        if (rnd() % 64 == 0) {
+            switch (rnd() % 4) {
+            case 0:
+                return make_bits(t, s, 0, 0);
+            case 1:
+                return make_bits(t, s, 0, f | 1);
+            case 2:
+                return make_bits(t, s, 1 + rnd() % 4, f);
+            default:
+                return make_bits(t, s, emax - 1 - rnd() % 4, f);
+            }
+        }
+        return make_bits(t, s, bias - 8 + rnd() % 17, f);
+    case K_ZEROS:
+        return make_bits(t, s, 0, 0);
+    default:
+        return make_bits(t, s, emax - 1 - rnd() % 2, ~(rnd() % 4));
+    }
+}
+
+/* Feeds buf[0..n) of t in one call with impl into a fresh *acc. */
+static enum l2_status feed_with(enum l2_accum_impl impl, enum l2_dtype t, const unsigned char *buf,
+                                size_t n, struct l2_accum *acc, size_t *bad)
+{
+    cr_assert(l2_accum_impl_set(impl), "%s unsupported", l2_accum_impl_name(impl));
+    cr_assert_eq(l2_accum_impl_get(), impl);
+    l2_accum_init(acc);
+    return l2_accum_feed(acc, t, buf, n, bad);
+}
+
+/* Every supported implementation gives the portable limbs on buf, and (when
+ * o is not NULL) the oracle's rounded sum and half. */
+static void check_all_impls(enum l2_dtype t, const unsigned char *buf, size_t n,
+                            const struct oracle_sum *o, const char *what)
+{
+    struct l2_accum ref, acc;
+
+    cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, buf, n, &ref, NULL), L2_OK);
+    for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+        enum l2_accum_impl impl = (enum l2_accum_impl)i;
+        if (!l2_accum_impl_supported(impl))
+            continue;
+        size_t bad = 777;
+        cr_assert_eq(feed_with(impl, t, buf, n, &acc, &bad), L2_OK, "%s %s %s n=%zu",
+                     l2_accum_impl_name(impl), l2_dtype_name(t), what, n);
+        cr_assert_eq(bad, 777);
+        cr_assert_eq(acc.count, n);
+        cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s %s %s n=%zu: limbs differ",
+                     l2_accum_impl_name(impl), l2_dtype_name(t), what, n);
+        if (!o)
+            continue;
+        for (int half = 0; half < 2; half++) {
+            double want, got = 0;
+            bool ok = oracle_sum_round(o, half, &want);
+            enum l2_status st = half ? l2_accum_half(&acc, &got) : l2_accum_sum(&acc, &got);
+            cr_assert_eq(st, ok ? L2_OK : L2_OVERFLOW);
+            cr_assert_eq(memcmp(&got, &want, sizeof got), 0, "%s %s %s n=%zu: %a, oracle %a",
+                         l2_accum_impl_name(impl), l2_dtype_name(t), what, n, got, want);
+        }
+    }
+}
+
+/* The oracle sum of buf[0..n) of t. */
+static void oracle_of(struct oracle_sum *o, enum l2_dtype t, const unsigned char *buf, size_t n)
+{
+    size_t w = l2_dtype_size(t);
+    oracle_sum_init(o);
+    for (size_t i = 0; i < n; i++)
+        oracle_sum_add_sq(o, l2_dtype_load_le(t, buf + i * w));
+}
+
+Test(accum_impl, selection)
+{
+    cr_assert(l2_accum_impl_supported(L2_ACCUM_IMPL_PORTABLE));
+    cr_assert(l2_accum_impl_set(L2_ACCUM_IMPL_PORTABLE));
+    cr_assert_eq(l2_accum_impl_get(), L2_ACCUM_IMPL_PORTABLE);
+    cr_assert_str_eq(l2_accum_impl_name(L2_ACCUM_IMPL_PORTABLE), "portable");
+    cr_assert_str_eq(l2_accum_impl_name(L2_ACCUM_IMPL_AVX512IFMA), "avx512ifma");
+#if defined(__x86_64__)
+    bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512ifma");
+#else
+    bool has = false;
+#endif
+    cr_assert_eq(l2_accum_impl_supported(L2_ACCUM_IMPL_AVX512IFMA), has);
+    cr_assert_eq(l2_accum_impl_set(L2_ACCUM_IMPL_AVX512IFMA), has);
+    cr_assert_eq(l2_accum_impl_get(), has ? L2_ACCUM_IMPL_AVX512IFMA : L2_ACCUM_IMPL_PORTABLE);
+}
+
+/* Every size 0..300, each dtype and kind, at an odd address. */
+Test(accum_impl, every_small_size_and_alignment)
+{
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t);
+        unsigned char *mem = malloc(301 * w + 8);
+        cr_assert_not_null(mem);
+        for (size_t n = 0; n <= 300; n++) {
+            enum kind k = (enum kind)(n % K_KINDS);
+            unsigned char *buf = mem + (n * 3) % 8;
+            struct oracle_sum o;
+            for (size_t i = 0; i < n; i++)
+                put_bits(t, buf, i, random_element(t, k));
+            oracle_of(&o, t, buf, n);
+            check_all_impls(t, buf, n, &o, "small");
+            oracle_sum_free(&o);
+        }
+        free(mem);
+    }
+}
+
+/* Larger feeds of every kind: many blocks, at an odd address. */
+Test(accum_impl, every_kind_many_blocks)
+{
+    const size_t sizes[3] = {4095, 9001, 70001};
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t);
+        for (int k = 0; k < K_KINDS; k++) {
+            for (int s = 0; s < 3; s++) {
+                size_t n = sizes[s];
+                unsigned char *mem = malloc(n * w + 1), *buf = mem + 1;
+                struct oracle_sum o;
+                cr_assert_not_null(mem);
+                for (size_t i = 0; i < n; i++)
+                    put_bits(t, buf, i, random_element(t, (enum kind)k));
+                oracle_of(&o, t, buf, n);
+                check_all_impls(t, buf, n, &o, "kind");
+                oracle_sum_free(&o);
+                free(mem);
+            }
+        }
+    }
+}
+
+/* Blocks whose exponent ranges rise, fall, jump past the window, fit in it
+ * only at its edges, or are all zero, in one feed. */
+Test(accum_impl, window_moves_between_blocks)
+{
+    const int shifts[] = {0, 0, 1, 2, 3, -1, -5, 0, 30, -30, 0, 100, -100, 0, 27, 28, 29, 0};
+    const size_t nb = sizeof shifts / sizeof shifts[0], blk = 2048;
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t), n = nb * blk + 13;
+        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1, mid = emax / 2;
+        unsigned char *buf = malloc(n * w);
+        struct oracle_sum o;
+        cr_assert_not_null(buf);
+        for (size_t i = 0; i < n; i++) {
+            size_t b = i / blk;
+            int sh = b < nb ? shifts[b] : 0;
+            /* b == 7 is all zeros; blocks 14..16: one element 2^sh below */
+            int64_t e = (int64_t)mid + (int64_t)(rnd() % 3);
+            if (b >= 14 && b <= 16 && i % blk == 5)
+                e -= sh;
+            else if (b < 14)
+                e += sh;
+            if (e < 1)
+                e = 1;
+            if (e > (int64_t)emax - 1)
+                e = (int64_t)emax - 1;
+            put_bits(t, buf, i, b == 7 ? 0 : make_bits(t, rnd() & 1, (uint64_t)e, rnd()));
+        }
+        oracle_of(&o, t, buf, n);
+        check_all_impls(t, buf, n, &o, "moves");
+        oracle_sum_free(&o);
+        free(buf);
+    }
+}
+
+/* The largest squares the window allows, the top of the window filled with
+ * the largest significand and its bottom holding the smallest exponent, for
+ * more elements than one accumulator segment: no lane may wrap. */
+Test(accum_impl, accumulators_full_do_not_wrap)
+{
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t), n = 300000;
+        unsigned span = t == L2_DTYPE_FLOAT64 ? 25 : 28;
+        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        uint64_t top = t == L2_DTYPE_FLOAT16 ? emax - 1 : emax / 2 + 10;
+        uint64_t big = make_bits(t, 0, top, UINT64_MAX);
+        uint64_t small = make_bits(t, 1, top >= span ? top - span : 1, 0);
+        unsigned char *buf = malloc(n * w);
+        struct oracle_sum o;
+        cr_assert_not_null(buf);
+        for (size_t i = 0; i < n; i++)
+            put_bits(t, buf, i, i % 1024 == 0 ? small : big);
+        oracle_sum_init(&o);
+        unsigned char b[8];
+        memcpy(b, buf + w, w);
+        oracle_sum_add_sq_times(&o, l2_dtype_load_le(t, b), n - (n + 1023) / 1024);
+        memcpy(b, buf, w);
+        oracle_sum_add_sq_times(&o, l2_dtype_load_le(t, b), (n + 1023) / 1024);
+        check_all_impls(t, buf, n, &o, "full");
+        oracle_sum_free(&o);
+        free(buf);
+    }
+}
+
+/* Random splits into calls give every implementation the same limbs. */
+Test(accum_impl, splits_agree_across_impls)
+{
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t), n = 100000;
+        unsigned char *buf = malloc(n * w);
+        struct l2_accum ref, acc;
+        cr_assert_not_null(buf);
+        for (size_t i = 0; i < n; i++)
+            put_bits(t, buf, i, random_element(t, ti & 1 ? K_OUTLIERS : K_NARROW));
+        cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, buf, n, &ref, NULL), L2_OK);
+        for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+            if (!l2_accum_impl_set((enum l2_accum_impl)i))
+                continue;
+            l2_accum_init(&acc);
+            for (size_t at = 0; at < n;) {
+                size_t len = rnd() % 2 ? rnd() % 300 : rnd() % 40000;
+                if (len > n - at)
+                    len = n - at;
+                cr_assert_eq(l2_accum_feed(&acc, t, buf + at * w, len, NULL), L2_OK);
+                at += len;
+            }
+            cr_assert_eq(acc.count, n);
+            cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s %s",
+                         l2_accum_impl_name((enum l2_accum_impl)i), l2_dtype_name(t));
+        }
+        free(buf);
+    }
+}
+
+/* The first NaN or infinity, wherever it is, in every implementation: the
+ * first and last of a block, after a block left to the portable code, in a
+ * masked tail, with a later one that must not win. */
+Test(accum_impl, first_non_finite_index)
+{
+    const size_t sizes[] = {31, 32, 33, 300, 2048, 4097, 9000, 20000};
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t);
+        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        const uint64_t bad[4] = {make_bits(t, 0, emax, 0), make_bits(t, 1, emax, 0),
+                                 make_bits(t, 0, emax, UINT64_MAX), make_bits(t, 1, emax, 1)};
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t n = sizes[s];
+            const size_t pos[] = {0, 1, 15, 16, 31, 2047, 2048, 4095, 4096, 4100, n / 2, n - 1};
+            unsigned char *buf = malloc(n * w + 1), *b = buf + 1;
+            cr_assert_not_null(buf);
+            for (size_t p = 0; p < sizeof pos / sizeof pos[0]; p++) {
+                if (pos[p] >= n)
+                    continue;
+                for (size_t i = 0; i < n; i++)
+                    put_bits(t, b, i, random_element(t, p % 3 ? K_NARROW : K_OUTLIERS));
+                put_bits(t, b, 3, make_bits(t, 0, 0, 1)); /* a subnormal: portable block */
+                put_bits(t, b, pos[p], bad[p % 4]);
+                if (pos[p] + 2 < n)
+                    put_bits(t, b, n - 1, bad[(p + 1) % 4]);
+                for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+                    enum l2_accum_impl impl = (enum l2_accum_impl)i;
+                    if (!l2_accum_impl_supported(impl))
+                        continue;
+                    struct l2_accum acc;
+                    size_t idx = 999999;
+                    cr_assert_eq(feed_with(impl, t, b, n, &acc, &idx), L2_NON_FINITE);
+                    cr_assert_eq(idx, pos[p], "%s %s n=%zu: index %zu, want %zu",
+                                 l2_accum_impl_name(impl), l2_dtype_name(t), n, idx, pos[p]);
+                    cr_assert_eq(feed_with(impl, t, b, n, &acc, NULL), L2_NON_FINITE);
+                }
+            }
+            free(buf);
+        }
+    }
+}
+
+/* Subnormals and the smallest normals, alone and next to large values. */
+Test(accum_impl, subnormals_and_edges)
+{
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t), n = 5000;
+        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        unsigned char *buf = malloc(n * w);
+        cr_assert_not_null(buf);
+        for (int round = 0; round < 3; round++) {
+            struct oracle_sum o;
+            for (size_t i = 0; i < n; i++) {
+                uint64_t e = round == 0 ? rnd() % 2 : round == 1 ? 1 + rnd() % 20 : 0;
+                if (round == 2 && i % 1000 == 999)
+                    e = emax - 1;
+                put_bits(t, buf, i, make_bits(t, rnd() & 1, e, rnd()));
+            }
+            oracle_of(&o, t, buf, n);
+            check_all_impls(t, buf, n, &o, "edges");
+            oracle_sum_free(&o);
+        }
+        free(buf);
+    }
+}
