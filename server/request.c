@@ -314,8 +314,8 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     set_request_id(req, con);
     req->route = route_lookup(url);
 
-    /* Counted before the drain check, so main never sees zero in flight
-     * while a request it did not refuse is starting. */
+    /* Every started request counts, so a drain that ends can say how many
+     * it cut. */
     atomic_fetch_add(&shared->in_flight, 1);
     req->admitted = true;
     if (atomic_load(&shared->draining)) {

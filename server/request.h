@@ -23,7 +23,7 @@ struct request_shared {
     const struct config *cfg;
     struct metrics *metrics;
     atomic_bool draining;  /* set once by main on SIGTERM/SIGINT */
-    atomic_long in_flight; /* requests admitted and not yet completed */
+    atomic_long in_flight; /* requests started and not yet completed */
 };
 
 /* Prepares shared for cfg and metrics (both outlive the daemon). */
