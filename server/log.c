@@ -76,8 +76,9 @@ void log_access(const struct log_access_entry *e)
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    append_text(buf, &len, sizeof(buf), ".%03ldZ %s %s ", now.tv_nsec / 1000000, e->request_id,
-                e->method);
+    append_text(buf, &len, sizeof(buf), ".%03ldZ ", now.tv_nsec / 1000000);
+    append_escaped(buf, &len, sizeof(buf) - 64, e->request_id);
+    append_text(buf, &len, sizeof(buf), " %s ", e->method);
     append_escaped(buf, &len, sizeof(buf) - 64, e->path);
     append_text(buf, &len, sizeof(buf), " %d %llu %.3fms", e->status,
                 (unsigned long long)e->body_bytes, (double)e->duration_ns / 1e6);

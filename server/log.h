@@ -10,7 +10,7 @@
 #define LOG_LINE_MAX 2048
 
 struct log_access_entry {
-    const char *request_id; /* printable ASCII */
+    const char *request_id; /* printable ASCII; spaces are escaped like the path's */
     const char *method;
     const char *path;    /* raw request path; unprintable bytes are escaped */
     int status;          /* HTTP status sent, 0 when none was */
