@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,7 +62,7 @@ static void sleep_ms(long ms)
 
 /* The drain, after the first signal: for --drain-timeout seconds the
  * listener stays open and every new request is answered 503 `draining`
- * (API.md: "for --drain-timeout seconds before the listener closes"), while
+ * (load balancers probing /readyz see it before the port goes away), while
  * requests admitted before the signal run to their end. A second signal cuts
  * it short. */
 static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
