@@ -15,6 +15,12 @@
 
 #include "numparse.h"
 
+/* Elements handed to the kernel in one l2_accum_feed call: its per-call
+ * cost is only amortised over thousands (measured: float32 elements at
+ * ~4 ns each through l2_accum_add, ~1.4 ns in calls of 1024, ~0.8 ns in
+ * calls of 4096). */
+#define BATCH 4096
+
 enum state {
     ST_VALUE,         /* a value is expected */
     ST_ARRAY_FIRST,   /* after '[': a value or ']' */
@@ -59,6 +65,11 @@ struct api_json_decoder {
     uint64_t idx[API_MAX_DEPTH]; /* elements seen in the open array at depth d */
     struct l2_accum *target;     /* where squares go */
     struct l2_accum acc;         /* a named tensor's own sum */
+    unsigned nbatch;             /* rounded elements waiting for the target */
+    union {
+        double d[BATCH]; /* float64 */
+        float f[BATCH];  /* narrower dtypes: each value is a float32 */
+    } batch;
 
     /* a number token straddling chunks */
     uint64_t tok_off;
@@ -199,6 +210,31 @@ static void tensor_begin(struct api_json_decoder *dec)
     }
 }
 
+/* Hands the batched elements to the target accumulator. */
+static void batch_flush(struct api_json_decoder *dec)
+{
+    if (dec->nbatch == 0)
+        return;
+    /* Host-order floats and doubles are the little-endian elements the
+     * kernel reads on the little-endian targets l2d builds for. */
+    if (dec->res->dtype == L2_DTYPE_FLOAT64)
+        l2_accum_feed(dec->target, L2_DTYPE_FLOAT64, dec->batch.d, dec->nbatch, NULL);
+    else
+        l2_accum_feed(dec->target, L2_DTYPE_FLOAT32, dec->batch.f, dec->nbatch, NULL);
+    dec->nbatch = 0;
+}
+
+/* Adds the square of y (finite, already rounded to the dtype). */
+static inline void batch_put(struct api_json_decoder *dec, double y)
+{
+    if (dec->res->dtype == L2_DTYPE_FLOAT64)
+        dec->batch.d[dec->nbatch] = y;
+    else
+        dec->batch.f[dec->nbatch] = (float)y; /* exact: y is in float32 */
+    if (++dec->nbatch == BATCH)
+        batch_flush(dec);
+}
+
 /* A value just ended: count it in its array, or end the tensor. */
 static enum api_status value_done(struct api_json_decoder *dec, struct api_error *err)
 {
@@ -210,6 +246,7 @@ static enum api_status value_done(struct api_json_decoder *dec, struct api_error
         return API_OK;
     }
     dec->in_tensor = false;
+    batch_flush(dec); /* the tensor's sum is read from here on */
     if (dec->level == LEVEL_TENSORS) {
         enum api_status st = api_result_add_tensor(res, dec->name, dec->name_len, &dec->acc,
                                                    dec->ndim, dec->shape, err);
@@ -296,7 +333,7 @@ static enum api_status number_value(struct api_json_decoder *dec, double x, cons
                        (size_t)shown < len ? "..." : "", where(dec, dec->tdepth, ptr),
                        l2_dtype_name(dec->res->dtype));
     }
-    l2_accum_add(dec->target, y);
+    batch_put(dec, y);
     return value_done(dec, err);
 }
 
@@ -327,7 +364,6 @@ static const char *leaf_run(struct api_json_decoder *dec, const char *p, const c
     uint64_t i = dec->idx[d];
     uint64_t limit = (dec->known >> d & 1) ? dec->shape[d] : UINT64_MAX;
     enum l2_dtype dt = dec->res->dtype;
-    struct l2_accum *target = dec->target;
 
     for (;;) {
         while (p < end && (cls[(unsigned char)*p] & C_WS))
@@ -352,7 +388,7 @@ static const char *leaf_run(struct api_json_decoder *dec, const char *p, const c
             dec->state = ST_VALUE;
             break;
         }
-        l2_accum_add(target, y);
+        batch_put(dec, y);
         i++;
         p = q + n;
     }
@@ -878,6 +914,7 @@ enum api_status api_json_feed(struct api_json_decoder *dec, const char *buf, siz
         }
     }
 out:
+    batch_flush(dec); /* between calls the result holds every element read */
     dec->base += len;
     return st;
 #undef OFF
@@ -891,6 +928,7 @@ enum api_status api_json_finish(struct api_json_decoder *dec, struct api_error *
         return dec->status;
     if (dec->state == ST_NUMBER) {
         enum api_status st = number_done(dec, dec->tok, dec->tok_len, dec->tok_off, err);
+        batch_flush(dec);
         if (st != API_OK)
             return st;
     }
@@ -918,6 +956,7 @@ struct api_json_decoder *api_json_new(struct api_result *res)
     dec->ndim = 0;
     dec->known = 0;
     dec->target = &res->total;
+    dec->nbatch = 0;
     l2_accum_init(&dec->acc);
     dec->tok_off = 0;
     dec->tok_len = 0;

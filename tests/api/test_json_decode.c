@@ -1191,3 +1191,82 @@ Test(json_decode, long_runs_of_mixed_numbers)
     }
     free(s.buf);
 }
+
+/* Named tensors of thousands of elements each (more than the decoder hands
+ * the kernel at once), in every dtype: each tensor's own sum and the total
+ * are exact. */
+Test(json_decode, large_named_tensors_exact)
+{
+    struct sink s = {0};
+    for (int dti = 0; dti < 4; dti++) {
+        enum l2_dtype dt = (enum l2_dtype)dti;
+        static const int sizes[] = {9000, 1, 4096, 4097, 0, 12345};
+        double want[6];
+        struct oracle_sum total;
+        double want_total;
+        oracle_sum_init(&total);
+        s.len = 0;
+        put(&s, "{\"tensors\": {");
+        for (int t = 0; t < 6; t++) {
+            struct oracle_sum sum;
+            oracle_sum_init(&sum);
+            put(&s, "%s\"t%d\": [", t ? ", " : "", t);
+            for (int k = 0; k < sizes[t]; k++) {
+                char num[40];
+                double x = ldexp((double)(rnd() >> 11), -53 + (int)(rnd() % 20) - 10);
+                snprintf(num, sizeof num, (k & 1) ? "%.9g" : "%.17g", x);
+                put(&s, "%s%s", k ? ", " : "", num);
+                double r = oracle_round_dtype(dt, strtod(num, NULL));
+                oracle_sum_add_sq(&sum, r);
+                oracle_sum_add_sq(&total, r);
+            }
+            put(&s, "]");
+            cr_assert(oracle_sum_round(&sum, false, &want[t]));
+            oracle_sum_free(&sum);
+        }
+        put(&s, "}}");
+        cr_assert(oracle_sum_round(&total, false, &want_total));
+        oracle_sum_free(&total);
+
+        struct outcome o;
+        decode(s.buf, s.len, dt, &o);
+        cr_assert_eq(o.st, API_OK, "%s", o.err.detail);
+        cr_assert_eq(o.res.n_tensors, 6);
+        for (int t = 0; t < 6; t++) {
+            cr_assert_eq(o.res.tensors[t].count, (uint64_t)sizes[t]);
+            cr_assert_eq(bits_of(o.res.tensors[t].sum_squares), bits_of(want[t]),
+                         "dtype %d tensor %d", dti, t);
+        }
+        cr_assert_eq(bits_of(sum_of(&o.res.total)), bits_of(want_total));
+        outcome_free(&o);
+        if (dti == 2)
+            check_chunking(s.buf, s.len, dt, 4);
+    }
+    free(s.buf);
+}
+
+/* Between feeds the result already holds every element read so far (a
+ * number cut by the chunk's end is not read yet). */
+Test(json_decode, result_current_after_each_feed)
+{
+    struct api_result res;
+    struct api_error err;
+    double sum;
+
+    api_result_init(&res, L2_DTYPE_FLOAT32);
+    api_error_init(&err);
+    struct api_json_decoder *dec = api_json_new(&res);
+    cr_assert_not_null(dec);
+    cr_assert_eq(api_json_feed(dec, "[1, 2, 3, 4", 11, &err), API_OK);
+    cr_assert_eq(res.total.count, 3);
+    cr_assert_eq(l2_accum_sum(&res.total, &sum), L2_OK);
+    cr_assert_eq(sum, 14.0);
+    cr_assert_eq(api_json_feed(dec, "0, 0.5", 6, &err), API_OK);
+    cr_assert_eq(res.total.count, 4);
+    cr_assert_eq(api_json_finish(dec, &err), API_INVALID_JSON);
+    cr_assert_eq(res.total.count, 5, "the last number is read before the body is found cut");
+    cr_assert_eq(l2_accum_sum(&res.total, &sum), L2_OK);
+    cr_assert_eq(sum, 1614.25);
+    api_json_free(dec);
+    api_result_free(&res);
+}
