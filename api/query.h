@@ -24,8 +24,8 @@ struct api_scale {
 
 struct api_query {
     bool has_dtype;
-    enum l2_dtype dtype;   /* float64 when !has_dtype */
-    bool has_scale;        /* always true for REGULARIZE on success */
+    enum l2_dtype dtype; /* float64 when !has_dtype */
+    bool has_scale;      /* always true for REGULARIZE on success */
     struct api_scale scale;
 };
 

@@ -6,31 +6,31 @@
 #ifndef API_STATUS_H
 #define API_STATUS_H
 
-#define API_STATUS_LIST(X)                                                            \
-    X(API_OK, 200, "ok", "OK")                                                        \
-    X(API_INVALID_JSON, 400, "invalid_json", "Bad Request")                           \
-    X(API_INVALID_TENSOR, 400, "invalid_tensor", "Bad Request")                       \
-    X(API_NUMBER_OUT_OF_RANGE, 400, "number_out_of_range", "Bad Request")             \
-    X(API_NON_FINITE, 400, "non_finite", "Bad Request")                               \
-    X(API_INVALID_LENGTH, 400, "invalid_length", "Bad Request")                       \
-    X(API_INVALID_NPY, 400, "invalid_npy", "Bad Request")                             \
-    X(API_INVALID_DTYPE, 400, "invalid_dtype", "Bad Request")                         \
-    X(API_INVALID_SCALE, 400, "invalid_scale", "Bad Request")                         \
-    X(API_INVALID_PARAMETER, 400, "invalid_parameter", "Bad Request")                 \
-    X(API_RESULT_OUT_OF_RANGE, 400, "result_out_of_range", "Bad Request")             \
-    X(API_UNAUTHORIZED, 401, "unauthorized", "Unauthorized")                          \
-    X(API_NOT_FOUND, 404, "not_found", "Not Found")                                   \
-    X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed", "Method Not Allowed")        \
-    X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large", "Content Too Large")           \
-    X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type", "Unsupported Media Type") \
-    X(API_INTERNAL_ERROR, 500, "internal_error", "Internal Server Error")             \
+#define API_STATUS_LIST(X)                                                                         \
+    X(API_OK, 200, "ok", "OK")                                                                     \
+    X(API_INVALID_JSON, 400, "invalid_json", "Bad Request")                                        \
+    X(API_INVALID_TENSOR, 400, "invalid_tensor", "Bad Request")                                    \
+    X(API_NUMBER_OUT_OF_RANGE, 400, "number_out_of_range", "Bad Request")                          \
+    X(API_NON_FINITE, 400, "non_finite", "Bad Request")                                            \
+    X(API_INVALID_LENGTH, 400, "invalid_length", "Bad Request")                                    \
+    X(API_INVALID_NPY, 400, "invalid_npy", "Bad Request")                                          \
+    X(API_INVALID_DTYPE, 400, "invalid_dtype", "Bad Request")                                      \
+    X(API_INVALID_SCALE, 400, "invalid_scale", "Bad Request")                                      \
+    X(API_INVALID_PARAMETER, 400, "invalid_parameter", "Bad Request")                              \
+    X(API_RESULT_OUT_OF_RANGE, 400, "result_out_of_range", "Bad Request")                          \
+    X(API_UNAUTHORIZED, 401, "unauthorized", "Unauthorized")                                       \
+    X(API_NOT_FOUND, 404, "not_found", "Not Found")                                                \
+    X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed", "Method Not Allowed")                     \
+    X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large", "Content Too Large")                        \
+    X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type", "Unsupported Media Type")         \
+    X(API_INTERNAL_ERROR, 500, "internal_error", "Internal Server Error")                          \
     X(API_DRAINING, 503, "draining", "Service Unavailable")
 
 enum api_status {
 #define API_STATUS_ENUM(name, http, code, title) name,
     API_STATUS_LIST(API_STATUS_ENUM)
 #undef API_STATUS_ENUM
-    API_STATUS_COUNT
+        API_STATUS_COUNT
 };
 
 /* The HTTP status of st (200 for API_OK). */
