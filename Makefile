@@ -33,19 +33,21 @@ endif
 CORE_SRC   := $(wildcard core/*.c)
 API_SRC    := $(wildcard api/*.c)
 SERVER_SRC := $(wildcard server/*.c)
-UNIT_SRC   := $(wildcard tests/core/*.c tests/api/*.c tests/support/*.c)
+UNIT_SRC   := $(wildcard tests/core/*.c tests/api/*.c tests/server/*.c tests/support/*.c)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/server/openapi_blob.o
+SERVER_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_SRC:%.c=$(BUILD)/%.o)) \
+              $(BUILD)/server/openapi_blob.o
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 INTEG_OBJ  := $(INTEG_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 LIBCORE := $(BUILD)/libl2dcore.a
 LIBAPI  := $(BUILD)/libl2dapi.a
+LIBSRV  := $(BUILD)/libl2dserver.a
 L2D     := $(BUILD)/l2d
 UNIT    := $(BUILD)/tests/unit-tests
 INTEG   := $(BUILD)/tests/integration-tests
@@ -84,7 +86,8 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/server/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_SERVER))
 $(BUILD)/api/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags jansson)
-$(BUILD)/tests/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_UNIT) libcurl) -Wno-conversion
+$(BUILD)/tests/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_UNIT) $(PKGS_SERVER) libcurl) \
+                              -Wno-conversion
 
 $(BUILD)/server/openapi_blob.o: server/openapi_blob.S openapi.yaml
 	@mkdir -p $(@D)
@@ -96,17 +99,20 @@ $(LIBCORE): $(CORE_OBJ)
 $(LIBAPI): $(API_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(L2D): $(SERVER_OBJ) $(LIBAPI) $(LIBCORE)
+$(LIBSRV): $(SERVER_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(L2D): $(BUILD)/server/main.o $(LIBSRV) $(LIBAPI) $(LIBCORE)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(SERVER_OBJ) $(LIBAPI) $(LIBCORE) \
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(BUILD)/server/main.o $(LIBSRV) $(LIBAPI) $(LIBCORE) \
 		$(shell pkg-config --libs $(PKGS_SERVER)) -lpthread -lm
 
 # --- tests ----------------------------------------------------------------
 
-$(UNIT): $(UNIT_OBJ) $(LIBAPI) $(LIBCORE)
+$(UNIT): $(UNIT_OBJ) $(LIBSRV) $(LIBAPI) $(LIBCORE)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(UNIT_OBJ) $(LIBAPI) $(LIBCORE) \
-		$(shell pkg-config --libs $(PKGS_UNIT)) -lgmp -lm
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(UNIT_OBJ) $(LIBSRV) $(LIBAPI) $(LIBCORE) \
+		$(shell pkg-config --libs $(PKGS_UNIT) $(PKGS_SERVER)) -lgmp -lpthread -lm
 
 $(INTEG): $(INTEG_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
