@@ -74,8 +74,11 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	./$(L2D) --bind 127.0.0.1 --port $(PORT)
 
+# Fragments in mk/ add targets and may append to TEST_EXTRA (run by `make test`).
+TEST_EXTRA :=
+
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit integration lint
+	$(Q)$(MAKE) --no-print-directory unit integration lint $(TEST_EXTRA)
 
 # --- libraries and binary -------------------------------------------------
 
@@ -163,4 +166,5 @@ openapi-lint:
 clean:
 	rm -rf build build-san
 
+-include $(sort $(wildcard mk/*.mk))
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
