@@ -3,7 +3,11 @@
  * For a buffer of normal(0,1) values of each dtype, prints GB/s of
  * l2_accum_feed (one call, and in 64 KiB blocks as a server feeds it), of a
  * plain `sum += (double)x * x` loop and of a plain read of the same bytes,
- * each the median of 5 runs. Usage: bench_kernel [--mib N] (default 256). */
+ * each the median of 5 runs. The plain read is vectorized (AVX-512 or AVX2
+ * when the CPU has them, chosen at run time) with independent accumulators,
+ * so it shows the memory bandwidth, not a loop's latency.
+ * Usage: bench_kernel [--mib N] [--impl portable|avx512ifma] (default 256,
+ * the kernel's own choice). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,11 @@
 #include <unistd.h>
 
 #include "core/accum.h"
+#include "core/accum_impl.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define RUNS 5
 #define BLOCK_BYTES (64 * 1024)
@@ -141,13 +150,73 @@ static double plain_double_loop(enum l2_dtype t, const unsigned char *buf, size_
     return sum;
 }
 
-static uint64_t plain_read(const unsigned char *buf, size_t bytes)
+/* Sums bytes / 8 uint64 words with four independent accumulators: a plain
+ * read, limited by memory rather than by the adds. */
+static uint64_t plain_read_scalar(const unsigned char *buf, size_t bytes)
 {
     const uint64_t *p = (const uint64_t *)buf;
-    uint64_t s = 0;
-    for (size_t i = 0; i < bytes / 8; i++)
-        s += p[i];
-    return s;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t n = bytes / 8, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += p[i];
+    return s0 + s1 + s2 + s3;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static uint64_t plain_read_avx512(const unsigned char *buf,
+                                                                     size_t bytes)
+{
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 256 <= bytes; i += 256) {
+        s0 = _mm512_add_epi64(s0, _mm512_load_si512(buf + i));
+        s1 = _mm512_add_epi64(s1, _mm512_load_si512(buf + i + 64));
+        s2 = _mm512_add_epi64(s2, _mm512_load_si512(buf + i + 128));
+        s3 = _mm512_add_epi64(s3, _mm512_load_si512(buf + i + 192));
+    }
+    s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
+    return (uint64_t)_mm512_reduce_add_epi64(s0) + plain_read_scalar(buf + i, bytes - i);
+}
+
+__attribute__((target("avx2"))) static uint64_t plain_read_avx2(const unsigned char *buf,
+                                                                size_t bytes)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 128 <= bytes; i += 128) {
+        s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(buf + i)));
+        s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(buf + i + 32)));
+        s2 = _mm256_add_epi64(s2, _mm256_load_si256((const __m256i *)(buf + i + 64)));
+        s3 = _mm256_add_epi64(s3, _mm256_load_si256((const __m256i *)(buf + i + 96)));
+    }
+    s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+    uint64_t l[4];
+    _mm256_storeu_si256((__m256i *)l, s0);
+    return l[0] + l[1] + l[2] + l[3] + plain_read_scalar(buf + i, bytes - i);
+}
+#endif
+
+/* The widest read loop this CPU runs; buf is 64-byte aligned. */
+static const char *read_isa = "scalar x4";
+static uint64_t plain_read(const unsigned char *buf, size_t bytes)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) {
+        read_isa = "avx512";
+        return plain_read_avx512(buf, bytes);
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        read_isa = "avx2";
+        return plain_read_avx2(buf, bytes);
+    }
+#endif
+    return plain_read_scalar(buf, bytes);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -223,6 +292,7 @@ int main(int argc, char **argv)
     size_t mib = 256;
     const enum l2_dtype order[4] = {L2_DTYPE_FLOAT32, L2_DTYPE_FLOAT64, L2_DTYPE_FLOAT16,
                                     L2_DTYPE_BFLOAT16};
+    enum l2_accum_impl impl = l2_accum_impl_get();
 
     for (int i = 1; i < argc; i++) {
         char *end;
@@ -233,8 +303,20 @@ int main(int argc, char **argv)
                 return 2;
             }
             mib = v;
+        } else if (strcmp(argv[i], "--impl") == 0 && i + 1 < argc) {
+            const char *name = argv[++i];
+            int k;
+            for (k = 0; k < L2_ACCUM_IMPL_COUNT; k++)
+                if (strcmp(name, l2_accum_impl_name((enum l2_accum_impl)k)) == 0)
+                    break;
+            if (k == L2_ACCUM_IMPL_COUNT || !l2_accum_impl_set((enum l2_accum_impl)k)) {
+                fprintf(stderr, "bench_kernel: implementation %s unknown or unsupported here\n",
+                        name);
+                return 2;
+            }
+            impl = (enum l2_accum_impl)k;
         } else {
-            fprintf(stderr, "usage: bench_kernel [--mib N]\n");
+            fprintf(stderr, "usage: bench_kernel [--mib N] [--impl portable|avx512ifma]\n");
             return 2;
         }
     }
@@ -250,6 +332,9 @@ int main(int argc, char **argv)
     }
 
     print_machine();
+    static const unsigned char probe[64] __attribute__((aligned(64)));
+    sink_u = plain_read(probe, sizeof probe); /* sets read_isa */
+    printf("kernel implementation: %s; plain read: %s\n", l2_accum_impl_name(impl), read_isa);
     printf("buffer: %zu MiB of normal(0,1) values per dtype, median of %d runs, GB/s (1e9 B/s)\n\n",
            mib, RUNS);
     printf("%-9s", "dtype");

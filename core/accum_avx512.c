@@ -20,6 +20,9 @@
 #define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512ifma")))
 #define ACCUM_INLINE static inline __attribute__((always_inline)) ACCUM_TARGET
 
+/* Bytes read ahead (see accum_prefetch). */
+#define ACCUM_PREFETCH 4096
+
 /* Feeds below this many elements go to the portable code (one by one). */
 #define ACCUM_VECTOR_MIN 32
 
@@ -85,6 +88,15 @@ ACCUM_TARGET static void accum_flush_lanes(uint64_t *limb, __m512i *v, int k, un
         l2_accum_add_at(limb, lo, hi, shift);
 }
 
+/* Asks for the cache line ACCUM_PREFETCH bytes after p: without it the
+ * memory delivers half its bandwidth to these loops (the hardware prefetcher
+ * does not run far enough ahead). The address is formed as an integer as it
+ * may lie past the end of the data; a prefetch never faults. */
+ACCUM_INLINE void accum_prefetch(const unsigned char *p)
+{
+    _mm_prefetch((const char *)((uintptr_t)p + ACCUM_PREFETCH), _MM_HINT_T1);
+}
+
 /* Mask of the first r < 16 lanes (all 16 when r >= 16). */
 static inline __mmask16 accum_mask16(size_t r)
 {
@@ -93,12 +105,25 @@ static inline __mmask16 accum_mask16(size_t r)
 
 /* ---- float32, float16, bfloat16 ---------------------------------------- */
 
-/* The exponent range of 16 float32 bit patterns, folded into mx (the largest
- * |x| << 1) and mn (the smallest nonzero |x| << 1, minus 2: zeros wrap to the
- * top and never win). */
-ACCUM_INLINE void f32_range_step(__m512i x, __m512i *mx, __m512i *mn)
+/* 16 elements of dtype t at p + i elements as float32 bits, lanes beyond k
+ * (a tail) as zeros. Widening is exact: every float16 is a float32, and a
+ * bfloat16 is the top half of one. */
+ACCUM_INLINE __m512i f32_load(enum l2_dtype t, const unsigned char *p, size_t i, __mmask16 k)
 {
-    __m512i x2 = _mm512_add_epi32(x, x); /* drops the sign */
+    if (t == L2_DTYPE_FLOAT32)
+        return k == 0xffff ? _mm512_loadu_si512(p + 4 * i) : _mm512_maskz_loadu_epi32(k, p + 4 * i);
+    __m256i h = k == 0xffff ? _mm256_loadu_si256((const __m256i *)(const void *)(p + 2 * i))
+                            : _mm256_maskz_loadu_epi16(k, p + 2 * i);
+    if (t == L2_DTYPE_FLOAT16)
+        return _mm512_castps_si512(_mm512_cvtph_ps(h));
+    return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+}
+
+/* Folds the exponent range of 16 float32 bit patterns, given as x2 = |x| <<
+ * 1, into mx (the largest x2) and mn (the smallest x2 - 2 of a nonzero
+ * element: zeros wrap to the top and never win). */
+ACCUM_INLINE void f32_range_step(__m512i x2, __m512i *mx, __m512i *mn)
+{
     *mx = _mm512_max_epu32(*mx, x2);
     *mn = _mm512_min_epu32(*mn, _mm512_sub_epi32(x2, _mm512_set1_epi32(2)));
 }
@@ -113,53 +138,15 @@ ACCUM_INLINE void f32_range_end(__m512i mx, __m512i mn, unsigned *emax, unsigned
     *emin = lo == UINT32_C(0xfffffffe) ? 256 : (lo + 2) >> 24;
 }
 
-/* Exponent range of len float32 elements at p. */
-ACCUM_TARGET static void f32_range(const unsigned char *p, size_t len, unsigned *emax,
-                                   unsigned *emin)
-{
-    __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
-    __m512i mn0 = _mm512_set1_epi32(-1), mn1 = mn0;
-    size_t i = 0;
-
-    for (; i + 32 <= len; i += 32) {
-        f32_range_step(_mm512_loadu_si512(p + 4 * i), &mx0, &mn0);
-        f32_range_step(_mm512_loadu_si512(p + 4 * i + 64), &mx1, &mn1);
-    }
-    for (; i < len; i += 16) /* masked-off lanes load as zeros */
-        f32_range_step(_mm512_maskz_loadu_epi32(accum_mask16(len - i), p + 4 * i), &mx0, &mn0);
-    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin);
-}
-
-/* Widens len float16 or bfloat16 elements at p exactly to float32 bits in
- * out (padded with zeros to a multiple of 16), and finds their range. */
-ACCUM_TARGET static void f32_widen_range(enum l2_dtype dtype, const unsigned char *p, size_t len,
-                                         uint32_t *out, unsigned *emax, unsigned *emin)
-{
-    __m512i mx = _mm512_setzero_si512(), mn = _mm512_set1_epi32(-1);
-
-    for (size_t i = 0; i < len; i += 16) {
-        __m256i h = _mm256_maskz_loadu_epi16(accum_mask16(len - i), p + 2 * i);
-        __m512i x;
-        if (dtype == L2_DTYPE_FLOAT16) /* every float16 is a float32 */
-            x = _mm512_castps_si512(_mm512_cvtph_ps(h));
-        else /* bfloat16 is the top half of a float32 */
-            x = _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
-        _mm512_store_si512(out + i, x);
-        f32_range_step(x, &mx, &mn);
-    }
-    f32_range_end(mx, mn, emax, emin);
-}
-
-/* Squares 16 float32 bit patterns whose nonzero elements have exponent
- * fields in [base, base + F32_WIN] into the accumulators: even elements into
- * le/he (low/high 52 bits of each square), odd ones into lo/ho. A zero has
- * exponent field 0 < base: its shift count wraps to >= 2^31 and vpsllvq
- * gives 0. */
-ACCUM_INLINE void f32_step(__m512i x, __m512i vbase, __m512i *le, __m512i *he, __m512i *lo,
-                           __m512i *ho)
+/* Squares 16 float32 bit patterns x (x2 = x + x, which drops the sign) into
+ * the accumulators: even elements into le/he (low/high 52 bits of each
+ * square), odd ones into lo/ho. Exact for the elements whose exponent field
+ * is in [base, base + F32_WIN]; a zero (field 0 < base) gets a shift count
+ * that wraps to >= 2^31, and vpsllvq gives 0. */
+ACCUM_INLINE void f32_step(__m512i x, __m512i x2, __m512i vbase, __m512i *le, __m512i *he,
+                           __m512i *lo, __m512i *ho)
 {
     const __m512i low32 = _mm512_set1_epi64(0xffffffff);
-    __m512i x2 = _mm512_add_epi32(x, x);
     __m512i d = _mm512_sub_epi32(_mm512_srli_epi32(x2, 24), vbase);
     /* significand with its hidden bit: (x & 0x7fffff) | 0x800000 */
     __m512i m = _mm512_ternarylogic_epi32(x, _mm512_set1_epi32(0x7fffff),
@@ -173,24 +160,60 @@ ACCUM_INLINE void f32_step(__m512i x, __m512i vbase, __m512i *le, __m512i *he, _
     *ho = _mm512_madd52hi_epu64(*ho, vo, vo);
 }
 
-/* Adds the squares of len float32 elements at p, all in the window at base,
- * into acc[0..8) (acc[0..4) low digits, acc[4..8) high digits). */
-ACCUM_TARGET static void f32_block(const unsigned char *p, size_t len, unsigned base, __m512i *acc)
+/* One pass over len elements of dtype t at p: adds their squares, computed
+ * in the window at base, into acc[0..8) (acc[0..4) low digits, acc[4..8)
+ * high digits) and finds their exponent range. The squares are right only
+ * if the range turns out to lie in the window: the caller checks it after
+ * the pass and otherwise throws acc away. */
+ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len, unsigned base,
+                             __m512i *acc, unsigned *emax, unsigned *emin)
 {
     const __m512i vbase = _mm512_set1_epi32((int)base);
+    const size_t w = t == L2_DTYPE_FLOAT32 ? 4 : 2;
     __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
     __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
+    __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
+    __m512i mn0 = _mm512_set1_epi32(-1), mn1 = mn0;
     size_t i = 0;
 
     for (; i + 32 <= len; i += 32) {
-        f32_step(_mm512_loadu_si512(p + 4 * i), vbase, &l0, &h0, &l1, &h1);
-        f32_step(_mm512_loadu_si512(p + 4 * i + 64), vbase, &l2, &h2, &l3, &h3);
+        accum_prefetch(p + w * i);
+        if (w == 4)
+            accum_prefetch(p + w * i + 64);
+        __m512i x = f32_load(t, p, i, 0xffff), y = f32_load(t, p, i + 16, 0xffff);
+        __m512i x2 = _mm512_add_epi32(x, x), y2 = _mm512_add_epi32(y, y);
+        f32_range_step(x2, &mx0, &mn0);
+        f32_range_step(y2, &mx1, &mn1);
+        f32_step(x, x2, vbase, &l0, &h0, &l1, &h1);
+        f32_step(y, y2, vbase, &l2, &h2, &l3, &h3);
     }
-    for (; i < len; i += 16)
-        f32_step(_mm512_maskz_loadu_epi32(accum_mask16(len - i), p + 4 * i), vbase, &l0, &h0, &l1,
-                 &h1);
+    for (; i < len; i += 16) {
+        __m512i x = f32_load(t, p, i, accum_mask16(len - i)), x2 = _mm512_add_epi32(x, x);
+        f32_range_step(x2, &mx0, &mn0);
+        f32_step(x, x2, vbase, &l0, &h0, &l1, &h1);
+    }
     acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
     acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
+    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin);
+}
+
+ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                  unsigned base, __m512i *acc, unsigned *emax, unsigned *emin)
+{
+    if (t == L2_DTYPE_FLOAT32)
+        f32_pass_t(L2_DTYPE_FLOAT32, p, len, base, acc, emax, emin);
+    else if (t == L2_DTYPE_FLOAT16)
+        f32_pass_t(L2_DTYPE_FLOAT16, p, len, base, acc, emax, emin);
+    else
+        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, base, acc, emax, emin);
+}
+
+/* The window for a range: two binades of room above the largest exponent
+ * when the smallest allows, as the next blocks may reach higher. */
+static unsigned accum_window_base(unsigned emax, unsigned emin, unsigned win)
+{
+    unsigned base = emax > win - 1 ? emax - (win - 2) : 1;
+    return base > emin ? emin : base;
 }
 
 /* Flushes the float32 accumulators of the window at base into the sum:
@@ -204,100 +227,68 @@ ACCUM_TARGET static void f32_flush(struct l2_accum *a, __m512i *acc, unsigned ba
     accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
 }
 
+/* Each block is squared in the current window while its range is found, in
+ * one pass that streams from memory; a block that does not fit (rare in
+ * real data) is squared again, from L1, in a window fitted to it, or given
+ * to the portable code when no window fits. */
 ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dtype,
                                             const unsigned char *p, size_t n, size_t *bad_index)
 {
     const size_t w = dtype == L2_DTYPE_FLOAT32 ? 4 : 2;
-    _Alignas(64) uint32_t wide[F32_BLOCK];
-    __m512i acc[8];
-    unsigned base = 0; /* 0: no window open (a window's base is >= 1) */
-    size_t since = 0;  /* elements added since the window opened */
+    __m512i acc[8], trial[8];
+    unsigned base = 0, emax, emin;
+    size_t since = 0; /* elements added since the last flush */
 
     for (int k = 0; k < 8; k++)
-        acc[k] = _mm512_setzero_si512();
+        acc[k] = trial[k] = _mm512_setzero_si512();
+    /* a first guess from the first elements (a base is >= 1) */
+    f32_pass(dtype, p, n < 64 ? n : 64, 1, trial, &emax, &emin);
+    base = accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
     for (size_t at = 0; at < n; at += F32_BLOCK) {
         size_t len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
-        const unsigned char *q = p + at * w, *src = q;
-        unsigned emax, emin;
+        const unsigned char *q = p + at * w;
 
-        if (w == 4) {
-            f32_range(q, len, &emax, &emin);
-        } else {
-            f32_widen_range(dtype, q, len, wide, &emax, &emin);
-            src = (const unsigned char *)wide;
+        if (since + len > F32_SEGMENT) {
+            f32_flush(a, acc, base);
+            since = 0;
         }
+        memcpy(trial, acc, sizeof acc);
+        f32_pass(dtype, q, len, base, trial, &emax, &emin);
         if (emax == 255) {
             if (bad_index)
                 *bad_index = at + accum_first_bad(dtype, q, len);
             return L2_NON_FINITE;
         }
-        if (emin == 256) /* all zeros */
+        if (emin == 256 || (emin >= base && emax <= base + F32_WIN)) {
+            memcpy(acc, trial, sizeof acc);
+            since += len;
             continue;
-        if (emin == 0 || emax - emin > F32_WIN) {           /* subnormals or too wide */
+        }
+        if (emin == 0 || emax - emin > F32_WIN) {           /* subnormals, or too wide */
             l2_accum_feed_portable(a, dtype, q, len, NULL); /* finite: cannot fail */
             continue;
         }
-        if (base == 0 || emin < base || emax > base + F32_WIN || since + len > F32_SEGMENT) {
-            if (base)
-                f32_flush(a, acc, base);
-            /* two binades of room above the largest, when the smallest allows */
-            base = emax > F32_WIN - 1 ? emax - (F32_WIN - 2) : 1;
-            if (base > emin)
-                base = emin;
-            since = 0;
-        }
-        f32_block(src, len, base, acc);
-        since += len;
-    }
-    if (base)
         f32_flush(a, acc, base);
+        base = accum_window_base(emax, emin, F32_WIN);
+        f32_pass(dtype, q, len, base, acc, &emax, &emin);
+        since = len;
+    }
+    f32_flush(a, acc, base);
     return L2_OK;
 }
 
 /* ---- float64 ------------------------------------------------------------ */
 
-/* Exponent range of len float64 elements at p: as f32_range, with 2048 for
- * all zeros. */
-ACCUM_TARGET static void f64_range(const unsigned char *p, size_t len, unsigned *emax,
-                                   unsigned *emin)
-{
-    const __m512i two = _mm512_set1_epi64(2);
-    __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
-    __m512i mn0 = _mm512_set1_epi64(-1), mn1 = mn0;
-    size_t i = 0;
-
-    for (; i + 16 <= len; i += 16) {
-        __m512i x = _mm512_loadu_si512(p + 8 * i), y = _mm512_loadu_si512(p + 8 * i + 64);
-        x = _mm512_add_epi64(x, x);
-        y = _mm512_add_epi64(y, y);
-        mx0 = _mm512_max_epu64(mx0, x);
-        mx1 = _mm512_max_epu64(mx1, y);
-        mn0 = _mm512_min_epu64(mn0, _mm512_sub_epi64(x, two));
-        mn1 = _mm512_min_epu64(mn1, _mm512_sub_epi64(y, two));
-    }
-    for (; i < len; i += 8) {
-        __mmask8 k = (__mmask8)accum_mask16(len - i < 8 ? len - i : 8);
-        __m512i x = _mm512_maskz_loadu_epi64(k, p + 8 * i);
-        x = _mm512_add_epi64(x, x);
-        mx0 = _mm512_max_epu64(mx0, x);
-        mn0 = _mm512_min_epu64(mn0, _mm512_sub_epi64(x, two));
-    }
-    uint64_t hi = _mm512_reduce_max_epu64(_mm512_max_epu64(mx0, mx1));
-    uint64_t lo = _mm512_reduce_min_epu64(_mm512_min_epu64(mn0, mn1));
-    *emax = (unsigned)(hi >> 53);
-    *emin = lo == UINT64_C(0xfffffffffffffffe) ? 2048 : (unsigned)((lo + 2) >> 53);
-}
-
 /* Squares 8 float64 bit patterns in the window at base: v = m << (e - base)
  * = a * 2^52 + b, and v * v = b*b + 2a*b * 2^52 + a*a * 2^104, each product
- * split by the multiplier into 52-bit halves: d[0] weight 1, d[1] and d[2]
- * weight 2^52, d[3] and d[4] weight 2^104. Zeros shift to 0 as in f32_step.
- * vtop is 52 + base. */
-ACCUM_INLINE void f64_step(__m512i x, __m512i vbase, __m512i vtop, __m512i *d0, __m512i *d1,
-                           __m512i *d2, __m512i *d3, __m512i *d4)
+ * split by the multiplier into 52-bit halves: d0 weight 1, d1 and d2 weight
+ * 2^52, d3 and d4 weight 2^104. Zeros shift to 0 as in f32_step. x2 is x +
+ * x; vtop is 52 + base. */
+ACCUM_INLINE void f64_step(__m512i x, __m512i x2, __m512i vbase, __m512i vtop, __m512i *d0,
+                           __m512i *d1, __m512i *d2, __m512i *d3, __m512i *d4)
 {
     const __m512i low52 = _mm512_set1_epi64((INT64_C(1) << 52) - 1);
-    __m512i e = _mm512_srli_epi64(_mm512_add_epi64(x, x), 53);
+    __m512i e = _mm512_srli_epi64(x2, 53);
     __m512i m = _mm512_ternarylogic_epi64(x, low52, _mm512_set1_epi64(INT64_C(1) << 52), 0xea);
     __m512i b = _mm512_and_si512(_mm512_sllv_epi64(m, _mm512_sub_epi64(e, vbase)), low52);
     __m512i a = _mm512_srlv_epi64(m, _mm512_sub_epi64(vtop, e)); /* m >> (52 - d) */
@@ -310,26 +301,48 @@ ACCUM_INLINE void f64_step(__m512i x, __m512i vbase, __m512i vtop, __m512i *d0, 
     *d4 = _mm512_madd52lo_epu64(*d4, a, a);
 }
 
-/* Adds the squares of len float64 elements at p, all in the window at base,
- * into acc[0..10): two sets of the five digits of f64_step, digit k of set
- * s at acc[2k + s]. */
-ACCUM_TARGET static void f64_block(const unsigned char *p, size_t len, unsigned base, __m512i *acc)
+/* As f32_range_step for 8 float64: x2 = |x| << 1. */
+ACCUM_INLINE void f64_range_step(__m512i x2, __m512i *mx, __m512i *mn)
+{
+    *mx = _mm512_max_epu64(*mx, x2);
+    *mn = _mm512_min_epu64(*mn, _mm512_sub_epi64(x2, _mm512_set1_epi64(2)));
+}
+
+/* As f32_pass for float64: acc[0..10) holds two sets of the five digits of
+ * f64_step, digit k of set s at acc[2k + s]; an all-zero range gives emin
+ * 2048. */
+ACCUM_TARGET static void f64_pass(const unsigned char *p, size_t len, unsigned base, __m512i *acc,
+                                  unsigned *emax, unsigned *emin)
 {
     const __m512i vbase = _mm512_set1_epi64(base), vtop = _mm512_set1_epi64(52 + base);
     __m512i a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3], c0 = acc[4], c1 = acc[5];
     __m512i d0 = acc[6], d1 = acc[7], e0 = acc[8], e1 = acc[9];
+    __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
+    __m512i mn0 = _mm512_set1_epi64(-1), mn1 = mn0;
     size_t i = 0;
 
     for (; i + 16 <= len; i += 16) {
-        f64_step(_mm512_loadu_si512(p + 8 * i), vbase, vtop, &a0, &b0, &c0, &d0, &e0);
-        f64_step(_mm512_loadu_si512(p + 8 * i + 64), vbase, vtop, &a1, &b1, &c1, &d1, &e1);
+        accum_prefetch(p + 8 * i);
+        accum_prefetch(p + 8 * i + 64);
+        __m512i x = _mm512_loadu_si512(p + 8 * i), y = _mm512_loadu_si512(p + 8 * i + 64);
+        __m512i x2 = _mm512_add_epi64(x, x), y2 = _mm512_add_epi64(y, y);
+        f64_range_step(x2, &mx0, &mn0);
+        f64_range_step(y2, &mx1, &mn1);
+        f64_step(x, x2, vbase, vtop, &a0, &b0, &c0, &d0, &e0);
+        f64_step(y, y2, vbase, vtop, &a1, &b1, &c1, &d1, &e1);
     }
     for (; i < len; i += 8) {
         __mmask8 k = (__mmask8)accum_mask16(len - i < 8 ? len - i : 8);
-        f64_step(_mm512_maskz_loadu_epi64(k, p + 8 * i), vbase, vtop, &a0, &b0, &c0, &d0, &e0);
+        __m512i x = _mm512_maskz_loadu_epi64(k, p + 8 * i), x2 = _mm512_add_epi64(x, x);
+        f64_range_step(x2, &mx0, &mn0);
+        f64_step(x, x2, vbase, vtop, &a0, &b0, &c0, &d0, &e0);
     }
     acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1, acc[4] = c0, acc[5] = c1;
     acc[6] = d0, acc[7] = d1, acc[8] = e0, acc[9] = e1;
+    uint64_t hi = _mm512_reduce_max_epu64(_mm512_max_epu64(mx0, mx1));
+    uint64_t lo = _mm512_reduce_min_epu64(_mm512_min_epu64(mn0, mn1));
+    *emax = (unsigned)(hi >> 53);
+    *emin = lo == UINT64_C(0xfffffffffffffffe) ? 2048 : (unsigned)((lo + 2) >> 53);
 }
 
 /* Flushes the float64 digits of the window at base: bit 0 of v * v weighs
@@ -343,45 +356,48 @@ ACCUM_TARGET static void f64_flush(struct l2_accum *a, __m512i *acc, unsigned ba
     accum_flush_lanes(a->limb, acc + 6, 4, shift + 104);
 }
 
+/* As f32_feed, for float64. */
 ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned char *p, size_t n,
                                             size_t *bad_index)
 {
-    __m512i acc[10];
-    unsigned base = 0; /* 0: no window open */
+    __m512i acc[10], trial[10];
+    unsigned base, emax, emin;
     size_t since = 0;
 
     for (int k = 0; k < 10; k++)
-        acc[k] = _mm512_setzero_si512();
+        acc[k] = trial[k] = _mm512_setzero_si512();
+    f64_pass(p, n < 32 ? n : 32, 1, trial, &emax, &emin);
+    base = accum_window_base(emax, emin - 1 < 2047 ? emin : 1, F64_WIN);
     for (size_t at = 0; at < n; at += F64_BLOCK) {
         size_t len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
         const unsigned char *q = p + at * 8;
-        unsigned emax, emin;
 
-        f64_range(q, len, &emax, &emin);
+        if (since + len > F64_SEGMENT) {
+            f64_flush(a, acc, base);
+            since = 0;
+        }
+        memcpy(trial, acc, sizeof acc);
+        f64_pass(q, len, base, trial, &emax, &emin);
         if (emax == 2047) {
             if (bad_index)
                 *bad_index = at + accum_first_bad(L2_DTYPE_FLOAT64, q, len);
             return L2_NON_FINITE;
         }
-        if (emin == 2048)
+        if (emin == 2048 || (emin >= base && emax <= base + F64_WIN)) {
+            memcpy(acc, trial, sizeof acc);
+            since += len;
             continue;
+        }
         if (emin == 0 || emax - emin > F64_WIN) {
             l2_accum_feed_portable(a, L2_DTYPE_FLOAT64, q, len, NULL);
             continue;
         }
-        if (base == 0 || emin < base || emax > base + F64_WIN || since + len > F64_SEGMENT) {
-            if (base)
-                f64_flush(a, acc, base);
-            base = emax > F64_WIN - 1 ? emax - (F64_WIN - 2) : 1;
-            if (base > emin)
-                base = emin;
-            since = 0;
-        }
-        f64_block(q, len, base, acc);
-        since += len;
-    }
-    if (base)
         f64_flush(a, acc, base);
+        base = accum_window_base(emax, emin, F64_WIN);
+        f64_pass(q, len, base, acc, &emax, &emin);
+        since = len;
+    }
+    f64_flush(a, acc, base);
     return L2_OK;
 }
 
