@@ -1,7 +1,8 @@
 /* test_accum.c -- the exact accumulator against the MPFR oracle: sums and
  * halves of random and extreme inputs of every dtype, the final rounding bit
  * by bit, independence from block splits and merge order, and the index of
- * the first NaN or infinity. */
+ * the first NaN or infinity. Every test that feeds runs twice: with the
+ * implementation chosen for this CPU, and with the portable one forced. */
 #include <criterion/criterion.h>
 
 #include <float.h>
@@ -11,7 +12,23 @@
 #include <string.h>
 
 #include "core/accum.h"
+#include "core/accum_impl.h"
 #include "tests/support/oracle.h"
+
+/* Defines test name in suite accum (the implementation l2_accum_feed picks)
+ * and in suite accum_portable (the portable code forced). */
+#define FEED_TEST(name)                                                                            \
+    static void name##_body(void);                                                                 \
+    Test(accum, name)                                                                              \
+    {                                                                                              \
+        name##_body();                                                                             \
+    }                                                                                              \
+    Test(accum_portable, name)                                                                     \
+    {                                                                                              \
+        cr_assert(l2_accum_impl_set(L2_ACCUM_IMPL_PORTABLE));                                      \
+        name##_body();                                                                             \
+    }                                                                                              \
+    static void name##_body(void)
 
 static const enum l2_dtype all_types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
                                            L2_DTYPE_FLOAT64};
@@ -162,7 +179,7 @@ static void check_values(enum l2_dtype t, const double *v, size_t n, const char 
     free(buf);
 }
 
-Test(accum, empty_is_positive_zero)
+FEED_TEST(empty_is_positive_zero)
 {
     struct l2_accum acc;
     double s = -1, h = -1;
@@ -177,7 +194,7 @@ Test(accum, empty_is_positive_zero)
     cr_assert_eq(acc.count, 0);
 }
 
-Test(accum, zeros_of_both_signs)
+FEED_TEST(zeros_of_both_signs)
 {
     for (int t = 0; t < 4; t++) {
         double v[100];
@@ -188,7 +205,7 @@ Test(accum, zeros_of_both_signs)
     }
 }
 
-Test(accum, random_full_range_every_dtype)
+FEED_TEST(random_full_range_every_dtype)
 {
     size_t sizes[3] = {7, 1000, 20000};
     for (int t = 0; t < 4; t++) {
@@ -213,7 +230,7 @@ Test(accum, random_full_range_every_dtype)
 }
 
 /* Values within a few binades, so every element reaches the rounded bits. */
-Test(accum, random_narrow_range_every_dtype)
+FEED_TEST(random_narrow_range_every_dtype)
 {
     for (int t = 0; t < 4; t++) {
         for (int round = 0; round < 20; round++) {
@@ -229,7 +246,7 @@ Test(accum, random_narrow_range_every_dtype)
 
 /* One large square and a million squares each below half its last place: a
  * running float sum would lose all of them. */
-Test(accum, huge_and_a_million_tiny)
+FEED_TEST(huge_and_a_million_tiny)
 {
     const size_t n = 1000001;
     double x[2][2] = {{1.0, 0x1p-30}, {4096.0, 0x1p-20}};
@@ -258,7 +275,7 @@ Test(accum, huge_and_a_million_tiny)
 }
 
 /* 10^7 copies of 0.1 (as float64 and as float32), fed 10^6 at a time. */
-Test(accum, ten_million_tenths)
+FEED_TEST(ten_million_tenths)
 {
     const size_t chunk = 1000000;
     enum l2_dtype types[2] = {L2_DTYPE_FLOAT64, L2_DTYPE_FLOAT32};
@@ -287,7 +304,7 @@ Test(accum, ten_million_tenths)
     }
 }
 
-Test(accum, subnormals_every_dtype)
+FEED_TEST(subnormals_every_dtype)
 {
     const unsigned fbits[4] = {10, 7, 23, 52};
     for (int t = 0; t < 4; t++) {
@@ -329,7 +346,7 @@ Test(accum, subnormals_every_dtype)
     cr_assert_eq(s, 0x1p-1074);
 }
 
-Test(accum, float64_squares_under_and_overflow)
+FEED_TEST(float64_squares_under_and_overflow)
 {
     const double one[] = {1e-200, 1e200,  1.5e154, 1.3407807929942596e154,  1.3407807929942597e154,
                           1e154,  1e-154, 1e-161,  2.2250738585072014e-308, 1e-170};
@@ -360,7 +377,7 @@ Test(accum, float64_squares_under_and_overflow)
     cr_assert(fabs(h - 1.44e308) < 1e295, "%a", h);
 }
 
-Test(accum, largest_finite_every_dtype)
+FEED_TEST(largest_finite_every_dtype)
 {
     const double max[4] = {65504.0, 255 * 0x1p120, FLT_MAX, DBL_MAX};
     for (int t = 0; t < 4; t++) {
@@ -384,7 +401,7 @@ Test(accum, largest_finite_every_dtype)
 
 /* x = 2^-537 squares to 2^-1074, so k copies sum to k * 2^-1074 and the half
  * is k/2 subnormal steps: a tie for odd k, rounded to even. */
-Test(accum, half_in_the_subnormal_range)
+FEED_TEST(half_in_the_subnormal_range)
 {
     const double want[8] = {0,         0,         0x1p-1074,     0x1p-1073,
                             0x1p-1073, 0x1p-1073, 3 * 0x1p-1074, 0x1p-1072};
@@ -408,7 +425,7 @@ Test(accum, half_in_the_subnormal_range)
 }
 
 /* Sums exactly halfway between two doubles. */
-Test(accum, final_rounding_ties_to_even)
+FEED_TEST(final_rounding_ties_to_even)
 {
     struct {
         double v[8];
@@ -529,7 +546,7 @@ static void check_splits(enum l2_dtype t, const unsigned char *buf, size_t n)
     }
 }
 
-Test(accum, splits_and_merges_give_the_same_bits)
+FEED_TEST(splits_and_merges_give_the_same_bits)
 {
     for (int t = 0; t < 4; t++) {
         size_t n = 300000;
@@ -540,7 +557,7 @@ Test(accum, splits_and_merges_give_the_same_bits)
 }
 
 /* feed, add on the decoded values, and a misaligned copy all agree. */
-Test(accum, feed_add_and_alignment_agree)
+FEED_TEST(feed_add_and_alignment_agree)
 {
     /* both sides of each dtype's switch from the direct to the bucket path */
     const size_t sizes[] = {1, 31, 47, 48, 191, 192, 255, 767, 768, 70001};
@@ -589,7 +606,7 @@ Test(accum, add_refuses_non_finite)
 
 /* The first NaN or infinity is found wherever it is: in a tiny feed, at the
  * ends, across bucket-flush blocks, with or without a later one. */
-Test(accum, non_finite_index_every_dtype)
+FEED_TEST(non_finite_index_every_dtype)
 {
     const uint64_t bad[4][4] = {
         {0x7c00, 0xfc00, 0x7e00, 0x7c01},
@@ -629,7 +646,7 @@ Test(accum, non_finite_index_every_dtype)
 }
 
 /* float64 buckets flush every 2^22 elements: a NaN just after the first flush. */
-Test(accum, non_finite_after_float64_flush)
+FEED_TEST(non_finite_after_float64_flush)
 {
     size_t n = (1u << 22) + 100;
     unsigned char *buf = calloc(n, 8);
@@ -679,7 +696,7 @@ Test(accum, long_carries)
 
 /* Many copies of the largest significand fill each bucket to its limit: the
  * flush must come before a bucket could wrap. */
-Test(accum, full_buckets_do_not_wrap)
+FEED_TEST(full_buckets_do_not_wrap)
 {
     const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
                                     L2_DTYPE_FLOAT64};
