@@ -358,12 +358,13 @@ static enum api_status number_done(struct api_json_decoder *dec, const char *tok
  * or ST_VALUE there; the machine takes over from that byte, so anything
  * else (a closer, an error, a number split by the chunk's end) is handled
  * by the one general path. */
-static const char *leaf_run(struct api_json_decoder *dec, const char *p, const char *end)
+static inline __attribute__((always_inline)) const char *
+leaf_run_as(struct api_json_decoder *dec, const char *p, const char *end, enum l2_dtype dt)
 {
     unsigned d = dec->tdepth - 1;
     uint64_t i = dec->idx[d];
     uint64_t limit = (dec->known >> d & 1) ? dec->shape[d] : UINT64_MAX;
-    enum l2_dtype dt = dec->res->dtype;
+    unsigned nb = dec->nbatch;
 
     for (;;) {
         while (p < end && (cls[(unsigned char)*p] & C_WS))
@@ -377,23 +378,40 @@ static const char *leaf_run(struct api_json_decoder *dec, const char *p, const c
             q++;
         double x;
         size_t n = i < limit ? api_numparse_run(q, end, &x) : 0;
-        if (n == 0) {
+        double y = n > 0 ? round_to(dt, x) : 0.0;
+        if (n == 0 || !isfinite(y)) {
             p = q;
             dec->state = ST_VALUE;
             break;
         }
-        double y = round_to(dt, x);
-        if (!isfinite(y)) {
-            p = q;
-            dec->state = ST_VALUE;
-            break;
+        if (dt == L2_DTYPE_FLOAT64)
+            dec->batch.d[nb] = y;
+        else
+            dec->batch.f[nb] = (float)y; /* exact: y is in float32 */
+        if (++nb == BATCH) {
+            dec->nbatch = nb;
+            batch_flush(dec);
+            nb = 0;
         }
-        batch_put(dec, y);
         i++;
         p = q + n;
     }
+    dec->nbatch = nb;
     dec->idx[d] = i;
     return p;
+}
+
+static const char *leaf_run(struct api_json_decoder *dec, const char *p, const char *end)
+{
+    /* one copy of the loop per common dtype, its tests folded away */
+    switch (dec->res->dtype) {
+    case L2_DTYPE_FLOAT64:
+        return leaf_run_as(dec, p, end, L2_DTYPE_FLOAT64);
+    case L2_DTYPE_FLOAT32:
+        return leaf_run_as(dec, p, end, L2_DTYPE_FLOAT32);
+    default:
+        return leaf_run_as(dec, p, end, dec->res->dtype);
+    }
 }
 
 static enum api_status number_too_long(struct api_json_decoder *dec, struct api_error *err)
