@@ -340,7 +340,7 @@ int main(int argc, char **argv)
     printf("%-9s", "dtype");
     for (int m = 0; m < M_COUNT; m++)
         printf(" %16s", method_name[m]);
-    printf("  %s\n", "feed / read");
+    printf("  %s  %s\n", "feed / read", "blocks / read");
 
     for (int k = 0; k < 4; k++) {
         enum l2_dtype t = order[k];
@@ -361,7 +361,8 @@ int main(int argc, char **argv)
         printf("%-9s", l2_dtype_name(t));
         for (int m = 0; m < M_COUNT; m++)
             printf(" %16.2f", gbs[m]);
-        printf("  %10.0f%%\n", 100 * gbs[M_FEED] / gbs[M_READ]);
+        printf("  %10.0f%%  %12.0f%%\n", 100 * gbs[M_FEED] / gbs[M_READ],
+               100 * gbs[M_FEED_BLOCKS] / gbs[M_READ]);
         fflush(stdout);
     }
     free(buf);
