@@ -88,13 +88,17 @@ ACCUM_TARGET static void accum_flush_lanes(uint64_t *limb, __m512i *v, int k, un
         l2_accum_add_at(limb, lo, hi, shift);
 }
 
-/* Asks for the cache line ACCUM_PREFETCH bytes after p: without it the
- * memory delivers half its bandwidth to these loops (the hardware prefetcher
- * does not run far enough ahead). The address is formed as an integer as it
- * may lie past the end of the data; a prefetch never faults. */
-ACCUM_INLINE void accum_prefetch(const unsigned char *p)
+/* Asks for the cache line ACCUM_PREFETCH bytes after p, if it lies before
+ * end (the end of the feed: reading beyond it would waste bandwidth when the
+ * next chunk is elsewhere). Without this the memory delivers half its
+ * bandwidth to these loops: the hardware prefetcher does not run far enough
+ * ahead. Addresses are compared as integers, as they may lie past the end. */
+ACCUM_INLINE void accum_prefetch(const unsigned char *p, const unsigned char *end)
 {
-    _mm_prefetch((const char *)((uintptr_t)p + ACCUM_PREFETCH), _MM_HINT_T1);
+    uintptr_t a = (uintptr_t)p + ACCUM_PREFETCH;
+
+    if (a < (uintptr_t)end)
+        _mm_prefetch((const char *)a, _MM_HINT_T1);
 }
 
 /* Mask of the first r < 16 lanes (all 16 when r >= 16). */
@@ -165,8 +169,9 @@ ACCUM_INLINE void f32_step(__m512i x, __m512i x2, __m512i vbase, __m512i *le, __
  * high digits) and finds their exponent range. The squares are right only
  * if the range turns out to lie in the window: the caller checks it after
  * the pass and otherwise throws acc away. */
-ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len, unsigned base,
-                             __m512i *acc, unsigned *emax, unsigned *emin)
+ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len,
+                             const unsigned char *end, unsigned base, __m512i *acc, unsigned *emax,
+                             unsigned *emin)
 {
     const __m512i vbase = _mm512_set1_epi32((int)base);
     const size_t w = t == L2_DTYPE_FLOAT32 ? 4 : 2;
@@ -177,9 +182,9 @@ ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len
     size_t i = 0;
 
     for (; i + 32 <= len; i += 32) {
-        accum_prefetch(p + w * i);
+        accum_prefetch(p + w * i, end);
         if (w == 4)
-            accum_prefetch(p + w * i + 64);
+            accum_prefetch(p + w * i + 64, end);
         __m512i x = f32_load(t, p, i, 0xffff), y = f32_load(t, p, i + 16, 0xffff);
         __m512i x2 = _mm512_add_epi32(x, x), y2 = _mm512_add_epi32(y, y);
         f32_range_step(x2, &mx0, &mn0);
@@ -198,14 +203,15 @@ ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len
 }
 
 ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_t len,
-                                  unsigned base, __m512i *acc, unsigned *emax, unsigned *emin)
+                                  const unsigned char *end, unsigned base, __m512i *acc,
+                                  unsigned *emax, unsigned *emin)
 {
     if (t == L2_DTYPE_FLOAT32)
-        f32_pass_t(L2_DTYPE_FLOAT32, p, len, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
     else if (t == L2_DTYPE_FLOAT16)
-        f32_pass_t(L2_DTYPE_FLOAT16, p, len, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin);
     else
-        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin);
 }
 
 /* The window for a range: two binades of room above the largest exponent
@@ -235,6 +241,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
                                             const unsigned char *p, size_t n, size_t *bad_index)
 {
     const size_t w = dtype == L2_DTYPE_FLOAT32 ? 4 : 2;
+    const unsigned char *end = p + n * w;
     __m512i acc[8], trial[8];
     unsigned base = 0, emax, emin;
     size_t since = 0; /* elements added since the last flush */
@@ -242,7 +249,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
     for (int k = 0; k < 8; k++)
         acc[k] = trial[k] = _mm512_setzero_si512();
     /* a first guess from the first elements (a base is >= 1) */
-    f32_pass(dtype, p, n < 64 ? n : 64, 1, trial, &emax, &emin);
+    f32_pass(dtype, p, n < 64 ? n : 64, end, 1, trial, &emax, &emin);
     base = accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
     for (size_t at = 0; at < n; at += F32_BLOCK) {
         size_t len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
@@ -253,7 +260,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
             since = 0;
         }
         memcpy(trial, acc, sizeof acc);
-        f32_pass(dtype, q, len, base, trial, &emax, &emin);
+        f32_pass(dtype, q, len, end, base, trial, &emax, &emin);
         if (emax == 255) {
             if (bad_index)
                 *bad_index = at + accum_first_bad(dtype, q, len);
@@ -270,7 +277,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
         }
         f32_flush(a, acc, base);
         base = accum_window_base(emax, emin, F32_WIN);
-        f32_pass(dtype, q, len, base, acc, &emax, &emin);
+        f32_pass(dtype, q, len, end, base, acc, &emax, &emin);
         since = len;
     }
     f32_flush(a, acc, base);
@@ -311,8 +318,8 @@ ACCUM_INLINE void f64_range_step(__m512i x2, __m512i *mx, __m512i *mn)
 /* As f32_pass for float64: acc[0..10) holds two sets of the five digits of
  * f64_step, digit k of set s at acc[2k + s]; an all-zero range gives emin
  * 2048. */
-ACCUM_TARGET static void f64_pass(const unsigned char *p, size_t len, unsigned base, __m512i *acc,
-                                  unsigned *emax, unsigned *emin)
+ACCUM_TARGET static void f64_pass(const unsigned char *p, size_t len, const unsigned char *end,
+                                  unsigned base, __m512i *acc, unsigned *emax, unsigned *emin)
 {
     const __m512i vbase = _mm512_set1_epi64(base), vtop = _mm512_set1_epi64(52 + base);
     __m512i a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3], c0 = acc[4], c1 = acc[5];
@@ -322,8 +329,8 @@ ACCUM_TARGET static void f64_pass(const unsigned char *p, size_t len, unsigned b
     size_t i = 0;
 
     for (; i + 16 <= len; i += 16) {
-        accum_prefetch(p + 8 * i);
-        accum_prefetch(p + 8 * i + 64);
+        accum_prefetch(p + 8 * i, end);
+        accum_prefetch(p + 8 * i + 64, end);
         __m512i x = _mm512_loadu_si512(p + 8 * i), y = _mm512_loadu_si512(p + 8 * i + 64);
         __m512i x2 = _mm512_add_epi64(x, x), y2 = _mm512_add_epi64(y, y);
         f64_range_step(x2, &mx0, &mn0);
@@ -360,13 +367,14 @@ ACCUM_TARGET static void f64_flush(struct l2_accum *a, __m512i *acc, unsigned ba
 ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned char *p, size_t n,
                                             size_t *bad_index)
 {
+    const unsigned char *end = p + n * 8;
     __m512i acc[10], trial[10];
     unsigned base, emax, emin;
     size_t since = 0;
 
     for (int k = 0; k < 10; k++)
         acc[k] = trial[k] = _mm512_setzero_si512();
-    f64_pass(p, n < 32 ? n : 32, 1, trial, &emax, &emin);
+    f64_pass(p, n < 32 ? n : 32, end, 1, trial, &emax, &emin);
     base = accum_window_base(emax, emin - 1 < 2047 ? emin : 1, F64_WIN);
     for (size_t at = 0; at < n; at += F64_BLOCK) {
         size_t len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
@@ -377,7 +385,7 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
             since = 0;
         }
         memcpy(trial, acc, sizeof acc);
-        f64_pass(q, len, base, trial, &emax, &emin);
+        f64_pass(q, len, end, base, trial, &emax, &emin);
         if (emax == 2047) {
             if (bad_index)
                 *bad_index = at + accum_first_bad(L2_DTYPE_FLOAT64, q, len);
@@ -394,7 +402,7 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
         }
         f64_flush(a, acc, base);
         base = accum_window_base(emax, emin, F64_WIN);
-        f64_pass(q, len, base, acc, &emax, &emin);
+        f64_pass(q, len, end, base, acc, &emax, &emin);
         since = len;
     }
     f64_flush(a, acc, base);
