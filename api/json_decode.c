@@ -1,10 +1,10 @@
 /* json_decode.c -- streaming decoder for JSON tensor bodies.
  *
  * A byte-at-a-time state machine whose whole state lives in the decoder, so
- * a chunk may end anywhere; hot tokens (numbers, plain name bytes) are
- * scanned in tight loops over the chunk and only copied when they straddle
- * two chunks. Rectangularity is checked with one expected length per depth,
- * fixed when the first array at that depth closes. */
+ * a chunk may end anywhere; numbers are parsed in place (only one straddling
+ * two chunks is copied), runs of plain elements skip the machine, and
+ * squares go to the kernel in batches. Rectangularity is checked with one
+ * expected length per depth, fixed when the first array at that depth closes. */
 #include "json_decode.h"
 
 #include <math.h>

@@ -7,7 +7,9 @@
  * point, which it detects and declines. Everything else goes to strtod on a
  * normalised copy "DIGITSeEXP" with no decimal point, which no locale can
  * misread, keeping API_NUMPARSE_DIGITS significant digits plus a sticky
- * nonzero digit standing for any dropped tail. */
+ * nonzero digit standing for any dropped tail. api_numparse_run, for a
+ * decoder reading in place, fuses finding the token's end with the first
+ * two paths and reads digits eight at a time (SWAR). */
 #include "numparse.h"
 
 #include <stdint.h>
