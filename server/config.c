@@ -24,33 +24,47 @@
 #define CONFIG_ENV_MAX 64
 
 enum option_kind {
-    OPTION_ADDRESS, /* the bind address */
-    OPTION_UINT,    /* a decimal integer in [min, max] */
+    OPTION_ADDRESS,    /* the bind address */
+    OPTION_UINT,       /* a decimal integer in [min, max] */
+    OPTION_PATH,       /* a non-empty string kept as given (a file path, a URL) */
+    OPTION_LOG_FORMAT, /* "text" or "json" */
 };
 
 struct option_def {
     const char *name; /* flag without the leading "--" */
     enum option_kind kind;
-    size_t offset; /* of the uint64_t field in struct config */
+    size_t offset; /* of the uint64_t (OPTION_UINT) or const char * (OPTION_PATH) field */
     uint64_t min, max;
     const char *arg;  /* the value's name in --help */
     const char *help; /* one line */
+    bool flag_only;   /* no L2D_<NAME> environment variable */
 };
 
 static const struct option_def options[] = {
-    {"bind", OPTION_ADDRESS, 0, 0, 0, "ADDR", "IPv4 or IPv6 address to listen on (127.0.0.1)"},
+    {"bind", OPTION_ADDRESS, 0, 0, 0, "ADDR", "IPv4 or IPv6 address to listen on (127.0.0.1)",
+     false},
     {"port", OPTION_UINT, offsetof(struct config, port), 0, 65535, "N",
-     "TCP port (8080); 0 picks a free port"},
+     "TCP port (8080); 0 picks a free port", false},
     {"threads", OPTION_UINT, offsetof(struct config, threads), 1, CONFIG_THREADS_MAX, "N",
-     "worker threads (number of online cores)"},
+     "worker threads (number of online cores)", false},
     {"max-body-bytes", OPTION_UINT, offsetof(struct config, max_body_bytes), 0, INT64_MAX, "N",
-     "largest request body accepted (268435456)"},
+     "largest request body accepted (268435456)", false},
     {"timeout", OPTION_UINT, offsetof(struct config, timeout), 0, CONFIG_SECONDS_MAX, "SECONDS",
-     "close connections idle this long; 0 never (30)"},
+     "close connections idle this long; 0 never (30)", false},
     {"max-connections", OPTION_UINT, offsetof(struct config, max_connections), 1,
-     CONFIG_CONNECTIONS_MAX, "N", "concurrent connections (1024)"},
+     CONFIG_CONNECTIONS_MAX, "N", "concurrent connections (1024)", false},
     {"drain-timeout", OPTION_UINT, offsetof(struct config, drain_timeout), 0, CONFIG_SECONDS_MAX,
-     "SECONDS", "longest drain after SIGTERM/SIGINT (10)"},
+     "SECONDS", "longest drain after SIGTERM/SIGINT (10)", false},
+    {"log-format", OPTION_LOG_FORMAT, 0, 0, 0, "FORMAT",
+     "log lines as 'text' (default) or 'json' (one object per line)", false},
+    {"tls-cert", OPTION_PATH, offsetof(struct config, tls_cert), 0, 0, "FILE",
+     "PEM certificate (chain): serve HTTPS; needs --tls-key", false},
+    {"tls-key", OPTION_PATH, offsetof(struct config, tls_key), 0, 0, "FILE",
+     "PEM private key of --tls-cert", false},
+    {"auth-token-file", OPTION_PATH, offsetof(struct config, auth_token_file), 0, 0, "FILE",
+     "require 'Authorization: Bearer <token>', token = the file's content", false},
+    {"healthcheck", OPTION_PATH, offsetof(struct config, healthcheck_url), 0, 0, "URL",
+     "GET http://HOST:PORT/PATH; exit 0 on 200, else 1 (no env)", true},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -58,16 +72,18 @@ static const struct option_def options[] = {
 static void print_usage(FILE *out)
 {
     fputs("usage: l2d [OPTION]...\n"
+          "       l2d --healthcheck http://HOST:PORT/PATH\n"
           "Serves exact TensorFlow L2 losses over HTTP (POST /l2_loss, POST /regularize).\n\n",
           out);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         char left[64];
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].arg);
-        fprintf(out, "  %-26s %s\n", left, options[i].help);
+        fprintf(out, "  %-28s %s\n", left, options[i].help);
     }
-    fputs("  --help                     print this help and exit\n"
-          "  --version                  print the version and exit\n\n"
-          "Each option can also be set with an environment variable L2D_<NAME>,\n"
+    fputs("  --help                       print this help and exit\n"
+          "  --version                    print the version and exit\n\n"
+          "Each option but --healthcheck can also be set with an environment variable\n"
+          "L2D_<NAME>, "
           "e.g. L2D_MAX_BODY_BYTES=1048576; flags win over the environment.\n",
           out);
 }
@@ -123,6 +139,26 @@ static bool apply(struct config *cfg, const struct option_def *opt, const char *
         fprintf(err, "l2d: %s: expected an IPv4 or IPv6 address, got '%s'\n", source, value);
         return false;
     }
+    if (opt->kind == OPTION_PATH) {
+        if (value[0] != '\0') {
+            *(const char **)((char *)cfg + opt->offset) = value;
+            return true;
+        }
+        fprintf(err, "l2d: %s: expected a non-empty value\n", source);
+        return false;
+    }
+    if (opt->kind == OPTION_LOG_FORMAT) {
+        if (strcmp(value, "text") == 0) {
+            cfg->log_format = CONFIG_LOG_TEXT;
+            return true;
+        }
+        if (strcmp(value, "json") == 0) {
+            cfg->log_format = CONFIG_LOG_JSON;
+            return true;
+        }
+        fprintf(err, "l2d: %s: expected 'text' or 'json', got '%s'\n", source, value);
+        return false;
+    }
     if (parse_uint(value, opt->min, opt->max, (uint64_t *)((char *)cfg + opt->offset)))
         return true;
     fprintf(err, "l2d: %s: expected an integer %llu..%llu, got '%s'\n", source,
@@ -155,7 +191,8 @@ static const struct option_def *find_option(const char *name, size_t len)
     return NULL;
 }
 
-/* Names option i's environment variable: "max-body-bytes" -> "L2D_MAX_BODY_BYTES". */
+/* Names option i's environment variable: "max-body-bytes" -> "L2D_MAX_BODY_BYTES".
+ * Option names are lowercase letters and '-'. */
 static void env_name(size_t i, char env[CONFIG_ENV_MAX])
 {
     size_t n = 4;
@@ -214,12 +251,19 @@ enum config_action config_parse(struct config *cfg, int argc, char **argv, FILE 
 
         if (value != NULL) {
             snprintf(source, sizeof(source), "--%s", options[i].name);
-        } else {
+        } else if (!options[i].flag_only) {
             env_name(i, source);
             value = getenv(source);
         }
         if (value != NULL && !apply(cfg, &options[i], source, value, err))
             return CONFIG_EXIT_USAGE;
     }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        fprintf(err, "l2d: --tls-cert and --tls-key go together (got only %s)\n",
+                cfg->tls_cert != NULL ? "--tls-cert" : "--tls-key");
+        return CONFIG_EXIT_USAGE;
+    }
+    if (cfg->healthcheck_url != NULL)
+        return CONFIG_HEALTHCHECK;
     return CONFIG_RUN;
 }

@@ -13,6 +13,11 @@
 
 #define CONFIG_BIND_MAX 64
 
+enum config_log_format {
+    CONFIG_LOG_TEXT, /* one plain line per request (the default) */
+    CONFIG_LOG_JSON, /* one JSON object per line */
+};
+
 struct config {
     char bind[CONFIG_BIND_MAX];        /* numeric IPv4 or IPv6 address, as given */
     struct sockaddr_storage bind_addr; /* bind parsed, port filled in */
@@ -23,17 +28,27 @@ struct config {
     uint64_t timeout;         /* idle connection timeout, seconds (0: none) */
     uint64_t max_connections; /* concurrent connections */
     uint64_t drain_timeout;   /* seconds to drain after SIGTERM/SIGINT */
+    enum config_log_format log_format;
+    /* Paths as given (pointing into argv or the environment), NULL when unset. */
+    const char *tls_cert;        /* PEM certificate: serve HTTPS (with tls_key) */
+    const char *tls_key;         /* PEM private key */
+    const char *auth_token_file; /* require `Authorization: Bearer <its content>` */
+    const char *healthcheck_url; /* --healthcheck: probe this URL instead of serving */
 };
 
 enum config_action {
-    CONFIG_RUN,        /* settings valid: start the service */
-    CONFIG_EXIT_OK,    /* --help or --version was printed: exit 0 */
-    CONFIG_EXIT_USAGE, /* a bad flag, value or variable was reported: exit 2 */
+    CONFIG_RUN,         /* settings valid: start the service */
+    CONFIG_EXIT_OK,     /* --help or --version was printed: exit 0 */
+    CONFIG_EXIT_USAGE,  /* a bad flag, value or variable was reported: exit 2 */
+    CONFIG_HEALTHCHECK, /* --healthcheck URL: probe cfg->healthcheck_url and exit */
 };
 
 /* Fills cfg from the defaults, then the L2D_* environment variables, then
  * argv. --help and --version print to out; every problem is reported as one
- * line on err ("l2d: --port: expected an integer 0..65535, got 'abc'"). */
+ * line on err ("l2d: --port: expected an integer 0..65535, got 'abc'"), as is
+ * --tls-cert without --tls-key or the reverse. --healthcheck has no
+ * environment variable (an image's L2D_* settings must not turn the server
+ * into a probe). */
 enum config_action config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err);
 
 #endif

@@ -1,16 +1,31 @@
 /* log.c -- the access log and service messages, one whole line per write.
  *
  * Lines are assembled in a stack buffer of LOG_LINE_MAX bytes (truncated if
- * longer) and handed to one write(2): POSIX keeps such writes to a pipe whole
- * up to PIPE_BUF, and in practice to a file or terminal too. */
+ * longer, a JSON line still closed) and handed to one write(2): POSIX keeps
+ * such writes to a pipe whole up to PIPE_BUF, and in practice to a file or
+ * terminal too. Client-supplied strings (path, request id, method) are
+ * escaped in both formats. */
 #include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+/* Bytes kept free at the end of a JSON line for the fields after a
+ * client-supplied string and the closing "}\n". */
+#define LOG_TAIL_ROOM 256
+
+/* Set once by main before the daemon starts; read-only afterwards. */
+static enum log_format log_current_format = LOG_TEXT;
+
+static const char *const level_names[] = {"info", "warn", "error"};
+
+void log_set_format(enum log_format format)
+{
+    log_current_format = format;
+}
 
 static void write_line(const char *buf, size_t len)
 {
@@ -51,6 +66,8 @@ static void append_escaped(char *buf, size_t *len, size_t cap, const char *s)
 static void append_text(char *buf, size_t *len, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Appends printf output to buf[*len..cap-1), truncated, keeping one byte
+ * free for the newline. */
 static void append_text(char *buf, size_t *len, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -66,42 +83,206 @@ static void append_text(char *buf, size_t *len, size_t cap, const char *fmt, ...
     *len += (size_t)n < cap - 1 - *len ? (size_t)n : cap - 2 - *len;
 }
 
+/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return n;
+}
+
+bool log_json_escape(char *buf, size_t *len, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p != '\0') {
+        char esc[8];
+        size_t n;
+
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            n = 2;
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+            p++;
+        } else if (*p < 0x80) {
+            esc[0] = (char)*p;
+            n = 1;
+            p++;
+        } else if ((n = utf8_sequence(p)) != 0) {
+            memcpy(esc, p, n);
+            p += n;
+        } else {
+            memcpy(esc, "\\ufffd", 6);
+            n = 6;
+            p++;
+        }
+        if (*len + n > cap)
+            return false;
+        memcpy(buf + *len, esc, n);
+        *len += n;
+    }
+    return true;
+}
+
+/* Appends `"key":"<escaped s>"` to buf[*len..cap-1), the key trusted, s not
+ * (truncated so that the closing quote always fits). */
+static void append_json_string(char *buf, size_t *len, size_t cap, const char *key, const char *s)
+{
+    size_t klen = strlen(key);
+
+    if (*len + klen + 6 > cap)
+        return;
+    buf[(*len)++] = '"';
+    memcpy(buf + *len, key, klen);
+    *len += klen;
+    memcpy(buf + *len, "\":\"", 3);
+    *len += 3;
+    log_json_escape(buf, len, cap - 2, s);
+    buf[(*len)++] = '"';
+}
+
+/* Appends `{"time":"…Z","level":"…"` */
+static void append_json_head(char *buf, size_t *len, size_t cap, const struct timespec *now,
+                             enum log_level level)
+{
+    struct tm tm;
+    char stamp[32];
+
+    gmtime_r(&now->tv_sec, &tm);
+    if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        stamp[0] = '\0';
+    append_text(buf, len, cap, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", stamp,
+                now->tv_nsec / 1000000, level_names[level]);
+}
+
+size_t log_format_access(char *buf, size_t cap, enum log_format format,
+                         const struct log_access_entry *e, const struct timespec *now)
+{
+    size_t len = 0;
+    struct tm tm;
+
+    if (format == LOG_JSON) {
+        append_json_head(buf, &len, cap, now, LOG_INFO);
+        append_text(buf, &len, cap, ",\"msg\":\"request\",");
+        append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "request_id", e->request_id);
+        append_text(buf, &len, cap, ",");
+        append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "method", e->method);
+        append_text(buf, &len, cap,
+                    ",\"status\":%d,\"body_bytes\":%llu,\"elements\":%llu,\"duration_ms\":%.3f,",
+                    e->status, (unsigned long long)e->body_bytes, (unsigned long long)e->elements,
+                    (double)e->duration_ns / 1e6);
+        /* The path goes last: whatever its length, the line stays closed. */
+        append_json_string(buf, &len, cap - 1, "path", e->path);
+        buf[len++] = '}';
+        buf[len++] = '\n';
+        return len;
+    }
+    gmtime_r(&now->tv_sec, &tm);
+    len = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    append_text(buf, &len, cap, ".%03ldZ ", now->tv_nsec / 1000000);
+    append_escaped(buf, &len, cap - 64, e->request_id);
+    append_text(buf, &len, cap, " %s ", e->method);
+    append_escaped(buf, &len, cap - 64, e->path);
+    append_text(buf, &len, cap, " %d %llu %.3fms", e->status, (unsigned long long)e->body_bytes,
+                (double)e->duration_ns / 1e6);
+    buf[len++] = '\n';
+    return len;
+}
+
 void log_access(const struct log_access_entry *e)
 {
     char buf[LOG_LINE_MAX];
-    size_t len = 0;
     struct timespec now;
-    struct tm tm;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    append_text(buf, &len, sizeof(buf), ".%03ldZ ", now.tv_nsec / 1000000);
-    append_escaped(buf, &len, sizeof(buf) - 64, e->request_id);
-    append_text(buf, &len, sizeof(buf), " %s ", e->method);
-    append_escaped(buf, &len, sizeof(buf) - 64, e->path);
-    append_text(buf, &len, sizeof(buf), " %d %llu %.3fms", e->status,
-                (unsigned long long)e->body_bytes, (double)e->duration_ns / 1e6);
+    write_line(buf, log_format_access(buf, sizeof(buf), log_current_format, e, &now));
+}
+
+void log_message(enum log_level level, const char *fmt, ...)
+{
+    char buf[LOG_LINE_MAX];
+    char text[LOG_LINE_MAX - LOG_TAIL_ROOM];
+    size_t len = 0, tlen;
+    struct timespec now;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    tlen = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+    while (tlen > 0 && text[tlen - 1] == '\n')
+        tlen--;
+    text[tlen] = '\0';
+    if (log_current_format == LOG_JSON) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        append_json_head(buf, &len, sizeof(buf), &now, level);
+        append_text(buf, &len, sizeof(buf), ",");
+        append_json_string(buf, &len, sizeof(buf) - 2, "msg", text);
+        append_text(buf, &len, sizeof(buf), "}");
+    } else {
+        append_text(buf, &len, sizeof(buf), "l2d: %s", text);
+    }
     buf[len++] = '\n';
     write_line(buf, len);
 }
 
-void log_message(const char *fmt, ...)
+void log_listening(const char *version, const char *url, unsigned port, uint64_t threads, bool tls,
+                   bool auth)
 {
     char buf[LOG_LINE_MAX];
-    size_t len = 5;
-    va_list ap;
-    int n;
+    size_t len = 0;
+    struct timespec now;
 
-    memcpy(buf, "l2d: ", 5);
-    va_start(ap, fmt);
-    n = vsnprintf(buf + len, sizeof(buf) - len - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    len += (size_t)n < sizeof(buf) - len - 1 ? (size_t)n : sizeof(buf) - len - 2;
-    while (len > 5 && buf[len - 1] == '\n')
-        len--;
+    if (log_current_format == LOG_JSON) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        append_json_head(buf, &len, sizeof(buf), &now, LOG_INFO);
+        append_text(buf, &len, sizeof(buf), ",\"msg\":\"listening\",");
+        append_json_string(buf, &len, sizeof(buf) - LOG_TAIL_ROOM, "url", url);
+        append_text(buf, &len, sizeof(buf), ",\"port\":%u,", port);
+        append_json_string(buf, &len, sizeof(buf) - LOG_TAIL_ROOM, "version", version);
+        append_text(buf, &len, sizeof(buf), ",\"threads\":%llu,\"tls\":%s,\"auth\":%s}",
+                    (unsigned long long)threads, tls ? "true" : "false", auth ? "true" : "false");
+    } else {
+        append_text(buf, &len, sizeof(buf), "l2d %s listening on %s (threads %llu)", version, url,
+                    (unsigned long long)threads);
+    }
     buf[len++] = '\n';
     write_line(buf, len);
 }

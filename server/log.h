@@ -1,13 +1,29 @@
 /* log.h -- the access log and service messages, one whole line per write.
  *
  * Each line is formatted into a bounded buffer and written with a single
- * write(2) to stderr, so lines from concurrent threads never interleave. */
+ * write(2) to stderr, so lines from concurrent threads never interleave.
+ * Lines are plain text (the default) or one JSON object each
+ * (--log-format json), chosen once at startup. */
 #ifndef SERVER_LOG_H
 #define SERVER_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define LOG_LINE_MAX 2048
+
+enum log_format {
+    LOG_TEXT,
+    LOG_JSON,
+};
+
+enum log_level {
+    LOG_INFO,
+    LOG_WARN,
+    LOG_ERROR,
+};
 
 struct log_access_entry {
     const char *request_id; /* printable ASCII; spaces are escaped like the path's */
@@ -15,14 +31,42 @@ struct log_access_entry {
     const char *path;    /* raw request path; unprintable bytes are escaped */
     int status;          /* HTTP status sent, 0 when none was */
     uint64_t body_bytes; /* request body bytes received */
+    uint64_t elements;   /* tensor elements decoded (JSON lines only) */
     uint64_t duration_ns;
 };
 
-/* Writes one access log line:
- * `2026-01-02T03:04:05.678Z <request-id> <method> <path> <status> <bytes> <ms>ms` */
+/* Chooses the format of every later line. Call once, before any thread
+ * other than main's logs. */
+void log_set_format(enum log_format format);
+
+/* Writes one access log line. Text:
+ * `2026-01-02T03:04:05.678Z <request-id> <method> <path> <status> <bytes> <ms>ms`
+ * JSON: {"time":…,"level":"info","msg":"request","request_id":…,"method":…,
+ * "status":…,"body_bytes":…,"elements":…,"duration_ms":…,"path":…} */
 void log_access(const struct log_access_entry *e);
 
-/* Writes "l2d: <message>\n" (printf-style), truncated to LOG_LINE_MAX. */
-void log_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes a service message: "l2d: <message>\n" in text, or
+ * {"time":…,"level":…,"msg":"<message>"} (printf-style), truncated to
+ * LOG_LINE_MAX. */
+void log_message(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes the startup line. Text (integration tests parse it):
+ * `l2d <version> listening on <url> (threads N)`; JSON:
+ * {"time":…,"level":"info","msg":"listening","url":…,"port":…,"version":…,
+ *  "threads":…,"tls":…,"auth":…}. */
+void log_listening(const char *version, const char *url, unsigned port, uint64_t threads, bool tls,
+                   bool auth);
+
+/* Formats the access line of e at time now into buf[0..cap) (cap >= 512),
+ * newline included, never splitting an escape; returns its length. Pure:
+ * what log_access writes. */
+size_t log_format_access(char *buf, size_t cap, enum log_format format,
+                         const struct log_access_entry *e, const struct timespec *now);
+
+/* Appends s JSON-escaped (without quotes) to buf[*len..cap): '"', '\\' and
+ * control bytes escaped, valid UTF-8 kept, every byte of an invalid
+ * sequence written as \ufffd. Stops before an escape that would not fit;
+ * returns false when s was truncated. */
+bool log_json_escape(char *buf, size_t *len, size_t cap, const char *s);
 
 #endif

@@ -1,5 +1,9 @@
 /* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, drain.
  *
+ * Startup reads every file it needs (TLS certificate and key, the bearer
+ * token) before listening; a bad one is a clear message and exit 2, like a
+ * bad flag. `--healthcheck URL` runs the probe instead of the service.
+ *
  * SIGTERM/SIGINT only set a flag (on whichever thread they land), which the
  * main thread polls. Main then turns the service to draining for
  * --drain-timeout seconds: /readyz and every new request answer 503
@@ -11,12 +15,15 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "healthcheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -26,6 +33,8 @@
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
 #define DRAIN_POLL_MS 20
 #define WAIT_POLL_MS 100
+#define PEM_FILE_MAX (1024 * 1024)
+#define URL_MAX 128
 
 static volatile sig_atomic_t signals_received;
 
@@ -42,7 +51,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
     (void)cls;
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    log_message("libmicrohttpd: %s", buf);
+    log_message(LOG_WARN, "libmicrohttpd: %s", buf);
 }
 
 static uint64_t monotonic_ms(void)
@@ -76,15 +85,86 @@ static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
         sleep_ms(DRAIN_POLL_MS);
     left = atomic_load(&shared->in_flight);
     if (left > 0)
-        log_message("drain over: closing %ld request%s still in flight", left,
+        log_message(LOG_WARN, "drain over: closing %ld request%s still in flight", left,
                     left == 1 ? "" : "s");
+}
+
+/* Reads the PEM file path (what: "--tls-cert") into a malloc'd,
+ * NUL-terminated buffer; NULL, with a message, when it cannot be read, is
+ * empty, larger than PEM_FILE_MAX or holds no PEM block. */
+static char *read_pem(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+
+    if (f == NULL) {
+        log_message(LOG_ERROR, "%s: cannot open '%s': %s", what, path, strerror(errno));
+        goto out;
+    }
+    buf = malloc(PEM_FILE_MAX + 1);
+    if (buf == NULL) {
+        log_message(LOG_ERROR, "%s: out of memory", what);
+        goto out_close;
+    }
+    n = fread(buf, 1, PEM_FILE_MAX + 1, f);
+    if (ferror(f) || n == 0 || n > PEM_FILE_MAX) {
+        log_message(LOG_ERROR, "%s: '%s' is %s", what, path,
+                    ferror(f) ? "unreadable"
+                    : n == 0  ? "empty"
+                              : "larger than 1 MiB");
+        goto out_free;
+    }
+    buf[n] = '\0';
+    if (strstr(buf, "-----BEGIN ") == NULL) {
+        log_message(LOG_ERROR, "%s: '%s' holds no PEM block", what, path);
+        goto out_free;
+    }
+    goto out_close;
+out_free:
+    free(buf);
+    buf = NULL;
+out_close:
+    fclose(f);
+out:
+    return buf;
+}
+
+/* Frees a PEM buffer, wiping it first (it may hold the private key). */
+static void free_pem(char *pem)
+{
+    if (pem == NULL)
+        return;
+    explicit_bzero(pem, strlen(pem));
+    free(pem);
+}
+
+/* True when libmicrohttpd accepts cert and key (parses both, and the key
+ * matches the certificate): a daemon without a listening socket is started
+ * with them and stopped at once, so the real start can only fail on the
+ * socket. */
+static bool tls_usable(const char *cert, const char *key, struct request_shared *shared)
+{
+    struct MHD_Daemon *probe = MHD_start_daemon(
+        MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, request_handle,
+        shared, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
+        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+
+    if (probe == NULL)
+        return false;
+    MHD_stop_daemon(probe);
+    return true;
 }
 
 int main(int argc, char **argv)
 {
     struct config cfg;
     struct metrics metrics;
+    struct auth auth;
     struct request_shared shared;
+    char why[512];
+    char url[URL_MAX];
+    char *tls_cert = NULL, *tls_key = NULL;
     struct MHD_Daemon *daemon;
     const union MHD_DaemonInfo *info;
     struct sigaction sa;
@@ -99,6 +179,13 @@ int main(int argc, char **argv)
         {MHD_OPTION_THREAD_POOL_SIZE, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    /* Without TLS the first entry ends the list. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned port;
     int result = 1;
 
     switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
@@ -106,8 +193,43 @@ int main(int argc, char **argv)
         return 0;
     case CONFIG_EXIT_USAGE:
         return 2;
+    case CONFIG_HEALTHCHECK:
+        return healthcheck_run(cfg.healthcheck_url, stderr);
     case CONFIG_RUN:
         break;
+    }
+    log_set_format(cfg.log_format == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT);
+    metrics_init(&metrics);
+    auth_init(&auth);
+    request_shared_init(&shared, &cfg, &metrics, &auth);
+    if (cfg.auth_token_file != NULL && !auth_load(&auth, cfg.auth_token_file, why, sizeof(why))) {
+        log_message(LOG_ERROR, "--auth-token-file: %s", why);
+        result = 2;
+        goto out;
+    }
+    if (cfg.tls_cert != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            log_message(LOG_ERROR, "--tls-cert: this libmicrohttpd was built without TLS");
+            result = 2;
+            goto out;
+        }
+        tls_cert = read_pem(cfg.tls_cert, "--tls-cert");
+        tls_key = tls_cert != NULL ? read_pem(cfg.tls_key, "--tls-key") : NULL;
+        if (tls_key == NULL) {
+            result = 2;
+            goto out_free_tls;
+        }
+        if (!tls_usable(tls_cert, tls_key, &shared)) {
+            log_message(LOG_ERROR,
+                        "--tls-cert/--tls-key: '%s' and '%s' are not a valid PEM certificate "
+                        "and its private key",
+                        cfg.tls_cert, cfg.tls_key);
+            result = 2;
+            goto out_free_tls;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key};
     }
     if (cfg.bind_ipv6) {
         ((struct sockaddr_in6 *)&cfg.bind_addr)->sin6_port = htons((uint16_t)cfg.port);
@@ -120,8 +242,6 @@ int main(int argc, char **argv)
         pool[0].value = (intptr_t)cfg.threads;
     else
         pool[0].option = MHD_OPTION_END;
-    metrics_init(&metrics);
-    request_shared_init(&shared, &cfg, &metrics);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
@@ -136,29 +256,38 @@ int main(int argc, char **argv)
     daemon = MHD_start_daemon(
         flags, (uint16_t)cfg.port, NULL, NULL, request_handle, &shared, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&cfg.bind_addr, MHD_OPTION_ARRAY,
-        pool, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.timeout, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
-        (size_t)CONNECTION_MEMORY_INCREMENT, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
-        &shared, MHD_OPTION_URI_LOG_CALLBACK, request_uri_log, &shared, MHD_OPTION_END);
+        pool, MHD_OPTION_ARRAY, tls, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.timeout,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONNECTION_MEMORY_INCREMENT,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, &shared, MHD_OPTION_URI_LOG_CALLBACK,
+        request_uri_log, &shared, MHD_OPTION_NOTIFY_CONNECTION, request_connection_notify, &shared,
+        MHD_OPTION_END);
     if (daemon == NULL) {
-        log_message("cannot listen on %s port %llu: %s", cfg.bind, (unsigned long long)cfg.port,
+        log_message(LOG_ERROR, "cannot listen on %s port %llu: %s", cfg.bind,
+                    (unsigned long long)cfg.port,
                     errno != 0 ? strerror(errno) : "libmicrohttpd refused to start");
-        goto out;
+        goto out_free_tls;
     }
     info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "l2d %s listening on http://%s%s%s:%u (threads %llu)\n", L2D_VERSION,
-            cfg.bind_ipv6 ? "[" : "", cfg.bind, cfg.bind_ipv6 ? "]" : "",
-            info != NULL ? (unsigned)info->port : (unsigned)cfg.port,
-            (unsigned long long)cfg.threads);
-    fflush(stderr);
+    port = info != NULL ? (unsigned)info->port : (unsigned)cfg.port;
+    snprintf(url, sizeof(url), "%s://%s%s%s:%u", tls_cert != NULL ? "https" : "http",
+             cfg.bind_ipv6 ? "[" : "", cfg.bind, cfg.bind_ipv6 ? "]" : "", port);
+    log_listening(L2D_VERSION, url, port, cfg.threads, tls_cert != NULL, auth.enabled);
 
     while (signals_received == 0)
         sleep_ms(WAIT_POLL_MS);
 
+    log_message(LOG_INFO, "shutting down: draining for up to %llu s",
+                (unsigned long long)cfg.drain_timeout);
     drain(&shared, cfg.drain_timeout);
     MHD_stop_daemon(daemon);
+    log_message(LOG_INFO, "stopped");
     result = 0;
+out_free_tls:
+    free_pem(tls_cert);
+    free_pem(tls_key);
 out:
+    explicit_bzero(auth.token, sizeof(auth.token));
     return result;
 }

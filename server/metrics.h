@@ -1,15 +1,20 @@
-/* metrics.h -- request counters and latency histograms, as Prometheus text 0.0.4.
+/* metrics.h -- request counters, latency histograms, gauges and process
+ * metrics, as Prometheus text 0.0.4.
  *
  * Every cell is a C11 atomic bumped with relaxed ordering, so worker threads
  * never take a lock; labels are bounded (endpoint from ROUTE_LIST, code from
- * a fixed list of the statuses the service sends). */
+ * a fixed list of the statuses the service sends, dtype and format from
+ * their enums). Process metrics are read from /proc at scrape time. */
 #ifndef SERVER_METRICS_H
 #define SERVER_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../api/body.h"
+#include "../core/dtype.h"
 #include "routes.h"
 
 /* Upper bounds of the duration histogram in seconds, +Inf excluded. */
@@ -26,10 +31,27 @@
 #define METRICS_CODE_LIST(X) X(200) X(400) X(401) X(404) X(405) X(413) X(415) X(500) X(503)
 #define METRICS_CODE_COUNT 10 /* the list, plus "other" */
 
+/* The body formats, as labels ("json", "raw", "npy"; index: enum api_format). */
+#define METRICS_FORMAT_COUNT 3
+
 struct metrics {
     _Atomic uint64_t requests[ROUTE_COUNT][METRICS_CODE_COUNT];
     _Atomic uint64_t buckets[ROUTE_COUNT][METRICS_BUCKET_COUNT + 1]; /* last: +Inf */
     _Atomic uint64_t sum_ns[ROUTE_COUNT];
+    _Atomic uint64_t body_bytes;
+    _Atomic uint64_t elements[L2_DTYPE_COUNT][METRICS_FORMAT_COUNT];
+    _Atomic int64_t in_flight;        /* requests started, not yet completed */
+    _Atomic int64_t open_connections; /* TCP connections open */
+};
+
+/* What /proc/self says about the process, read at scrape time. */
+struct metrics_process {
+    double cpu_seconds; /* user + system */
+    uint64_t resident_bytes;
+    uint64_t virtual_bytes;
+    uint64_t open_fds;
+    uint64_t max_fds;          /* RLIMIT_NOFILE soft limit */
+    double start_time_seconds; /* since the Unix epoch */
 };
 
 /* Zeroes every counter. Cannot fail. */
@@ -39,9 +61,26 @@ void metrics_init(struct metrics *m);
  * took duration_ns nanoseconds. Lock-free; safe from any thread. */
 void metrics_observe(struct metrics *m, enum route_id route, int http_status, uint64_t duration_ns);
 
-/* Renders m as Prometheus text exposition 0.0.4. Returns a malloc'd,
- * NUL-terminated string the caller frees (length in *out_len), or NULL when
- * out of memory. */
-char *metrics_render(struct metrics *m, size_t *out_len);
+/* Counts len more request body bytes. */
+void metrics_add_body_bytes(struct metrics *m, uint64_t len);
+
+/* Counts n elements decoded of dtype from a body of format (out-of-range
+ * values are ignored). */
+void metrics_add_elements(struct metrics *m, enum l2_dtype dtype, enum api_format format,
+                          uint64_t n);
+
+/* Moves the in-flight and open-connection gauges by delta (+1 or -1). */
+void metrics_in_flight_add(struct metrics *m, int64_t delta);
+void metrics_connections_add(struct metrics *m, int64_t delta);
+
+/* Fills p from /proc/self (stat, fd/) and /proc/stat; false when they
+ * cannot be read (p is then zeroed). */
+bool metrics_process_read(struct metrics_process *p);
+
+/* Renders m, the build info and proc (NULL: no process_* metrics) as
+ * Prometheus text exposition 0.0.4. Returns a malloc'd, NUL-terminated
+ * string the caller frees (length in *out_len), or NULL when out of
+ * memory. */
+char *metrics_render(struct metrics *m, const struct metrics_process *proc, size_t *out_len);
 
 #endif

@@ -44,6 +44,7 @@ struct request {
     unsigned http_status; /* of the queued response; 0 before one is queued */
     uint64_t received;    /* body bytes received */
     struct api_body *body;
+    enum api_format format; /* of body, when there is one */
     struct api_query query;
     struct api_error err;
     char request_id[REQUEST_ID_MAX + 1];
@@ -91,10 +92,11 @@ static uint64_t now_ns(void)
 }
 
 void request_shared_init(struct request_shared *shared, const struct config *cfg,
-                         struct metrics *metrics)
+                         struct metrics *metrics, const struct auth *auth)
 {
     shared->cfg = cfg;
     shared->metrics = metrics;
+    shared->auth = auth;
     atomic_init(&shared->draining, false);
     atomic_init(&shared->in_flight, 0);
 }
@@ -164,11 +166,13 @@ static bool has_body(struct MHD_Connection *con)
 }
 
 /* Queues one response. body is freed here when mode is MHD_RESPMEM_MUST_FREE,
- * whatever happens. close adds `Connection: close` (unread body bytes, or
- * draining). */
+ * whatever happens. hname/hvalue is one extra header (Allow,
+ * WWW-Authenticate) or NULL. close adds `Connection: close` (unread body
+ * bytes, or draining). */
 static enum MHD_Result queue(struct request *req, struct MHD_Connection *con, unsigned status,
                              const char *content_type, const char *body, size_t len,
-                             enum MHD_ResponseMemoryMode mode, const char *allow, bool close)
+                             enum MHD_ResponseMemoryMode mode, const char *hname,
+                             const char *hvalue, bool close)
 {
     struct MHD_Response *resp;
     enum MHD_Result result = MHD_NO;
@@ -183,7 +187,7 @@ static enum MHD_Result queue(struct request *req, struct MHD_Connection *con, un
         goto out_destroy;
     if (MHD_add_response_header(resp, "X-Request-Id", req->request_id) != MHD_YES)
         goto out_destroy;
-    if (allow != NULL && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+    if (hname != NULL && MHD_add_response_header(resp, hname, hvalue) != MHD_YES)
         goto out_destroy;
     if (close || atomic_load(&req->shared->draining)) {
         if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
@@ -204,39 +208,46 @@ static enum MHD_Result queue_problem(struct request *req, struct MHD_Connection 
 {
     size_t len = 0;
     char *body = api_problem_encode(err, &len);
-    const char *allow = NULL;
+    const char *hname = NULL, *hvalue = NULL;
 
     if (body == NULL)
         return queue(req, con, MHD_HTTP_INTERNAL_SERVER_ERROR, REQUEST_PROBLEM, body_out_of_memory,
-                     sizeof(body_out_of_memory) - 1, MHD_RESPMEM_PERSISTENT, NULL, close);
-    if (err->status == API_METHOD_NOT_ALLOWED)
-        allow = route_allow_header(req->route);
+                     sizeof(body_out_of_memory) - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL, close);
+    if (err->status == API_METHOD_NOT_ALLOWED) {
+        hname = MHD_HTTP_HEADER_ALLOW;
+        hvalue = route_allow_header(req->route);
+    } else if (err->status == API_UNAUTHORIZED) {
+        hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+        hvalue = "Bearer";
+    }
     return queue(req, con, (unsigned)api_status_http(err->status), REQUEST_PROBLEM, body, len,
-                 MHD_RESPMEM_MUST_FREE, allow, close);
+                 MHD_RESPMEM_MUST_FREE, hname, hvalue, close);
 }
 
 static enum MHD_Result serve_get(struct request *req, struct MHD_Connection *con, bool close)
 {
     char *text;
     size_t len = 0;
+    struct metrics_process proc;
 
     switch (req->route) {
     case ROUTE_HEALTHZ:
         return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, body_healthz, sizeof(body_healthz) - 1,
-                     MHD_RESPMEM_PERSISTENT, NULL, close);
+                     MHD_RESPMEM_PERSISTENT, NULL, NULL, close);
     case ROUTE_READYZ:
         return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, body_readyz, sizeof(body_readyz) - 1,
-                     MHD_RESPMEM_PERSISTENT, NULL, close);
+                     MHD_RESPMEM_PERSISTENT, NULL, NULL, close);
     case ROUTE_METRICS:
-        text = metrics_render(req->shared->metrics, &len);
+        text =
+            metrics_render(req->shared->metrics, metrics_process_read(&proc) ? &proc : NULL, &len);
         if (text == NULL)
             break;
         return queue(req, con, MHD_HTTP_OK, REQUEST_METRICS, text, len, MHD_RESPMEM_MUST_FREE, NULL,
-                     close);
+                     NULL, close);
     case ROUTE_OPENAPI:
         return queue(req, con, MHD_HTTP_OK, REQUEST_YAML, openapi_blob_start,
                      (size_t)(openapi_blob_end - openapi_blob_start), MHD_RESPMEM_PERSISTENT, NULL,
-                     close);
+                     NULL, close);
     default:
         break;
     }
@@ -279,6 +290,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
     content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (api_content_type_parse(content_type, &format, &req->err) != API_OK)
         return refuse(req, con, body_unread);
+    req->format = format;
 
     if (api_body_new(format, req->query.has_dtype, req->query.dtype, &req->body, &req->err) !=
         API_OK)
@@ -317,6 +329,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     /* Every started request counts, so a drain that ends can say how many
      * it cut. */
     atomic_fetch_add(&shared->in_flight, 1);
+    metrics_in_flight_add(shared->metrics, 1);
     req->admitted = true;
     if (atomic_load(&shared->draining)) {
         api_error_set(&req->err, API_DRAINING, "the server is shutting down");
@@ -329,6 +342,13 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     if (!route_allows(req->route, method)) {
         api_error_set(&req->err, API_METHOD_NOT_ALLOWED, "%s is not allowed on %s (allowed: %s)",
                       req->method, url, route_allow_header(req->route));
+        return refuse(req, con, body_unread);
+    }
+    if (req->route != ROUTE_HEALTHZ && req->route != ROUTE_READYZ &&
+        !auth_check(shared->auth, MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_AUTHORIZATION))) {
+        api_error_set(&req->err, API_UNAUTHORIZED,
+                      "this service needs an Authorization: Bearer token");
         return refuse(req, con, body_unread);
     }
     if (req->route == ROUTE_L2_LOSS || req->route == ROUTE_REGULARIZE)
@@ -372,7 +392,8 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
         scale = &req->query.scale;
     if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)
         return queue_problem(req, con, &req->err, false);
-    return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, out, len, MHD_RESPMEM_MUST_FREE, NULL, false);
+    return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, out, len, MHD_RESPMEM_MUST_FREE, NULL, NULL,
+                 false);
 }
 
 enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -418,7 +439,7 @@ void request_completed(void *cls, struct MHD_Connection *connection, void **req_
     struct request_shared *shared = cls;
     struct request *req = *req_cls;
     struct log_access_entry entry;
-    uint64_t elapsed;
+    uint64_t elapsed, elements = 0;
 
     (void)connection;
     (void)toe;
@@ -427,16 +448,40 @@ void request_completed(void *cls, struct MHD_Connection *connection, void **req_
     elapsed = now_ns() - req->start_ns;
     if (req->http_status != 0)
         metrics_observe(shared->metrics, req->route, (int)req->http_status, elapsed);
+    if (req->received != 0)
+        metrics_add_body_bytes(shared->metrics, req->received);
+    if (req->body != NULL) {
+        const struct api_result *result = api_body_result(req->body);
+        elements = result->total.count;
+        if (elements != 0)
+            metrics_add_elements(shared->metrics, result->dtype, req->format, elements);
+    }
     entry.request_id = req->request_id;
     entry.method = req->method;
     entry.path = req->uri;
     entry.status = (int)req->http_status;
     entry.body_bytes = req->received;
+    entry.elements = elements;
     entry.duration_ns = elapsed;
     log_access(&entry);
-    if (req->admitted)
+    if (req->admitted) {
         atomic_fetch_sub(&shared->in_flight, 1);
+        metrics_in_flight_add(shared->metrics, -1);
+    }
     api_body_free(req->body);
     free(req);
     *req_cls = NULL;
+}
+
+void request_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
+                               enum MHD_ConnectionNotificationCode toe)
+{
+    struct request_shared *shared = cls;
+
+    (void)connection;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        metrics_connections_add(shared->metrics, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        metrics_connections_add(shared->metrics, -1);
 }

@@ -14,21 +14,29 @@
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "metrics.h"
 
-/* What every request shares: settings, counters and the drain state. The
- * caller owns it and keeps it alive until MHD_stop_daemon has returned. */
+/* What every request shares: settings, counters, the token and the drain
+ * state. The caller owns it and keeps it alive until MHD_stop_daemon has
+ * returned. */
 struct request_shared {
     const struct config *cfg;
     struct metrics *metrics;
-    atomic_bool draining;  /* set once by main on SIGTERM/SIGINT */
-    atomic_long in_flight; /* requests started and not yet completed */
+    const struct auth *auth; /* disabled: no token required */
+    atomic_bool draining;    /* set once by main on SIGTERM/SIGINT */
+    atomic_long in_flight;   /* requests started and not yet completed */
 };
 
-/* Prepares shared for cfg and metrics (both outlive the daemon). */
+/* Prepares shared for cfg, metrics and auth (all outlive the daemon). */
 void request_shared_init(struct request_shared *shared, const struct config *cfg,
-                         struct metrics *metrics);
+                         struct metrics *metrics, const struct auth *auth);
+
+/* MHD_OPTION_NOTIFY_CONNECTION (cls: the struct request_shared): keeps the
+ * open-connections gauge. */
+void request_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
+                               enum MHD_ConnectionNotificationCode toe);
 
 /* MHD_OPTION_URI_LOG_CALLBACK (cls: the struct request_shared). Returns the
  * new request's state, or NULL when out of memory (the request is then

@@ -1,0 +1,111 @@
+/* test_log.c -- JSON escaping and the access line in both formats. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "server/log.h"
+
+static const char *escape(const char *s, char *buf, size_t cap)
+{
+    size_t len = 0;
+    log_json_escape(buf, &len, cap - 1, s);
+    buf[len] = '\0';
+    return buf;
+}
+
+Test(log, json_escape)
+{
+    char buf[256];
+    cr_assert_str_eq(escape("/l2_loss", buf, sizeof buf), "/l2_loss");
+    cr_assert_str_eq(escape("a\"b\\c", buf, sizeof buf), "a\\\"b\\\\c");
+    cr_assert_str_eq(escape("\n\t\x01\x7f", buf, sizeof buf), "\\u000a\\u0009\\u0001\\u007f");
+    /* Valid UTF-8 is kept; invalid bytes become U+FFFD each. */
+    cr_assert_str_eq(escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", buf, sizeof buf),
+                     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    cr_assert_str_eq(escape("\xff", buf, sizeof buf), "\\ufffd");
+    cr_assert_str_eq(escape("\xc0\xaf", buf, sizeof buf), "\\ufffd\\ufffd"); /* overlong */
+    cr_assert_str_eq(escape("\xed\xa0\x80", buf, sizeof buf),
+                     "\\ufffd\\ufffd\\ufffd");                               /* surrogate */
+    cr_assert_str_eq(escape("\xe2\x82", buf, sizeof buf), "\\ufffd\\ufffd"); /* truncated */
+    cr_assert_str_eq(escape("\xf4\x90\x80\x80", buf, sizeof buf),
+                     "\\ufffd\\ufffd\\ufffd\\ufffd"); /* above U+10FFFF */
+}
+
+Test(log, json_escape_never_splits_an_escape)
+{
+    char buf[16];
+    size_t len = 0;
+    /* "ab" fits, the 6-byte escape of \n does not: stop before it. */
+    cr_assert_not(log_json_escape(buf, &len, 7, "ab\ncd"));
+    cr_assert_eq(len, 2);
+    len = 0;
+    cr_assert(log_json_escape(buf, &len, 8, "ab\n"));
+    cr_assert_eq(len, 8);
+}
+
+static json_t *access_json(const struct log_access_entry *e, char *buf, size_t cap)
+{
+    struct timespec now = {1700000000, 123456789};
+    size_t len = log_format_access(buf, cap, LOG_JSON, e, &now);
+    cr_assert(len > 0 && len <= cap);
+    cr_assert_eq(buf[len - 1], '\n');
+    cr_assert(memchr(buf, '\n', len - 1) == NULL, "more than one line: %.*s", (int)len, buf);
+    json_error_t jerr;
+    json_t *j = json_loadb(buf, len, 0, &jerr);
+    cr_assert(j != NULL, "not JSON (%s): %.*s", jerr.text, (int)len, buf);
+    return j;
+}
+
+Test(log, access_json_fields)
+{
+    char buf[LOG_LINE_MAX];
+    struct log_access_entry e = {.request_id = "id-\"1\"",
+                                 .method = "POST",
+                                 .path = "/l2_loss\n\x01\"x\xff",
+                                 .status = 200,
+                                 .body_bytes = 12345,
+                                 .elements = 678,
+                                 .duration_ns = 1500000};
+    json_t *j = access_json(&e, buf, sizeof buf);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "time")), "2023-11-14T22:13:20.123Z");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "level")), "info");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "msg")), "request");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "request_id")), "id-\"1\"");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "method")), "POST");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "path")),
+                     "/l2_loss\n\x01\"x\xef\xbf\xbd");
+    cr_assert_eq(json_integer_value(json_object_get(j, "status")), 200);
+    cr_assert_eq(json_integer_value(json_object_get(j, "body_bytes")), 12345);
+    cr_assert_eq(json_integer_value(json_object_get(j, "elements")), 678);
+    cr_assert_float_eq(json_real_value(json_object_get(j, "duration_ms")), 1.5, 1e-9);
+    json_decref(j);
+}
+
+Test(log, access_json_stays_closed_when_the_path_is_huge)
+{
+    char buf[LOG_LINE_MAX];
+    static char path[8192];
+    memset(path, '"', sizeof path - 1); /* every byte needs an escape */
+    struct log_access_entry e = {
+        .request_id = "r", .method = "GET", .path = path, .status = 404, .duration_ns = 1};
+    json_t *j = access_json(&e, buf, sizeof buf);
+    const char *got = json_string_value(json_object_get(j, "path"));
+    cr_assert(got != NULL && strlen(got) > 100 && strspn(got, "\"") == strlen(got));
+    cr_assert_eq(json_integer_value(json_object_get(j, "status")), 404);
+    json_decref(j);
+}
+
+Test(log, access_text_line)
+{
+    char buf[LOG_LINE_MAX];
+    struct timespec now = {1700000000, 5000000};
+    struct log_access_entry e = {.request_id = "abc",
+                                 .method = "GET",
+                                 .path = "/a b\n",
+                                 .status = 404,
+                                 .body_bytes = 0,
+                                 .duration_ns = 2000000};
+    size_t len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &now);
+    buf[len] = '\0';
+    cr_assert_str_eq(buf, "2023-11-14T22:13:20.005Z abc GET /a%20b%0A 404 0 2.000ms\n");
+}
