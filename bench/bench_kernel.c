@@ -6,7 +6,7 @@
  * each the median of 5 runs. The plain read is vectorized (AVX-512 or AVX2
  * when the CPU has them, chosen at run time) with independent accumulators,
  * so it shows the memory bandwidth, not a loop's latency.
- * Usage: bench_kernel [--mib N] [--impl portable|avx512ifma] (default 256,
+ * Usage: bench_kernel [--mib N] [--impl portable|avx2|avx512ifma] (default 256,
  * the kernel's own choice). */
 #include <stdint.h>
 #include <stdio.h>
@@ -316,7 +316,7 @@ int main(int argc, char **argv)
             }
             impl = (enum l2_accum_impl)k;
         } else {
-            fprintf(stderr, "usage: bench_kernel [--mib N] [--impl portable|avx512ifma]\n");
+            fprintf(stderr, "usage: bench_kernel [--mib N] [--impl portable|avx2|avx512ifma]\n");
             return 2;
         }
     }

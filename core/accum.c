@@ -14,6 +14,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 __extension__ typedef unsigned __int128 accum_u128;
 
 /* Interleaved bucket arrays per feed: element j goes to array j % WAYS. */
@@ -319,6 +323,27 @@ enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
     return st;
 }
 
+size_t l2_accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n)
+{
+    switch (dtype) {
+    case L2_DTYPE_FLOAT16:
+        return accum_find_bad(p, n, 2, 10, 5);
+    case L2_DTYPE_BFLOAT16:
+        return accum_find_bad(p, n, 2, 7, 8);
+    case L2_DTYPE_FLOAT32:
+        return accum_find_bad(p, n, 4, 23, 8);
+    case L2_DTYPE_FLOAT64:
+    default:
+        return accum_find_bad(p, n, 8, 52, 11);
+    }
+}
+
+unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win)
+{
+    unsigned base = emax > win - 1 ? emax - (win - 2) : 1;
+    return base > emin ? emin : base;
+}
+
 /* The implementation in use, or -1 before the first choice. A cache of what
  * the CPU supports (tests may switch it), atomic because feeds run on many
  * threads. */
@@ -329,6 +354,16 @@ bool l2_accum_impl_supported(enum l2_accum_impl impl)
     switch (impl) {
     case L2_ACCUM_IMPL_PORTABLE:
         return true;
+    case L2_ACCUM_IMPL_AVX2:
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    {
+        /* F16C by CPUID: not every compiler's __builtin_cpu_supports knows it */
+        unsigned a, b, c, d;
+        return __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    }
+#else
+        return false;
+#endif
     case L2_ACCUM_IMPL_AVX512IFMA:
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -345,8 +380,9 @@ enum l2_accum_impl l2_accum_impl_get(void)
     int impl = atomic_load_explicit(&accum_impl, memory_order_relaxed);
 
     if (impl < 0) {
-        impl = l2_accum_impl_supported(L2_ACCUM_IMPL_AVX512IFMA) ? L2_ACCUM_IMPL_AVX512IFMA
-                                                                 : L2_ACCUM_IMPL_PORTABLE;
+        impl = L2_ACCUM_IMPL_COUNT - 1; /* the fastest first */
+        while (!l2_accum_impl_supported((enum l2_accum_impl)impl))
+            impl--;
         atomic_store_explicit(&accum_impl, impl, memory_order_relaxed);
     }
     return (enum l2_accum_impl)impl;
@@ -362,7 +398,15 @@ bool l2_accum_impl_set(enum l2_accum_impl impl)
 
 const char *l2_accum_impl_name(enum l2_accum_impl impl)
 {
-    return impl == L2_ACCUM_IMPL_AVX512IFMA ? "avx512ifma" : "portable";
+    switch (impl) {
+    case L2_ACCUM_IMPL_AVX2:
+        return "avx2";
+    case L2_ACCUM_IMPL_AVX512IFMA:
+        return "avx512ifma";
+    case L2_ACCUM_IMPL_PORTABLE:
+    default:
+        return "portable";
+    }
 }
 
 enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
@@ -370,10 +414,18 @@ enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const vo
 {
     enum l2_status st;
 
-    if (l2_accum_impl_get() == L2_ACCUM_IMPL_AVX512IFMA)
+    switch (l2_accum_impl_get()) {
+    case L2_ACCUM_IMPL_AVX512IFMA:
         st = l2_accum_feed_avx512ifma(acc, dtype, data, n, bad_index);
-    else
+        break;
+    case L2_ACCUM_IMPL_AVX2:
+        st = l2_accum_feed_avx2(acc, dtype, data, n, bad_index);
+        break;
+    case L2_ACCUM_IMPL_PORTABLE:
+    default:
         st = l2_accum_feed_portable(acc, dtype, data, n, bad_index);
+        break;
+    }
     if (st == L2_OK)
         acc->count += n;
     return st;

@@ -41,34 +41,6 @@
 #define F64_WIN 25
 #define F64_SEGMENT 32768
 
-/* Index of the first element of p[0..n) of dtype whose exponent field is all
- * ones (NaN or infinity); n when there is none. */
-static size_t accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (dtype == L2_DTYPE_FLOAT64) {
-            uint64_t u;
-            memcpy(&u, p + 8 * i, 8);
-            if ((u & UINT64_C(0x7ff0000000000000)) == UINT64_C(0x7ff0000000000000))
-                break;
-        } else if (dtype == L2_DTYPE_FLOAT32) {
-            uint32_t u;
-            memcpy(&u, p + 4 * i, 4);
-            if ((u & 0x7f800000u) == 0x7f800000u)
-                break;
-        } else {
-            uint16_t u;
-            unsigned e = dtype == L2_DTYPE_FLOAT16 ? 0x7c00u : 0x7f80u;
-            memcpy(&u, p + 2 * i, 2);
-            if ((u & e) == e)
-                break;
-        }
-    }
-    return i;
-}
-
 /* Adds the sum of all 64-bit lanes of v[0..k), times 2^shift, into limb, and
  * zeroes v. */
 ACCUM_TARGET static void accum_flush_lanes(uint64_t *limb, __m512i *v, int k, unsigned shift)
@@ -214,14 +186,6 @@ ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_
         f32_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin);
 }
 
-/* The window for a range: two binades of room above the largest exponent
- * when the smallest allows, as the next blocks may reach higher. */
-static unsigned accum_window_base(unsigned emax, unsigned emin, unsigned win)
-{
-    unsigned base = emax > win - 1 ? emax - (win - 2) : 1;
-    return base > emin ? emin : base;
-}
-
 /* Flushes the float32 accumulators of the window at base into the sum:
  * bit 0 of v * v has the weight of bit 0 of m * m for an element of
  * exponent field base, 2^(2 (base - 150)). */
@@ -250,7 +214,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
         acc[k] = trial[k] = _mm512_setzero_si512();
     /* a first guess from the first elements (a base is >= 1) */
     f32_pass(dtype, p, n < 64 ? n : 64, end, 1, trial, &emax, &emin);
-    base = accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
+    base = l2_accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
     for (size_t at = 0; at < n; at += F32_BLOCK) {
         size_t len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
         const unsigned char *q = p + at * w;
@@ -263,7 +227,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
         f32_pass(dtype, q, len, end, base, trial, &emax, &emin);
         if (emax == 255) {
             if (bad_index)
-                *bad_index = at + accum_first_bad(dtype, q, len);
+                *bad_index = at + l2_accum_first_bad(dtype, q, len);
             return L2_NON_FINITE;
         }
         if (emin == 256 || (emin >= base && emax <= base + F32_WIN)) {
@@ -276,7 +240,7 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
             continue;
         }
         f32_flush(a, acc, base);
-        base = accum_window_base(emax, emin, F32_WIN);
+        base = l2_accum_window_base(emax, emin, F32_WIN);
         f32_pass(dtype, q, len, end, base, acc, &emax, &emin);
         since = len;
     }
@@ -375,7 +339,7 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
     for (int k = 0; k < 10; k++)
         acc[k] = trial[k] = _mm512_setzero_si512();
     f64_pass(p, n < 32 ? n : 32, end, 1, trial, &emax, &emin);
-    base = accum_window_base(emax, emin - 1 < 2047 ? emin : 1, F64_WIN);
+    base = l2_accum_window_base(emax, emin - 1 < 2047 ? emin : 1, F64_WIN);
     for (size_t at = 0; at < n; at += F64_BLOCK) {
         size_t len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
         const unsigned char *q = p + at * 8;
@@ -388,7 +352,7 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
         f64_pass(q, len, end, base, trial, &emax, &emin);
         if (emax == 2047) {
             if (bad_index)
-                *bad_index = at + accum_first_bad(L2_DTYPE_FLOAT64, q, len);
+                *bad_index = at + l2_accum_first_bad(L2_DTYPE_FLOAT64, q, len);
             return L2_NON_FINITE;
         }
         if (emin == 2048 || (emin >= base && emax <= base + F64_WIN)) {
@@ -401,7 +365,7 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
             continue;
         }
         f64_flush(a, acc, base);
-        base = accum_window_base(emax, emin, F64_WIN);
+        base = l2_accum_window_base(emax, emin, F64_WIN);
         f64_pass(q, len, end, base, acc, &emax, &emin);
         since = len;
     }

@@ -15,10 +15,11 @@
 
 enum l2_accum_impl {
     L2_ACCUM_IMPL_PORTABLE,   /* plain C: exponent buckets, any CPU */
-    L2_ACCUM_IMPL_AVX512IFMA, /* x86-64 AVX-512 F/BW/VL + IFMA fixed-point windows */
+    L2_ACCUM_IMPL_AVX2,       /* x86-64 AVX2 + F16C: fixed-point windows (float64: portable) */
+    L2_ACCUM_IMPL_AVX512IFMA, /* x86-64 AVX-512 F/BW/VL + IFMA: fixed-point windows */
 };
 
-#define L2_ACCUM_IMPL_COUNT 2
+#define L2_ACCUM_IMPL_COUNT 3
 
 /* Whether this build and this CPU can run impl. */
 bool l2_accum_impl_supported(enum l2_accum_impl impl);
@@ -31,7 +32,7 @@ enum l2_accum_impl l2_accum_impl_get(void);
  * Returns false, changing nothing, when impl is not supported. */
 bool l2_accum_impl_set(enum l2_accum_impl impl);
 
-/* A short name: "portable", "avx512ifma". */
+/* A short name: "portable", "avx2", "avx512ifma". */
 const char *l2_accum_impl_name(enum l2_accum_impl impl);
 
 /* limb += (hi * 2^64 + lo) << shift, exactly; shift / 64 + 2 < L2_ACCUM_LIMBS. */
@@ -41,9 +42,21 @@ void l2_accum_add_at(uint64_t *limb, uint64_t lo, uint64_t hi, unsigned shift);
 enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
                                       const unsigned char *p, size_t n, size_t *bad_index);
 
-/* l2_accum_feed by AVX-512 IFMA, without counting; only on a CPU for which
- * l2_accum_impl_supported(L2_ACCUM_IMPL_AVX512IFMA) holds. */
+/* l2_accum_feed by AVX2 or by AVX-512 IFMA, without counting; only on a CPU
+ * for which l2_accum_impl_supported holds. */
+enum l2_status l2_accum_feed_avx2(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
+                                  size_t n, size_t *bad_index);
 enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
                                         const unsigned char *p, size_t n, size_t *bad_index);
+
+/* Index of the first NaN or infinity among the n elements of dtype at p; n
+ * when there is none. */
+size_t l2_accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n);
+
+/* The base exponent field of a fixed-point window of win + 1 exponents for a
+ * block whose nonzero elements have fields in [emin, emax], emin >= 1 and
+ * emax - emin <= win: two binades of room above emax when emin allows, as
+ * the next blocks may reach higher; never below 1. */
+unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
 
 #endif

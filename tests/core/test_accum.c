@@ -1,8 +1,9 @@
 /* test_accum.c -- the exact accumulator against the MPFR oracle: sums and
  * halves of random and extreme inputs of every dtype, the final rounding bit
  * by bit, independence from block splits and merge order, and the index of
- * the first NaN or infinity. Every test that feeds runs twice: with the
- * implementation chosen for this CPU, and with the portable one forced. */
+ * the first NaN or infinity. Every test that feeds runs with the
+ * implementation chosen for this CPU, and with the portable and the AVX2
+ * ones forced. */
 #include <criterion/criterion.h>
 
 #include <float.h>
@@ -15,8 +16,9 @@
 #include "core/accum_impl.h"
 #include "tests/support/oracle.h"
 
-/* Defines test name in suite accum (the implementation l2_accum_feed picks)
- * and in suite accum_portable (the portable code forced). */
+/* Defines test name in suite accum (the implementation l2_accum_feed picks),
+ * in suite accum_portable (the portable code forced) and in accum_avx2 (the
+ * AVX2 code forced; on a CPU without AVX2 that one has nothing to test). */
 #define FEED_TEST(name)                                                                            \
     static void name##_body(void);                                                                 \
     Test(accum, name)                                                                              \
@@ -27,6 +29,11 @@
     {                                                                                              \
         cr_assert(l2_accum_impl_set(L2_ACCUM_IMPL_PORTABLE));                                      \
         name##_body();                                                                             \
+    }                                                                                              \
+    Test(accum_avx2, name)                                                                         \
+    {                                                                                              \
+        if (l2_accum_impl_set(L2_ACCUM_IMPL_AVX2))                                                 \
+            name##_body();                                                                         \
     }                                                                                              \
     static void name##_body(void)
 
