@@ -1,0 +1,10 @@
+# docker.mk -- `make test-docker`: build the container image from
+# docker/Dockerfile with podman (base images made locally with debootstrap),
+# run it on the host network and check it from outside. Takes a few minutes
+# and root (it installs podman, runc, debootstrap when missing), so it is not
+# part of `make test`; CI runs it as its own stage.
+
+.PHONY: test-docker
+
+test-docker:
+	$(Q)bash tools/test-docker.sh
