@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -167,13 +168,19 @@ static void it_child_env(const char *const *env)
 
 /* Forks and execs the binary with args; stdout and stderr go to the given
  * files (opened O_WRONLY|O_TRUNC). Returns the pid. */
-static pid_t it_spawn(const char *const *args, const char *const *env, const char *out_path,
-                      const char *err_path)
+static pid_t it_spawn_wrapped(const char *const *wrapper, const char *l2d, const char *const *args,
+                              const char *const *env, const char *out_path, const char *err_path)
 {
-    const char *bin = it_bin();
+    const char *bin = l2d != NULL ? l2d : it_bin();
     const char *argv[64];
     size_t argc = 0;
+    for (size_t i = 0; wrapper != NULL && wrapper[i] != NULL; i++) {
+        cr_assert(argc < 32, "too many wrapper arguments");
+        argv[argc++] = wrapper[i];
+    }
     argv[argc++] = bin;
+    if (wrapper != NULL && wrapper[0] != NULL)
+        bin = wrapper[0];
     for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
         cr_assert(argc < 63, "too many arguments");
         argv[argc++] = args[i];
@@ -203,7 +210,54 @@ static pid_t it_spawn(const char *const *args, const char *const *env, const cha
     return pid;
 }
 
+static pid_t it_spawn(const char *const *args, const char *const *env, const char *out_path,
+                      const char *err_path)
+{
+    return it_spawn_wrapped(NULL, NULL, args, env, out_path, err_path);
+}
+
+/* Parses a startup line (text or JSON) into srv; false when line is not
+ * one. */
+static bool it_parse_startup(struct it_server *srv, const char *line, size_t len)
+{
+    char text[1024], bind[64], scheme[8];
+    snprintf(text, sizeof text, "%.*s", (int)len, line);
+    if (text[0] == '{') {
+        json_error_t jerr;
+        json_t *j = json_loads(text, 0, &jerr);
+        if (j == NULL)
+            return false;
+        json_t *msg = json_object_get(j, "msg"), *url = json_object_get(j, "url");
+        json_t *port = json_object_get(j, "port"), *ver = json_object_get(j, "version");
+        json_t *threads = json_object_get(j, "threads");
+        bool ok = json_is_string(msg) && strcmp(json_string_value(msg), "listening") == 0 &&
+                  json_is_string(url) && json_is_integer(port) && json_is_string(ver) &&
+                  json_is_integer(threads);
+        if (ok) {
+            srv->port = (int)json_integer_value(port);
+            srv->threads = (int)json_integer_value(threads);
+            snprintf(srv->version, sizeof srv->version, "%s", json_string_value(ver));
+            srv->tls = strncmp(json_string_value(url), "https://", 8) == 0;
+            srv->json_log = true;
+        }
+        json_decref(j);
+        return ok;
+    }
+    int n = sscanf(text, "l2d %63s listening on %7[a-z]://%63[^:]:%d (threads %d)", srv->version,
+                   scheme, bind, &srv->port, &srv->threads);
+    if (n != 5)
+        return false;
+    srv->tls = strcmp(scheme, "https") == 0;
+    return true;
+}
+
 void it_start_raw(struct it_server *srv, const char *const *args, const char *const *env)
+{
+    it_start_wrapped(srv, NULL, NULL, args, env);
+}
+
+void it_start_wrapped(struct it_server *srv, const char *const *wrapper, const char *bin,
+                      const char *const *args, const char *const *env)
 {
     memset(srv, 0, sizeof *srv);
     snprintf(srv->log_path, sizeof srv->log_path, "/tmp/l2d-it-XXXXXX");
@@ -211,22 +265,22 @@ void it_start_raw(struct it_server *srv, const char *const *args, const char *co
     cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
     close(fd);
 
-    srv->pid = it_spawn(args, env, "/dev/null", srv->log_path);
+    srv->pid = it_spawn_wrapped(wrapper, bin, args, env, "/dev/null", srv->log_path);
     it_child_add(srv->pid, srv->log_path);
 
     int64_t deadline = it_now_ms() + IT_STARTUP_MS;
     for (;;) {
         char *log = it_read_file(srv->log_path);
-        const char *line = strstr(log, "listening on http://");
+        const char *line = strstr(log, "listening on http");
+        if (line == NULL)
+            line = strstr(log, "\"msg\":\"listening\"");
         const char *nl = line ? strchr(line, '\n') : NULL;
         if (line != NULL && nl != NULL) {
             const char *start = line;
             while (start > log && start[-1] != '\n')
                 start--;
-            char bind[64];
-            int n = sscanf(start, "l2d %63s listening on http://%63[^:]:%d (threads %d)",
-                           srv->version, bind, &srv->port, &srv->threads);
-            cr_assert(n == 4, "unexpected startup line: %.*s", (int)(nl - start), start);
+            cr_assert(it_parse_startup(srv, start, (size_t)(nl - start)),
+                      "unexpected startup line: %.*s", (int)(nl - start), start);
             free(log);
             return;
         }
@@ -421,8 +475,11 @@ CURLcode it_perform(CURL *easy, int port, const struct it_request *req, struct i
     char ct[300];
     const char *method = req->method ? req->method : "GET";
 
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, req->target);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", req->cainfo != NULL ? "https" : "http", port,
+             req->target);
     curl_easy_setopt(h, CURLOPT_URL, url);
+    if (req->cainfo != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, req->cainfo);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, req->timeout_s > 0 ? req->timeout_s : IT_REQUEST_TIMEOUT);
     if (req->expect_100_ms > 0)
@@ -844,4 +901,103 @@ bool it_parse_response(const char *raw, size_t len, struct it_response *res)
     }
     res->body[res->body_len] = '\0';
     return true;
+}
+
+/* --- operations tests ----------------------------------------------------- */
+
+void it_tmpdir(char dir[64])
+{
+    snprintf(dir, 64, "/tmp/l2d-ops-XXXXXX");
+    cr_assert(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+char *it_write_file(const char *dir, const char *name, const char *content)
+{
+    char *path = malloc(256);
+    cr_assert(path != NULL);
+    snprintf(path, 256, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert(f != NULL, "%s: %s", path, strerror(errno));
+    fputs(content, f);
+    cr_assert(fclose(f) == 0);
+    return path;
+}
+
+void it_rmdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int it_sh(const char *cmd, char **out)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert(p != NULL, "popen %s", cmd);
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    cr_assert(buf != NULL);
+    for (;;) {
+        if (cap - len < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert(buf != NULL);
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, p);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    buf[len] = '\0';
+    int status = pclose(p);
+    if (out != NULL)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void it_make_cert(const char *dir, const char *prefix)
+{
+    char cmd[1024];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -days 1 -keyout %s/%s-key.pem "
+             "-out %s/%s-cert.pem 2>&1",
+             dir, prefix, dir, prefix);
+    int rc = it_sh(cmd, &out);
+    cr_assert_eq(rc, 0, "openssl failed (%d): %s", rc, out);
+    free(out);
+}
+
+bool it_have(const char *program)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", program);
+    return it_sh(cmd, NULL) == 0;
+}
+
+char *it_wait_log(const struct it_server *srv, const char *needle, int timeout_ms)
+{
+    int64_t deadline = it_now_ms() + timeout_ms;
+    for (;;) {
+        char *log = it_server_log(srv);
+        if (strstr(log, needle) != NULL)
+            return log;
+        free(log);
+        if (it_now_ms() > deadline)
+            return NULL;
+        it_sleep_ms(10);
+    }
 }

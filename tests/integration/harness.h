@@ -27,6 +27,8 @@ struct it_server {
     int threads;
     char version[64];
     char log_path[64]; /* the file its stderr goes to */
+    bool tls;          /* the startup line said https:// */
+    bool json_log;     /* the startup line was a JSON object */
 };
 
 /* The result of running the binary to its exit (it_run). */
@@ -51,6 +53,7 @@ struct it_request {
     long long read_size;
     long timeout_s;     /* whole-request timeout; 0: IT_REQUEST_TIMEOUT */
     long expect_100_ms; /* wait for 100 Continue; 0: curl's default */
+    const char *cainfo; /* set: https://, verifying the server against this PEM file */
 };
 
 struct it_response {
@@ -76,8 +79,17 @@ const char *it_bin(void);
  * for the startup line and fills srv. Asserts on failure. */
 void it_start(struct it_server *srv, const char *const *args, const char *const *env);
 
-/* As it_start, with exactly args (no --bind/--port added). */
+/* As it_start, with exactly args (no --bind/--port added). The startup line
+ * is either the text one (`l2d V listening on http[s]://HOST:PORT (threads
+ * N)`) or, with --log-format json, an object with "msg":"listening",
+ * "port", "url", "version" and "threads". */
 void it_start_raw(struct it_server *srv, const char *const *args, const char *const *env);
+
+/* As it_start_raw, but runs wrapper[0] with wrapper[1..] (NULL-terminated,
+ * e.g. {"/usr/bin/setpriv", "--reuid=65534", ..., NULL}), then bin (the
+ * binary to run, NULL: it_bin()), then args. */
+void it_start_wrapped(struct it_server *srv, const char *const *wrapper, const char *bin,
+                      const char *const *args, const char *const *env);
 
 /* Sends sig to srv and waits up to timeout_ms for it to exit; returns its
  * wait status, or -1 when it was still running (it is then killed). */
@@ -194,5 +206,31 @@ int64_t it_now_ms(void);
 
 /* Sleeps ms milliseconds. */
 void it_sleep_ms(int ms);
+
+/* --- operations tests: temp files, certificates, logs, shell ------------- */
+
+/* A fresh temp directory (mkdtemp under /tmp), path in dir[64]. */
+void it_tmpdir(char dir[64]);
+
+/* Writes content to dir/name and returns the path (malloc'd). */
+char *it_write_file(const char *dir, const char *name, const char *content);
+
+/* Removes dir and the files in it (one level). */
+void it_rmdir(const char *dir);
+
+/* Makes a self-signed certificate for 127.0.0.1 and its key with openssl
+ * into dir/prefix-cert.pem and dir/prefix-key.pem; asserts it worked. */
+void it_make_cert(const char *dir, const char *prefix);
+
+/* True when program is an executable on $PATH. */
+bool it_have(const char *program);
+
+/* Waits up to timeout_ms for needle in srv's log; returns the log
+ * (malloc'd) when found, NULL otherwise. */
+char *it_wait_log(const struct it_server *srv, const char *needle, int timeout_ms);
+
+/* Runs sh -c cmd, stdout into a malloc'd string (*out may be NULL); returns
+ * the exit status (-1 when it did not exit normally). */
+int it_sh(const char *cmd, char **out);
 
 #endif
