@@ -29,6 +29,7 @@
 #include "api/error.h"
 #include "api/result.h"
 #include "core/accum.h"
+#include "core/accum_impl.h"
 #include "core/dtype.h"
 
 #define FUZZ_MAX_CUTS 7
@@ -58,6 +59,21 @@ struct fuzz_input {
         if (!(cond))                                                                               \
             FUZZ_FAIL(__VA_ARGS__);                                                                \
     } while (0)
+
+/* Makes l2_accum_feed use implementation sel % 4 (3 means the default, the
+ * fastest), when this CPU has it: the runs that must agree then also
+ * cross-check the kernels. */
+static inline void fuzz_use_impl(unsigned sel)
+{
+    static int best = -1;
+
+    if (best < 0)
+        best = (int)l2_accum_impl_get();
+    sel &= 3;
+    if (sel >= L2_ACCUM_IMPL_COUNT || !l2_accum_impl_supported((enum l2_accum_impl)sel))
+        sel = (unsigned)best;
+    l2_accum_impl_set((enum l2_accum_impl)sel);
+}
 
 /* Sorts the cut points (insertion sort: at most FUZZ_MAX_CUTS). */
 static inline void fuzz_sort_cuts(struct fuzz_input *in)

@@ -6,9 +6,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
-
-    if (fuzz_input_parse(data, size, &in))
-        json_check(&in);
+    json_check_input(data, size);
     return 0;
 }

@@ -241,14 +241,18 @@ static void json_reference(const struct fuzz_input *in, enum api_status st,
 
 /* ---- the harness -------------------------------------------------------- */
 
-static void json_check(const struct fuzz_input *in)
+/* Checks one input; impl_sel picks the kernels of the whole and the pieces
+ * runs (fuzz_use_impl). Aborts on a broken invariant. */
+static void json_check(const struct fuzz_input *in, unsigned impl_sel)
 {
     struct api_result whole, bytes;
     struct api_error ew, ep, eb;
     struct api_body *body = NULL;
     enum api_status sw, sp, sb;
 
+    fuzz_use_impl(impl_sel);
     sw = json_decode(in, 0, &whole, &ew);
+    fuzz_use_impl(impl_sel >> 2);
     sp = fuzz_body_pieces(API_FORMAT_JSON, in, &body, &ep);
     fuzz_same_outcome("json whole vs pieces", sw, &ew, &whole, sp, &ep, api_body_result(body));
     if (in->len <= FUZZ_BYTEWISE_MAX) {
@@ -260,6 +264,47 @@ static void json_check(const struct fuzz_input *in)
 
     api_body_free(body);
     api_result_free(&whole);
+}
+
+/* fuzz_json.c: the input's header, then any body. */
+static inline void json_check_input(const uint8_t *data, size_t size)
+{
+    struct fuzz_input in;
+
+    if (fuzz_input_parse(data, size, &in))
+        json_check(&in, (unsigned)data[0] >> 3);
+}
+
+/* fuzz_named.c: the input's header, then the inside of {"tensors":{ }};
+ * the cut points, taken mod the unwrapped length, are spread over the
+ * wrapped body. */
+static inline void named_check_input(const uint8_t *data, size_t size)
+{
+    static const char head[] = "{\"tensors\":{";
+    static const char tail[] = "}}";
+    struct fuzz_input in;
+    uint8_t *wrapped;
+    size_t hl = sizeof head - 1, tl = sizeof tail - 1;
+
+    if (!fuzz_input_parse(data, size, &in))
+        return;
+    wrapped = malloc(hl + in.len + tl);
+    if (wrapped == NULL)
+        abort();
+    memcpy(wrapped, head, hl);
+    if (in.len > 0)
+        memcpy(wrapped + hl, in.body, in.len);
+    memcpy(wrapped + hl + in.len, tail, tl);
+    in.body = wrapped;
+    in.len += hl + tl;
+    for (size_t i = 0; i < in.ncuts; i++)
+        in.cuts[i] += in.cuts[i] % 3 == 0 ? 0 : in.cuts[i] % 3 == 1 ? hl : hl + tl;
+    for (size_t i = 0; i < in.ncuts; i++)
+        if (in.cuts[i] > in.len)
+            in.cuts[i] = in.len;
+    fuzz_sort_cuts(&in);
+    json_check(&in, (unsigned)data[0] >> 3);
+    free(wrapped);
 }
 
 #endif

@@ -1,101 +1,11 @@
-/* fuzz_raw.c -- libFuzzer harness of the raw little-endian decoder.
- *
- * Input: the header of fuzz_common.h (dtype in byte 0; a raw body always
- * has one), then the body. The body is decoded whole by api_raw_*, in the
- * fuzzer's pieces through api_body, and byte by byte; all three must agree.
- * A slow exact reference then loads the elements one by one with
- * l2_dtype_load_le and adds them with l2_accum_add: it must find the same
- * first NaN/infinity (same index), the same partial-element offset, or the
- * same sum bits and count. */
-#include <math.h>
-
-#include "api/raw_decode.h"
-#include "fuzz_common.h"
-
-static enum api_status raw_feed(void *dec, const char *buf, size_t len, struct api_error *err)
-{
-    return api_raw_feed(dec, buf, len, err);
-}
-
-static enum api_status raw_finish(void *dec, struct api_error *err)
-{
-    return api_raw_finish(dec, err);
-}
-
-/* Decodes body whole (step 0) or step bytes at a time into res. */
-static enum api_status raw_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
-                                  struct api_error *err)
-{
-    struct api_raw_decoder *dec;
-    enum api_status st;
-
-    api_result_init(res, in->dtype);
-    dec = api_raw_new(res);
-    if (dec == NULL)
-        abort();
-    st = fuzz_run(dec, raw_feed, raw_finish, in->body, in->len, step, err);
-    api_raw_free(dec);
-    return st;
-}
-
-/* The reference: element by element. */
-static void raw_reference(const struct fuzz_input *in, enum api_status st,
-                          const struct api_error *err, const struct api_result *res)
-{
-    size_t size = l2_dtype_size(in->dtype);
-    size_t n = in->len / size, i;
-    struct l2_accum ref;
-
-    l2_accum_init(&ref);
-    for (i = 0; i < n; i++) {
-        double x = l2_dtype_load_le(in->dtype, in->body + i * size);
-
-        if (!isfinite(x)) {
-            FUZZ_CHECK(st == API_NON_FINITE, "reference: element %zu is not finite, status %d", i,
-                       (int)st);
-            FUZZ_CHECK(err->index == (int64_t)i, "reference: non_finite at %zu, decoder says %lld",
-                       i, (long long)err->index);
-            return;
-        }
-        FUZZ_CHECK(l2_accum_add(&ref, x) == L2_OK, "reference: l2_accum_add refused %a", x);
-    }
-    if (in->len % size != 0) {
-        FUZZ_CHECK(st == API_INVALID_LENGTH, "reference: partial element, status %d", (int)st);
-        FUZZ_CHECK(err->offset == (int64_t)(n * size), "reference: offset %zu, decoder says %lld",
-                   n * size, (long long)err->offset);
-        return;
-    }
-    FUZZ_CHECK(st == API_OK, "reference: valid body, status %d (%s)", (int)st, err->detail);
-    FUZZ_CHECK(res->ndim == 1 && res->shape[0] == n, "reference: shape is not [%zu]", n);
-    FUZZ_CHECK(res->dtype == in->dtype && !res->named, "reference: dtype or named differs");
-    fuzz_same_accum("reference", &ref, &res->total);
-}
+/* fuzz_raw.c -- libFuzzer harness of the raw little-endian decoder,
+ * checked as fuzz_raw.h says. */
+#include "fuzz_raw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
-    struct api_result whole, bytes;
-    struct api_error ew, ep, eb;
-    struct api_body *body = NULL;
-    enum api_status sw, sp, sb;
-
-    if (!fuzz_input_parse(data, size, &in))
-        return 0;
-    in.has_dtype = true;
-
-    sw = raw_decode(&in, 0, &whole, &ew);
-    sp = fuzz_body_pieces(API_FORMAT_RAW, &in, &body, &ep);
-    fuzz_same_outcome("raw whole vs pieces", sw, &ew, &whole, sp, &ep, api_body_result(body));
-    if (in.len <= FUZZ_BYTEWISE_MAX) {
-        sb = raw_decode(&in, 1, &bytes, &eb);
-        fuzz_same_outcome("raw whole vs bytes", sw, &ew, &whole, sb, &eb, &bytes);
-        api_result_free(&bytes);
-    }
-    raw_reference(&in, sw, &ew, &whole);
-
-    api_body_free(body);
-    api_result_free(&whole);
+    raw_check(data, size);
     return 0;
 }

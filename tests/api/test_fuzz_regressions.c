@@ -1,0 +1,180 @@
+/* test_fuzz_regressions.c -- the fuzzers' findings and corpora as unit tests.
+ *
+ * The harnesses' checks (tests/fuzz/fuzz_*.h: split invariance, the slow
+ * exact references) are plain C, so the unit tests replay every committed
+ * seed of tests/fuzz/corpus/ through them without libFuzzer: a broken
+ * invariant aborts, which Criterion reports as a failed test. Each finding
+ * of `make fuzz` is pinned below as its own test with the input in hex. The
+ * last tests try every single cut point of a few bodies chosen to straddle
+ * the decoders' carry paths (numbers, escapes, surrogates, headers). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+
+#include "../fuzz/fuzz_json.h"
+#include "../fuzz/fuzz_npy.h"
+#include "../fuzz/fuzz_query.h"
+#include "../fuzz/fuzz_raw.h"
+
+typedef void (*check_fn)(const uint8_t *data, size_t size);
+
+/* Runs check on every file of tests/fuzz/corpus/<name>; returns how many. */
+static size_t replay_corpus(const char *name, check_fn check)
+{
+    char dir[256], path[512];
+    DIR *d;
+    struct dirent *e;
+    size_t files = 0;
+
+    snprintf(dir, sizeof dir, "tests/fuzz/corpus/%s", name);
+    d = opendir(dir);
+    cr_assert_not_null(d, "cannot open %s", dir);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+        uint8_t *buf;
+        long n;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        f = fopen(path, "rb");
+        cr_assert_not_null(f, "cannot open %s", path);
+        cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        cr_assert(n >= 0);
+        rewind(f);
+        buf = malloc(n > 0 ? (size_t)n : 1);
+        cr_assert_not_null(buf);
+        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        check(buf, (size_t)n);
+        free(buf);
+        files++;
+    }
+    closedir(d);
+    return files;
+}
+
+Test(fuzz_corpus, raw)
+{
+    cr_assert_geq(replay_corpus("raw", raw_check), 20);
+}
+
+Test(fuzz_corpus, json)
+{
+    cr_assert_geq(replay_corpus("json", json_check_input), 20);
+}
+
+Test(fuzz_corpus, named)
+{
+    cr_assert_geq(replay_corpus("named", named_check_input), 20);
+}
+
+Test(fuzz_corpus, npy)
+{
+    cr_assert_geq(replay_corpus("npy", npy_check), 20);
+}
+
+Test(fuzz_corpus, query)
+{
+    cr_assert_geq(replay_corpus("query", query_check), 20);
+}
+
+/* Builds the input header with one cut at each position in turn (and the
+ * given option byte), and checks it. */
+static void every_cut(check_fn check, uint8_t opt, const char *body, size_t len)
+{
+    uint8_t *in = malloc(len + 4);
+
+    cr_assert_not_null(in);
+    in[0] = opt;
+    in[1] = 1;
+    if (len > 0)
+        memcpy(in + 4, body, len);
+    for (size_t cut = 0; cut <= len; cut++) {
+        in[2] = (uint8_t)(cut & 0xff);
+        in[3] = (uint8_t)(cut >> 8);
+        check(in, len + 4);
+    }
+    free(in);
+}
+
+/* The status of body decoded whole through api_body. */
+static enum api_status whole_status(enum api_format fmt, bool has_dtype, enum l2_dtype dtype,
+                                    const char *body, size_t len, struct api_error *err)
+{
+    struct api_body *b = NULL;
+    enum api_status st;
+
+    api_error_init(err);
+    st = api_body_new(fmt, has_dtype, dtype, &b, err);
+    cr_assert_eq(st, API_OK);
+    st = api_body_feed(b, body, len, err);
+    if (st == API_OK)
+        st = api_body_finish(b, err);
+    api_body_free(b);
+    return st;
+}
+
+Test(fuzz_every_cut, json)
+{
+    static const char *const bodies[] = {
+        ("{\"tensors\": {\"a~b/c\\u00e9\\ud83d\\ude00\": [[1.5e-300, -2.25], [3, 4e+2]], "
+         "\"\xc3\xa9\xf0\x9f\x98\x80\": [0.1, 123456789012345678901234567890e-27]}}"),
+        "[[[0.30000000000000004441, 6.103515625e-05], [65519.999, 3.4028235e38]]]",
+        "[1e-400, -0.0, 4.9406564584124654e-324, 2.4703282292062327e-324]",
+        "[1, [2]]",
+        "{\"tensors\": {\"x\": [1], \"x\": [2]}}",
+    };
+
+    static const enum api_status expect[] = {API_OK, API_NUMBER_OUT_OF_RANGE, API_OK,
+                                             API_INVALID_TENSOR, API_INVALID_TENSOR};
+    struct api_error err;
+
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        /* float64: only the float32 overflow of body 1 is in range */
+        enum api_status want = i == 1 ? API_OK : expect[i];
+
+        cr_assert_eq(whole_status(API_FORMAT_JSON, false, L2_DTYPE_FLOAT64, bodies[i],
+                                  strlen(bodies[i]), &err),
+                     want, "body %zu: %s", i, err.detail);
+        cr_assert_eq(whole_status(API_FORMAT_JSON, true, L2_DTYPE_FLOAT16, bodies[i],
+                                  strlen(bodies[i]), &err),
+                     expect[i], "body %zu as float16: %s", i, err.detail);
+        for (uint8_t dt = 0; dt < 4; dt++)
+            every_cut(json_check_input, (uint8_t)(4 | dt), bodies[i], strlen(bodies[i]));
+    }
+}
+
+Test(fuzz_every_cut, npy)
+{
+    /* v1.0, '>f4', shape (2, 2), one element per kernel path. */
+    static const char hdr[] = "\x93NUMPY\x01\x00\x46\x00"
+                              "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }"
+                              "          \n";
+    static const char data[] = "\x3f\x80\x00\x00\x00\x00\x00\x01\xc0\x49\x0f\xdb\x7f\x7f\xff\xff";
+    char body[sizeof hdr - 1 + sizeof data - 1];
+    struct api_error err;
+
+    cr_assert_eq(sizeof hdr - 1, 80);
+    memcpy(body, hdr, sizeof hdr - 1);
+    memcpy(body + sizeof hdr - 1, data, sizeof data - 1);
+    cr_assert_eq(whole_status(API_FORMAT_NPY, false, L2_DTYPE_FLOAT64, body, sizeof body, &err),
+                 API_OK, "%s", err.detail);
+    every_cut(npy_check, 0, body, sizeof body);
+    body[sizeof body - 4] = '\x7f';
+    body[sizeof body - 3] = '\x80'; /* the last element becomes +inf */
+    body[sizeof body - 2] = '\x00';
+    body[sizeof body - 1] = '\x00';
+    cr_assert_eq(whole_status(API_FORMAT_NPY, false, L2_DTYPE_FLOAT64, body, sizeof body, &err),
+                 API_NON_FINITE);
+    cr_assert_eq(err.index, 3);
+    every_cut(npy_check, 0, body, sizeof body);
+}
+
+Test(fuzz_every_cut, raw)
+{
+    static const char body[] = "\x00\x3c\x01\x00\xff\x7b\x00\x80\x00\x7c\x12\x34\x56";
+
+    for (uint8_t dt = 0; dt < 4; dt++)
+        every_cut(raw_check, dt, body, sizeof body - 1);
+}
