@@ -1,7 +1,8 @@
 # fuzz.mk -- `make fuzz`: libFuzzer harnesses of every decoder and the query
 # validator (tests/fuzz/fuzz_*.c), built with clang from the api/ and core/
 # sources into build-fuzz/, each run for FUZZ_SECONDS on a scratch copy of
-# its seed corpus (tests/fuzz/corpus/<name>/, never written). Fails on any
+# its seed corpus (tests/fuzz/corpus/<name>/, never written) with its
+# dictionary (tests/fuzz/<name>.dict) when there is one. Fails on any
 # crash, leak, timeout or broken invariant; prints executions per harness.
 #
 # Knobs: FUZZ_SECONDS (default 60), FUZZ_CC (default clang), FUZZ=name to
@@ -60,8 +61,9 @@ fuzz: fuzz-build
 	$(Q)fail=0; for n in $(FUZZ); do \
 		mkdir -p $(FUZZ_DIR)/corpus-$$n $(FUZZ_DIR)/artifacts-$$n; \
 		if [ -d tests/fuzz/corpus/$$n ]; then cp -R tests/fuzz/corpus/$$n/. $(FUZZ_DIR)/corpus-$$n/; fi; \
+		dict=; if [ -f tests/fuzz/$$n.dict ]; then dict=-dict=tests/fuzz/$$n.dict; fi; \
 		start=$$(date +%s); \
-		./$(FUZZ_DIR)/fuzz_$$n $(FUZZ_OPTS) -artifact_prefix=$(FUZZ_DIR)/artifacts-$$n/ \
+		./$(FUZZ_DIR)/fuzz_$$n $(FUZZ_OPTS) $$dict -artifact_prefix=$(FUZZ_DIR)/artifacts-$$n/ \
 			$(FUZZ_DIR)/corpus-$$n > $(FUZZ_DIR)/fuzz_$$n.log 2>&1; rc=$$?; \
 		secs=$$(( $$(date +%s) - start )); \
 		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz_$$n.log | tail -n 1); \
