@@ -30,12 +30,12 @@ FUZZ_OPTS   := -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -m
 .PHONY: fuzz fuzz-build fuzz-ci fuzz-check-cc fuzz-clean
 
 fuzz-check-cc:
+	@mkdir -p $(FUZZ_DIR)
 	$(Q)printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' \
-		> $(FUZZ_DIR)-probe.c && \
-	if ! $(FUZZ_CC) -fsanitize=fuzzer -o $(FUZZ_DIR)-probe $(FUZZ_DIR)-probe.c 2>/dev/null; then \
-		rm -f $(FUZZ_DIR)-probe $(FUZZ_DIR)-probe.c; \
+		> $(FUZZ_DIR)/probe.c; \
+	if ! $(FUZZ_CC) -fsanitize=fuzzer -o $(FUZZ_DIR)/probe $(FUZZ_DIR)/probe.c 2>/dev/null; then \
 		echo "fuzz: $(FUZZ_CC) -fsanitize=fuzzer does not link: install clang and libclang-rt-14-dev" >&2; \
-		exit 1; fi; rm -f $(FUZZ_DIR)-probe $(FUZZ_DIR)-probe.c
+		exit 1; fi
 
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(@D)
