@@ -25,7 +25,9 @@
  * jansson accepts a document that is a valid tensor body by API.md's rules
  * (rectangular, at most API_MAX_DEPTH arrays, finite in the dtype, names
  * non-empty, unique, at most API_MAX_NAME bytes, at most API_MAX_TENSORS),
- * l2d must accept it. */
+ * l2d must accept it; and l2d never calls a document jansson parses
+ * invalid_json (its objections to valid JSON are invalid_tensor or
+ * number_out_of_range). */
 #ifndef FUZZ_JSON_H
 #define FUZZ_JSON_H
 
@@ -229,6 +231,8 @@ static void json_reference(const struct fuzz_input *in, enum api_status st,
             return;
         FUZZ_FAIL("l2d accepted a body jansson refuses: %s (at %d)", jerr.text, jerr.position);
     }
+    /* jansson parsed it: whatever l2d objects to, it is not the syntax. */
+    FUZZ_CHECK(st != API_INVALID_JSON, "l2d calls valid JSON invalid_json: %s", err->detail);
     if (st == API_OK) {
         FUZZ_CHECK(ref_body(root, json_dtype(in), res),
                    "l2d accepted a body the reference finds invalid");
