@@ -28,6 +28,10 @@
 #define F32_WIN 27
 #define F32_SEGMENT 32768
 
+/* Runs of blocks for the portable code, as in accum_avx512.c. */
+#define ACCUM_RUN_MIN 4
+#define ACCUM_RUN_MAX 64
+
 /* Bytes read ahead, as in accum_avx512.c. */
 #define ACCUM_PREFETCH 4096
 
@@ -175,16 +179,17 @@ ACCUM_TARGET static enum l2_status avx2_feed(struct l2_accum *a, enum l2_dtype d
     const unsigned char *end = p + n * w;
     __m256i acc[12], trial[12];
     unsigned base, emax, emin;
-    size_t since = 0;
+    size_t at, len, bad = 0;
+    size_t since = 0, run = ACCUM_RUN_MIN;
 
     for (int k = 0; k < 12; k++)
         acc[k] = trial[k] = _mm256_setzero_si256();
     avx2_pass(dtype, p, n < 64 ? n : 64, end, 1, trial, &emax, &emin);
     base = l2_accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
-    for (size_t at = 0; at < n; at += F32_BLOCK) {
-        size_t len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
+    for (at = 0; at < n; at += len) {
         const unsigned char *q = p + at * w;
 
+        len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
         if (since + len > F32_SEGMENT) {
             avx2_flush(a, acc, base);
             since = 0;
@@ -192,26 +197,35 @@ ACCUM_TARGET static enum l2_status avx2_feed(struct l2_accum *a, enum l2_dtype d
         memcpy(trial, acc, sizeof acc);
         avx2_pass(dtype, q, len, end, base, trial, &emax, &emin);
         if (emax == 255) {
-            if (bad_index)
-                *bad_index = at + l2_accum_first_bad(dtype, q, len);
-            return L2_NON_FINITE;
+            bad = l2_accum_first_bad(dtype, q, len);
+            goto out_non_finite;
         }
         if (emin == 256 || (emin >= base && emax <= base + F32_WIN)) {
             memcpy(acc, trial, sizeof acc);
             since += len;
+            run = ACCUM_RUN_MIN;
             continue;
         }
         if (emin == 0 || emax - emin > F32_WIN) {
-            l2_accum_feed_portable(a, dtype, q, len, NULL); /* finite: cannot fail */
+            len = n - at < run * F32_BLOCK ? n - at : run * F32_BLOCK;
+            run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
+            if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
+                goto out_non_finite;
             continue;
         }
         avx2_flush(a, acc, base);
         base = l2_accum_window_base(emax, emin, F32_WIN);
         avx2_pass(dtype, q, len, end, base, acc, &emax, &emin);
         since = len;
+        run = ACCUM_RUN_MIN;
     }
     avx2_flush(a, acc, base);
     return L2_OK;
+
+out_non_finite: /* at element bad of the block or run at element at */
+    if (bad_index)
+        *bad_index = at + bad;
+    return L2_NON_FINITE;
 }
 
 enum l2_status l2_accum_feed_avx2(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,

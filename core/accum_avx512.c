@@ -5,10 +5,12 @@
  * base) are below 2^52, and the 52-bit multiply-adds vpmadd52lo/hi add the
  * low and high 52 bits of v * v, exactly, into 64-bit lane accumulators; with
  * 12 bits of headroom a lane takes 4096 adds before the sums are flushed into
- * the wide l2_accum at the bit of 2^(2 base). A first pass over each block
- * (16 KiB, then read again from L1) finds its exponent range and any NaN or
- * infinity; a block spanning more binades, or holding subnormals, goes to the
- * portable code. float16 and bfloat16 are first widened exactly to float32;
+ * the wide l2_accum at the bit of 2^(2 base). Each block of 16 KiB is
+ * squared in the current window while its exponent range (and any NaN or
+ * infinity) is found, in the same pass; the squares are kept only if the
+ * range fits, else the block is squared again from L1 in a window fitted to
+ * it, or by the portable code when it spans more binades or holds
+ * subnormals. float16 and bfloat16 are first widened exactly to float32;
  * float64 splits v into two 52-bit digits. */
 #include "accum_impl.h"
 
@@ -22,6 +24,13 @@
 
 /* Bytes read ahead (see accum_prefetch). */
 #define ACCUM_PREFETCH 4096
+
+/* Blocks given to the portable code at once when a block fits no window:
+ * 4, doubled while the blocks after go on not fitting, up to 64 (the
+ * portable code has a fixed cost per call, up to 64 KiB of buckets to clear;
+ * see f32_feed). */
+#define ACCUM_RUN_MIN 4
+#define ACCUM_RUN_MAX 64
 
 /* Feeds below this many elements go to the portable code (one by one). */
 #define ACCUM_VECTOR_MIN 32
@@ -199,26 +208,29 @@ ACCUM_TARGET static void f32_flush(struct l2_accum *a, __m512i *acc, unsigned ba
 
 /* Each block is squared in the current window while its range is found, in
  * one pass that streams from memory; a block that does not fit (rare in
- * real data) is squared again, from L1, in a window fitted to it, or given
- * to the portable code when no window fits. */
+ * real data) is squared again, from L1, in a window fitted to it, or, when
+ * no window fits, given to the portable code with a run of the blocks that
+ * follow it (such data tends to go on; the run grows while it does). */
 ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dtype,
                                             const unsigned char *p, size_t n, size_t *bad_index)
 {
     const size_t w = dtype == L2_DTYPE_FLOAT32 ? 4 : 2;
     const unsigned char *end = p + n * w;
     __m512i acc[8], trial[8];
-    unsigned base = 0, emax, emin;
-    size_t since = 0; /* elements added since the last flush */
+    unsigned base, emax, emin;
+    size_t at, len, bad = 0;
+    size_t since = 0;           /* elements added since the last flush */
+    size_t run = ACCUM_RUN_MIN; /* blocks in the next portable run */
 
     for (int k = 0; k < 8; k++)
         acc[k] = trial[k] = _mm512_setzero_si512();
     /* a first guess from the first elements (a base is >= 1) */
     f32_pass(dtype, p, n < 64 ? n : 64, end, 1, trial, &emax, &emin);
     base = l2_accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
-    for (size_t at = 0; at < n; at += F32_BLOCK) {
-        size_t len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
+    for (at = 0; at < n; at += len) {
         const unsigned char *q = p + at * w;
 
+        len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
         if (since + len > F32_SEGMENT) {
             f32_flush(a, acc, base);
             since = 0;
@@ -226,26 +238,35 @@ ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dt
         memcpy(trial, acc, sizeof acc);
         f32_pass(dtype, q, len, end, base, trial, &emax, &emin);
         if (emax == 255) {
-            if (bad_index)
-                *bad_index = at + l2_accum_first_bad(dtype, q, len);
-            return L2_NON_FINITE;
+            bad = l2_accum_first_bad(dtype, q, len);
+            goto out_non_finite;
         }
         if (emin == 256 || (emin >= base && emax <= base + F32_WIN)) {
             memcpy(acc, trial, sizeof acc);
             since += len;
+            run = ACCUM_RUN_MIN;
             continue;
         }
-        if (emin == 0 || emax - emin > F32_WIN) {           /* subnormals, or too wide */
-            l2_accum_feed_portable(a, dtype, q, len, NULL); /* finite: cannot fail */
+        if (emin == 0 || emax - emin > F32_WIN) { /* subnormals, or too wide */
+            len = n - at < run * F32_BLOCK ? n - at : run * F32_BLOCK;
+            run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
+            if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
+                goto out_non_finite;
             continue;
         }
         f32_flush(a, acc, base);
         base = l2_accum_window_base(emax, emin, F32_WIN);
         f32_pass(dtype, q, len, end, base, acc, &emax, &emin);
         since = len;
+        run = ACCUM_RUN_MIN;
     }
     f32_flush(a, acc, base);
     return L2_OK;
+
+out_non_finite: /* at element bad of the block or run at element at */
+    if (bad_index)
+        *bad_index = at + bad;
+    return L2_NON_FINITE;
 }
 
 /* ---- float64 ------------------------------------------------------------ */
@@ -334,16 +355,17 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
     const unsigned char *end = p + n * 8;
     __m512i acc[10], trial[10];
     unsigned base, emax, emin;
-    size_t since = 0;
+    size_t at, len, bad = 0;
+    size_t since = 0, run = ACCUM_RUN_MIN;
 
     for (int k = 0; k < 10; k++)
         acc[k] = trial[k] = _mm512_setzero_si512();
     f64_pass(p, n < 32 ? n : 32, end, 1, trial, &emax, &emin);
     base = l2_accum_window_base(emax, emin - 1 < 2047 ? emin : 1, F64_WIN);
-    for (size_t at = 0; at < n; at += F64_BLOCK) {
-        size_t len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
+    for (at = 0; at < n; at += len) {
         const unsigned char *q = p + at * 8;
 
+        len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
         if (since + len > F64_SEGMENT) {
             f64_flush(a, acc, base);
             since = 0;
@@ -351,26 +373,35 @@ ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned c
         memcpy(trial, acc, sizeof acc);
         f64_pass(q, len, end, base, trial, &emax, &emin);
         if (emax == 2047) {
-            if (bad_index)
-                *bad_index = at + l2_accum_first_bad(L2_DTYPE_FLOAT64, q, len);
-            return L2_NON_FINITE;
+            bad = l2_accum_first_bad(L2_DTYPE_FLOAT64, q, len);
+            goto out_non_finite;
         }
         if (emin == 2048 || (emin >= base && emax <= base + F64_WIN)) {
             memcpy(acc, trial, sizeof acc);
             since += len;
+            run = ACCUM_RUN_MIN;
             continue;
         }
         if (emin == 0 || emax - emin > F64_WIN) {
-            l2_accum_feed_portable(a, L2_DTYPE_FLOAT64, q, len, NULL);
+            len = n - at < run * F64_BLOCK ? n - at : run * F64_BLOCK;
+            run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
+            if (l2_accum_feed_portable(a, L2_DTYPE_FLOAT64, q, len, &bad) != L2_OK)
+                goto out_non_finite;
             continue;
         }
         f64_flush(a, acc, base);
         base = l2_accum_window_base(emax, emin, F64_WIN);
         f64_pass(q, len, end, base, acc, &emax, &emin);
         since = len;
+        run = ACCUM_RUN_MIN;
     }
     f64_flush(a, acc, base);
     return L2_OK;
+
+out_non_finite:
+    if (bad_index)
+        *bad_index = at + bad;
+    return L2_NON_FINITE;
 }
 
 enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,

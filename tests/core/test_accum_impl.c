@@ -388,3 +388,48 @@ Test(accum_impl, subnormals_and_edges)
         free(buf);
     }
 }
+
+/* A block that fits no window sends it and the next few blocks to the
+ * portable code, after which the windows resume: the sum, and the index of a
+ * NaN inside such a run or just after it, are as everywhere else. */
+Test(accum_impl, portable_runs_and_back)
+{
+    const size_t n = 40 * 4096, odd[3] = {5000, 60000, 100000};
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t);
+        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        unsigned char *buf = malloc(n * w);
+        struct oracle_sum o;
+        cr_assert_not_null(buf);
+        for (size_t i = 0; i < n; i++)
+            put_bits(t, buf, i, random_element(t, K_NARROW));
+        put_bits(t, buf, odd[0], make_bits(t, 0, 0, 3));        /* a subnormal */
+        put_bits(t, buf, odd[1], make_bits(t, 1, 1, 5));        /* the smallest normals */
+        put_bits(t, buf, odd[2], make_bits(t, 0, emax - 1, 7)); /* the largest */
+        oracle_of(&o, t, buf, n);
+        check_all_impls(t, buf, n, &o, "runs");
+        oracle_sum_free(&o);
+
+        const size_t nan_at[4] = {odd[0] + 3 * 4096, odd[0] + 8 * 2048 + 5, odd[0] + 8 * 4096 + 7,
+                                  odd[2] + 1};
+        for (int k = 0; k < 4; k++) {
+            uint64_t keep = 0;
+            for (size_t b = 0; b < w; b++)
+                keep |= (uint64_t)buf[nan_at[k] * w + b] << (8 * b);
+            put_bits(t, buf, nan_at[k], make_bits(t, k & 1, emax, (uint64_t)k));
+            for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+                enum l2_accum_impl impl = (enum l2_accum_impl)i;
+                struct l2_accum acc;
+                size_t idx = 0;
+                if (!l2_accum_impl_supported(impl))
+                    continue;
+                cr_assert_eq(feed_with(impl, t, buf, n, &acc, &idx), L2_NON_FINITE);
+                cr_assert_eq(idx, nan_at[k], "%s %s: index %zu, want %zu", l2_accum_impl_name(impl),
+                             l2_dtype_name(t), idx, nan_at[k]);
+            }
+            put_bits(t, buf, nan_at[k], keep);
+        }
+        free(buf);
+    }
+}
