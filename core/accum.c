@@ -1,12 +1,14 @@
 /* accum.c -- the exact sum-of-squares kernel.
  *
  * Every finite element is m * 2^e with an integer significand m, so its square
- * is the integer m^2 at bit 2e of a fixed-point number. l2_accum_feed adds
+ * is the integer m^2 at bit 2e of a fixed-point number. The portable feed adds
  * m^2 as plain integers into buckets indexed by the element's exponent field
  * (several interleaved bucket arrays, so consecutive adds do not wait on each
  * other), and flushes the buckets into the wide sum before any could overflow.
  * The exponent field of NaN and infinity has its own bucket: one test per
- * block finds them. Results are rounded once, from the exact integer. */
+ * block finds them. l2_accum_feed runs the fastest implementation the CPU
+ * supports (accum_avx512.c, accum_avx2.c, else this one); all give the same
+ * bits. Results are rounded once, from the exact integer. */
 #include "accum.h"
 #include "accum_impl.h"
 
