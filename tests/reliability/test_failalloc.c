@@ -1,0 +1,205 @@
+/* test_failalloc.c -- every allocation on the request path, made to fail
+ * in turn (failalloc.c, preloaded), for ten kinds of request: the answer is
+ * the right one, a 500/503 problem+json, or a closed connection; never a
+ * crash, a hang, a wrong answer or a leak. After each failure the server
+ * must answer a normal request right, and its live allocation count must
+ * return to where it was. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "rel.h"
+
+static struct rel_server rs;
+
+static void stop_failalloc(void)
+{
+    it_teardown();
+    rel_release(&rs);
+}
+
+TestSuite(failalloc, .init = it_setup, .fini = stop_failalloc, .timeout = 240);
+
+#define HDR "Host: 127.0.0.1\r\nConnection: close\r\n"
+#define JSON_CT "Content-Type: application/json\r\n"
+
+static const char npy_req[] =
+    "POST /l2_loss HTTP/1.1\r\n" HDR
+    "Content-Type: application/x-npy\r\nContent-Length: 144\r\n\r\n"
+    "\x93NUMPY\x01\x00\x76\x00{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"
+    "                                                            \n"
+    "\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\x00\x40";
+
+static const char raw_req[] =
+    "POST /l2_loss?dtype=float32 HTTP/1.1\r\n" HDR "Content-Type: application/octet-stream\r\n"
+    "Content-Length: 8\r\n\r\n\x00\x00\x80\x3f\x00\x00\x00\x40";
+
+static const struct kind {
+    const char *name;
+    const char *req;
+    size_t len; /* 0: strlen(req) */
+} kinds[] = {
+    {"json l2_loss",
+     "POST /l2_loss HTTP/1.1\r\n" HDR JSON_CT "Content-Length: 16\r\n\r\n[[1, 2], [3, 4]]", 0},
+    {"json named regularize",
+     "POST /regularize?scale=0.5 HTTP/1.1\r\n" HDR JSON_CT "Content-Length: 46\r\n\r\n"
+     "{\"tensors\": {\"k\": [[1, 2], [3, 4]], \"b\": [1]}}",
+     0},
+    {"raw float32", raw_req, sizeof raw_req - 1},
+    {"npy", npy_req, sizeof npy_req - 1},
+    {"chunked json",
+     "POST /l2_loss?dtype=float16 HTTP/1.1\r\n" HDR JSON_CT "Transfer-Encoding: chunked\r\n\r\n"
+     "3\r\n[0.\r\n5\r\n5, 3]\r\n0\r\n\r\n",
+     0},
+    {"invalid json", "POST /l2_loss HTTP/1.1\r\n" HDR JSON_CT "Content-Length: 6\r\n\r\n[1, ]]", 0},
+    {"integer scale",
+     "POST /regularize?scale=1 HTTP/1.1\r\n" HDR JSON_CT "Content-Length: 3\r\n\r\n[1]", 0},
+    {"metrics", "GET /metrics HTTP/1.1\r\n" HDR "\r\n", 0},
+    {"healthz", "GET /healthz HTTP/1.1\r\n" HDR "\r\n", 0},
+    {"not found", "GET /nowhere HTTP/1.1\r\n" HDR "\r\n", 0},
+};
+
+#define KINDS (sizeof kinds / sizeof *kinds)
+
+static void arm(uint64_t fail_at)
+{
+    __atomic_store_n(&rs.ctl->armed, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&rs.ctl->count, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&rs.ctl->injected, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&rs.ctl->fail_at, fail_at, __ATOMIC_RELEASE);
+    __atomic_store_n(&rs.ctl->armed, 1, __ATOMIC_RELEASE);
+}
+
+static void disarm(void)
+{
+    __atomic_store_n(&rs.ctl->armed, 0, __ATOMIC_RELEASE);
+}
+
+static const char *body_of(const struct rel_reply *r)
+{
+    const char *b = strstr(r->raw, "\r\n\r\n");
+    return b != NULL ? b + 4 : "";
+}
+
+/* The reply's status and body, as a malloc'd "STATUS BODY" string, or
+ * NULL when incomplete. */
+static char *outcome(const struct rel_reply *r)
+{
+    if (!r->complete)
+        return NULL;
+    const char *b = body_of(r);
+    size_t n = strlen(b) + 16;
+    char *s = malloc(n);
+    cr_assert(s != NULL);
+    snprintf(s, n, "%ld %s", r->status, b);
+    return s;
+}
+
+/* The metrics change between two scrapes (the counters move): for them a
+ * right answer is a 200 exposition; for the rest, the same bytes. */
+static bool same_answer(const char *got, const char *want)
+{
+    static const char metrics[] = "200 # HELP l2d_requests_total";
+    if (strncmp(want, metrics, sizeof metrics - 1) == 0)
+        return strncmp(got, metrics, sizeof metrics - 1) == 0;
+    return strcmp(got, want) == 0;
+}
+
+Test(failalloc, every_allocation_on_the_request_path_fails_in_turn)
+{
+    if (rel_shim() == NULL)
+        cr_skip_test("L2D_FAILALLOC_SO is not set (sanitizer build)");
+    const char *args[] = {"--threads", "2", "--timeout", "5", NULL};
+    rel_start(&rs, args, true);
+    int port = rs.srv.port;
+    char why[512];
+    cr_assert(rs.ctl != NULL);
+    for (int i = 0; i < 10; i++)
+        cr_assert(rel_check_normal(port, why, sizeof why), "warm-up: %s", why);
+    int base_fds = rel_wait_fds(rs.srv.pid, 0, 0);
+
+    long total_runs = 0;
+    int wrong = 0;
+    static char first_wrong[800];
+    for (size_t k = 0; k < KINDS; k++) {
+        const struct kind *kd = &kinds[k];
+        size_t len = kd->len != 0 ? kd->len : strlen(kd->req);
+        struct rel_reply r;
+
+        /* The right answer, and how many allocations it takes. */
+        arm(0);
+        cr_assert(rel_exchange(port, kd->req, len, false, true, 10000, &r));
+        int64_t settle = it_now_ms() + 200;
+        while (it_now_ms() < settle)
+            it_sleep_ms(10);
+        disarm();
+        uint64_t allocs = __atomic_load_n(&rs.ctl->count, __ATOMIC_ACQUIRE);
+        char *want = outcome(&r);
+        cr_assert(want != NULL, "%s: no answer without failures: %.200s", kd->name, r.raw);
+        rel_reply_free(&r);
+        cr_assert(allocs > 0, "%s: no allocation counted (is the shim preloaded?)", kd->name);
+
+        int same = 0, errors = 0, closed = 0;
+        for (uint64_t n = 1; n <= allocs; n++) {
+            int64_t live0 = rel_live(&rs);
+            arm(n);
+            bool connected = rel_exchange(port, kd->req, len, false, true, 10000, &r);
+            disarm();
+            total_runs++;
+            cr_assert(connected, "%s, allocation %llu failing: cannot connect", kd->name,
+                      (unsigned long long)n);
+            cr_assert(it_alive(&rs.srv), "%s, allocation %llu failing: the server died", kd->name,
+                      (unsigned long long)n);
+            char *got = outcome(&r);
+            if (got != NULL && same_answer(got, want)) {
+                same++;
+            } else if (got != NULL && (r.status == 500 || r.status == 503)) {
+                struct it_response res;
+                cr_assert(it_parse_response(r.raw, r.len, &res));
+                cr_assert_str_eq(res.content_type, "application/problem+json",
+                                 "%s, allocation %llu failing: %ld is not problem+json", kd->name,
+                                 (unsigned long long)n, r.status);
+                json_decref(it_expect_problem(&res, r.status,
+                                              r.status == 500 ? "internal_error" : "draining"));
+                it_response_free(&res);
+                errors++;
+            } else if (got != NULL) {
+                /* Recorded, not fatal at once, so one run lists them all. */
+                if (wrong++ == 0)
+                    snprintf(first_wrong, sizeof first_wrong,
+                             "%s, allocation %llu failing: %.400s (want %.200s)", kd->name,
+                             (unsigned long long)n, r.raw, want);
+                fprintf(stderr, "[rel] failalloc WRONG %s, allocation %llu: %.300s\n", kd->name,
+                        (unsigned long long)n, body_of(&r));
+            } else {
+                cr_assert(r.closed, "%s, allocation %llu failing: the connection hung (%zu bytes)",
+                          kd->name, (unsigned long long)n, r.len);
+                closed++;
+            }
+            free(got);
+            rel_reply_free(&r);
+            int64_t live = rel_wait_live(&rs, live0, 5000);
+            cr_assert(live <= live0, "%s, allocation %llu failing: %lld allocations leaked",
+                      kd->name, (unsigned long long)n, (long long)(live - live0));
+            cr_assert(rel_check_normal(port, why, sizeof why),
+                      "%s, allocation %llu failing, then a normal request: %s", kd->name,
+                      (unsigned long long)n, why);
+            live = rel_wait_live(&rs, live0, 5000);
+            cr_assert(live <= live0, "%s, allocation %llu failing: %lld allocations leaked",
+                      kd->name, (unsigned long long)n, (long long)(live - live0));
+        }
+        fprintf(stderr,
+                "[rel] failalloc %-22s %3llu allocations: %d answered right, %d 5xx problem, "
+                "%d closed\n",
+                kd->name, (unsigned long long)allocs, same, errors, closed);
+        free(want);
+    }
+    int fds = rel_wait_fds(rs.srv.pid, base_fds, 5000);
+    fprintf(stderr, "[rel] failalloc: %ld failing runs, server fds %d -> %d\n", total_runs,
+            base_fds, fds);
+    cr_assert(fds <= base_fds, "server fds %d after, %d before", fds, base_fds);
+    cr_assert_eq(wrong, 0, "%d wrong answers under allocation failures; the first: %s", wrong,
+                 first_wrong);
+}
