@@ -378,16 +378,24 @@ leaf_run_as(struct api_json_decoder *dec, const char *p, const char *end, enum l
             q++;
         double x;
         size_t n = i < limit ? api_numparse_run(q, end, &x) : 0;
-        double y = n > 0 ? round_to(dt, x) : 0.0;
-        if (n == 0 || !isfinite(y)) {
+        if (n == 0) {
             p = q;
             dec->state = ST_VALUE;
             break;
         }
-        if (dt == L2_DTYPE_FLOAT64)
-            dec->batch.d[nb] = y;
-        else
+        if (dt == L2_DTYPE_FLOAT64) {
+            dec->batch.d[nb] = x; /* finite: api_numparse_run gives no inf */
+        } else if (dt == L2_DTYPE_FLOAT32 && fabs(x) < 0x1p127) {
+            dec->batch.f[nb] = (float)x; /* as round_to, in one conversion */
+        } else {
+            double y = round_to(dt, x);
+            if (!isfinite(y)) {
+                p = q;
+                dec->state = ST_VALUE;
+                break;
+            }
             dec->batch.f[nb] = (float)y; /* exact: y is in float32 */
+        }
         if (++nb == BATCH) {
             dec->nbatch = nb;
             batch_flush(dec);

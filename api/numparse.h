@@ -30,7 +30,7 @@ bool api_numparse(const char *tok, size_t len, double *out, size_t *bad);
  * API_NUMPARSE_RUN_MAX bytes, n < end - p and p[n] is none of the bytes
  * "0123456789+-.eE" (so the token cannot go on), and the value is decided
  * by an exact fast path, stores in *out exactly what api_numparse(p, n)
- * gives and returns n. Otherwise returns 0 and leaves *out alone: the
+ * gives, which is then finite, and returns n. Otherwise returns 0 and leaves *out alone: the
  * caller then finds the token's end itself and calls api_numparse, which
  * also reports any error. */
 size_t api_numparse_run(const char *p, const char *end, double *out);

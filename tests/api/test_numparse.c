@@ -321,6 +321,7 @@ static size_t run_on(const char *tok, char term, size_t slack)
         cr_assert(api_numparse(tok, len, &want, &bad), "%s: accepted a bad token", tok);
         cr_assert_eq(bits_of(x), bits_of(want), "%s: got %a, api_numparse %a", tok, x, want);
         cr_assert_eq(bits_of(x), bits_of(strtod(tok, NULL)), "%s: differs from strtod", tok);
+        cr_assert(isfinite(x), "%s: an infinity from the fast path", tok);
     } else {
         cr_assert_eq(x, 42.0, "%s: *out written when declining", tok);
     }
@@ -368,6 +369,12 @@ Test(numparse, run_declines_what_it_must)
     s[API_NUMPARSE_RUN_MAX] = '1';
     s[API_NUMPARSE_RUN_MAX + 1] = '\0';
     cr_assert_eq(run_on(s, ',', 8), 0, "a token longer than API_NUMPARSE_RUN_MAX");
+    /* beyond the float64 range: never an infinity (the caller's range check
+     * is on the general path) */
+    cr_assert_eq(run_on("1.7976931348623159e308", ',', 8), 0);
+    cr_assert_eq(run_on("-1e309", ',', 8), 0);
+    cr_assert_eq(run_on("9007199254740993e300", ',', 8), 0);
+    run_on("1.7976931348623157e308", ',', 8);
     /* exponents of more than five digits */
     cr_assert_eq(run_on("1e99999", ',', 8), 0); /* beyond the table: declined */
     cr_assert_eq(run_on("1e000005", ',', 8), 0);
