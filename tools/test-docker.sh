@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test-docker.sh -- build the l2d image from docker/Dockerfile with podman, run
 # it, and check it from the outside: /healthz, an exact /l2_loss answer, the
-# image's HEALTHCHECK (l2d --healthcheck), a non-root server process, and a
-# clean stop on SIGTERM (exit status 0 after the drain). Reports the image size.
+# image's HEALTHCHECK (l2d --healthcheck), a non-root server process, a
+# Prometheus (Debian's, in a container) scraping it with docker/prometheus.yml,
+# and a clean stop on SIGTERM (exit status 0 after the drain). Reports the
+# image size.
 #
 # Everything podman stores (images, containers, its database, the base root
 # filesystem) lives in one temporary folder that a trap removes. No registry is
@@ -26,6 +28,7 @@ DRAIN_TIMEOUT=1 # seconds the server drains after SIGTERM
 STOP_TIMEOUT=20 # seconds podman stop waits before SIGKILL
 START=$SECONDS
 W=""
+PROM_BUILD_PID=""
 
 say() { echo "test-docker: $*"; }
 fail() {
@@ -56,10 +59,14 @@ need_packages() {
 cleanup() {
     local rc=$? m
     set +e
+    if [ -n "$PROM_BUILD_PID" ] && kill -0 "$PROM_BUILD_PID" 2>/dev/null; then
+        kill "$PROM_BUILD_PID" 2>/dev/null
+        wait "$PROM_BUILD_PID" 2>/dev/null
+    fi
     if [ -n "$W" ] && [ -d "$W" ]; then
         # Only ever the private storage: never the machine's own images.
         if [ "${CONTAINERS_STORAGE_CONF:-}" = "$W/storage.conf" ]; then
-            podman rm -f -t 0 "$NAME" >/dev/null 2>&1
+            podman rm -af -t 0 >/dev/null 2>&1
             podman rmi -af >/dev/null 2>&1
         fi
         # The overlay driver keeps mounts under its graph root: undo them,
@@ -150,6 +157,21 @@ import_rootfs() { # NAME
         fail "podman import $1 failed: $(cat "$W/import.log")"
 }
 
+# Builds a Prometheus image from Debian's package (no registry here), in the
+# background while the l2d image builds; PROM_BUILD_PID is waited for later.
+start_prometheus_build() {
+    mkdir -p "$W/prom-context"
+    cat >"$W/prom-context/Containerfile" <<'EOF'
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus \
+    && rm -rf /var/lib/apt/lists/*
+EOF
+    podman build --pull=never --network host --format docker -t "localhost/l2d-prometheus:$TAG" \
+        -f "$W/prom-context/Containerfile" "$W/prom-context" >"$W/prom-build.log" 2>&1 &
+    PROM_BUILD_PID=$!
+}
+
 # --- checks -----------------------------------------------------------------
 
 # Prints a TCP port nothing on 127.0.0.1 answers on.
@@ -202,6 +224,7 @@ t=$SECONDS
 make_base_images
 say "base images ready ($((SECONDS - t)) s)"
 
+start_prometheus_build
 t=$SECONDS
 if ! podman build --pull=never --network host --format docker -f docker/Dockerfile \
     -t "$IMAGE" . >"$W/build.log" 2>&1; then
@@ -214,12 +237,14 @@ PORT=$(free_port)
 VERSION=$(sed -n 's/^#define L2D_VERSION "\(.*\)"$/\1/p' server/version.h)
 [ -n "$VERSION" ] || fail "cannot read L2D_VERSION from server/version.h"
 
-# The image's own CMD (--bind 0.0.0.0); port and drain from the environment.
+# Port from the environment (the HEALTHCHECK reads it too); a flag as the
+# command, which replaces the image's CMD: the bind then comes from the
+# image's L2D_BIND=0.0.0.0.
 # --health-interval=disable: no periodic timer (podman makes those with
 # systemd, which a build machine may lack; it still logs that it has none, kept
 # in run.log); the check is run once below, as the engine would.
 if ! podman run -d --name "$NAME" --network host --health-interval=disable \
-    -e L2D_PORT="$PORT" -e L2D_DRAIN_TIMEOUT="$DRAIN_TIMEOUT" "$IMAGE" >"$W/run.log" 2>&1; then
+    -e L2D_PORT="$PORT" "$IMAGE" --drain-timeout "$DRAIN_TIMEOUT" >"$W/run.log" 2>&1; then
     cat "$W/run.log" >&2
     fail "podman run failed"
 fi
@@ -256,6 +281,54 @@ pid=$(state Pid)
 uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
 expect_eq "server process uids (real effective saved fs)" "$uids" "10001 10001 10001 10001"
 expect_eq "podman exec id -u" "$(podman exec "$NAME" id -u)" "10001"
+
+# --- Prometheus, with docker/prometheus.yml, scrapes the container ---------
+# Prometheus from Debian's package in a container (no registry here); compose
+# names the target l2d:8080, which on the host network is 127.0.0.1:$PORT.
+grep -qx '          - l2d:8080' docker/prometheus.yml ||
+    fail "docker/prometheus.yml: expected the scrape target l2d:8080"
+grep -qx '  l2d:' docker/compose.yaml && grep -q 'L2D_PORT: "8080"' docker/compose.yaml ||
+    fail "docker/compose.yaml: expected the service l2d on port 8080"
+t=$SECONDS
+wait "$PROM_BUILD_PID" || {
+    PROM_BUILD_PID=""
+    tail -n 30 "$W/prom-build.log" >&2
+    fail "building the Prometheus image failed"
+}
+PROM_BUILD_PID=""
+mkdir -p "$W/prom-config"
+sed "s|^          - l2d:8080\$|          - 127.0.0.1:$PORT|" docker/prometheus.yml \
+    >"$W/prom-config/prometheus.yml"
+chmod -R a+rX "$W/prom-config"
+PROM_PORT=$(free_port)
+podman run -d --name "$NAME-prometheus" --network host --user prometheus \
+    -v "$W/prom-config:/etc/prometheus:ro" --entrypoint /usr/bin/prometheus \
+    "localhost/l2d-prometheus:$TAG" --config.file=/etc/prometheus/prometheus.yml \
+    --storage.tsdb.path=/tmp/prometheus --web.listen-address="127.0.0.1:$PROM_PORT" \
+    >"$W/prom-run.log" 2>&1 || {
+    cat "$W/prom-run.log" >&2
+    fail "starting Prometheus failed"
+}
+# prom_query QUERY: prints the first sample's value, nothing when none.
+prom_query() {
+    curl -sS --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+        --data-urlencode "query=$1" 2>/dev/null |
+        sed -n 's/.*"value":\[[0-9.]*,"\([^"]*\)"\].*/\1/p' || true
+}
+up=""
+for _ in $(seq 1 120); do
+    up=$(prom_query 'up{job="l2d"}')
+    [ "$up" = 1 ] && break
+    sleep 0.5
+done
+if [ "$up" != 1 ]; then
+    podman logs "$NAME-prometheus" 2>&1 | tail -n 20 >&2
+    fail "Prometheus did not scrape l2d (up{job=\"l2d\"} = '$up')"
+fi
+say "ok: Prometheus scrapes l2d with docker/prometheus.yml ($((SECONDS - t)) s)"
+expect_eq "Prometheus: l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"}" \
+    "$(prom_query 'l2d_requests_total{job="l2d",endpoint="l2_loss",code="200"}')" "1"
+podman stop -t 10 "$NAME-prometheus" >/dev/null 2>&1
 
 SIZE=$(podman image inspect -f '{{.Size}}' "$IMAGE")
 BASE=$(podman image inspect -f '{{.Size}}' localhost/debian:bookworm-slim)
