@@ -37,7 +37,8 @@ WRAP
 chmod +x "$wrapper"
 
 echo "valgrind: reports in $dir"
-L2D_BIN=$wrapper L2D_OPENAPI_JSON=$spec "$tests" --jobs 1
+L2D_BIN=$wrapper L2D_OPENAPI_JSON=$spec L2D_OPENAPI_YAML=${L2D_OPENAPI_YAML:-$(pwd)/openapi.yaml} \
+    "$tests" --jobs 1
 tests_rc=$?
 
 # Servers killed in teardown are still draining (up to their
