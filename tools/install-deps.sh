@@ -2,8 +2,21 @@
 # install-deps.sh -- install the Debian 12 packages l2d needs, if missing.
 # Run as root (or with sudo available); prints the apt command otherwise.
 set -eu
-PKGS="gcc make pkg-config clang-format libmicrohttpd-dev libjansson-dev libcriterion-dev \
-libcurl4-openssl-dev libmpfr-dev nodejs npm"
+# build: gcc make pkg-config libmicrohttpd-dev libjansson-dev
+# tests: criterion, libcurl, MPFR (exact oracle), clang + its runtime (sanitizers,
+# libFuzzer), clang-format (lint), python3-numpy (example client), openssl (TLS test
+# certificates), prometheus (promtool and a real scrape), wrk (benchmarks), node (OpenAPI lint)
+PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libcriterion-dev \
+libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3-numpy \
+openssl prometheus wrk curl nodejs npm"
+if [ "${1:-}" = --list ]; then
+    # one package a line, for .ci/run; node is left out where npm already runs
+    for p in $PKGS; do
+        case $p in nodejs | npm) command -v npm >/dev/null 2>&1 && continue ;; esac
+        echo "$p"
+    done
+    exit 0
+fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
