@@ -138,14 +138,6 @@ out:
     return result;
 }
 
-/* Hands the recorded failure to the caller (unless err already holds one). */
-static enum api_status replay(const struct api_body *body, struct api_error *err)
-{
-    if (err != NULL && err->status == API_OK)
-        *err = body->failure;
-    return body->failure.status;
-}
-
 enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len,
                               struct api_error *err)
 {
@@ -153,7 +145,7 @@ enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len
 
     body->bytes += len;
     if (body->failure.status != API_OK)
-        return replay(body, err);
+        return api_error_replay(&body->failure, err);
     if (len == 0) /* buf may be NULL then */
         return API_OK;
     switch (body->fmt) {
@@ -171,7 +163,7 @@ enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len
         /* A decoder that returned an error without describing it still
          * leaves a coherent record behind. */
         api_error_set(&body->failure, st, "%s", api_status_code(st));
-        return replay(body, err);
+        return api_error_replay(&body->failure, err);
     }
     return API_OK;
 }
@@ -181,7 +173,7 @@ enum api_status api_body_finish(struct api_body *body, struct api_error *err)
     enum api_status st = API_OK;
 
     if (body->failure.status != API_OK)
-        return replay(body, err);
+        return api_error_replay(&body->failure, err);
     switch (body->fmt) {
     case API_FORMAT_JSON:
         st = api_json_finish(body->dec.json, &body->failure);
@@ -195,7 +187,7 @@ enum api_status api_body_finish(struct api_body *body, struct api_error *err)
     }
     if (st != API_OK) {
         api_error_set(&body->failure, st, "%s", api_status_code(st));
-        return replay(body, err);
+        return api_error_replay(&body->failure, err);
     }
     return API_OK;
 }

@@ -32,6 +32,13 @@ enum api_status api_error_set(struct api_error *err, enum api_status st, const c
     return st;
 }
 
+enum api_status api_error_replay(const struct api_error *recorded, struct api_error *err)
+{
+    if (err != NULL && err->status == API_OK)
+        *err = *recorded;
+    return recorded->status;
+}
+
 void api_error_at_offset(struct api_error *err, int64_t offset)
 {
     if (err != NULL && err->offset < 0)

@@ -36,6 +36,11 @@ void api_error_init(struct api_error *err);
 enum api_status api_error_set(struct api_error *err, enum api_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Hands a recorded error on: copies *recorded into err unless err is NULL or
+ * already holds an error (first error wins). Returns recorded->status, so a
+ * decoder that keeps its first failure can answer every later call with it. */
+enum api_status api_error_replay(const struct api_error *recorded, struct api_error *err);
+
 /* Attach a location to the error just set (no-op if err is NULL or if the
  * location was already set). The pointer is copied, truncated to fit. */
 void api_error_at_offset(struct api_error *err, int64_t offset);

@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elements.h"
+
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_PREAMBLE_MAX 12 /* magic, 2 version bytes, a u32 header length */
-/* Bytes of big-endian data swapped per call to the kernel, whose per-call
- * cost wants big calls; a heap buffer of a big-endian body's decoder. */
-#define NPY_SWAP_BLOCK 65536
-#define NPY_ECHO_MAX 40 /* bytes of a header token quoted in a detail */
+#define NPY_ECHO_MAX 40     /* bytes of a header token quoted in a detail */
 
 enum npy_phase {
     NPY_PREAMBLE,
@@ -40,13 +39,10 @@ struct api_npy_decoder {
     size_t header_len;
 
     size_t elem_size;
-    bool swap;              /* big-endian data */
-    uint64_t data_size;     /* bytes the header declares */
-    uint64_t data_left;     /* of those, not read yet */
-    uint64_t count;         /* elements fed to the kernel */
-    unsigned char carry[8]; /* the first bytes of a split element */
-    size_t carry_len;
-    unsigned char *swapped; /* NPY_SWAP_BLOCK bytes for big-endian data, owned */
+    bool swap;                 /* big-endian data */
+    uint64_t data_size;        /* bytes the header declares */
+    uint64_t data_left;        /* of those, not read yet */
+    struct api_elements elems; /* the data, once the header is parsed */
 
     struct api_error failure; /* the first error; status API_OK until then */
 };
@@ -62,14 +58,6 @@ struct api_npy_decoder *api_npy_new(struct api_result *res)
     dec->preamble_size = NPY_PREAMBLE_MAX;
     api_error_init(&dec->failure);
     return dec;
-}
-
-/* Hands the recorded failure to the caller (unless err already holds one). */
-static enum api_status replay(const struct api_npy_decoder *dec, struct api_error *err)
-{
-    if (err != NULL && err->status == API_OK)
-        *err = dec->failure;
-    return dec->failure.status;
 }
 
 /* Locates the invalid_npy error just recorded at body offset `offset`. */
@@ -407,116 +395,6 @@ static enum api_status parse_header(struct api_npy_decoder *dec)
     return API_OK;
 }
 
-/* ---- data ---------------------------------------------------------------- */
-
-/* Reverses the bytes of each of n elements of size `size` from src to dst,
- * eight bytes at a time: 2-byte lanes by a mask-and-shift, 4-byte lanes by
- * one 64-bit swap and a rotation. */
-static void byte_swap(unsigned char *dst, const unsigned char *src, size_t n, size_t size)
-{
-    size_t bytes = n * size;
-    size_t i = 0;
-    uint64_t v;
-
-    if (size == 2) {
-        for (; i + 8 <= bytes; i += 8) {
-            memcpy(&v, src + i, 8);
-            v = (v & 0x00ff00ff00ff00ffu) << 8 | (v >> 8 & 0x00ff00ff00ff00ffu);
-            memcpy(dst + i, &v, 8);
-        }
-    } else if (size == 4) {
-        for (; i + 8 <= bytes; i += 8) {
-            memcpy(&v, src + i, 8);
-            v = __builtin_bswap64(v);
-            v = v >> 32 | v << 32;
-            memcpy(dst + i, &v, 8);
-        }
-    } else {
-        for (; i + 8 <= bytes; i += 8) {
-            memcpy(&v, src + i, 8);
-            v = __builtin_bswap64(v);
-            memcpy(dst + i, &v, 8);
-        }
-    }
-    for (; i < bytes; i += size) { /* a last 2- or 4-byte element or three */
-        for (size_t k = 0; k < size; k++)
-            dst[i + k] = src[i + size - 1 - k];
-    }
-}
-
-/* Feeds n whole little-endian elements; non_finite with the element's index
- * in the whole array on a NaN or infinity. */
-static enum api_status feed_le(struct api_npy_decoder *dec, const unsigned char *p, size_t n)
-{
-    size_t bad = 0;
-
-    if (n == 0)
-        return API_OK;
-    if (l2_accum_feed(&dec->res->total, dec->res->dtype, p, n, &bad) != L2_OK) {
-        uint64_t index = dec->count + bad;
-
-        api_error_set(&dec->failure, API_NON_FINITE,
-                      "element %" PRIu64 " of the .npy array is not finite (NaN or infinity)",
-                      index);
-        api_error_at_index(&dec->failure, (int64_t)index);
-        return API_NON_FINITE;
-    }
-    dec->count += n;
-    return API_OK;
-}
-
-/* Feeds n whole elements in file byte order. */
-static enum api_status feed_elements(struct api_npy_decoder *dec, const unsigned char *p, size_t n)
-{
-    unsigned char *block = dec->swapped;
-    size_t per_block = NPY_SWAP_BLOCK / dec->elem_size;
-
-    if (!dec->swap)
-        return feed_le(dec, p, n);
-    while (n > 0) {
-        size_t m = n < per_block ? n : per_block;
-
-        byte_swap(block, p, m, dec->elem_size);
-        if (feed_le(dec, block, m) != API_OK)
-            return API_NON_FINITE;
-        p += m * dec->elem_size;
-        n -= m;
-    }
-    return API_OK;
-}
-
-/* Feeds len data bytes (len <= data_left), completing split elements. */
-static enum api_status feed_data(struct api_npy_decoder *dec, const unsigned char *p, size_t len)
-{
-    size_t whole;
-
-    dec->data_left -= len;
-    dec->pos += len;
-    if (dec->carry_len > 0) {
-        size_t take = dec->elem_size - dec->carry_len;
-
-        if (take > len)
-            take = len;
-        memcpy(dec->carry + dec->carry_len, p, take);
-        dec->carry_len += take;
-        p += take;
-        len -= take;
-        if (dec->carry_len < dec->elem_size)
-            return API_OK;
-        dec->carry_len = 0;
-        if (feed_elements(dec, dec->carry, 1) != API_OK)
-            return API_NON_FINITE;
-    }
-    whole = len / dec->elem_size;
-    if (feed_elements(dec, p, whole) != API_OK)
-        return API_NON_FINITE;
-    p += whole * dec->elem_size;
-    len -= whole * dec->elem_size;
-    memcpy(dec->carry, p, len);
-    dec->carry_len = len;
-    return API_OK;
-}
-
 /* ---- the stream ---------------------------------------------------------- */
 
 enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_t len,
@@ -525,7 +403,7 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
     const unsigned char *p = (const unsigned char *)buf;
 
     if (dec->failure.status != API_OK)
-        return replay(dec, err);
+        return api_error_replay(&dec->failure, err);
     if (len == 0) /* buf may be NULL then */
         return API_OK;
     while (len > 0 && dec->phase == NPY_PREAMBLE) {
@@ -536,7 +414,7 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
         dec->pos++;
         if (check_preamble_byte(dec, i) != API_OK ||
             (dec->preamble_len == dec->preamble_size && start_header(dec) != API_OK))
-            return replay(dec, err);
+            return api_error_replay(&dec->failure, err);
     }
     if (len > 0 && dec->phase == NPY_HEADER) {
         size_t take = dec->header_size - dec->header_len;
@@ -551,17 +429,13 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
     }
     if (dec->phase == NPY_HEADER && dec->header_len == dec->header_size) {
         if (parse_header(dec) != API_OK)
-            return replay(dec, err);
+            return api_error_replay(&dec->failure, err);
         free(dec->header);
         dec->header = NULL;
-        if (dec->swap && dec->data_size > 0) {
-            dec->swapped = malloc(NPY_SWAP_BLOCK);
-            if (dec->swapped == NULL) {
-                api_error_set(&dec->failure, API_INTERNAL_ERROR,
-                              "out of memory for the .npy byte-swap buffer");
-                return replay(dec, err);
-            }
-        }
+        if (api_elements_init(&dec->elems, &dec->res->total, dec->res->dtype,
+                              dec->swap && dec->data_size > 0, "the .npy array",
+                              &dec->failure) != API_OK)
+            return api_error_replay(&dec->failure, err);
         dec->phase = NPY_DATA;
     }
     if (len > 0 && dec->phase == NPY_DATA) {
@@ -569,15 +443,17 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
 
         if (take > dec->data_left)
             take = (size_t)dec->data_left;
-        if (feed_data(dec, p, take) != API_OK)
-            return replay(dec, err);
+        dec->data_left -= take;
+        dec->pos += take;
+        if (api_elements_feed(&dec->elems, p, take, &dec->failure) != API_OK)
+            return api_error_replay(&dec->failure, err);
         if (take < len) {
             api_error_set(&dec->failure, API_INVALID_LENGTH,
                           "the .npy body is longer than its header declares (%" PRIu64
                           " data bytes after a %" PRIu64 "-byte header)",
                           dec->data_size, dec->pos - dec->data_size);
             api_error_at_offset(&dec->failure, (int64_t)dec->pos);
-            return replay(dec, err);
+            return api_error_replay(&dec->failure, err);
         }
     }
     return API_OK;
@@ -586,17 +462,17 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
 enum api_status api_npy_finish(struct api_npy_decoder *dec, struct api_error *err)
 {
     if (dec->failure.status != API_OK)
-        return replay(dec, err);
+        return api_error_replay(&dec->failure, err);
     if (dec->phase == NPY_PREAMBLE) {
         npy_fail(dec, dec->pos, "the body ends inside the .npy preamble (%" PRIu64 " bytes)",
                  dec->pos);
-        return replay(dec, err);
+        return api_error_replay(&dec->failure, err);
     }
     if (dec->phase == NPY_HEADER) {
         /* api_npy_feed parses the header as soon as its last byte arrives. */
         npy_fail(dec, dec->pos, "the body ends inside the .npy header (%zu of %zu bytes)",
                  dec->header_len, dec->header_size);
-        return replay(dec, err);
+        return api_error_replay(&dec->failure, err);
     }
     if (dec->data_left > 0) {
         api_error_set(&dec->failure, API_INVALID_LENGTH,
@@ -604,7 +480,7 @@ enum api_status api_npy_finish(struct api_npy_decoder *dec, struct api_error *er
                       " data bytes)",
                       dec->data_size - dec->data_left, dec->data_size);
         api_error_at_offset(&dec->failure, (int64_t)dec->pos);
-        return replay(dec, err);
+        return api_error_replay(&dec->failure, err);
     }
     return API_OK;
 }
@@ -614,6 +490,6 @@ void api_npy_free(struct api_npy_decoder *dec)
     if (dec == NULL)
         return;
     free(dec->header);
-    free(dec->swapped);
+    api_elements_free(&dec->elems);
     free(dec);
 }

@@ -211,7 +211,8 @@ enum api_status api_result_add_tensor(struct api_result *res, const char *name, 
     index_put(res->names_index, res->tensors, res->n_tensors);
     res->n_tensors++;
     l2_accum_merge(&res->total, acc);
-    return API_OK;
+    st = API_OK;
+    goto out;
 
 out_oom:
     api_error_set(err, API_INTERNAL_ERROR, "out of memory");

@@ -1,0 +1,127 @@
+/* elements.c -- fixed-size elements from a byte stream into the kernel. */
+#include "elements.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum api_status api_elements_init(struct api_elements *s, struct l2_accum *acc, enum l2_dtype dtype,
+                                  bool big_endian, const char *what, struct api_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->acc = acc;
+    s->dtype = dtype;
+    s->elem_size = l2_dtype_size(dtype);
+    s->what = what;
+    if (big_endian && s->elem_size > 1) {
+        s->swapped = malloc(API_ELEMENTS_SWAP_BLOCK);
+        if (s->swapped == NULL)
+            return api_error_set(err, API_INTERNAL_ERROR, "out of memory for a byte-swap buffer");
+    }
+    return API_OK;
+}
+
+/* Reverses the bytes of each of n elements of size `size` from src to dst,
+ * eight bytes at a time: 2-byte lanes by a mask-and-shift, 4-byte lanes by
+ * one 64-bit swap and a rotation. */
+static void byte_swap(unsigned char *dst, const unsigned char *src, size_t n, size_t size)
+{
+    size_t bytes = n * size;
+    size_t i = 0;
+    uint64_t v;
+
+    for (; i + 8 <= bytes; i += 8) {
+        memcpy(&v, src + i, 8);
+        if (size == 2)
+            v = (v & 0x00ff00ff00ff00ffu) << 8 | (v >> 8 & 0x00ff00ff00ff00ffu);
+        else
+            v = __builtin_bswap64(v);
+        if (size == 4)
+            v = v >> 32 | v << 32;
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < bytes; i += size) { /* a last 2- or 4-byte element or three */
+        for (size_t k = 0; k < size; k++)
+            dst[i + k] = src[i + size - 1 - k];
+    }
+}
+
+/* Feeds n whole little-endian elements. */
+static enum api_status feed_le(struct api_elements *s, const unsigned char *p, size_t n,
+                               struct api_error *err)
+{
+    size_t bad = 0;
+
+    if (n == 0)
+        return API_OK;
+    if (l2_accum_feed(s->acc, s->dtype, p, n, &bad) != L2_OK) {
+        uint64_t index = s->count + bad;
+
+        api_error_set(err, API_NON_FINITE,
+                      "element %" PRIu64 " of %s is not finite (NaN or infinity)", index, s->what);
+        api_error_at_index(err, (int64_t)index);
+        return API_NON_FINITE;
+    }
+    s->count += n;
+    return API_OK;
+}
+
+/* Feeds n whole elements in stream byte order. */
+static enum api_status feed_whole(struct api_elements *s, const unsigned char *p, size_t n,
+                                  struct api_error *err)
+{
+    size_t per_block = API_ELEMENTS_SWAP_BLOCK / s->elem_size;
+
+    if (s->swapped == NULL)
+        return feed_le(s, p, n, err);
+    while (n > 0) {
+        size_t m = n < per_block ? n : per_block;
+
+        byte_swap(s->swapped, p, m, s->elem_size);
+        if (feed_le(s, s->swapped, m, err) != API_OK)
+            return API_NON_FINITE;
+        p += m * s->elem_size;
+        n -= m;
+    }
+    return API_OK;
+}
+
+enum api_status api_elements_feed(struct api_elements *s, const unsigned char *p, size_t len,
+                                  struct api_error *err)
+{
+    size_t whole;
+
+    if (len == 0) /* p may be NULL then */
+        return API_OK;
+    if (s->carry_len > 0) {
+        size_t take = s->elem_size - s->carry_len;
+
+        if (take > len)
+            take = len;
+        memcpy(s->carry + s->carry_len, p, take);
+        s->carry_len += take;
+        p += take;
+        len -= take;
+        if (s->carry_len < s->elem_size)
+            return API_OK;
+        s->carry_len = 0;
+        if (feed_whole(s, s->carry, 1, err) != API_OK)
+            return API_NON_FINITE;
+    }
+    whole = len / s->elem_size;
+    if (feed_whole(s, p, whole, err) != API_OK)
+        return API_NON_FINITE;
+    p += whole * s->elem_size;
+    len -= whole * s->elem_size;
+    memcpy(s->carry, p, len);
+    s->carry_len = len;
+    return API_OK;
+}
+
+void api_elements_free(struct api_elements *s)
+{
+    if (s == NULL)
+        return;
+    free(s->swapped);
+    s->swapped = NULL;
+}
