@@ -174,12 +174,19 @@ EOF
 
 # --- checks -----------------------------------------------------------------
 
-# Prints a TCP port nothing on 127.0.0.1 answers on.
+# Prints a TCP port no socket of this machine uses, in any state or address
+# (/proc/net/tcp*), taken below the ephemeral range so that no outgoing
+# connection grabs it in the meantime.
 free_port() {
-    local p i
-    for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    local low from=10000 to=65535 used p _
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    [ "$low" -le $((from + 1000)) ] || to=$((low - 1))
+    for _ in $(seq 1 100); do
+        p=$((from + RANDOM % (to - from + 1)))
+        used=$(awk -v port="$(printf '%04X' "$p")" \
+            'NR > 1 { n = split($2, a, ":"); if (a[n] == port) { print "used"; exit } }' \
+            /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+        if [ -z "$used" ]; then
             echo "$p"
             return 0
         fi
@@ -191,12 +198,15 @@ state() { podman inspect -f "{{.State.$1}}" "$NAME"; }
 
 # Waits until the container's server logged that it listens on $PORT.
 wait_listening() {
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         if podman logs "$NAME" 2>&1 | grep -q "listening on http://0.0.0.0:$PORT "; then
             return 0
         fi
         if [ "$(state Status)" != "running" ]; then
+            if podman logs "$NAME" 2>&1 | grep -q "Address already in use"; then
+                return 2 # someone took the port meanwhile: the caller retries
+            fi
             podman logs "$NAME" >&2 || true
             fail "container exited before listening (status $(state ExitCode))"
         fi
@@ -233,22 +243,29 @@ if ! podman build --pull=never --network host --format docker -f docker/Dockerfi
 fi
 say "image built ($((SECONDS - t)) s)"
 
-PORT=$(free_port)
 VERSION=$(sed -n 's/^#define L2D_VERSION "\(.*\)"$/\1/p' server/version.h)
 [ -n "$VERSION" ] || fail "cannot read L2D_VERSION from server/version.h"
 
 # Port from the environment (the HEALTHCHECK reads it too); a flag as the
 # command, which replaces the image's CMD: the bind then comes from the
-# image's L2D_BIND=0.0.0.0.
-# --health-interval=disable: no periodic timer (podman makes those with
-# systemd, which a build machine may lack; it still logs that it has none, kept
-# in run.log); the check is run once below, as the engine would.
-if ! podman run -d --name "$NAME" --network host --health-interval=disable \
-    -e L2D_PORT="$PORT" "$IMAGE" --drain-timeout "$DRAIN_TIMEOUT" >"$W/run.log" 2>&1; then
-    cat "$W/run.log" >&2
-    fail "podman run failed"
-fi
-wait_listening
+# image's L2D_BIND=0.0.0.0. --health-interval=disable: no periodic timer
+# (podman makes those with systemd, which a build machine may lack; it still
+# logs that it has none, kept in run.log); the check is run once below, as the
+# engine would.
+for attempt in 1 2 3; do
+    PORT=$(free_port)
+    if ! podman run -d --name "$NAME" --network host --health-interval=disable \
+        -e L2D_PORT="$PORT" "$IMAGE" --drain-timeout "$DRAIN_TIMEOUT" >"$W/run.log" 2>&1; then
+        cat "$W/run.log" >&2
+        fail "podman run failed"
+    fi
+    rc=0
+    wait_listening || rc=$?
+    [ "$rc" -eq 0 ] && break
+    say "port $PORT was taken meanwhile (try $attempt), picking another"
+    podman rm -f -t 0 "$NAME" >/dev/null 2>&1
+    [ "$attempt" -lt 3 ] || fail "no port could be bound in 3 tries"
+done
 say "container $NAME listening on 0.0.0.0:$PORT"
 
 expect_eq "GET /healthz" "$(curl -sS --max-time 10 "http://127.0.0.1:$PORT/healthz")" \
@@ -287,8 +304,9 @@ expect_eq "podman exec id -u" "$(podman exec "$NAME" id -u)" "10001"
 # names the target l2d:8080, which on the host network is 127.0.0.1:$PORT.
 grep -qx '          - l2d:8080' docker/prometheus.yml ||
     fail "docker/prometheus.yml: expected the scrape target l2d:8080"
-grep -qx '  l2d:' docker/compose.yaml && grep -q 'L2D_PORT: "8080"' docker/compose.yaml ||
+if ! grep -qx '  l2d:' docker/compose.yaml || ! grep -q 'L2D_PORT: "8080"' docker/compose.yaml; then
     fail "docker/compose.yaml: expected the service l2d on port 8080"
+fi
 t=$SECONDS
 wait "$PROM_BUILD_PID" || {
     PROM_BUILD_PID=""
@@ -346,5 +364,5 @@ podman logs "$NAME" 2>&1 | sed 's/^/  log: /' | tail -n 8
 
 say "stopped in ${stopped} s (drain timeout ${DRAIN_TIMEOUT} s)"
 mib() { echo "$((($1 + 524288) / 1048576)) MiB"; }
-say "image size: $SIZE bytes ($(mib "$SIZE")): base bookworm-slim $(mib "$BASE"), l2d layers $(mib $((SIZE - BASE)))"
+say "image size: $SIZE bytes ($(mib "$SIZE")): base bookworm-slim $(mib "$BASE"), l2d layers $(((SIZE - BASE + 512) / 1024)) KiB"
 say "all checks passed in $((SECONDS - START)) s"
