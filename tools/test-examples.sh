@@ -41,6 +41,9 @@ node_major=$("$NODE" -p 'process.versions.node.split(".")[0]' 2>/dev/null) ||
 [ "$node_major" -ge 18 ] || fail "Node.js $node_major is too old for fetch (18 or later)"
 command -v curl >/dev/null || fail "no curl (Debian: apt-get install curl)"
 
+# A server with its defaults: no L2D_* setting of the caller's (a token file,
+# JSON logs) may change what the clients see.
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^L2D_' || true)
 # Port 0: the server picks a free port and names it on its startup line.
 "$L2D" --bind 127.0.0.1 --port 0 --drain-timeout 0 2>"$W/server.log" &
 SERVER_PID=$!
