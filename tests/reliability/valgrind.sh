@@ -10,12 +10,16 @@
 # every report must say 0 errors and nothing definitely or indirectly lost.
 #
 # usage: sh tests/reliability/valgrind.sh path/to/l2d path/to/integration-tests path/to/openapi.json
+# VALGRIND_TEST_ARGS adds arguments for the test binary (e.g. --filter 'flags/*').
 set -u
 
 l2d=${1:?usage: valgrind.sh l2d integration-tests openapi.json}
 tests=${2:?usage: valgrind.sh l2d integration-tests openapi.json}
 spec=${3:?usage: valgrind.sh l2d integration-tests openapi.json}
 dir=$(mktemp -d /tmp/l2d-valgrind.XXXXXX)
+# Some tests run l2d as another user: it must reach the wrapper and write
+# its report here.
+chmod 1777 "$dir"
 wrapper=$dir/l2d-valgrind
 
 cat >"$wrapper" <<WRAP
@@ -34,11 +38,11 @@ while kill -0 \$child 2>/dev/null; do
 done
 exit \$rc
 WRAP
-chmod +x "$wrapper"
+chmod 755 "$wrapper"
 
 echo "valgrind: reports in $dir"
 L2D_BIN=$wrapper L2D_OPENAPI_JSON=$spec L2D_OPENAPI_YAML=${L2D_OPENAPI_YAML:-$(pwd)/openapi.yaml} \
-    "$tests" --jobs 1
+    "$tests" --jobs 1 ${VALGRIND_TEST_ARGS:-}
 tests_rc=$?
 
 # Servers killed in teardown are still draining (up to their
