@@ -95,7 +95,7 @@ Test(flags, bad_values_exit_2)
     expect_refused("--drain-timeout", "-1", NULL);
     expect_refused("--bind", "not-an-address", NULL);
     expect_refused("--no-such-flag", NULL, NULL);
-    expect_refused("--log-format", "json", NULL); /* not in this issue */
+    expect_refused("--log-format", "yaml", NULL);
     expect_refused("--tls-cert", "/dev/null", NULL);
 }
 
