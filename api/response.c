@@ -212,6 +212,30 @@ static void rbuf_u64(struct rbuf *b, uint64_t v)
     rbuf_append(b, tmp, (size_t)n);
 }
 
+/* json_dumps, but never allocating mid-dump: jansson 2.14 goes on past a
+ * failed buffer growth and can drop a key, so the text is sized first
+ * (json_dumpb with no buffer) and then written into one allocation. Returns
+ * a malloc'd NUL-terminated string, or NULL (js may be NULL). */
+static char *dump_whole(const json_t *js, size_t flags, size_t *out_len)
+{
+    size_t size = js != NULL ? json_dumpb(js, NULL, 0, flags) : 0;
+    char *text;
+
+    if (size == 0)
+        return NULL;
+    text = malloc(size + 1);
+    if (text == NULL)
+        return NULL;
+    if (json_dumpb(js, text, size, flags) != size) {
+        free(text);
+        return NULL;
+    }
+    text[size] = '\0';
+    if (out_len != NULL)
+        *out_len = size;
+    return text;
+}
+
 /* Appends s (len bytes of valid UTF-8, NULs allowed) as a JSON string,
  * escaped by jansson (U+0000 and control characters as \uXXXX). */
 static void rbuf_json_string(struct rbuf *b, const char *s, size_t len)
@@ -222,7 +246,7 @@ static void rbuf_json_string(struct rbuf *b, const char *s, size_t len)
     if (b->failed)
         return;
     js = json_stringn_nocheck(s, len);
-    text = js != NULL ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+    text = dump_whole(js, JSON_ENCODE_ANY, NULL);
     if (text == NULL)
         b->failed = true;
     else
@@ -467,10 +491,8 @@ char *api_problem_encode(const struct api_error *err, size_t *out_len)
     if (ok && err != NULL && err->offset >= 0)
         ok = put(obj, "offset", json_integer(err->offset));
     if (ok)
-        text = json_dumps(obj, 0); /* one line, ", " and ": " as in API.md */
+        text = dump_whole(obj, 0, out_len); /* one line, ", " and ": " as in API.md */
 out:
     json_decref(obj);
-    if (text != NULL && out_len != NULL)
-        *out_len = strlen(text);
     return text;
 }

@@ -215,13 +215,11 @@ Test(failalloc, answers_under_allocation_failures)
     fail_in_turn(answer_kinds, sizeof answer_kinds / sizeof *answer_kinds);
 }
 
-/* Disabled for bug "problem+json loses a key when an allocation fails":
- * api_problem_encode's json_dumps (jansson 2.14) ignores a failed write of
- * an object key and carries on, so the body sent with the 400/404 is
- * invalid JSON, e.g. {..., "status": 400, : "invalid JSON at byte 4: ..."}
- * (allocation 32 of "invalid json", 28 of "integer scale", 28 of
- * "not found"). Enable once the encoder cannot emit a partial dump. */
-Test(failalloc, problems_under_allocation_failures, .disabled = true)
+/* Problem bodies under allocation failure: jansson 2.14's json_dumps went on
+ * past a failed write of an object key and sent invalid JSON, e.g.
+ * {..., "status": 400, : "invalid JSON at byte 4: ..."}; the encoder now
+ * sizes the text first and dumps into one allocation. */
+Test(failalloc, problems_under_allocation_failures)
 {
     fail_in_turn(problem_kinds, sizeof problem_kinds / sizeof *problem_kinds);
 }
