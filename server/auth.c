@@ -87,13 +87,19 @@ bool auth_equal(const char *a, size_t alen, const char *b, size_t blen)
 bool auth_check(const struct auth *a, const char *header)
 {
     const char *cred;
+    size_t len;
 
     if (!a->enabled)
         return true;
     if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
         return false;
+    /* RFC 9110 section 5.5: a field value has no leading or trailing
+     * whitespace (SP / HTAB); trim it rather than compare it. */
     cred = header + 7;
-    while (*cred == ' ')
+    while (*cred == ' ' || *cred == '\t')
         cred++;
-    return auth_equal(a->token, a->token_len, cred, strlen(cred));
+    len = strlen(cred);
+    while (len > 0 && (cred[len - 1] == ' ' || cred[len - 1] == '\t'))
+        len--;
+    return auth_equal(a->token, a->token_len, cred, len);
 }

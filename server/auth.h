@@ -32,8 +32,9 @@ bool auth_load(struct auth *a, const char *path, char *why, size_t why_len);
 bool auth_equal(const char *a, size_t alen, const char *b, size_t blen);
 
 /* True when authentication is off, or header (an Authorization value, NULL
- * when absent) is `Bearer <token>` (scheme case-insensitive, one or more
- * spaces, no trailing bytes) with the configured token. */
+ * when absent) is `Bearer <token>` (scheme case-insensitive, then one or
+ * more spaces or tabs) with the configured token; whitespace (SP, HTAB)
+ * after the token is not part of it (RFC 9110 section 5.5). */
 bool auth_check(const struct auth *a, const char *header);
 
 #endif

@@ -54,7 +54,7 @@ static const struct option_def options[] = {
     {"max-connections", OPTION_UINT, offsetof(struct config, max_connections), 1,
      CONFIG_CONNECTIONS_MAX, "N", "concurrent connections (1024)", false},
     {"drain-timeout", OPTION_UINT, offsetof(struct config, drain_timeout), 0, CONFIG_SECONDS_MAX,
-     "SECONDS", "longest drain after SIGTERM/SIGINT (10)", false},
+     "SECONDS", "drain after SIGTERM/SIGINT: answer 503 this long (10)", false},
     {"log-format", OPTION_LOG_FORMAT, 0, 0, 0, "FORMAT",
      "log lines as 'text' (default) or 'json' (one object per line)", false},
     {"tls-cert", OPTION_PATH, offsetof(struct config, tls_cert), 0, 0, "FILE",

@@ -290,7 +290,7 @@ int main(int argc, char **argv)
     while (signals_received == 0)
         sleep_ms(WAIT_POLL_MS);
 
-    log_message(LOG_INFO, "shutting down: draining for up to %llu s",
+    log_message(LOG_INFO, "shutting down: draining for %llu s (a second signal stops at once)",
                 (unsigned long long)cfg.drain_timeout);
     drain(&shared, cfg.drain_timeout);
     MHD_stop_daemon(daemon);

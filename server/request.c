@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -101,12 +102,32 @@ void request_shared_init(struct request_shared *shared, const struct config *cfg
     atomic_init(&shared->in_flight, 0);
 }
 
+/* The origin form of a request target: an absolute-form target
+ * (`http://authority/path?query`, scheme http or https in any case) without
+ * its scheme and authority, which RFC 9112 section 3.2.2 says a server MUST
+ * accept; any other target as it is. */
+static const char *origin_form(const char *target)
+{
+    size_t skip;
+
+    if (strncasecmp(target, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(target, "https://", 8) == 0)
+        skip = 8;
+    else
+        return target;
+    target += skip;
+    return target + strcspn(target, "/?");
+}
+
 void *request_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
 {
-    size_t len = strlen(uri), size;
+    size_t len, size;
     struct request *req;
 
     (void)connection;
+    uri = origin_form(uri);
+    len = strlen(uri);
     if (__builtin_add_overflow(sizeof(*req), len + 1, &size))
         return NULL;
     req = malloc(size);
@@ -267,8 +288,8 @@ static enum MHD_Result refuse(struct request *req, struct MHD_Connection *con, b
     return MHD_YES;
 }
 
-/* Validates a compute request before its body: query, Content-Type, size;
- * then creates its decoder. Refusals go through refuse(). */
+/* Validates a compute request before its body: query, Content-Type, size,
+ * then the decoder's own checks as it is created. Refusals go through refuse(). */
 static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *con,
                                     bool body_unread)
 {
@@ -292,10 +313,8 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
         return refuse(req, con, body_unread);
     req->format = format;
 
-    if (api_body_new(format, req->query.has_dtype, req->query.dtype, &req->body, &req->err) !=
-        API_OK)
-        return refuse(req, con, body_unread);
-
+    /* 413 before the body's own checks (API.md: ... 415 -> 413 -> body):
+     * api_body_new refuses a dtype that does not fit the format. */
     length = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length != NULL) {
         char *end = NULL;
@@ -307,6 +326,10 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
             return refuse(req, con, body_unread);
         }
     }
+
+    if (api_body_new(format, req->query.has_dtype, req->query.dtype, &req->body, &req->err) !=
+        API_OK)
+        return refuse(req, con, body_unread);
     return MHD_YES;
 }
 
@@ -324,6 +347,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     memcpy(req->method, method, mlen);
     req->method[mlen] = '\0';
     set_request_id(req, con);
+    url = origin_form(url);
     req->route = route_lookup(url);
 
     /* Every started request counts, so a drain that ends can say how many

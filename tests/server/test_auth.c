@@ -91,7 +91,14 @@ Test(auth, check_header)
     cr_assert_not(auth_check(&a, "Bearer "));
     cr_assert_not(auth_check(&a, "Bearer tok12"));
     cr_assert_not(auth_check(&a, "Bearer tok1234"));
-    cr_assert_not(auth_check(&a, "Bearer tok123 "));
+    /* Whitespace around the token is not part of the field value. */
+    cr_assert(auth_check(&a, "Bearer tok123 "));
+    cr_assert(auth_check(&a, "Bearer tok123\t"));
+    cr_assert(auth_check(&a, "Bearer \t tok123 \t "));
+    cr_assert_not(auth_check(&a, "Bearer  \t "));
+    cr_assert_not(auth_check(&a, "Bearer tok123 x"));
+    cr_assert_not(auth_check(&a, "Bearer tok 123"));
+    cr_assert_not(auth_check(&a, "Bearer tok123\n"));
     cr_assert_not(auth_check(&a, "Basic tok123"));
     cr_assert_not(auth_check(&a, "tok123"));
     cr_assert_not(auth_check(&a, "Bearertok123"));
