@@ -207,7 +207,14 @@ Test(ops_auth, env_variable_and_bad_token_files)
     send_req(srv.port, "GET", "/metrics", "Bearer env-token", NULL, NULL, &r);
     cr_assert_eq(r.status, 200);
     it_response_free(&r);
-    send_req(srv.port, "GET", "/metrics", "Bearer env-token ", NULL, NULL, &r);
+    /* whitespace around a field value is not part of it (RFC 9110 5.5) */
+    send_req(srv.port, "GET", "/metrics", "Bearer env-token \t", NULL, NULL, &r);
+    cr_assert_eq(r.status, 200);
+    it_response_free(&r);
+    send_req(srv.port, "GET", "/metrics", "Bearer env-tokenx", NULL, NULL, &r);
+    cr_assert_eq(r.status, 401);
+    it_response_free(&r);
+    send_req(srv.port, "GET", "/metrics", "Bearer env-toke", NULL, NULL, &r);
     cr_assert_eq(r.status, 401);
     it_response_free(&r);
 
