@@ -189,11 +189,34 @@ static void append_json_head(char *buf, size_t *len, size_t cap, const struct ti
                 now->tv_nsec / 1000000, level_names[level]);
 }
 
+/* Writes `YYYY-MM-DDTHH:MM:SS` (UTC) of sec into buf (cap >= 32); returns
+ * its length. The text of the last second seen is kept per thread, so a
+ * busy thread formats the date once a second, not once a line. */
+static size_t stamp_seconds(char *buf, size_t cap, time_t sec)
+{
+    static _Thread_local time_t cached_sec = (time_t)-1;
+    static _Thread_local char cached[32];
+    static _Thread_local size_t cached_len;
+    struct tm tm;
+
+    if (sec != cached_sec) {
+        gmtime_r(&sec, &tm);
+        cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = sec;
+    }
+    if (cached_len >= cap)
+        return 0;
+    memcpy(buf, cached, cached_len);
+    return cached_len;
+}
+
 size_t log_format_access(char *buf, size_t cap, enum log_format format,
                          const struct log_access_entry *e, const struct timespec *now)
 {
     size_t len = 0;
-    struct tm tm;
+    /* Milliseconds with three decimals, rounded to the microsecond, in
+     * integers: the request path avoids floating-point printf. */
+    uint64_t micros = e->duration_ns / 1000 + (e->duration_ns % 1000 >= 500);
 
     if (format == LOG_JSON) {
         append_json_head(buf, &len, cap, now, LOG_INFO);
@@ -202,23 +225,24 @@ size_t log_format_access(char *buf, size_t cap, enum log_format format,
         append_text(buf, &len, cap, ",");
         append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "method", e->method);
         append_text(buf, &len, cap,
-                    ",\"status\":%d,\"body_bytes\":%llu,\"elements\":%llu,\"duration_ms\":%.3f,",
+                    ",\"status\":%d,\"body_bytes\":%llu,\"elements\":%llu,"
+                    "\"duration_ms\":%llu.%03llu,",
                     e->status, (unsigned long long)e->body_bytes, (unsigned long long)e->elements,
-                    (double)e->duration_ns / 1e6);
+                    (unsigned long long)(micros / 1000), (unsigned long long)(micros % 1000));
         /* The path goes last: whatever its length, the line stays closed. */
         append_json_string(buf, &len, cap - 1, "path", e->path);
         buf[len++] = '}';
         buf[len++] = '\n';
         return len;
     }
-    gmtime_r(&now->tv_sec, &tm);
-    len = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    len = stamp_seconds(buf, cap, now->tv_sec);
     append_text(buf, &len, cap, ".%03ldZ ", now->tv_nsec / 1000000);
     append_escaped(buf, &len, cap - 64, e->request_id);
     append_text(buf, &len, cap, " %s ", e->method);
     append_escaped(buf, &len, cap - 64, e->path);
-    append_text(buf, &len, cap, " %d %llu %.3fms", e->status, (unsigned long long)e->body_bytes,
-                (double)e->duration_ns / 1e6);
+    append_text(buf, &len, cap, " %d %llu %llu.%03llums", e->status,
+                (unsigned long long)e->body_bytes, (unsigned long long)(micros / 1000),
+                (unsigned long long)(micros % 1000));
     buf[len++] = '\n';
     return len;
 }

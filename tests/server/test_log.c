@@ -109,3 +109,31 @@ Test(log, access_text_line)
     buf[len] = '\0';
     cr_assert_str_eq(buf, "2023-11-14T22:13:20.005Z abc GET /a%20b%0A 404 0 2.000ms\n");
 }
+
+/* The duration is rounded to the microsecond in integers, and the cached
+ * date follows the clock from one second to the next (and back). */
+Test(log, access_text_duration_and_date)
+{
+    char buf[LOG_LINE_MAX];
+    struct timespec t1 = {1700000000, 999000000}, t2 = {1700086400, 0};
+    struct log_access_entry e = {
+        .request_id = "r", .method = "POST", .path = "/l2_loss", .status = 200};
+    size_t len;
+
+    e.duration_ns = 1234500;
+    len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &t1);
+    buf[len] = '\0';
+    cr_assert_str_eq(buf, "2023-11-14T22:13:20.999Z r POST /l2_loss 200 0 1.235ms\n");
+    e.duration_ns = 499;
+    len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &t2);
+    buf[len] = '\0';
+    cr_assert_str_eq(buf, "2023-11-15T22:13:20.000Z r POST /l2_loss 200 0 0.000ms\n");
+    e.duration_ns = 12345678901ULL;
+    len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &t1);
+    buf[len] = '\0';
+    cr_assert_str_eq(buf, "2023-11-14T22:13:20.999Z r POST /l2_loss 200 0 12345.679ms\n");
+    e.duration_ns = 1000500;
+    len = log_format_access(buf, sizeof buf, LOG_JSON, &e, &t1);
+    buf[len] = '\0';
+    cr_assert(strstr(buf, "\"duration_ms\":1.001,") != NULL, "%s", buf);
+}
