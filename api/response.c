@@ -70,34 +70,45 @@ static void sci_step(char *digits, int p, int *exp10, int dir)
     }
 }
 
+/* Whether some p-digit decimal reads back as ax: the nearest one, or, where
+ * the rounding interval is lopsided (at a power of two), the neighbour on the
+ * other side of ax. On true, digits/exp10 hold that decimal. This only gets
+ * truer as p grows: a p-digit decimal inside the interval is also a
+ * (p+1)-digit one, and the nearest (p+1)-digit decimal on its side of ax is
+ * at least as close. */
+static bool round_trips(double ax, int p, char digits[17], int *exp10)
+{
+    char buf[40];
+    double back;
+
+    snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
+    sci_split(buf, digits, exp10);
+    back = sci_value(digits, p, *exp10);
+    if (back == ax)
+        return true;
+    sci_step(digits, p, exp10, back > ax ? -1 : 1);
+    return sci_value(digits, p, *exp10) == ax;
+}
+
 /* The shortest significant digits (no trailing zeros) of finite ax > 0 that
  * strtod reads back as ax, and its decimal exponent: ax ~ d.ddd x 10^exp10.
  * Among candidates of that length the nearest to ax is chosen, as Gay's
- * shortest mode (used by repr) does. Returns the digit count. */
+ * shortest mode (used by repr) does. round_trips is monotone in p, so the
+ * shortest length is found by bisection (17 digits always round-trip).
+ * Returns the digit count. */
 static int shortest_digits(double ax, char digits[17], int *exp10)
 {
-    char buf[40];
-    int p;
+    int lo = 1, hi = 17, p;
 
-    for (p = 1; p <= 17; p++) {
-        double back;
-        snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
-        sci_split(buf, digits, exp10);
-        back = sci_value(digits, p, *exp10);
-        if (back == ax)
-            break;
-        /* The nearest p-digit decimal misses; where the rounding interval
-         * is lopsided (at a power of two) the neighbour on the other side
-         * of ax can still be inside it. */
-        sci_step(digits, p, exp10, back > ax ? -1 : 1);
-        if (sci_value(digits, p, *exp10) == ax)
-            break;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (round_trips(ax, mid, digits, exp10))
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    if (p > 17) { /* unreachable: %.16e always round-trips */
-        snprintf(buf, sizeof buf, "%.16e", ax);
-        sci_split(buf, digits, exp10);
-        p = 17;
-    }
+    p = lo;
+    round_trips(ax, p, digits, exp10); /* true: leaves p's digits behind */
     while (p > 1 && digits[p - 1] == '0')
         p--;
     return p;
