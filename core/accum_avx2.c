@@ -28,10 +28,6 @@
 #define F32_WIN 27
 #define F32_SEGMENT 32768
 
-/* Runs of blocks for the portable code, as in accum_avx512.c. */
-#define ACCUM_RUN_MIN 4
-#define ACCUM_RUN_MAX 64
-
 /* Bytes read ahead, as in accum_avx512.c. */
 #define ACCUM_PREFETCH 4096
 
@@ -144,9 +140,11 @@ ACCUM_INLINE void avx2_pass_t(enum l2_dtype t, const unsigned char *p, size_t le
 }
 
 ACCUM_TARGET static void avx2_pass(enum l2_dtype t, const unsigned char *p, size_t len,
-                                   const unsigned char *end, unsigned base, __m256i *acc,
+                                   const unsigned char *end, unsigned base, void *state,
                                    unsigned *emax, unsigned *emin)
 {
+    __m256i *acc = state;
+
     if (t == L2_DTYPE_FLOAT32)
         avx2_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
     else if (t == L2_DTYPE_FLOAT16)
@@ -157,8 +155,9 @@ ACCUM_TARGET static void avx2_pass(enum l2_dtype t, const unsigned char *p, size
 
 /* Flushes the digits of the window at base: bit 0 of l * l weighs 2^(2
  * (base - 150)), as for m * m of an element of exponent field base. */
-ACCUM_TARGET static void avx2_flush(struct l2_accum *a, __m256i *acc, unsigned base)
+ACCUM_TARGET static void avx2_flush(struct l2_accum *a, void *state, unsigned base)
 {
+    __m256i *acc = state;
     unsigned shift = 2 * base - 300 - L2_ACCUM_LSB_EXP;
     __m256i d0[4] = {acc[0], acc[3], acc[6], acc[9]};
     __m256i d1[4] = {acc[1], acc[4], acc[7], acc[10]};
@@ -171,69 +170,23 @@ ACCUM_TARGET static void avx2_flush(struct l2_accum *a, __m256i *acc, unsigned b
         acc[k] = _mm256_setzero_si256();
 }
 
-/* As f32_feed of accum_avx512.c. */
-ACCUM_TARGET static enum l2_status avx2_feed(struct l2_accum *a, enum l2_dtype dtype,
-                                             const unsigned char *p, size_t n, size_t *bad_index)
-{
-    const size_t w = dtype == L2_DTYPE_FLOAT32 ? 4 : 2;
-    const unsigned char *end = p + n * w;
-    __m256i acc[12], trial[12];
-    unsigned base, emax, emin;
-    size_t at, len, bad = 0;
-    size_t since = 0, run = ACCUM_RUN_MIN;
-
-    for (int k = 0; k < 12; k++)
-        acc[k] = trial[k] = _mm256_setzero_si256();
-    avx2_pass(dtype, p, n < 64 ? n : 64, end, 1, trial, &emax, &emin);
-    base = l2_accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
-    for (at = 0; at < n; at += len) {
-        const unsigned char *q = p + at * w;
-
-        len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
-        if (since + len > F32_SEGMENT) {
-            avx2_flush(a, acc, base);
-            since = 0;
-        }
-        memcpy(trial, acc, sizeof acc);
-        avx2_pass(dtype, q, len, end, base, trial, &emax, &emin);
-        if (emax == 255) {
-            bad = l2_accum_first_bad(dtype, q, len);
-            goto out_non_finite;
-        }
-        if (emin == 256 || (emin >= base && emax <= base + F32_WIN)) {
-            memcpy(acc, trial, sizeof acc);
-            since += len;
-            run = ACCUM_RUN_MIN;
-            continue;
-        }
-        if (emin == 0 || emax - emin > F32_WIN) {
-            len = n - at < run * F32_BLOCK ? n - at : run * F32_BLOCK;
-            run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
-            if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
-                goto out_non_finite;
-            continue;
-        }
-        avx2_flush(a, acc, base);
-        base = l2_accum_window_base(emax, emin, F32_WIN);
-        avx2_pass(dtype, q, len, end, base, acc, &emax, &emin);
-        since = len;
-        run = ACCUM_RUN_MIN;
-    }
-    avx2_flush(a, acc, base);
-    return L2_OK;
-
-out_non_finite: /* at element bad of the block or run at element at */
-    if (bad_index)
-        *bad_index = at + bad;
-    return L2_NON_FINITE;
-}
+static const struct l2_accum_window_kernel avx2_kernel = {
+    .state_size = 12 * sizeof(__m256i),
+    .block = F32_BLOCK,
+    .segment = F32_SEGMENT,
+    .probe = 64,
+    .win = F32_WIN,
+    .e_nonfinite = 255,
+    .pass = avx2_pass,
+    .flush = avx2_flush,
+};
 
 enum l2_status l2_accum_feed_avx2(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
                                   size_t n, size_t *bad_index)
 {
     if (n < ACCUM_VECTOR_MIN || dtype == L2_DTYPE_FLOAT64)
         return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
-    return avx2_feed(acc, dtype, p, n, bad_index);
+    return l2_accum_window_feed(&avx2_kernel, acc, dtype, p, n, bad_index);
 }
 
 #else /* not x86-64: never chosen, as l2_accum_impl_supported says */

@@ -25,13 +25,6 @@
 /* Bytes read ahead (see accum_prefetch). */
 #define ACCUM_PREFETCH 4096
 
-/* Blocks given to the portable code at once when a block fits no window:
- * 4, doubled while the blocks after go on not fitting, up to 64 (the
- * portable code has a fixed cost per call, up to 64 KiB of buckets to clear;
- * see f32_feed). */
-#define ACCUM_RUN_MIN 4
-#define ACCUM_RUN_MAX 64
-
 /* Feeds below this many elements go to the portable code (one by one). */
 #define ACCUM_VECTOR_MIN 32
 
@@ -184,9 +177,11 @@ ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len
 }
 
 ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_t len,
-                                  const unsigned char *end, unsigned base, __m512i *acc,
+                                  const unsigned char *end, unsigned base, void *state,
                                   unsigned *emax, unsigned *emin)
 {
+    __m512i *acc = state;
+
     if (t == L2_DTYPE_FLOAT32)
         f32_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
     else if (t == L2_DTYPE_FLOAT16)
@@ -198,76 +193,25 @@ ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_
 /* Flushes the float32 accumulators of the window at base into the sum:
  * bit 0 of v * v has the weight of bit 0 of m * m for an element of
  * exponent field base, 2^(2 (base - 150)). */
-ACCUM_TARGET static void f32_flush(struct l2_accum *a, __m512i *acc, unsigned base)
+ACCUM_TARGET static void f32_flush(struct l2_accum *a, void *state, unsigned base)
 {
+    __m512i *acc = state;
     unsigned shift = 2 * base - 300 - L2_ACCUM_LSB_EXP;
 
     accum_flush_lanes(a->limb, acc, 4, shift);
     accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
 }
 
-/* Each block is squared in the current window while its range is found, in
- * one pass that streams from memory; a block that does not fit (rare in
- * real data) is squared again, from L1, in a window fitted to it, or, when
- * no window fits, given to the portable code with a run of the blocks that
- * follow it (such data tends to go on; the run grows while it does). */
-ACCUM_TARGET static enum l2_status f32_feed(struct l2_accum *a, enum l2_dtype dtype,
-                                            const unsigned char *p, size_t n, size_t *bad_index)
-{
-    const size_t w = dtype == L2_DTYPE_FLOAT32 ? 4 : 2;
-    const unsigned char *end = p + n * w;
-    __m512i acc[8], trial[8];
-    unsigned base, emax, emin;
-    size_t at, len, bad = 0;
-    size_t since = 0;           /* elements added since the last flush */
-    size_t run = ACCUM_RUN_MIN; /* blocks in the next portable run */
-
-    for (int k = 0; k < 8; k++)
-        acc[k] = trial[k] = _mm512_setzero_si512();
-    /* a first guess from the first elements (a base is >= 1) */
-    f32_pass(dtype, p, n < 64 ? n : 64, end, 1, trial, &emax, &emin);
-    base = l2_accum_window_base(emax, emin - 1 < 255 ? emin : 1, F32_WIN);
-    for (at = 0; at < n; at += len) {
-        const unsigned char *q = p + at * w;
-
-        len = n - at < F32_BLOCK ? n - at : F32_BLOCK;
-        if (since + len > F32_SEGMENT) {
-            f32_flush(a, acc, base);
-            since = 0;
-        }
-        memcpy(trial, acc, sizeof acc);
-        f32_pass(dtype, q, len, end, base, trial, &emax, &emin);
-        if (emax == 255) {
-            bad = l2_accum_first_bad(dtype, q, len);
-            goto out_non_finite;
-        }
-        if (emin == 256 || (emin >= base && emax <= base + F32_WIN)) {
-            memcpy(acc, trial, sizeof acc);
-            since += len;
-            run = ACCUM_RUN_MIN;
-            continue;
-        }
-        if (emin == 0 || emax - emin > F32_WIN) { /* subnormals, or too wide */
-            len = n - at < run * F32_BLOCK ? n - at : run * F32_BLOCK;
-            run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
-            if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
-                goto out_non_finite;
-            continue;
-        }
-        f32_flush(a, acc, base);
-        base = l2_accum_window_base(emax, emin, F32_WIN);
-        f32_pass(dtype, q, len, end, base, acc, &emax, &emin);
-        since = len;
-        run = ACCUM_RUN_MIN;
-    }
-    f32_flush(a, acc, base);
-    return L2_OK;
-
-out_non_finite: /* at element bad of the block or run at element at */
-    if (bad_index)
-        *bad_index = at + bad;
-    return L2_NON_FINITE;
-}
+static const struct l2_accum_window_kernel f32_kernel = {
+    .state_size = 8 * sizeof(__m512i),
+    .block = F32_BLOCK,
+    .segment = F32_SEGMENT,
+    .probe = 64,
+    .win = F32_WIN,
+    .e_nonfinite = 255,
+    .pass = f32_pass,
+    .flush = f32_flush,
+};
 
 /* ---- float64 ------------------------------------------------------------ */
 
@@ -303,9 +247,12 @@ ACCUM_INLINE void f64_range_step(__m512i x2, __m512i *mx, __m512i *mn)
 /* As f32_pass for float64: acc[0..10) holds two sets of the five digits of
  * f64_step, digit k of set s at acc[2k + s]; an all-zero range gives emin
  * 2048. */
-ACCUM_TARGET static void f64_pass(const unsigned char *p, size_t len, const unsigned char *end,
-                                  unsigned base, __m512i *acc, unsigned *emax, unsigned *emin)
+ACCUM_TARGET static void f64_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                  const unsigned char *end, unsigned base, void *state,
+                                  unsigned *emax, unsigned *emin)
 {
+    __m512i *acc = state;
+    (void)t; /* float64 only */
     const __m512i vbase = _mm512_set1_epi64(base), vtop = _mm512_set1_epi64(52 + base);
     __m512i a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3], c0 = acc[4], c1 = acc[5];
     __m512i d0 = acc[6], d1 = acc[7], e0 = acc[8], e1 = acc[9];
@@ -339,8 +286,9 @@ ACCUM_TARGET static void f64_pass(const unsigned char *p, size_t len, const unsi
 
 /* Flushes the float64 digits of the window at base: bit 0 of v * v weighs
  * 2^(2 (base - 1075)). */
-ACCUM_TARGET static void f64_flush(struct l2_accum *a, __m512i *acc, unsigned base)
+ACCUM_TARGET static void f64_flush(struct l2_accum *a, void *state, unsigned base)
 {
+    __m512i *acc = state;
     unsigned shift = 2 * base - 2150 - L2_ACCUM_LSB_EXP;
 
     accum_flush_lanes(a->limb, acc, 2, shift);
@@ -348,70 +296,24 @@ ACCUM_TARGET static void f64_flush(struct l2_accum *a, __m512i *acc, unsigned ba
     accum_flush_lanes(a->limb, acc + 6, 4, shift + 104);
 }
 
-/* As f32_feed, for float64. */
-ACCUM_TARGET static enum l2_status f64_feed(struct l2_accum *a, const unsigned char *p, size_t n,
-                                            size_t *bad_index)
-{
-    const unsigned char *end = p + n * 8;
-    __m512i acc[10], trial[10];
-    unsigned base, emax, emin;
-    size_t at, len, bad = 0;
-    size_t since = 0, run = ACCUM_RUN_MIN;
-
-    for (int k = 0; k < 10; k++)
-        acc[k] = trial[k] = _mm512_setzero_si512();
-    f64_pass(p, n < 32 ? n : 32, end, 1, trial, &emax, &emin);
-    base = l2_accum_window_base(emax, emin - 1 < 2047 ? emin : 1, F64_WIN);
-    for (at = 0; at < n; at += len) {
-        const unsigned char *q = p + at * 8;
-
-        len = n - at < F64_BLOCK ? n - at : F64_BLOCK;
-        if (since + len > F64_SEGMENT) {
-            f64_flush(a, acc, base);
-            since = 0;
-        }
-        memcpy(trial, acc, sizeof acc);
-        f64_pass(q, len, end, base, trial, &emax, &emin);
-        if (emax == 2047) {
-            bad = l2_accum_first_bad(L2_DTYPE_FLOAT64, q, len);
-            goto out_non_finite;
-        }
-        if (emin == 2048 || (emin >= base && emax <= base + F64_WIN)) {
-            memcpy(acc, trial, sizeof acc);
-            since += len;
-            run = ACCUM_RUN_MIN;
-            continue;
-        }
-        if (emin == 0 || emax - emin > F64_WIN) {
-            len = n - at < run * F64_BLOCK ? n - at : run * F64_BLOCK;
-            run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
-            if (l2_accum_feed_portable(a, L2_DTYPE_FLOAT64, q, len, &bad) != L2_OK)
-                goto out_non_finite;
-            continue;
-        }
-        f64_flush(a, acc, base);
-        base = l2_accum_window_base(emax, emin, F64_WIN);
-        f64_pass(q, len, end, base, acc, &emax, &emin);
-        since = len;
-        run = ACCUM_RUN_MIN;
-    }
-    f64_flush(a, acc, base);
-    return L2_OK;
-
-out_non_finite:
-    if (bad_index)
-        *bad_index = at + bad;
-    return L2_NON_FINITE;
-}
+static const struct l2_accum_window_kernel f64_kernel = {
+    .state_size = 10 * sizeof(__m512i),
+    .block = F64_BLOCK,
+    .segment = F64_SEGMENT,
+    .probe = 32,
+    .win = F64_WIN,
+    .e_nonfinite = 2047,
+    .pass = f64_pass,
+    .flush = f64_flush,
+};
 
 enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
                                         const unsigned char *p, size_t n, size_t *bad_index)
 {
     if (n < ACCUM_VECTOR_MIN)
         return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
-    if (dtype == L2_DTYPE_FLOAT64)
-        return f64_feed(acc, p, n, bad_index);
-    return f32_feed(acc, dtype, p, n, bad_index);
+    return l2_accum_window_feed(dtype == L2_DTYPE_FLOAT64 ? &f64_kernel : &f32_kernel, acc, dtype,
+                                p, n, bad_index);
 }
 
 #else /* not x86-64: never chosen, as l2_accum_impl_supported says */

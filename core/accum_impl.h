@@ -59,4 +59,34 @@ size_t l2_accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n)
  * the next blocks may reach higher; never below 1. */
 unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
 
+/* Bytes of lane accumulators a window kernel may keep (ten 512-bit vectors). */
+#define L2_ACCUM_WINDOW_STATE_MAX 640
+
+/* A fixed-point window kernel (accum_avx2.c, accum_avx512.c): how a block of
+ * elements is squared into integer lane accumulators within a window of
+ * exponents, and how those lanes go into the exact sum. The blocking, the
+ * choice of windows, the fallback to the portable code and the NaN search
+ * are the same for all of them: l2_accum_window_feed. */
+struct l2_accum_window_kernel {
+    size_t state_size;    /* bytes of lane accumulators, <= L2_ACCUM_WINDOW_STATE_MAX */
+    size_t block;         /* elements per pass */
+    size_t segment;       /* elements a window's lanes take before a flush */
+    size_t probe;         /* elements of the first pass, which guesses the window */
+    unsigned win;         /* exponent fields past the base that a window holds */
+    unsigned e_nonfinite; /* exponent field of NaN and infinity (255, 2047) */
+    /* Squares len elements of dtype at p into state (64-byte aligned) within
+     * the window at base, and reports their exponent fields' range in
+     * emax/emin (emin = e_nonfinite + 1 when all are zero). end is the end of
+     * the feed, which read-ahead must not pass. */
+    void (*pass)(enum l2_dtype dtype, const unsigned char *p, size_t len, const unsigned char *end,
+                 unsigned base, void *state, unsigned *emax, unsigned *emin);
+    /* Adds state, for the window at base, into acc's sum and zeroes it. */
+    void (*flush)(struct l2_accum *acc, void *state, unsigned base);
+};
+
+/* l2_accum_feed of n >= 1 elements through kernel k, without counting. */
+enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, struct l2_accum *acc,
+                                    enum l2_dtype dtype, const unsigned char *p, size_t n,
+                                    size_t *bad_index);
+
 #endif
