@@ -120,6 +120,23 @@ static const char *origin_form(const char *target)
     return target + strcspn(target, "/?");
 }
 
+/* Right after the URI log callback, libmicrohttpd 0.9.75 splits the query
+ * at each '&' into argument records allocated from the connection's pool;
+ * with thousands of parameters the pool runs out and it closes the
+ * connection without an answer. l2d never reads those records (it parses
+ * the raw query it copies here, api_query_parse), so the '&'s of the query
+ * in libmicrohttpd's own buffer (writable: its read buffer; the callback's
+ * const is the API's, not the memory's) become '_' and it keeps one record.
+ * The copy is taken first, so the answer sees the query as sent. */
+static void blank_query_separators(const char *uri)
+{
+    char *q = strchr(uri, '?');
+
+    for (; q != NULL && *q != '\0'; q++)
+        if (*q == '&')
+            *q = '_';
+}
+
 void *request_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
 {
     size_t len, size;
@@ -144,6 +161,7 @@ void *request_uri_log(void *cls, const char *uri, struct MHD_Connection *connect
     req->uri[req->path_len] = '\0';
     memcpy(req->method, "-", 2);
     memcpy(req->request_id, "-", 2);
+    blank_query_separators(uri);
     return req;
 }
 
