@@ -20,11 +20,14 @@ dir=$(mktemp -d /tmp/l2d-valgrind.XXXXXX)
 # Some tests run l2d as another user: it must reach the wrapper and write
 # its report here.
 chmod 1777 "$dir"
+supp=$dir/valgrind.supp # a copy that other users can read too
+cp "$(dirname "$0")/valgrind.supp" "$supp" && chmod 644 "$supp"
 wrapper=$dir/l2d-valgrind
 
 cat >"$wrapper" <<WRAP
 #!/bin/sh
 setpriv --pdeathsig TERM valgrind --error-exitcode=99 --leak-check=full \\
+    --suppressions=$supp \\
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \\
     --log-file=$dir/vg.%p.log $l2d "\$@" &
 child=\$!
