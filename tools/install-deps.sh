@@ -6,10 +6,10 @@ set -eu
 # tests: criterion, libcurl, MPFR (exact oracle), clang + its runtime (sanitizers,
 # libFuzzer), clang-format (lint), python3-numpy (example client), openssl (TLS test
 # certificates), prometheus (promtool and a real scrape), wrk (benchmarks), groff (man page
-# check), node (OpenAPI lint)
+# check), valgrind (memcheck run), node (OpenAPI lint)
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libcriterion-dev \
 libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3-numpy \
-openssl prometheus wrk curl groff-base nodejs npm"
+openssl prometheus wrk curl groff-base valgrind nodejs npm"
 if [ "${1:-}" = --list ]; then
     # one package a line, for .ci/run; node is left out where npm already runs
     for p in $PKGS; do
