@@ -40,7 +40,17 @@ static double sci_value(const char *digits, int p, int exp10)
         memcpy(buf + n, digits + 1, (size_t)(p - 1));
         n += p - 1;
     }
-    snprintf(buf + n, sizeof buf - (size_t)n, "e%d", exp10);
+    buf[n++] = 'e';
+    if (exp10 < 0) {
+        buf[n++] = '-';
+        exp10 = -exp10;
+    }
+    if (exp10 >= 100)
+        buf[n++] = (char)('0' + exp10 / 100);
+    if (exp10 >= 10)
+        buf[n++] = (char)('0' + exp10 / 10 % 10);
+    buf[n++] = (char)('0' + exp10 % 10);
+    buf[n] = '\0';
     return strtod(buf, NULL);
 }
 
@@ -70,19 +80,44 @@ static void sci_step(char *digits, int p, int *exp10, int dir)
     }
 }
 
+/* The nearest p-digit decimal to x, from d17/e17, the nearest 17-digit one:
+ * rounding d17 again gives the same digits unless d17 sits exactly on a
+ * p-digit midpoint (a midpoint strictly between x and d17 would be a closer
+ * 17-digit decimal). Returns false in that one case. */
+static bool round_from_17(const char d17[17], int e17, int p, char digits[17], int *exp10)
+{
+    int i;
+
+    memcpy(digits, d17, 17);
+    *exp10 = e17;
+    if (p == 17)
+        return true;
+    if (d17[p] == '5') {
+        for (i = p + 1; i < 17 && d17[i] == '0'; i++)
+            ;
+        if (i == 17)
+            return false;
+    }
+    if (d17[p] >= '5')
+        sci_step(digits, p, exp10, 1);
+    return true;
+}
+
 /* Whether some p-digit decimal reads back as ax: the nearest one, or, where
  * the rounding interval is lopsided (at a power of two), the neighbour on the
  * other side of ax. On true, digits/exp10 hold that decimal. This only gets
  * truer as p grows: a p-digit decimal inside the interval is also a
  * (p+1)-digit one, and the nearest (p+1)-digit decimal on its side of ax is
- * at least as close. */
-static bool round_trips(double ax, int p, char digits[17], int *exp10)
+ * at least as close. d17/e17: ax's nearest 17-digit decimal. */
+static bool round_trips(double ax, int p, const char d17[17], int e17, char digits[17], int *exp10)
 {
     char buf[40];
     double back;
 
-    snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
-    sci_split(buf, digits, exp10);
+    if (!round_from_17(d17, e17, p, digits, exp10)) {
+        snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
+        sci_split(buf, digits, exp10);
+    }
     back = sci_value(digits, p, *exp10);
     if (back == ax)
         return true;
@@ -94,21 +129,25 @@ static bool round_trips(double ax, int p, char digits[17], int *exp10)
  * strtod reads back as ax, and its decimal exponent: ax ~ d.ddd x 10^exp10.
  * Among candidates of that length the nearest to ax is chosen, as Gay's
  * shortest mode (used by repr) does. round_trips is monotone in p, so the
- * shortest length is found by bisection (17 digits always round-trip).
+ * shortest length is found by bisection (17 digits always round-trip), each
+ * candidate rounded from one correctly rounded 17-digit print of ax.
  * Returns the digit count. */
 static int shortest_digits(double ax, char digits[17], int *exp10)
 {
-    int lo = 1, hi = 17, p;
+    char buf[40], d17[17];
+    int e17, lo = 1, hi = 17, p;
 
+    snprintf(buf, sizeof buf, "%.16e", ax);
+    sci_split(buf, d17, &e17);
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (round_trips(ax, mid, digits, exp10))
+        if (round_trips(ax, mid, d17, e17, digits, exp10))
             hi = mid;
         else
             lo = mid + 1;
     }
     p = lo;
-    round_trips(ax, p, digits, exp10); /* true: leaves p's digits behind */
+    round_trips(ax, p, d17, e17, digits, exp10); /* true: leaves p's digits behind */
     while (p > 1 && digits[p - 1] == '0')
         p--;
     return p;
