@@ -5,15 +5,7 @@
 #include <string.h>
 
 #include "api/body.h"
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
+#include "tests/support/chunks.h"
 
 Test(body, content_types_accepted)
 {
@@ -149,7 +141,7 @@ static enum api_status run(enum api_format fmt, bool has_dtype, enum l2_dtype dt
         if (seed == 1)
             n = 1;
         else if (seed > 1)
-            n = (size_t)(rng_next(&seed) % 9);
+            n = (size_t)(chunks_rng(&seed) % 9);
         if (n > len - at)
             n = len - at;
         st = api_body_feed(*out, s + at, n, err);

@@ -8,17 +8,9 @@
 
 #include "api/npy_decode.h"
 #include "tests/support/oracle.h"
+#include "tests/support/chunks.h"
 
 #define NPY_BODY_MAX 8192
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 /* The value of element bits of `size` bytes (2: float16, 4, 8), decoded
  * here independently of core/. */
@@ -46,7 +38,7 @@ static double value_of(size_t size, uint64_t bits)
 static uint64_t random_finite(size_t size, uint64_t *rng)
 {
     for (;;) {
-        uint64_t b = rng_next(rng);
+        uint64_t b = chunks_rng(rng);
 
         if (size < 8)
             b &= size == 4 ? 0xffffffffu : 0xffffu;
@@ -89,8 +81,6 @@ static size_t npy_head(unsigned char *out, int major, const char *dict, size_t *
     return total;
 }
 
-enum chunking { WHOLE, BYTES, RANDOM };
-
 /* Decodes b[0..n) fed per `how`; res must be freed by the caller. */
 static enum api_status decode(const unsigned char *b, size_t n, enum chunking how, uint64_t seed,
                               struct api_result *res, struct api_error *err)
@@ -104,17 +94,8 @@ static enum api_status decode(const unsigned char *b, size_t n, enum chunking ho
     dec = api_npy_new(res);
     cr_assert_not_null(dec);
     while (at < n && st == API_OK) {
-        size_t len = n - at;
+        size_t len = chunks_len(how, &seed, n - at, 13);
 
-        if (how == BYTES)
-            len = 1;
-        else if (how == RANDOM) {
-            uint64_t r = rng_next(&seed);
-            size_t cap = (r & 3) == 0 ? n - at : 13;
-            len = (size_t)((r >> 8) % (cap + 1));
-            if (len > n - at)
-                len = n - at;
-        }
         st = api_npy_feed(dec, (const char *)b + at, len, err);
         at += len;
     }

@@ -6,17 +6,9 @@
 
 #include "api/raw_decode.h"
 #include "tests/support/oracle.h"
+#include "tests/support/chunks.h"
 
 #define RAW_MAX_BODY 4096
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 static size_t size_of(enum l2_dtype dt)
 {
@@ -53,7 +45,7 @@ static double value_of(enum l2_dtype dt, uint64_t bits)
 static uint64_t random_finite(enum l2_dtype dt, uint64_t *rng)
 {
     for (;;) {
-        uint64_t b = rng_next(rng);
+        uint64_t b = chunks_rng(rng);
 
         if (dt != L2_DTYPE_FLOAT64)
             b &= dt == L2_DTYPE_FLOAT32 ? 0xffffffffu : 0xffffu;
@@ -67,8 +59,6 @@ static void put_le(unsigned char *p, uint64_t bits, size_t size)
     for (size_t i = 0; i < size; i++)
         p[i] = (unsigned char)(bits >> (8 * i));
 }
-
-enum chunking { WHOLE, BYTES, RANDOM };
 
 /* Decodes b[0..n) as dt, fed per `how` (RANDOM: chunk sizes from seed,
  * empty chunks included). res must be freed by the caller. */
@@ -84,17 +74,8 @@ static enum api_status decode(enum l2_dtype dt, const unsigned char *b, size_t n
     dec = api_raw_new(res);
     cr_assert_not_null(dec);
     while (at < n && st == API_OK) {
-        size_t len = n - at;
+        size_t len = chunks_len(how, &seed, n - at, 11);
 
-        if (how == BYTES)
-            len = 1;
-        else if (how == RANDOM) {
-            uint64_t r = rng_next(&seed);
-            size_t cap = (r & 3) == 0 ? n - at : 11;
-            len = (size_t)((r >> 8) % (cap + 1));
-            if (len > n - at)
-                len = n - at;
-        }
         st = api_raw_feed(dec, (const char *)b + at, len, err);
         at += len;
     }

@@ -1,0 +1,20 @@
+/* chunks.h -- reproducible random numbers and chunk sizes for the tests
+ * that feed one body to a streaming decoder in many different splits. */
+#ifndef TEST_CHUNKS_H
+#define TEST_CHUNKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How a body is cut: in one piece, one byte at a time, or at random. */
+enum chunking { WHOLE, BYTES, RANDOM };
+
+/* splitmix64: the next pseudo-random 64 bits from state *s. */
+uint64_t chunks_rng(uint64_t *s);
+
+/* The length of the next chunk when left bytes remain: left (WHOLE), 1
+ * (BYTES), or (RANDOM, from *seed) up to `small` bytes three times in four
+ * and up to all of left otherwise, empty chunks included. */
+size_t chunks_len(enum chunking how, uint64_t *seed, size_t left, size_t small);
+
+#endif
