@@ -142,22 +142,6 @@ int rel_connect(int port)
     return fd;
 }
 
-bool rel_send(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 static bool reply_complete(struct rel_reply *r)
 {
     struct it_response res;
@@ -185,7 +169,7 @@ bool rel_exchange(int port, const void *req, size_t len, bool shut_wr, bool wait
         return false;
     }
     out->raw[0] = '\0';
-    rel_send(fd, req, len); /* a refusal may close before all is sent */
+    it_send_all(fd, req, len); /* a refusal may close before all is sent */
     if (shut_wr)
         shutdown(fd, SHUT_WR);
     while (out->len < REL_RECV_CAP) {

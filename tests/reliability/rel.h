@@ -53,9 +53,6 @@ int64_t rel_wait_live(const struct rel_server *rs, int64_t want, int timeout_ms)
 /* A connected TCP socket to 127.0.0.1:port, or -1 (no assertion). */
 int rel_connect(int port);
 
-/* Sends all of buf; false on error (no assertion). */
-bool rel_send(int fd, const void *buf, size_t len);
-
 /* What a raw exchange ended with. */
 struct rel_reply {
     char *raw; /* every byte received, NUL-terminated, malloc'd */

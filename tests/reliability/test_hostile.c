@@ -302,12 +302,12 @@ Test(hostile, body_after_413)
     /* Headers first, the body only after the 413 has arrived. */
     int fd = rel_connect(rs.srv.port);
     cr_assert(fd >= 0);
-    cr_assert(rel_send(fd, head, (size_t)hl));
+    cr_assert(it_send_all(fd, head, (size_t)hl));
     char buf[4096];
     bool closed;
     it_recv_until(fd, buf, sizeof buf, "}", 10000, &closed);
     cr_assert(strstr(buf, " 413 ") != NULL, "no 413 before the body: %.300s", buf);
-    rel_send(fd, req + hl, body_len); /* may fail once the server closes: fine */
+    it_send_all(fd, req + hl, body_len); /* may fail once the server closes: fine */
     cr_assert(it_wait_closed(fd, 20000), "the body after a 413 held the connection open");
     close(fd);
     free(req);

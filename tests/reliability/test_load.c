@@ -89,7 +89,7 @@ Test(load, slow_clients)
         fds[i] = rel_connect(port);
         cr_assert(fds[i] >= 0, "slow client %d cannot connect", i);
         if (i % 2 == 1)
-            cr_assert(rel_send(fds[i], body_head, sizeof body_head - 1));
+            cr_assert(it_send_all(fds[i], body_head, sizeof body_head - 1));
     }
 
     long requests = 0, max_ms = 0;
@@ -97,8 +97,8 @@ Test(load, slow_clients)
         int64_t round_start = it_now_ms();
         for (int i = 0; i < SLOW_CLIENTS; i++) {
             const char *src = i % 2 == 0 ? head_slow : body_slow;
-            cr_assert(rel_send(fds[i], src + round, 1), "slow client %d: send failed in round %d",
-                      i, round);
+            cr_assert(it_send_all(fds[i], src + round, 1),
+                      "slow client %d: send failed in round %d", i, round);
         }
         /* The rest of the second: normal requests, alternately on the
          * kept-alive connection and on a fresh one. */
@@ -247,7 +247,7 @@ static int vanish_batch(int port, int b, char buf[][16384], const size_t *lens)
         cr_assert(fds[i] >= 0, "client %d cannot connect", b * VANISH_BATCH + i);
         int k = (b + i) % 4;
         size_t part = lens[k] - (size_t)(i * 97 % 4000);
-        rel_send(fds[i], buf[k], part);
+        it_send_all(fds[i], buf[k], part);
     }
     it_sleep_ms(20);
     for (int i = 0; i < VANISH_BATCH; i++) {
@@ -340,7 +340,7 @@ Test(load, max_connections_reached)
     for (int i = 0; i < HELD; i++) {
         held[i] = rel_connect(port);
         cr_assert(held[i] >= 0);
-        cr_assert(rel_send(held[i], head, sizeof head - 1));
+        cr_assert(it_send_all(held[i], head, sizeof head - 1));
     }
     it_sleep_ms(300);
     int connected = 0;
@@ -348,7 +348,7 @@ Test(load, max_connections_reached)
         extra[i] = rel_connect(port);
         if (extra[i] >= 0) {
             connected++;
-            rel_send(extra[i], full, sizeof full - 1);
+            it_send_all(extra[i], full, sizeof full - 1);
         }
     }
     /* 2 s: nobody over the limit is served. */
@@ -378,7 +378,7 @@ Test(load, max_connections_reached)
     for (int i = 0; i < HELD; i++) {
         char b[2048];
         bool closed;
-        cr_assert(rel_send(held[i], "Connection: close\r\n\r\n", 21));
+        cr_assert(it_send_all(held[i], "Connection: close\r\n\r\n", 21));
         it_recv_until(held[i], b, sizeof b, "}", 5000, &closed);
         cr_assert(strstr(b, " 200 ") != NULL, "held connection %d: %.200s", i, b);
         close(held[i]);
@@ -476,8 +476,8 @@ Test(load, sigterm_under_load)
     for (int i = 0; i < IN_FLIGHT; i++) {
         fl[i] = rel_connect(port);
         cr_assert(fl[i] >= 0);
-        cr_assert(rel_send(fl[i], head, sizeof head - 1));
-        cr_assert(rel_send(fl[i], normal_body, 8));
+        cr_assert(it_send_all(fl[i], head, sizeof head - 1));
+        cr_assert(it_send_all(fl[i], normal_body, 8));
     }
     it_sleep_ms(200);
     int64_t t_sig = it_now_ms();
@@ -487,7 +487,7 @@ Test(load, sigterm_under_load)
     for (int i = 0; i < IN_FLIGHT; i++) {
         char b[2048];
         bool closed;
-        cr_assert(rel_send(fl[i], normal_body + 8, sizeof normal_body - 1 - 8),
+        cr_assert(it_send_all(fl[i], normal_body + 8, sizeof normal_body - 1 - 8),
                   "in-flight request %d: the rest of its body could not be sent", i);
         it_recv_until(fl[i], b, sizeof b, "\"dtype\"", 5000, &closed);
         cr_assert(strstr(b, " 200 ") != NULL && strstr(b, "\"loss\": 15.0") != NULL,
