@@ -1,0 +1,33 @@
+/* format.h -- the body formats l2d reads, one X-macro list.
+ *
+ * Each row: enum name, metric label, decoder ops (defined in the format's own
+ * file), media type and an alias media type (NULL for none). The format enum,
+ * the Content-Type table, the 415 detail and the metric labels derive from it. */
+#ifndef API_FORMAT_H
+#define API_FORMAT_H
+
+#include "decoder.h"
+
+#define API_FORMAT_LIST(X)                                                                         \
+    X(API_FORMAT_JSON, "json", api_json_ops, "application/json", NULL)                             \
+    X(API_FORMAT_RAW, "raw", api_raw_ops, "application/octet-stream", NULL)                        \
+    X(API_FORMAT_NPY, "npy", api_npy_ops, "application/x-npy", NULL)
+
+enum api_format {
+#define API_FORMAT_ENUM(name, label, ops, type, alias) name,
+    API_FORMAT_LIST(API_FORMAT_ENUM)
+#undef API_FORMAT_ENUM
+        API_FORMAT_COUNT
+};
+
+#define API_FORMAT_OPS_DECL(name, label, ops, type, alias) extern const struct api_decoder_ops ops;
+API_FORMAT_LIST(API_FORMAT_OPS_DECL)
+#undef API_FORMAT_OPS_DECL
+
+/* The metric label of fmt ("json", "raw", ...). Static storage. */
+const char *api_format_label(enum api_format fmt);
+
+/* The decoder operations of fmt. */
+const struct api_decoder_ops *api_format_ops(enum api_format fmt);
+
+#endif
