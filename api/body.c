@@ -1,48 +1,66 @@
-/* body.c -- one streaming body decoder over the three wire formats.
+/* body.c -- one request body, decoded as it streams, whatever its format.
  *
- * Picks the format from Content-Type, checks the dtype query against it, and
- * forwards every chunk to the JSON, raw or .npy decoder, which fills the
- * result this struct owns. The first error is kept and replayed. */
+ * Looks the format up in the list of api/format.h and drives its decoder
+ * through the ops table: this file alone counts the decoded bytes and keeps
+ * the first error, which decoders write where they find it. */
 #include "body.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "json_decode.h"
-#include "npy_decode.h"
-#include "raw_decode.h"
 
 #define CT_ECHO_MAX 64 /* bytes of an unsupported media type quoted back */
 
 struct api_body {
     enum api_format fmt;
+    const struct api_decoder_ops *ops;
+    void *dec;
+    uint64_t offset;    /* decoded bytes so far: the offset of the next one */
+    uint64_t max_bytes; /* decoded bytes allowed */
     struct api_result res;
-    union {
-        struct api_json_decoder *json;
-        struct api_raw_decoder *raw;
-        struct api_npy_decoder *npy;
-    } dec;
-    uint64_t bytes;
-    struct api_error failure; /* the first error; status API_OK until then */
+    struct api_error err; /* the first error; status API_OK until then */
 };
+
+static const struct {
+    const char *label;
+    const struct api_decoder_ops *ops;
+    const char *type;
+    const char *alias;
+} formats[API_FORMAT_COUNT] = {
+#define API_FORMAT_ROW(name, label, ops, type, alias) [name] = {label, &ops, type, alias},
+    API_FORMAT_LIST(API_FORMAT_ROW)
+#undef API_FORMAT_ROW
+};
+
+/* "application/json, application/octet-stream or application/x-npy" */
+#define API_FORMAT_NAMES(name, label, ops, type, alias) type ", "
+static const char accepted_types[] = API_FORMAT_LIST(API_FORMAT_NAMES);
+#undef API_FORMAT_NAMES
+
+const char *api_format_label(enum api_format fmt)
+{
+    return (unsigned)fmt < API_FORMAT_COUNT ? formats[fmt].label : "unknown";
+}
+
+const struct api_decoder_ops *api_format_ops(enum api_format fmt)
+{
+    return formats[fmt].ops;
+}
 
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t';
 }
 
+static bool type_is(const char *name, const char *s, size_t len)
+{
+    return name != NULL && strlen(name) == len && strncasecmp(s, name, len) == 0;
+}
+
 enum api_status api_content_type_parse(const char *content_type, enum api_format *out,
                                        struct api_error *err)
 {
-    static const struct {
-        const char *name;
-        enum api_format fmt;
-    } types[] = {
-        {"application/json", API_FORMAT_JSON},
-        {"application/octet-stream", API_FORMAT_RAW},
-        {"application/x-npy", API_FORMAT_NPY},
-    };
     const char *start;
     const char *end;
     size_t len;
@@ -62,9 +80,9 @@ enum api_status api_content_type_parse(const char *content_type, enum api_format
     while (end > start && is_space(end[-1]))
         end--;
     len = (size_t)(end - start);
-    for (i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (len == strlen(types[i].name) && strncasecmp(start, types[i].name, len) == 0) {
-            *out = types[i].fmt;
+    for (i = 0; i < API_FORMAT_COUNT; i++) {
+        if (type_is(formats[i].type, start, len) || type_is(formats[i].alias, start, len)) {
+            *out = (enum api_format)i;
             return API_OK;
         }
     }
@@ -78,118 +96,67 @@ enum api_status api_content_type_parse(const char *content_type, enum api_format
         i += 3;
     }
     shown[i] = '\0';
+    /* the list ends in ", ": print all but those two bytes */
     return api_error_set(err, API_UNSUPPORTED_MEDIA_TYPE,
-                         "unsupported Content-Type '%s': send application/json, "
-                         "application/octet-stream or application/x-npy",
-                         shown);
+                         "unsupported Content-Type '%s': send one of %.*s", shown,
+                         (int)(sizeof accepted_types - 3), accepted_types);
 }
 
-enum api_status api_body_new(enum api_format fmt, bool has_dtype, enum l2_dtype dtype,
-                             struct api_body **out, struct api_error *err)
+enum api_status api_body_new(enum api_format fmt, const struct api_decode_opts *opts,
+                             uint64_t max_bytes, struct api_body **out, struct api_error *err)
 {
-    struct api_body *body = NULL;
+    struct api_body *body;
     enum api_status result = API_OK;
 
     *out = NULL;
-    if (fmt == API_FORMAT_RAW && !has_dtype) {
-        result = api_error_set(err, API_INVALID_DTYPE,
-                               "a dtype query parameter (float16, bfloat16, float32 or float64) "
-                               "is required for application/octet-stream bodies");
-        goto out;
-    }
-    if (fmt == API_FORMAT_NPY && has_dtype) {
-        result = api_error_set(err, API_INVALID_NPY,
-                               "the dtype comes from the .npy header; remove the dtype query "
-                               "parameter");
-        goto out;
-    }
     body = calloc(1, sizeof *body);
-    if (body == NULL)
-        goto out_nomem;
-    body->fmt = fmt;
-    api_result_init(&body->res, has_dtype ? dtype : L2_DTYPE_FLOAT64);
-    api_error_init(&body->failure);
-    switch (fmt) {
-    case API_FORMAT_JSON:
-        body->dec.json = api_json_new(&body->res);
-        if (body->dec.json == NULL)
-            goto out_free_body;
-        break;
-    case API_FORMAT_RAW:
-        body->dec.raw = api_raw_new(&body->res);
-        if (body->dec.raw == NULL)
-            goto out_free_body;
-        break;
-    case API_FORMAT_NPY:
-        body->dec.npy = api_npy_new(&body->res);
-        if (body->dec.npy == NULL)
-            goto out_free_body;
-        break;
+    if (body == NULL) {
+        result = api_error_set(err, API_INTERNAL_ERROR, "out of memory for the body decoder");
+        goto out;
     }
+    body->fmt = fmt;
+    body->ops = formats[fmt].ops;
+    body->max_bytes = max_bytes;
+    api_result_init(&body->res, L2_DTYPE_FLOAT64);
+    api_error_init(&body->err);
+    result = body->ops->create(&body->res, opts, &body->dec, err);
+    if (result != API_OK)
+        goto out_free_body;
     *out = body;
     goto out;
 
 out_free_body:
     api_result_free(&body->res);
     free(body);
-out_nomem:
-    result = api_error_set(err, API_INTERNAL_ERROR, "out of memory for the body decoder");
 out:
     return result;
 }
 
-enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len,
-                              struct api_error *err)
+enum api_status api_body_feed(struct api_body *body, const void *buf, size_t len)
 {
-    enum api_status st = API_OK;
+    uint64_t offset = body->offset;
 
-    body->bytes += len;
-    if (body->failure.status != API_OK)
-        return api_error_replay(&body->failure, err);
-    if (len == 0) /* buf may be NULL then */
-        return API_OK;
-    switch (body->fmt) {
-    case API_FORMAT_JSON:
-        st = api_json_feed(body->dec.json, buf, len, &body->failure);
-        break;
-    case API_FORMAT_RAW:
-        st = api_raw_feed(body->dec.raw, buf, len, &body->failure);
-        break;
-    case API_FORMAT_NPY:
-        st = api_npy_feed(body->dec.npy, buf, len, &body->failure);
-        break;
+    if (body->err.status != API_OK || len == 0)
+        return body->err.status;
+    body->offset += len;
+    if (body->offset > body->max_bytes) {
+        api_error_set(&body->err, API_PAYLOAD_TOO_LARGE, "the body exceeds the limit of %" PRIu64
+                      " bytes", body->max_bytes);
+        return API_PAYLOAD_TOO_LARGE;
     }
-    if (st != API_OK) {
-        /* A decoder that returned an error without describing it still
-         * leaves a coherent record behind. */
-        api_error_set(&body->failure, st, "%s", api_status_code(st));
-        return api_error_replay(&body->failure, err);
-    }
-    return API_OK;
+    return body->ops->feed(body->dec, buf, len, offset, &body->err);
 }
 
-enum api_status api_body_finish(struct api_body *body, struct api_error *err)
+enum api_status api_body_finish(struct api_body *body)
 {
-    enum api_status st = API_OK;
+    if (body->err.status != API_OK)
+        return body->err.status;
+    return body->ops->finish(body->dec, body->offset, &body->err);
+}
 
-    if (body->failure.status != API_OK)
-        return api_error_replay(&body->failure, err);
-    switch (body->fmt) {
-    case API_FORMAT_JSON:
-        st = api_json_finish(body->dec.json, &body->failure);
-        break;
-    case API_FORMAT_RAW:
-        st = api_raw_finish(body->dec.raw, &body->failure);
-        break;
-    case API_FORMAT_NPY:
-        st = api_npy_finish(body->dec.npy, &body->failure);
-        break;
-    }
-    if (st != API_OK) {
-        api_error_set(&body->failure, st, "%s", api_status_code(st));
-        return api_error_replay(&body->failure, err);
-    }
-    return API_OK;
+const struct api_error *api_body_error(const struct api_body *body)
+{
+    return &body->err;
 }
 
 const struct api_result *api_body_result(const struct api_body *body)
@@ -197,26 +164,16 @@ const struct api_result *api_body_result(const struct api_body *body)
     return &body->res;
 }
 
-uint64_t api_body_bytes(const struct api_body *body)
+enum api_format api_body_format(const struct api_body *body)
 {
-    return body->bytes;
+    return body->fmt;
 }
 
 void api_body_free(struct api_body *body)
 {
     if (body == NULL)
         return;
-    switch (body->fmt) {
-    case API_FORMAT_JSON:
-        api_json_free(body->dec.json);
-        break;
-    case API_FORMAT_RAW:
-        api_raw_free(body->dec.raw);
-        break;
-    case API_FORMAT_NPY:
-        api_npy_free(body->dec.npy);
-        break;
-    }
+    body->ops->destroy(body->dec);
     api_result_free(&body->res);
     free(body);
 }

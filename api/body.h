@@ -1,53 +1,55 @@
-/* body.h -- one streaming body decoder over the three wire formats.
+/* body.h -- one request body, decoded as it streams, whatever its format.
  *
  * The server picks the format from Content-Type (api_content_type_parse),
- * then feeds every upload chunk here and reads the result at the end. */
+ * makes a body with the query's decoding options, feeds every upload chunk
+ * and reads the result at the end. The body is the one owner of the decoded
+ * offset and of the first error: the format's decoder (api/format.h) writes
+ * its error, with its position, straight into the body's record. */
 #ifndef API_BODY_H
 #define API_BODY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "result.h"
-
-enum api_format {
-    API_FORMAT_JSON, /* application/json, or no Content-Type */
-    API_FORMAT_RAW,  /* application/octet-stream */
-    API_FORMAT_NPY,  /* application/x-npy */
-};
+#include "decoder.h"
+#include "format.h"
 
 struct api_body;
 
-/* Parses a Content-Type header value (NULL when absent): media type
- * case-insensitive, parameters ignored. API_UNSUPPORTED_MEDIA_TYPE, with a
- * detail naming the accepted types, for anything else. */
+/* Parses a Content-Type header value (NULL when absent, which means JSON):
+ * media type case-insensitive, parameters ignored. API_UNSUPPORTED_MEDIA_TYPE,
+ * with a detail naming the accepted types, for anything else. */
 enum api_status api_content_type_parse(const char *content_type, enum api_format *out,
                                        struct api_error *err);
 
-/* A decoder for fmt. has_dtype/dtype come from the query: JSON defaults to
- * float64, raw requires a dtype (invalid_dtype), .npy forbids one
- * (invalid_npy). On success *out owns a new decoder (free it with
- * api_body_free); internal_error when out of memory. On failure *out is
- * NULL. */
-enum api_status api_body_new(enum api_format fmt, bool has_dtype, enum l2_dtype dtype,
-                             struct api_body **out, struct api_error *err);
+/* A body of format fmt decoded with opts, refused with payload_too_large
+ * past max_bytes decoded bytes. The format checks opts (a raw body needs a
+ * dtype, an .npy body refuses one): that error, or internal_error when out
+ * of memory, is written to err and *out is NULL. On success *out owns a new
+ * body; free it with api_body_free. */
+enum api_status api_body_new(enum api_format fmt, const struct api_decode_opts *opts,
+                             uint64_t max_bytes, struct api_body **out, struct api_error *err);
 
-/* Feeds the next chunk (an empty one, buf possibly NULL, reads nothing);
- * errors as the format's decoder reports them. After an error every later
- * call, api_body_finish included, returns it again without reading. */
-enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len,
-                              struct api_error *err);
+/* Feeds the next chunk (len may be 0, buf then possibly NULL). Returns the
+ * body's first error, recorded in api_body_error; after one, later chunks
+ * are not decoded and the same status is returned. */
+enum api_status api_body_feed(struct api_body *body, const void *buf, size_t len);
 
-/* Ends the body. Returns API_OK when the whole body was valid. */
-enum api_status api_body_finish(struct api_body *body, struct api_error *err);
+/* Ends the body. Returns API_OK when the whole body was valid, else its
+ * first error (api_body_error). */
+enum api_status api_body_finish(struct api_body *body);
+
+/* The first error (status API_OK while there is none). */
+const struct api_error *api_body_error(const struct api_body *body);
 
 /* The result so far (complete after api_body_finish returned API_OK). */
 const struct api_result *api_body_result(const struct api_body *body);
 
-/* Bytes fed so far (counting chunks fed after an error too). */
-uint64_t api_body_bytes(const struct api_body *body);
+/* The format the body was made for. */
+enum api_format api_body_format(const struct api_body *body);
 
-/* Frees the decoder and the result it owns. body may be NULL. */
+/* Frees the body, its decoder and its result. body may be NULL. */
 void api_body_free(struct api_body *body);
 
 #endif

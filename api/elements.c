@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 enum api_status api_elements_init(struct api_elements *s, struct l2_accum *acc, enum l2_dtype dtype,
@@ -125,3 +126,68 @@ void api_elements_free(struct api_elements *s)
     free(s->swapped);
     s->swapped = NULL;
 }
+
+/* ---- application/octet-stream: a body that is nothing but elements ------ */
+
+struct raw_decoder {
+    struct api_result *res;
+    struct api_elements elems;
+    char what[32]; /* "the float32 body", for details */
+};
+
+static enum api_status raw_create(struct api_result *res, const struct api_decode_opts *opts,
+                                  void **out, struct api_error *err)
+{
+    struct raw_decoder *dec;
+
+    *out = NULL;
+    if (!opts->has_dtype)
+        return api_error_set(err, API_INVALID_DTYPE,
+                             "a dtype query parameter (float16, bfloat16, float32 or float64) "
+                             "is required for application/octet-stream bodies");
+    dec = calloc(1, sizeof *dec);
+    if (dec == NULL)
+        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the body decoder");
+    dec->res = res;
+    res->dtype = opts->dtype;
+    snprintf(dec->what, sizeof dec->what, "the %s body", l2_dtype_name(res->dtype));
+    /* little-endian: nothing to allocate, cannot fail */
+    api_elements_init(&dec->elems, &res->total, res->dtype, false, dec->what, err);
+    *out = dec;
+    return API_OK;
+}
+
+static enum api_status raw_feed(void *p, const unsigned char *buf, size_t len, uint64_t offset,
+                                struct api_error *err)
+{
+    struct raw_decoder *dec = p;
+
+    (void)offset; /* errors are located by element index */
+    return api_elements_feed(&dec->elems, buf, len, err);
+}
+
+static enum api_status raw_finish(void *p, uint64_t length, struct api_error *err)
+{
+    struct raw_decoder *dec = p;
+
+    dec->res->ndim = 1;
+    dec->res->shape[0] = dec->elems.count;
+    if (dec->elems.carry_len == 0)
+        return API_OK;
+    api_error_set(err, API_INVALID_LENGTH,
+                  "the body is %" PRIu64 " bytes, not a multiple of the %zu-byte %s element",
+                  length, dec->elems.elem_size, l2_dtype_name(dec->res->dtype));
+    api_error_at_offset(err, (int64_t)(length - dec->elems.carry_len));
+    return API_INVALID_LENGTH;
+}
+
+static void raw_destroy(void *p)
+{
+    struct raw_decoder *dec = p;
+
+    if (dec != NULL)
+        api_elements_free(&dec->elems);
+    free(dec);
+}
+
+const struct api_decoder_ops api_raw_ops = {raw_create, raw_feed, raw_finish, raw_destroy};

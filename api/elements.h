@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../core/accum.h"
+#include "decoder.h"
 #include "error.h"
 
 /* Bytes of big-endian data swapped per call to the kernel, whose per-call

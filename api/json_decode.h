@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "decoder.h"
 #include "result.h"
 
 #define API_JSON_MAX_NUMBER 4096 /* bytes of one number token */

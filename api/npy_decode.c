@@ -28,7 +28,7 @@ enum npy_phase {
 struct api_npy_decoder {
     struct api_result *res;
     enum npy_phase phase;
-    uint64_t pos; /* bytes read so far: the body offset of the next byte */
+    uint64_t pos; /* the body offset of the next byte, from the caller's offsets */
 
     unsigned char preamble[NPY_PREAMBLE_MAX];
     size_t preamble_len;
@@ -44,32 +44,39 @@ struct api_npy_decoder {
     uint64_t data_left;        /* of those, not read yet */
     struct api_elements elems; /* the data, once the header is parsed */
 
-    struct api_error failure; /* the first error; status API_OK until then */
+    struct api_error *err; /* where this call's error goes (the body's record) */
 };
 
-struct api_npy_decoder *api_npy_new(struct api_result *res)
+static enum api_status npy_create(struct api_result *res, const struct api_decode_opts *opts,
+                                  void **out, struct api_error *err)
 {
-    struct api_npy_decoder *dec = calloc(1, sizeof *dec);
+    struct api_npy_decoder *dec;
 
+    *out = NULL;
+    if (opts->has_dtype)
+        return api_error_set(err, API_INVALID_NPY,
+                             "the dtype comes from the .npy header; remove the dtype query "
+                             "parameter");
+    dec = calloc(1, sizeof *dec);
     if (dec == NULL)
-        return NULL;
+        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the body decoder");
     dec->res = res;
     dec->phase = NPY_PREAMBLE;
     dec->preamble_size = NPY_PREAMBLE_MAX;
-    api_error_init(&dec->failure);
-    return dec;
+    *out = dec;
+    return API_OK;
 }
 
 /* Locates the invalid_npy error just recorded at body offset `offset`. */
 static enum api_status npy_at(struct api_npy_decoder *dec, uint64_t offset)
 {
-    api_error_at_offset(&dec->failure, (int64_t)offset);
+    api_error_at_offset(dec->err, (int64_t)offset);
     return API_INVALID_NPY;
 }
 
 /* Records invalid_npy, detail printf-style, at body offset `offset`. */
 #define npy_fail(dec, offset, ...)                                                                 \
-    (api_error_set(&(dec)->failure, API_INVALID_NPY, __VA_ARGS__), npy_at((dec), (offset)))
+    (api_error_set((dec)->err, API_INVALID_NPY, __VA_ARGS__), npy_at((dec), (offset)))
 
 /* Copies up to NPY_ECHO_MAX bytes of s into out as printable ASCII (others
  * become '?'), so a detail never carries invalid UTF-8. */
@@ -125,7 +132,7 @@ static enum api_status start_header(struct api_npy_decoder *dec)
                         len, API_NPY_MAX_HEADER);
     dec->header = malloc(len > 0 ? len : 1);
     if (dec->header == NULL) {
-        api_error_set(&dec->failure, API_INTERNAL_ERROR, "out of memory for the .npy header");
+        api_error_set(dec->err, API_INTERNAL_ERROR, "out of memory for the .npy header");
         return API_INTERNAL_ERROR;
     }
     dec->header_size = len;
@@ -397,15 +404,13 @@ static enum api_status parse_header(struct api_npy_decoder *dec)
 
 /* ---- the stream ---------------------------------------------------------- */
 
-enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_t len,
-                             struct api_error *err)
+static enum api_status npy_feed(void *d, const unsigned char *p, size_t len, uint64_t offset,
+                                struct api_error *err)
 {
-    const unsigned char *p = (const unsigned char *)buf;
+    struct api_npy_decoder *dec = d;
 
-    if (dec->failure.status != API_OK)
-        return api_error_replay(&dec->failure, err);
-    if (len == 0) /* buf may be NULL then */
-        return API_OK;
+    dec->err = err;
+    dec->pos = offset;
     while (len > 0 && dec->phase == NPY_PREAMBLE) {
         size_t i = dec->preamble_len;
 
@@ -414,7 +419,7 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
         dec->pos++;
         if (check_preamble_byte(dec, i) != API_OK ||
             (dec->preamble_len == dec->preamble_size && start_header(dec) != API_OK))
-            return api_error_replay(&dec->failure, err);
+            return err->status;
     }
     if (len > 0 && dec->phase == NPY_HEADER) {
         size_t take = dec->header_size - dec->header_len;
@@ -429,13 +434,13 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
     }
     if (dec->phase == NPY_HEADER && dec->header_len == dec->header_size) {
         if (parse_header(dec) != API_OK)
-            return api_error_replay(&dec->failure, err);
+            return err->status;
         free(dec->header);
         dec->header = NULL;
         if (api_elements_init(&dec->elems, &dec->res->total, dec->res->dtype,
                               dec->swap && dec->data_size > 0, "the .npy array",
-                              &dec->failure) != API_OK)
-            return api_error_replay(&dec->failure, err);
+                              dec->err) != API_OK)
+            return err->status;
         dec->phase = NPY_DATA;
     }
     if (len > 0 && dec->phase == NPY_DATA) {
@@ -445,51 +450,57 @@ enum api_status api_npy_feed(struct api_npy_decoder *dec, const char *buf, size_
             take = (size_t)dec->data_left;
         dec->data_left -= take;
         dec->pos += take;
-        if (api_elements_feed(&dec->elems, p, take, &dec->failure) != API_OK)
-            return api_error_replay(&dec->failure, err);
+        if (api_elements_feed(&dec->elems, p, take, dec->err) != API_OK)
+            return err->status;
         if (take < len) {
-            api_error_set(&dec->failure, API_INVALID_LENGTH,
+            api_error_set(dec->err, API_INVALID_LENGTH,
                           "the .npy body is longer than its header declares (%" PRIu64
                           " data bytes after a %" PRIu64 "-byte header)",
                           dec->data_size, dec->pos - dec->data_size);
-            api_error_at_offset(&dec->failure, (int64_t)dec->pos);
-            return api_error_replay(&dec->failure, err);
+            api_error_at_offset(dec->err, (int64_t)dec->pos);
+            return err->status;
         }
     }
     return API_OK;
 }
 
-enum api_status api_npy_finish(struct api_npy_decoder *dec, struct api_error *err)
+static enum api_status npy_finish(void *d, uint64_t length, struct api_error *err)
 {
-    if (dec->failure.status != API_OK)
-        return api_error_replay(&dec->failure, err);
+    struct api_npy_decoder *dec = d;
+
+    dec->err = err;
+    dec->pos = length;
     if (dec->phase == NPY_PREAMBLE) {
         npy_fail(dec, dec->pos, "the body ends inside the .npy preamble (%" PRIu64 " bytes)",
                  dec->pos);
-        return api_error_replay(&dec->failure, err);
+        return err->status;
     }
     if (dec->phase == NPY_HEADER) {
         /* api_npy_feed parses the header as soon as its last byte arrives. */
         npy_fail(dec, dec->pos, "the body ends inside the .npy header (%zu of %zu bytes)",
                  dec->header_len, dec->header_size);
-        return api_error_replay(&dec->failure, err);
+        return err->status;
     }
     if (dec->data_left > 0) {
-        api_error_set(&dec->failure, API_INVALID_LENGTH,
+        api_error_set(dec->err, API_INVALID_LENGTH,
                       "the .npy body is shorter than its header declares (%" PRIu64 " of %" PRIu64
                       " data bytes)",
                       dec->data_size - dec->data_left, dec->data_size);
-        api_error_at_offset(&dec->failure, (int64_t)dec->pos);
-        return api_error_replay(&dec->failure, err);
+        api_error_at_offset(dec->err, (int64_t)dec->pos);
+        return err->status;
     }
     return API_OK;
 }
 
-void api_npy_free(struct api_npy_decoder *dec)
+static void npy_destroy(void *d)
 {
+    struct api_npy_decoder *dec = d;
+
     if (dec == NULL)
         return;
     free(dec->header);
     api_elements_free(&dec->elems);
     free(dec);
 }
+
+const struct api_decoder_ops api_npy_ops = {npy_create, npy_feed, npy_finish, npy_destroy};

@@ -55,25 +55,26 @@ static void npy_header(char *buf, const char *descr, size_t n)
 static double run_once(enum api_format fmt, bool has_dtype, const char *body, size_t len,
                        size_t chunk, double *sum)
 {
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, has_dtype, false};
     struct api_body *b;
     struct api_error err;
     double t0, t1;
     enum api_status st;
 
     api_error_init(&err);
-    if (api_body_new(fmt, has_dtype, L2_DTYPE_FLOAT32, &b, &err) != API_OK) {
+    if (api_body_new(fmt, &opts, UINT64_MAX, &b, &err) != API_OK) {
         fprintf(stderr, "bench_decode: %s\n", err.detail);
         return -1;
     }
     t0 = now();
     st = API_OK;
     for (size_t at = 0; at < len && st == API_OK; at += chunk)
-        st = api_body_feed(b, body + at, len - at < chunk ? len - at : chunk, &err);
+        st = api_body_feed(b, body + at, len - at < chunk ? len - at : chunk);
     if (st == API_OK)
-        st = api_body_finish(b, &err);
+        st = api_body_finish(b);
     t1 = now();
     if (st != API_OK || l2_accum_sum(&api_body_result(b)->total, sum) != L2_OK) {
-        fprintf(stderr, "bench_decode: %s: %s\n", api_status_code(st), err.detail);
+        fprintf(stderr, "bench_decode: %s: %s\n", api_status_code(st), api_body_error(b)->detail);
         api_body_free(b);
         return -1;
     }

@@ -20,12 +20,6 @@
 
 #define METRICS_PROC_STAT_MAX 1024
 
-static const char *const format_names[METRICS_FORMAT_COUNT] = {
-    [API_FORMAT_JSON] = "json",
-    [API_FORMAT_RAW] = "raw",
-    [API_FORMAT_NPY] = "npy",
-};
-
 /* A growing output buffer; after a failed allocation every append is a
  * no-op and ok stays false. */
 struct text {
@@ -302,7 +296,7 @@ char *metrics_render(struct metrics *m, const struct metrics_process *proc, size
         for (size_t f = 0; f < METRICS_FORMAT_COUNT; f++)
             text_append(
                 &t, "l2d_elements_total{dtype=\"%s\",format=\"%s\"} %llu\n",
-                l2_dtype_name((enum l2_dtype)d), format_names[f],
+                l2_dtype_name((enum l2_dtype)d), api_format_label((enum api_format)f),
                 (unsigned long long)atomic_load_explicit(&m->elements[d][f], memory_order_relaxed));
     }
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../api/body.h"
+#include "../api/format.h"
 #include "../core/dtype.h"
 #include "routes.h"
 
@@ -31,8 +31,8 @@
 #define METRICS_CODE_LIST(X) X(200) X(400) X(401) X(404) X(405) X(413) X(415) X(500) X(503)
 #define METRICS_CODE_COUNT 10 /* the list, plus "other" */
 
-/* The body formats, as labels ("json", "raw", "npy"; index: enum api_format). */
-#define METRICS_FORMAT_COUNT 3
+/* The body formats (api/format.h), labelled by api_format_label. */
+#define METRICS_FORMAT_COUNT API_FORMAT_COUNT
 
 struct metrics {
     _Atomic uint64_t requests[ROUTE_COUNT][METRICS_CODE_COUNT];

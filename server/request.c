@@ -43,9 +43,8 @@ struct request {
     bool admitted;        /* counted in shared->in_flight */
     bool discarding;      /* err is set: drop the rest of the body */
     unsigned http_status; /* of the queued response; 0 before one is queued */
-    uint64_t received;    /* body bytes received */
+    uint64_t received;    /* body bytes received on the wire (the body counts decoded ones) */
     struct api_body *body;
-    enum api_format format; /* of body, when there is one */
     struct api_query query;
     struct api_error err;
     char request_id[REQUEST_ID_MAX + 1];
@@ -318,6 +317,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
     size_t query_len = 0;
     const char *content_type, *length;
     enum api_format format;
+    struct api_decode_opts opts;
 
     if (req->path_len < req->uri_len) {
         query = req->uri + req->path_len + 1;
@@ -329,7 +329,6 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
     content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (api_content_type_parse(content_type, &format, &req->err) != API_OK)
         return refuse(req, con, body_unread);
-    req->format = format;
 
     /* 413 before the body's own checks (API.md: ... 415 -> 413 -> body):
      * api_body_new refuses a dtype that does not fit the format. */
@@ -345,8 +344,10 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
         }
     }
 
-    if (api_body_new(format, req->query.has_dtype, req->query.dtype, &req->body, &req->err) !=
-        API_OK)
+    opts.dtype = req->query.dtype;
+    opts.has_dtype = req->query.has_dtype;
+    opts.count_nonfinite = false;
+    if (api_body_new(format, &opts, cfg->max_body_bytes, &req->body, &req->err) != API_OK)
         return refuse(req, con, body_unread);
     return MHD_YES;
 }
@@ -413,7 +414,7 @@ static void consume(struct request *req, const char *data, size_t len)
         req->discarding = true;
         return;
     }
-    if (api_body_feed(req->body, data, len, &req->err) != API_OK)
+    if (api_body_feed(req->body, data, len) != API_OK)
         req->discarding = true;
 }
 
@@ -428,8 +429,8 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
         return queue_problem(req, con, &req->err, false);
     if (req->body == NULL)
         return serve_get(req, con, false);
-    if (api_body_finish(req->body, &req->err) != API_OK)
-        return queue_problem(req, con, &req->err, false);
+    if (api_body_finish(req->body) != API_OK)
+        return queue_problem(req, con, api_body_error(req->body), false);
     if (req->route == ROUTE_REGULARIZE)
         scale = &req->query.scale;
     if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)
@@ -496,7 +497,8 @@ void request_completed(void *cls, struct MHD_Connection *connection, void **req_
         const struct api_result *result = api_body_result(req->body);
         elements = result->total.count;
         if (elements != 0)
-            metrics_add_elements(shared->metrics, result->dtype, req->format, elements);
+            metrics_add_elements(shared->metrics, result->dtype, api_body_format(req->body),
+                                 elements);
     }
     entry.request_id = req->request_id;
     entry.method = req->method;

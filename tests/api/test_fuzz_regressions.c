@@ -105,12 +105,15 @@ static enum api_status whole_status(enum api_format fmt, bool has_dtype, enum l2
     struct api_body *b = NULL;
     enum api_status st;
 
+    struct api_decode_opts opts = {dtype, has_dtype, false};
+
     api_error_init(err);
-    st = api_body_new(fmt, has_dtype, dtype, &b, err);
+    st = api_body_new(fmt, &opts, UINT64_MAX, &b, err);
     cr_assert_eq(st, API_OK);
-    st = api_body_feed(b, body, len, err);
+    st = api_body_feed(b, body, len);
     if (st == API_OK)
-        st = api_body_finish(b, err);
+        st = api_body_finish(b);
+    *err = *api_body_error(b);
     api_body_free(b);
     return st;
 }

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/body.h"
 #include "api/npy_decode.h"
 #include "tests/support/oracle.h"
 #include "tests/support/chunks.h"
+#include "tests/support/decode.h"
 
 #define NPY_BODY_MAX 8192
 
@@ -85,24 +87,9 @@ static size_t npy_head(unsigned char *out, int major, const char *dict, size_t *
 static enum api_status decode(const unsigned char *b, size_t n, enum chunking how, uint64_t seed,
                               struct api_result *res, struct api_error *err)
 {
-    struct api_npy_decoder *dec;
-    enum api_status st = API_OK;
-    size_t at = 0;
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false};
 
-    api_result_init(res, L2_DTYPE_FLOAT64);
-    api_error_init(err);
-    dec = api_npy_new(res);
-    cr_assert_not_null(dec);
-    while (at < n && st == API_OK) {
-        size_t len = chunks_len(how, &seed, n - at, 13);
-
-        st = api_npy_feed(dec, (const char *)b + at, len, err);
-        at += len;
-    }
-    if (st == API_OK)
-        st = api_npy_finish(dec, err);
-    api_npy_free(dec);
-    return st;
+    return decode_chunked(&api_npy_ops, &opts, b, n, how, seed, 13, res, err);
 }
 
 /* A valid body: header for descr/shape/order, then count random finite
@@ -634,32 +621,32 @@ Test(npy_decode, non_finite_each_descr_with_index)
     }
 }
 
-Test(npy_decode, errors_are_replayed)
+Test(npy_decode, errors_are_replayed_by_the_body)
 {
     unsigned char b[NPY_BODY_MAX];
     double sum, half;
     size_t n = make_npy(b, 1, ">f4", false, "(2,)", 2, 1, &sum, &half);
-    struct api_result res;
-    struct api_error err, again;
-    struct api_npy_decoder *dec;
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false};
+    struct api_body *body = NULL;
+    struct api_error err;
+    const struct api_error *first;
 
     put(b + n - 4, 0x7f800000, 4, true);
-    api_result_init(&res, L2_DTYPE_FLOAT64);
     api_error_init(&err);
-    dec = api_npy_new(&res);
-    cr_assert_eq(api_npy_feed(dec, (const char *)b, n - 2, &err), API_OK);
-    cr_assert_eq(api_npy_feed(dec, (const char *)b + n - 2, 2, &err), API_NON_FINITE);
-    cr_assert_eq(err.index, 1);
-    cr_assert_str_eq(err.detail, "element 1 of the .npy array is not finite (NaN or infinity)");
-    api_error_init(&again);
-    cr_assert_eq(api_npy_feed(dec, "x", 1, &again), API_NON_FINITE);
-    cr_assert_eq(again.index, 1);
-    api_error_init(&again);
-    cr_assert_eq(api_npy_finish(dec, &again), API_NON_FINITE);
-    cr_assert_str_eq(again.detail, err.detail);
-    api_npy_free(dec);
-    api_npy_free(NULL);
-    api_result_free(&res);
+    cr_assert_eq(api_body_new(API_FORMAT_NPY, &opts, UINT64_MAX, &body, &err), API_OK);
+    cr_assert_eq(api_body_feed(body, b, n - 2), API_OK);
+    cr_assert_eq(api_body_feed(body, b + n - 2, 2), API_NON_FINITE);
+    first = api_body_error(body);
+    cr_assert_eq(first->index, 1);
+    cr_assert_str_eq(first->detail, "element 1 of the .npy array is not finite (NaN or infinity)");
+    cr_assert_eq(api_body_feed(body, "x", 1), API_NON_FINITE);
+    cr_assert_eq(api_body_finish(body), API_NON_FINITE);
+    cr_assert_eq(api_body_error(body)->index, 1);
+    cr_assert_str_eq(api_body_error(body)->detail,
+                     "element 1 of the .npy array is not finite (NaN or infinity)");
+    cr_assert_eq(err.status, API_OK, "creation's record is untouched");
+    api_body_free(body);
+    api_npy_ops.destroy(NULL);
 }
 
 /* Property: every body, valid or not, decodes to the same bits or the same
@@ -783,20 +770,18 @@ Test(npy_decode, fixture_files)
     }
 }
 
-Test(npy_decode, empty_chunk_with_null_buffer)
+Test(npy_decode, empty_chunks_and_truncated_preamble)
 {
-    struct api_result res;
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false};
+    struct api_body *body = NULL;
     struct api_error err;
-    struct api_npy_decoder *dec;
 
-    api_result_init(&res, L2_DTYPE_FLOAT64);
     api_error_init(&err);
-    dec = api_npy_new(&res);
-    cr_assert_eq(api_npy_feed(dec, NULL, 0, &err), API_OK);
-    cr_assert_eq(api_npy_feed(dec, "\x93NUMPY", 6, &err), API_OK);
-    cr_assert_eq(api_npy_feed(dec, NULL, 0, &err), API_OK);
-    cr_assert_eq(api_npy_finish(dec, &err), API_INVALID_NPY);
-    cr_assert_eq(err.offset, 6);
-    api_npy_free(dec);
-    api_result_free(&res);
+    cr_assert_eq(api_body_new(API_FORMAT_NPY, &opts, UINT64_MAX, &body, &err), API_OK);
+    cr_assert_eq(api_body_feed(body, NULL, 0), API_OK);
+    cr_assert_eq(api_body_feed(body, "\x93NUMPY", 6), API_OK);
+    cr_assert_eq(api_body_feed(body, NULL, 0), API_OK);
+    cr_assert_eq(api_body_finish(body), API_INVALID_NPY);
+    cr_assert_eq(api_body_error(body)->offset, 6);
+    api_body_free(body);
 }

@@ -231,15 +231,17 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     enum api_status st;
     size_t i, start = 0;
 
+    struct api_decode_opts opts = {in->dtype, in->has_dtype, false};
+
     api_error_init(err);
-    st = api_body_new(fmt, in->has_dtype, in->dtype, &body, err);
+    st = api_body_new(fmt, &opts, UINT64_MAX, &body, err);
     *out = body;
     if (st != API_OK)
         return st;
     for (i = 0; i <= in->ncuts; i++) {
         size_t end = i < in->ncuts ? in->cuts[i] : in->len;
         char *piece = fuzz_copy(in->body + start, end - start);
-        enum api_status fst = api_body_feed(body, piece, end - start, err);
+        enum api_status fst = api_body_feed(body, piece, end - start);
 
         free(piece);
         if (st == API_OK)
@@ -250,7 +252,7 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
         start = end;
     }
     {
-        enum api_status fst = api_body_finish(body, err);
+        enum api_status fst = api_body_finish(body);
         if (st == API_OK)
             st = fst;
         else
@@ -259,9 +261,10 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     }
     if (st != API_OK) {
         char extra[1] = {'0'};
-        enum api_status again = api_body_feed(body, extra, 1, err);
+        enum api_status again = api_body_feed(body, extra, 1);
         FUZZ_CHECK(again == st, "pieces: error not sticky (%d then %d)", (int)st, (int)again);
     }
+    *err = *api_body_error(body);
     return st;
 }
 
@@ -293,6 +296,38 @@ static inline enum api_status fuzz_run(void *dec, fuzz_feed_fn feed, fuzz_finish
     } while (st == API_OK && pos < len);
     if (st == API_OK)
         st = finish(dec, err);
+    return st;
+}
+
+/* Runs one format's decoder (its ops, as api/body.c does: chunk offsets,
+ * the body length at the end) over body whole (step 0) or step bytes at a
+ * time, each piece copied to its own allocation; stops at the first error.
+ * res is initialised here (float64) and must be freed by the caller. */
+static inline enum api_status fuzz_run_ops(const struct api_decoder_ops *ops,
+                                           const struct api_decode_opts *opts,
+                                           struct api_result *res, const uint8_t *body, size_t len,
+                                           size_t step, struct api_error *err)
+{
+    void *dec = NULL;
+    enum api_status st;
+    size_t pos = 0;
+
+    api_result_init(res, L2_DTYPE_FLOAT64);
+    api_error_init(err);
+    st = ops->create(res, opts, &dec, err);
+    if (step == 0)
+        step = len > 0 ? len : 1;
+    while (st == API_OK && pos < len) {
+        size_t n = len - pos < step ? len - pos : step;
+        char *piece = fuzz_copy(body + pos, n);
+
+        st = ops->feed(dec, (const unsigned char *)piece, n, pos, err);
+        free(piece);
+        pos += n;
+    }
+    if (st == API_OK)
+        st = ops->finish(dec, len, err);
+    ops->destroy(dec);
     return st;
 }
 

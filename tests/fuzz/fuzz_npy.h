@@ -2,7 +2,7 @@
  *
  * Input: the header of fuzz_common.h (its dtype bits are unused: the .npy
  * header carries the dtype), then the .npy body. The body is decoded whole
- * by api_npy_*, in the fuzzer's pieces through api_body, and byte by byte;
+ * by the .npy format's ops, in the fuzzer's pieces through api_body, and byte by byte;
  * all three must agree. A slow reference then reads the file's own framing
  * (magic, version, header length, the descr's byte order) and loads the
  * data element by element with l2_dtype_load_le (byte-swapped for '>'),
@@ -18,29 +18,12 @@
 #include "api/npy_decode.h"
 #include "fuzz_common.h"
 
-static enum api_status npy_feed(void *dec, const char *buf, size_t len, struct api_error *err)
-{
-    return api_npy_feed(dec, buf, len, err);
-}
-
-static enum api_status npy_finish(void *dec, struct api_error *err)
-{
-    return api_npy_finish(dec, err);
-}
-
 static enum api_status npy_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                   struct api_error *err)
 {
-    struct api_npy_decoder *dec;
-    enum api_status st;
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false};
 
-    api_result_init(res, L2_DTYPE_FLOAT64);
-    dec = api_npy_new(res);
-    if (dec == NULL)
-        abort();
-    st = fuzz_run(dec, npy_feed, npy_finish, in->body, in->len, step, err);
-    api_npy_free(dec);
-    return st;
+    return fuzz_run_ops(&api_npy_ops, &opts, res, in->body, in->len, step, err);
 }
 
 /* The file's framing as the reference reads it. */

@@ -1,7 +1,7 @@
 /* fuzz_raw.h -- the raw harness body (fuzz_raw.c; replayed by the unit tests).
  *
  * Input: the header of fuzz_common.h (dtype in byte 0; a raw body always
- * has one), then the body. The body is decoded whole by api_raw_*, in the
+ * has one), then the body. The body is decoded whole by the raw format's ops, in the
  * fuzzer's pieces through api_body, and byte by byte; all three must agree.
  * A slow exact reference then loads the elements one by one with
  * l2_dtype_load_le and adds them with l2_accum_add: it must find the same
@@ -12,33 +12,16 @@
 
 #include <math.h>
 
-#include "api/raw_decode.h"
+#include "api/elements.h"
 #include "fuzz_common.h"
-
-static enum api_status raw_feed(void *dec, const char *buf, size_t len, struct api_error *err)
-{
-    return api_raw_feed(dec, buf, len, err);
-}
-
-static enum api_status raw_finish(void *dec, struct api_error *err)
-{
-    return api_raw_finish(dec, err);
-}
 
 /* Decodes body whole (step 0) or step bytes at a time into res. */
 static enum api_status raw_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                   struct api_error *err)
 {
-    struct api_raw_decoder *dec;
-    enum api_status st;
+    struct api_decode_opts opts = {in->dtype, true, false};
 
-    api_result_init(res, in->dtype);
-    dec = api_raw_new(res);
-    if (dec == NULL)
-        abort();
-    st = fuzz_run(dec, raw_feed, raw_finish, in->body, in->len, step, err);
-    api_raw_free(dec);
-    return st;
+    return fuzz_run_ops(&api_raw_ops, &opts, res, in->body, in->len, step, err);
 }
 
 /* The reference: element by element. */

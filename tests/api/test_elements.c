@@ -1,12 +1,15 @@
-/* test_raw_decode.c -- raw little-endian bodies: every dtype against the MPFR
- * oracle, lengths, non-finite elements, and re-chunking invariance. */
+/* test_elements.c -- the element stream and the raw little-endian format
+ * built on it: every dtype against the MPFR oracle, lengths, non-finite
+ * elements, big-endian swapping, and re-chunking invariance. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
-#include "api/raw_decode.h"
+#include "api/elements.h"
+#include "api/format.h"
 #include "tests/support/oracle.h"
 #include "tests/support/chunks.h"
+#include "tests/support/decode.h"
 
 #define RAW_MAX_BODY 4096
 
@@ -65,24 +68,9 @@ static void put_le(unsigned char *p, uint64_t bits, size_t size)
 static enum api_status decode(enum l2_dtype dt, const unsigned char *b, size_t n, enum chunking how,
                               uint64_t seed, struct api_result *res, struct api_error *err)
 {
-    struct api_raw_decoder *dec;
-    enum api_status st = API_OK;
-    size_t at = 0;
+    struct api_decode_opts opts = {dt, true, false};
 
-    api_result_init(res, dt);
-    api_error_init(err);
-    dec = api_raw_new(res);
-    cr_assert_not_null(dec);
-    while (at < n && st == API_OK) {
-        size_t len = chunks_len(how, &seed, n - at, 11);
-
-        st = api_raw_feed(dec, (const char *)b + at, len, err);
-        at += len;
-    }
-    if (st == API_OK)
-        st = api_raw_finish(dec, err);
-    api_raw_free(dec);
-    return st;
+    return decode_chunked(&api_raw_ops, &opts, b, n, how, seed, 11, res, err);
 }
 
 /* A body of n random finite elements of dt (plus a few edge values), and
@@ -282,32 +270,35 @@ Test(raw_decode, non_finite_every_dtype_with_index)
 Test(raw_decode, non_finite_split_across_chunks)
 {
     unsigned char b[24] = {0};
-    struct api_result res;
-    struct api_error err;
-    struct api_raw_decoder *dec;
+    static const size_t cuts[][2] = {{11, 4}, {8, 1}, {1, 15}, {16, 8}};
 
     put_le(b + 8, 0x7ff0000000000000u, 8); /* element 1 is +inf */
-    api_result_init(&res, L2_DTYPE_FLOAT64);
-    api_error_init(&err);
-    dec = api_raw_new(&res);
-    cr_assert_eq(api_raw_feed(dec, (const char *)b, 11, &err), API_OK);
-    cr_assert_eq(api_raw_feed(dec, (const char *)b + 11, 4, &err), API_OK);
-    cr_assert_eq(api_raw_feed(dec, (const char *)b + 15, 9, &err), API_NON_FINITE);
-    cr_assert_eq(err.index, 1);
-    cr_assert_str_eq(err.detail, "element 1 of the float64 body is not finite (NaN or infinity)");
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        struct api_result res;
+        struct api_error err;
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, true, false};
+        void *dec = NULL;
+        size_t at = 0;
+        enum api_status st = API_OK;
 
-    /* Replayed, unchanged, by every later call. */
-    struct api_error again;
-    api_error_init(&again);
-    cr_assert_eq(api_raw_feed(dec, (const char *)b, 8, &again), API_NON_FINITE);
-    cr_assert_eq(again.index, 1);
-    cr_assert_str_eq(again.detail, err.detail);
-    api_error_init(&again);
-    cr_assert_eq(api_raw_finish(dec, &again), API_NON_FINITE);
-    cr_assert_eq(again.index, 1);
-    cr_assert_eq(api_raw_feed(dec, (const char *)b, 8, NULL), API_NON_FINITE);
-    api_raw_free(dec);
-    api_result_free(&res);
+        api_result_init(&res, L2_DTYPE_FLOAT64);
+        api_error_init(&err);
+        cr_assert_eq(api_raw_ops.create(&res, &opts, &dec, &err), API_OK);
+        for (size_t k = 0; k < 2; k++) {
+            st = api_raw_ops.feed(dec, b + at, cuts[i][k], at, &err);
+            at += cuts[i][k];
+            if (st != API_OK)
+                break;
+        }
+        if (st == API_OK)
+            st = api_raw_ops.feed(dec, b + at, sizeof b - at, at, &err);
+        cr_assert_eq(st, API_NON_FINITE);
+        cr_assert_eq(err.index, 1);
+        cr_assert_eq(err.offset, -1);
+        cr_assert_str_eq(err.detail, "element 1 of the float64 body is not finite (NaN or infinity)");
+        api_raw_ops.destroy(dec);
+        api_result_free(&res);
+    }
 }
 
 /* Property: any chunking of a body gives the same bits, or the same error. */
@@ -368,21 +359,54 @@ Test(raw_decode, rechunking_invariance)
     }
 }
 
-Test(raw_decode, empty_chunk_with_null_buffer)
+Test(raw_decode, dtype_is_required)
 {
     struct api_result res;
     struct api_error err;
-    struct api_raw_decoder *dec;
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false};
+    void *dec = (void *)1;
 
-    api_result_init(&res, L2_DTYPE_FLOAT32);
+    api_result_init(&res, L2_DTYPE_FLOAT64);
     api_error_init(&err);
-    dec = api_raw_new(&res);
-    cr_assert_eq(api_raw_feed(dec, "\x00\x00", 2, &err), API_OK);
-    cr_assert_eq(api_raw_feed(dec, NULL, 0, &err), API_OK);
-    cr_assert_eq(api_raw_feed(dec, "\x80\x3f", 2, &err), API_OK);
-    cr_assert_eq(api_raw_finish(dec, &err), API_OK);
-    cr_assert_eq(res.shape[0], 1);
-    api_raw_free(dec);
-    api_raw_free(NULL);
-    api_result_free(&res);
+    cr_assert_eq(api_raw_ops.create(&res, &opts, &dec, &err), API_INVALID_DTYPE);
+    cr_assert_null(dec);
+    cr_assert_str_eq(err.detail, "a dtype query parameter (float16, bfloat16, float32 or "
+                                 "float64) is required for application/octet-stream bodies");
+    api_raw_ops.destroy(NULL);
+}
+
+Test(elements, big_endian_swap_matches_little_endian)
+{
+    for (int d = 0; d < 4; d++) {
+        enum l2_dtype dt = all_dtypes[d];
+        size_t size = size_of(dt);
+        unsigned char le[RAW_MAX_BODY], be[RAW_MAX_BODY];
+        double sum, half;
+        size_t n = make_body(dt, 200, 7 + (uint64_t)d, le, &sum, &half);
+        struct l2_accum acc;
+        struct api_elements s;
+        struct api_error err;
+        uint64_t seed = 99;
+        size_t at = 0;
+        double got;
+
+        for (size_t i = 0; i < n; i += size)
+            for (size_t k = 0; k < size; k++)
+                be[i + k] = le[i + size - 1 - k];
+        l2_accum_init(&acc);
+        api_error_init(&err);
+        cr_assert_eq(api_elements_init(&s, &acc, dt, true, "the test stream", &err), API_OK);
+        while (at < n) {
+            size_t len = chunks_len(RANDOM, &seed, n - at, 7);
+
+            cr_assert_eq(api_elements_feed(&s, be + at, len, &err), API_OK);
+            at += len;
+        }
+        cr_assert_eq(s.carry_len, 0);
+        cr_assert_eq(s.count, n / size);
+        cr_assert_eq(l2_accum_sum(&acc, &got), L2_OK);
+        cr_assert_eq(memcmp(&got, &sum, 8), 0, "%s", l2_dtype_name(dt));
+        api_elements_free(&s);
+        api_elements_free(NULL);
+    }
 }
