@@ -22,9 +22,9 @@ LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 # Sanitized test runs: Criterion's own runner leaves one object at exit.
 export LSAN_OPTIONS ?= suppressions=$(abspath tests/lsan.supp)
 
-PKGS_SERVER := libmicrohttpd jansson
+PKGS_SERVER := libmicrohttpd jansson zlib
 PKGS_UNIT   := jansson criterion mpfr
-PKGS_INTEG  := jansson criterion libcurl
+PKGS_INTEG  := jansson criterion libcurl zlib
 
 ifeq ($(V),1)
   Q :=
@@ -90,7 +90,7 @@ $(BUILD)/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
 $(BUILD)/server/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_SERVER))
-$(BUILD)/api/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags jansson)
+$(BUILD)/api/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags jansson zlib)
 $(BUILD)/tests/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_UNIT) $(PKGS_SERVER) libcurl) \
                               -Wno-conversion
 
@@ -142,7 +142,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBAPI) $(LIBCORE)
 	@mkdir -p $(@D)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-conversion -o $@ $< $(LIBAPI) $(LIBCORE) \
-		$(shell pkg-config --cflags --libs jansson) -lm
+		$(shell pkg-config --cflags --libs jansson zlib) -lm
 
 bench: deps $(BENCH_BIN) $(L2D)
 	$(Q)sh bench/run.sh $(BUILD)

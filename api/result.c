@@ -157,12 +157,16 @@ enum api_status api_result_check_name(const struct api_result *res, const char *
     return st;
 }
 
-enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
-                                      const struct l2_accum *acc, unsigned ndim,
-                                      const uint64_t *shape, struct api_error *err)
+/* Appends a tensor entry (summed from acc, or skipped with its file dtype
+ * code when skipped is not NULL). */
+static enum api_status add_entry(struct api_result *res, const char *name, size_t len,
+                                 enum l2_dtype dtype, const char *skipped,
+                                 const struct l2_accum *acc, unsigned ndim, const uint64_t *shape,
+                                 struct api_error *err)
 {
     enum api_status st;
     char *name_copy = NULL;
+    char *skipped_copy = NULL;
     uint64_t *shape_copy = NULL;
 
     st = api_result_check_name(res, name, len, err);
@@ -180,6 +184,11 @@ enum api_status api_result_add_tensor(struct api_result *res, const char *name, 
         goto out_oom;
     memcpy(name_copy, name, len);
     name_copy[len] = '\0';
+    if (skipped != NULL) {
+        skipped_copy = strdup(skipped);
+        if (skipped_copy == NULL)
+            goto out_oom;
+    }
     if (ndim > 0) {
         shape_copy = malloc(ndim * sizeof *shape_copy);
         if (shape_copy == NULL)
@@ -201,25 +210,51 @@ enum api_status api_result_add_tensor(struct api_result *res, const char *name, 
         goto out_oom;
 
     struct api_tensor *t = &res->tensors[res->n_tensors];
+    memset(t, 0, sizeof *t);
     t->name = name_copy;
     t->name_len = len;
-    t->count = acc->count;
+    t->skipped = skipped_copy;
+    t->dtype = dtype;
     t->ndim = ndim;
     t->shape = shape_copy;
-    l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
-    l2_accum_half(acc, &t->half_sum);
+    if (skipped_copy == NULL) {
+        t->count = acc->count;
+        l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
+        l2_accum_half(acc, &t->half_sum);
+        l2_accum_merge(&res->total, acc);
+    }
     index_put(res->names_index, res->tensors, res->n_tensors);
     res->n_tensors++;
-    l2_accum_merge(&res->total, acc);
     st = API_OK;
     goto out;
 
 out_oom:
     api_error_set(err, API_INTERNAL_ERROR, "out of memory");
     free(shape_copy);
+    free(skipped_copy);
     free(name_copy);
 out:
     return st;
+}
+
+enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
+                                      const struct l2_accum *acc, unsigned ndim,
+                                      const uint64_t *shape, struct api_error *err)
+{
+    return add_entry(res, name, len, res->dtype, NULL, acc, ndim, shape, err);
+}
+
+enum api_status api_result_add_typed(struct api_result *res, const char *name, size_t len,
+                                     enum l2_dtype dtype, const struct l2_accum *acc, unsigned ndim,
+                                     const uint64_t *shape, struct api_error *err)
+{
+    return add_entry(res, name, len, dtype, NULL, acc, ndim, shape, err);
+}
+
+enum api_status api_result_add_skipped(struct api_result *res, const char *name, size_t len,
+                                       const char *file_dtype, struct api_error *err)
+{
+    return add_entry(res, name, len, res->dtype, file_dtype, NULL, 0, NULL, err);
 }
 
 void api_result_free(struct api_result *res)
@@ -228,6 +263,7 @@ void api_result_free(struct api_result *res)
         return;
     for (size_t i = 0; i < res->n_tensors; i++) {
         free(res->tensors[i].name);
+        free(res->tensors[i].skipped);
         free(res->tensors[i].shape);
     }
     free(res->tensors);

@@ -22,6 +22,8 @@
 struct api_tensor {
     char *name;         /* UTF-8, NUL-terminated, owned by the result */
     size_t name_len;    /* bytes, without the NUL (names may hold U+0000) */
+    char *skipped;      /* not summed: the file's own dtype code ("I64", "<i8"), owned; else NULL */
+    enum l2_dtype dtype; /* of the elements summed (not meaningful when skipped) */
     double sum_squares; /* exact sum rounded once; +inf if it overflowed */
     double half_sum;    /* exact sum / 2 rounded once (tf.nn.l2_loss); +inf likewise */
     uint64_t count;
@@ -52,6 +54,19 @@ void api_result_init(struct api_result *res, enum l2_dtype dtype);
 enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
                                       const struct l2_accum *acc, unsigned ndim,
                                       const uint64_t *shape, struct api_error *err);
+
+/* api_result_add_tensor for a tensor of its own dtype (checkpoint formats,
+ * where each tensor has one). */
+enum api_status api_result_add_typed(struct api_result *res, const char *name, size_t len,
+                                     enum l2_dtype dtype, const struct l2_accum *acc, unsigned ndim,
+                                     const uint64_t *shape, struct api_error *err);
+
+/* Records a tensor that is not summed (an integer, bool, fp8 or complex
+ * tensor of a checkpoint) with the file's own dtype code (NUL-terminated,
+ * copied). Its name counts for duplicates and API_MAX_TENSORS like a summed
+ * one. The same errors as api_result_add_tensor. */
+enum api_status api_result_add_skipped(struct api_result *res, const char *name, size_t len,
+                                       const char *file_dtype, struct api_error *err);
 
 /* Checks, before its tensor is read, that a tensor called name (len bytes)
  * could be added: the same errors as api_result_add_tensor except out of

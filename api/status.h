@@ -14,6 +14,10 @@
     X(API_NON_FINITE, 400, "non_finite", "Bad Request")                                            \
     X(API_INVALID_LENGTH, 400, "invalid_length", "Bad Request")                                    \
     X(API_INVALID_NPY, 400, "invalid_npy", "Bad Request")                                          \
+    X(API_INVALID_SAFETENSORS, 400, "invalid_safetensors", "Bad Request")                          \
+    X(API_INVALID_NPZ, 400, "invalid_npz", "Bad Request")                                          \
+    X(API_FORMAT_MISMATCH, 400, "format_mismatch", "Bad Request")                                  \
+    X(API_INVALID_ENCODING, 400, "invalid_encoding", "Bad Request")                                \
     X(API_INVALID_DTYPE, 400, "invalid_dtype", "Bad Request")                                      \
     X(API_INVALID_SCALE, 400, "invalid_scale", "Bad Request")                                      \
     X(API_INVALID_PARAMETER, 400, "invalid_parameter", "Bad Request")                              \
@@ -23,6 +27,7 @@
     X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed", "Method Not Allowed")                     \
     X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large", "Content Too Large")                        \
     X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type", "Unsupported Media Type")         \
+    X(API_UNSUPPORTED_ENCODING, 415, "unsupported_encoding", "Unsupported Media Type")             \
     X(API_INTERNAL_ERROR, 500, "internal_error", "Internal Server Error")                          \
     X(API_DRAINING, 503, "draining", "Service Unavailable")
 

@@ -23,7 +23,7 @@ FUZZ_HDR     := $(wildcard tests/fuzz/*.h)
 
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := $(filter-out -O2 -MMD -MP,$(BASE_CFLAGS)) -O1 -g $(FUZZ_SAN) \
-               $(shell pkg-config --cflags jansson)
+               $(shell pkg-config --cflags jansson zlib)
 FUZZ_OPTS   := -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
                -print_final_stats=1
 
@@ -49,7 +49,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(filter 1,$(V)),,echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) \
-		$(shell pkg-config --libs jansson) -lm
+		$(shell pkg-config --libs jansson zlib) -lm
 
 fuzz-build: fuzz-check-cc
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)

@@ -2,12 +2,12 @@
 # install-deps.sh -- install the Debian 12 packages l2d needs, if missing.
 # Run as root (or with sudo available); prints the apt command otherwise.
 set -eu
-# build: gcc make pkg-config libmicrohttpd-dev libjansson-dev
+# build: gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev (gzip bodies, npz members)
 # tests: criterion, libcurl, MPFR (exact oracle), clang + its runtime (sanitizers,
 # libFuzzer), clang-format (lint), python3-numpy (example client), openssl (TLS test
 # certificates), prometheus (promtool and a real scrape), wrk (benchmarks), groff (man page
 # check), valgrind (memcheck run), node (OpenAPI lint)
-PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libcriterion-dev \
+PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libcriterion-dev \
 libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3-numpy \
 openssl prometheus wrk curl groff-base valgrind nodejs npm"
 if [ "${1:-}" = --list ]; then
