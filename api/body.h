@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "decoder.h"
+#include "encoding.h"
 #include "format.h"
 
 struct api_body;
@@ -23,13 +24,15 @@ struct api_body;
 enum api_status api_content_type_parse(const char *content_type, enum api_format *out,
                                        struct api_error *err);
 
-/* A body of format fmt decoded with opts, refused with payload_too_large
- * past max_bytes decoded bytes. The format checks opts (a raw body needs a
+/* A body of format fmt, sent with Content-Encoding enc (inflated before
+ * the format's decoder sees it), decoded with opts, refused with
+ * payload_too_large past max_bytes decoded bytes. The format checks opts (a raw body needs a
  * dtype, an .npy body refuses one): that error, or internal_error when out
  * of memory, is written to err and *out is NULL. On success *out owns a new
  * body; free it with api_body_free. */
 enum api_status api_body_new(enum api_format fmt, const struct api_decode_opts *opts,
-                             uint64_t max_bytes, struct api_body **out, struct api_error *err);
+                             enum api_encoding enc, uint64_t max_bytes, struct api_body **out,
+                             struct api_error *err);
 
 /* Feeds the next chunk (len may be 0, buf then possibly NULL). Returns the
  * body's first error, recorded in api_body_error; after one, later chunks

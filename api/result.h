@@ -20,12 +20,12 @@
 #define API_MAX_TENSORS 10000 /* named tensors in one body */
 
 struct api_tensor {
-    char *name;         /* UTF-8, NUL-terminated, owned by the result */
-    size_t name_len;    /* bytes, without the NUL (names may hold U+0000) */
-    char *skipped;      /* not summed: the file's own dtype code ("I64", "<i8"), owned; else NULL */
+    char *name;      /* UTF-8, NUL-terminated, owned by the result */
+    size_t name_len; /* bytes, without the NUL (names may hold U+0000) */
+    char *skipped;   /* not summed: the file's own dtype code ("I64", "<i8"), owned; else NULL */
     enum l2_dtype dtype; /* of the elements summed (not meaningful when skipped) */
-    double sum_squares; /* exact sum rounded once; +inf if it overflowed */
-    double half_sum;    /* exact sum / 2 rounded once (tf.nn.l2_loss); +inf likewise */
+    double sum_squares;  /* exact sum rounded once; +inf if it overflowed */
+    double half_sum;     /* exact sum / 2 rounded once (tf.nn.l2_loss); +inf likewise */
     uint64_t count;
     unsigned ndim;
     uint64_t *shape; /* ndim entries, owned by the result (NULL when ndim is 0) */

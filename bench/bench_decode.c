@@ -62,7 +62,7 @@ static double run_once(enum api_format fmt, bool has_dtype, const char *body, si
     enum api_status st;
 
     api_error_init(&err);
-    if (api_body_new(fmt, &opts, UINT64_MAX, &b, &err) != API_OK) {
+    if (api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &b, &err) != API_OK) {
         fprintf(stderr, "bench_decode: %s\n", err.detail);
         return -1;
     }

@@ -305,6 +305,37 @@ static enum MHD_Result refuse(struct request *req, struct MHD_Connection *con, b
     return MHD_YES;
 }
 
+struct encoding_scan {
+    enum api_encoding enc;
+    struct api_error *err;
+    bool ok;
+};
+
+static enum MHD_Result encoding_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct encoding_scan *scan = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_ENCODING) != 0)
+        return MHD_YES;
+    scan->ok = api_encoding_parse(value, &scan->enc, scan->err) == API_OK;
+    return scan->ok ? MHD_YES : MHD_NO;
+}
+
+/* The coding of every Content-Encoding field of the request together
+ * (a field may be repeated; RFC 9110 5.3). False, with err set, for a
+ * coding l2d does not decode. */
+static bool content_encoding(struct MHD_Connection *con, enum api_encoding *enc,
+                             struct api_error *err)
+{
+    struct encoding_scan scan = {API_ENCODING_IDENTITY, err, true};
+
+    MHD_get_connection_values(con, MHD_HEADER_KIND, encoding_field, &scan);
+    *enc = scan.enc;
+    return scan.ok;
+}
+
 /* Validates a compute request before its body: query, Content-Type, size,
  * then the decoder's own checks as it is created. Refusals go through refuse(). */
 static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *con,
@@ -317,6 +348,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
     size_t query_len = 0;
     const char *content_type, *length;
     enum api_format format;
+    enum api_encoding encoding;
     struct api_decode_opts opts;
 
     if (req->path_len < req->uri_len) {
@@ -328,6 +360,8 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
 
     content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (api_content_type_parse(content_type, &format, &req->err) != API_OK)
+        return refuse(req, con, body_unread);
+    if (!content_encoding(con, &encoding, &req->err))
         return refuse(req, con, body_unread);
 
     /* 413 before the body's own checks (API.md: ... 415 -> 413 -> body):
@@ -347,7 +381,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
     opts.dtype = req->query.dtype;
     opts.has_dtype = req->query.has_dtype;
     opts.count_nonfinite = false;
-    if (api_body_new(format, &opts, cfg->max_body_bytes, &req->body, &req->err) != API_OK)
+    if (api_body_new(format, &opts, encoding, cfg->max_body_bytes, &req->body, &req->err) != API_OK)
         return refuse(req, con, body_unread);
     return MHD_YES;
 }

@@ -101,8 +101,9 @@ Test(body, raw_requires_dtype)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_RAW, &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false}, UINT64_MAX,
-                              &body, &err),
+    cr_assert_eq(api_body_new(API_FORMAT_RAW,
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false},
+                              API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
                  API_INVALID_DTYPE);
     cr_assert_null(body);
     cr_assert_eq(err.status, API_INVALID_DTYPE);
@@ -116,8 +117,9 @@ Test(body, npy_forbids_dtype)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_NPY, &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false}, UINT64_MAX,
-                              &body, &err),
+    cr_assert_eq(api_body_new(API_FORMAT_NPY,
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false},
+                              API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
                  API_INVALID_NPY);
     cr_assert_null(body);
     cr_assert_eq(err.status, API_INVALID_NPY);
@@ -136,7 +138,7 @@ static enum api_status run(enum api_format fmt, bool has_dtype, enum l2_dtype dt
     size_t at = 0;
 
     api_error_init(err);
-    st = api_body_new(fmt, &opts, UINT64_MAX, out, err);
+    st = api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, out, err);
     cr_assert_eq(st, API_OK, "%s", err->detail);
     while (at < len && st == API_OK) {
         size_t n = len - at;
@@ -360,7 +362,7 @@ Test(body, rechunking_invariance_all_formats)
                 }
             }
             if (st == API_OK)
-            api_body_free(body);
+                api_body_free(body);
         }
         api_body_free(ref);
     }
@@ -376,7 +378,9 @@ Test(body, empty_chunks_with_null_buffer)
         struct api_error err;
 
         api_error_init(&err);
-        cr_assert_eq(api_body_new((enum api_format)f, &opts, UINT64_MAX, &body, &err), API_OK);
+        cr_assert_eq(
+            api_body_new((enum api_format)f, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
+            API_OK);
         cr_assert_eq(api_body_feed(body, NULL, 0), API_OK, "%s", api_body_error(body)->detail);
         cr_assert_eq(api_body_format(body), (enum api_format)f);
         api_body_free(body);
@@ -393,7 +397,8 @@ Test(body, decoded_size_limit)
     const char zeros[12] = {0};
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_RAW, &opts, 8, &body, &err), API_OK);
+    cr_assert_eq(api_body_new(API_FORMAT_RAW, &opts, API_ENCODING_IDENTITY, 8, &body, &err),
+                 API_OK);
     cr_assert_eq(api_body_feed(body, zeros, 8), API_OK);
     cr_assert_eq(api_body_feed(body, zeros, 4), API_PAYLOAD_TOO_LARGE);
     cr_assert_str_eq(api_body_error(body)->detail, "the body exceeds the limit of 8 bytes");

@@ -295,7 +295,8 @@ Test(raw_decode, non_finite_split_across_chunks)
         cr_assert_eq(st, API_NON_FINITE);
         cr_assert_eq(err.index, 1);
         cr_assert_eq(err.offset, -1);
-        cr_assert_str_eq(err.detail, "element 1 of the float64 body is not finite (NaN or infinity)");
+        cr_assert_str_eq(err.detail,
+                         "element 1 of the float64 body is not finite (NaN or infinity)");
         api_raw_ops.destroy(dec);
         api_result_free(&res);
     }

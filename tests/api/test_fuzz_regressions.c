@@ -108,7 +108,7 @@ static enum api_status whole_status(enum api_format fmt, bool has_dtype, enum l2
     struct api_decode_opts opts = {dtype, has_dtype, false};
 
     api_error_init(err);
-    st = api_body_new(fmt, &opts, UINT64_MAX, &b, err);
+    st = api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &b, err);
     cr_assert_eq(st, API_OK);
     st = api_body_feed(b, body, len);
     if (st == API_OK)

@@ -633,7 +633,9 @@ Test(npy_decode, errors_are_replayed_by_the_body)
 
     put(b + n - 4, 0x7f800000, 4, true);
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_NPY, &opts, UINT64_MAX, &body, &err), API_OK);
+    cr_assert_eq(
+        api_body_new(API_FORMAT_NPY, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
+        API_OK);
     cr_assert_eq(api_body_feed(body, b, n - 2), API_OK);
     cr_assert_eq(api_body_feed(body, b + n - 2, 2), API_NON_FINITE);
     first = api_body_error(body);
@@ -777,7 +779,9 @@ Test(npy_decode, empty_chunks_and_truncated_preamble)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_NPY, &opts, UINT64_MAX, &body, &err), API_OK);
+    cr_assert_eq(
+        api_body_new(API_FORMAT_NPY, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
+        API_OK);
     cr_assert_eq(api_body_feed(body, NULL, 0), API_OK);
     cr_assert_eq(api_body_feed(body, "\x93NUMPY", 6), API_OK);
     cr_assert_eq(api_body_feed(body, NULL, 0), API_OK);

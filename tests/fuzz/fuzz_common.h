@@ -234,7 +234,7 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     struct api_decode_opts opts = {in->dtype, in->has_dtype, false};
 
     api_error_init(err);
-    st = api_body_new(fmt, &opts, UINT64_MAX, &body, err);
+    st = api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, err);
     *out = body;
     if (st != API_OK)
         return st;

@@ -1,9 +1,10 @@
 /* decode.c -- drives one format's decoder over a chunked body. */
 #include "tests/support/decode.h"
 
-enum api_status decode_chunked(const struct api_decoder_ops *ops, const struct api_decode_opts *opts,
-                               const void *b, size_t n, enum chunking how, uint64_t seed,
-                               size_t small, struct api_result *res, struct api_error *err)
+enum api_status decode_chunked(const struct api_decoder_ops *ops,
+                               const struct api_decode_opts *opts, const void *b, size_t n,
+                               enum chunking how, uint64_t seed, size_t small,
+                               struct api_result *res, struct api_error *err)
 {
     const unsigned char *p = b;
     void *dec = NULL;

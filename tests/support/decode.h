@@ -11,8 +11,9 @@
  * chunk's body offset and the body length as body.c does, and stops at the
  * first error. Returns the decoder's status; res must be freed by the
  * caller. */
-enum api_status decode_chunked(const struct api_decoder_ops *ops, const struct api_decode_opts *opts,
-                               const void *b, size_t n, enum chunking how, uint64_t seed,
-                               size_t small, struct api_result *res, struct api_error *err);
+enum api_status decode_chunked(const struct api_decoder_ops *ops,
+                               const struct api_decode_opts *opts, const void *b, size_t n,
+                               enum chunking how, uint64_t seed, size_t small,
+                               struct api_result *res, struct api_error *err);
 
 #endif
