@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "text.h"
+
 #define CT_ECHO_MAX 64 /* bytes of an unsupported media type quoted back */
 
 struct api_body {
@@ -88,16 +90,7 @@ enum api_status api_content_type_parse(const char *content_type, enum api_format
             return API_OK;
         }
     }
-    for (i = 0; i < len && i < CT_ECHO_MAX; i++) {
-        unsigned char c = (unsigned char)start[i];
-
-        shown[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (i < len) {
-        memcpy(shown + i, "...", 3);
-        i += 3;
-    }
-    shown[i] = '\0';
+    api_text_echo(shown, sizeof shown, start, len, CT_ECHO_MAX, API_TEXT_ECHO_MASK);
     /* the list ends in ", ": print all but those two bytes */
     return api_error_set(err, API_UNSUPPORTED_MEDIA_TYPE,
                          "unsupported Content-Type '%s': send one of %.*s", shown,

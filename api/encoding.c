@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "text.h"
+
 #define ENCODING_ECHO_MAX 64 /* bytes of an unsupported coding quoted back */
 
 struct api_inflate {
@@ -62,18 +64,8 @@ static bool lookup(const char *s, size_t len, enum api_encoding *out)
 static enum api_status unsupported(const char *s, size_t len, struct api_error *err)
 {
     char shown[ENCODING_ECHO_MAX + 4];
-    size_t i;
 
-    for (i = 0; i < len && i < ENCODING_ECHO_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        shown[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (i < len) {
-        memcpy(shown + i, "...", 3);
-        i += 3;
-    }
-    shown[i] = '\0';
+    api_text_echo(shown, sizeof shown, s, len, ENCODING_ECHO_MAX, API_TEXT_ECHO_MASK);
     return api_error_set(err, API_UNSUPPORTED_ENCODING,
                          "unsupported Content-Encoding '%s': send the body as is, or with one "
                          "of gzip, x-gzip or deflate",

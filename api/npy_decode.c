@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "elements.h"
+#include "text.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -77,22 +78,6 @@ static enum api_status npy_at(struct api_npy_decoder *dec, uint64_t offset)
 /* Records invalid_npy, detail printf-style, at body offset `offset`. */
 #define npy_fail(dec, offset, ...)                                                                 \
     (api_error_set((dec)->err, API_INVALID_NPY, __VA_ARGS__), npy_at((dec), (offset)))
-
-/* Copies up to NPY_ECHO_MAX bytes of s into out as printable ASCII (others
- * become '?'), so a detail never carries invalid UTF-8. */
-static void echo(const unsigned char *s, size_t len, char out[NPY_ECHO_MAX + 4])
-{
-    size_t i;
-    size_t n = len < NPY_ECHO_MAX ? len : NPY_ECHO_MAX;
-
-    for (i = 0; i < n; i++)
-        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
-    if (n < len) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-}
 
 /* ---- preamble ------------------------------------------------------------ */
 
@@ -213,7 +198,7 @@ static enum api_status parse_descr(struct hdr *h)
     st = parse_string(h, "descr", &d, &len);
     if (st != API_OK)
         return st;
-    echo(d, len, shown);
+    api_text_echo(shown, sizeof shown, (const char *)d, len, NPY_ECHO_MAX, API_TEXT_ECHO_MASK);
     if (len == 3 && d[1] == 'f' && (d[2] == '2' || d[2] == '4' || d[2] == '8')) {
         if (d[0] == '|')
             return npy_fail(dec, off,
@@ -359,7 +344,8 @@ static enum api_status parse_header(struct api_npy_decoder *dec)
         if (k == 3) {
             char shown[NPY_ECHO_MAX + 4];
 
-            echo(key, key_len, shown);
+            api_text_echo(shown, sizeof shown, (const char *)key, key_len, NPY_ECHO_MAX,
+                          API_TEXT_ECHO_MASK);
             return npy_fail(dec, key_off,
                             "bad .npy header: unknown key '%s' (expected descr, fortran_order "
                             "and shape)",

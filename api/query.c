@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 /* Longest scale accepted, in decoded bytes. Python would take any length,
  * but a decimal that long says nothing a 1 KiB one cannot. */
 #define QUERY_SCALE_MAX 1024
@@ -27,17 +29,6 @@ struct slice {
     size_t len;
 };
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s ('+' is a space) into dst, writing at most cap bytes
  * (no NUL); *out_len gets the full decoded length even past cap. Returns
  * false on a '%' not followed by two hex digits. */
@@ -51,8 +42,8 @@ static bool pct_decode(struct slice s, char *dst, size_t cap, size_t *out_len)
             int hi, lo;
             if (s.len - i < 3)
                 return false;
-            hi = hex_value(s.p[i + 1]);
-            lo = hex_value(s.p[i + 2]);
+            hi = api_text_hex_value((unsigned char)s.p[i + 1]);
+            lo = api_text_hex_value((unsigned char)s.p[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             c = (char)(hi * 16 + lo);
@@ -70,36 +61,9 @@ static bool pct_decode(struct slice s, char *dst, size_t cap, size_t *out_len)
     return true;
 }
 
-/* Writes a printable, NUL-terminated echo of user bytes into out: printable
- * ASCII as is, every other byte as \xHH, cut after QUERY_ECHO_MAX source
- * bytes with "...". out needs 4 * QUERY_ECHO_MAX + 4 bytes. */
-#define QUERY_ECHO_BUF (4 * QUERY_ECHO_MAX + 4)
-static void echo_text(const char *s, size_t len, bool truncated, char out[QUERY_ECHO_BUF])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i, n = 0;
-
-    if (len > QUERY_ECHO_MAX) {
-        len = QUERY_ECHO_MAX;
-        truncated = true;
-    }
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out[n++] = (char)c;
-        } else {
-            out[n++] = '\\';
-            out[n++] = 'x';
-            out[n++] = hex[c >> 4];
-            out[n++] = hex[c & 15];
-        }
-    }
-    if (truncated) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-}
+/* Bytes of the buffer that holds an echo (api_text_echo, \xHH style). */
+#define QUERY_ECHO_BUF API_TEXT_ECHO_SIZE(QUERY_ECHO_MAX)
+_Static_assert(QUERY_ECHO_MAX <= QUERY_DTYPE_MAX, "a dtype echo reads only what was kept");
 
 /* Does s (len bytes) match [+-]?(digits[.digits] | .digits)([eE][+-]?digits)?
  * Sets *integer when it has neither a '.' nor an exponent. */
@@ -163,7 +127,7 @@ static enum api_status parse_scale(const char *s, size_t len, bool truncated, st
         return api_error_set(err, API_INVALID_SCALE,
                              "scale must be a finite decimal number such as 0.01, not empty");
     if (!scale_grammar(s, len, &integer)) {
-        echo_text(s, len, false, echo);
+        api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
         return api_error_set(err, API_INVALID_SCALE,
                              "scale must be a finite decimal number such as 0.01: '%s'", echo);
     }
@@ -185,7 +149,7 @@ static enum api_status parse_scale(const char *s, size_t len, bool truncated, st
      * make -1e999 into -inf and call it negative, but "-inf" is not what the
      * user sent and either way the scale is refused. */
     if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)) {
-        echo_text(s, len, false, echo);
+        api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
         return api_error_set(err, API_INVALID_SCALE,
                              "scale is out of range (not a finite float64): '%s'", echo);
     }
@@ -205,14 +169,16 @@ static enum api_status parse_scale(const char *s, size_t len, bool truncated, st
     return API_OK;
 }
 
-static enum api_status parse_dtype(const char *s, size_t len, bool truncated, enum l2_dtype *out,
+/* Validates the decoded dtype, len bytes long, of which s holds the first
+ * QUERY_DTYPE_MAX at most. */
+static enum api_status parse_dtype(const char *s, size_t len, enum l2_dtype *out,
                                    struct api_error *err)
 {
     char echo[QUERY_ECHO_BUF];
 
-    if (!truncated && l2_dtype_from_name(s, len, out))
+    if (len <= QUERY_DTYPE_MAX && l2_dtype_from_name(s, len, out))
         return API_OK;
-    echo_text(s, len, truncated, echo);
+    api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
     return api_error_set(err, API_INVALID_DTYPE, "dtype must be one of " QUERY_DTYPES ", not '%s'",
                          echo);
 }
@@ -251,7 +217,7 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         if (seg_len == 0)
             continue;
         if (!pct_decode(key, name, sizeof name, &name_len) || !pct_decode(val, NULL, 0, &val_len)) {
-            echo_text(seg, seg_len, false, echo);
+            api_text_echo(echo, sizeof echo, seg, seg_len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
             return api_error_set(err, API_INVALID_PARAMETER,
                                  "bad percent-encoding in query parameter '%s'", echo);
         }
@@ -271,8 +237,7 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
             seen_dtype = true;
             dtype_raw = val;
         } else {
-            echo_text(name, name_len < sizeof name ? name_len : sizeof name,
-                      name_len > QUERY_ECHO_MAX, echo);
+            api_text_echo(echo, sizeof echo, name, name_len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
             return api_error_set(err, API_INVALID_PARAMETER,
                                  endpoint == API_ENDPOINT_REGULARIZE
                                      ? "unknown query parameter '%s' (accepted: scale, dtype)"
@@ -302,7 +267,7 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         enum api_status st;
 
         pct_decode(dtype_raw, buf, sizeof buf, &n);
-        st = parse_dtype(buf, n < sizeof buf ? n : sizeof buf, n > sizeof buf, &out->dtype, err);
+        st = parse_dtype(buf, n, &out->dtype, err);
         if (st != API_OK)
             return st;
         out->has_dtype = true;

@@ -1,319 +1,50 @@
-/* response.c -- success and problem+json bodies, numbers printed as repr().
+/* response.c -- success and problem+json bodies.
  *
- * A double is printed with the fewest significant digits that read back to
- * the same bits (the correctly rounded p-digit decimal, or its neighbour
- * towards x, for p = 1..17), laid out as Python's repr(float). Success
- * bodies are assembled in a bounded growable buffer; strings go through
- * jansson's escaper, numbers never do (its %.17g is not the shortest). */
+ * Both are written straight into one bounded buffer (api/text.h): numbers
+ * as Python's repr prints them (api/shortest.h), strings through the one
+ * JSON escaper, laid out on one line with ", " and ": " as API.md shows. */
 #include "response.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* ---- shortest round-trip digits ---------------------------------------- */
+#include "shortest.h"
+#include "text.h"
 
-/* Reads the p significant digits and the exponent of "%.*e" output. */
-static void sci_split(const char *s, char *digits, int *exp10)
+/* Hard limit on a problem+json body: the longest detail and pointer, every
+ * byte escaped to six, stay far below it. */
+#define RESPONSE_PROBLEM_MAX ((size_t)64 << 10)
+_Static_assert(6 * (API_DETAIL_MAX + API_POINTER_MAX) + 1024 < RESPONSE_PROBLEM_MAX,
+               "a problem body always fits");
+
+static void put_double(struct api_text_buf *b, double x)
 {
-    int n = 0;
-
-    for (; *s != 'e'; s++)
-        if (*s >= '0' && *s <= '9')
-            digits[n++] = *s;
-    *exp10 = (int)strtol(s + 1, NULL, 10);
+    char tmp[API_SHORTEST_MAX];
+    api_text_buf_append(b, tmp, api_shortest_repr(x, tmp));
 }
 
-/* Reads back digits[0..p) x 10^exp10 (as d.ddd) with strtod. */
-static double sci_value(const char *digits, int p, int exp10)
+static void put_u64(struct api_text_buf *b, uint64_t v)
 {
-    char buf[48];
-    int n = 0;
-
-    buf[n++] = digits[0];
-    if (p > 1) {
-        buf[n++] = '.';
-        memcpy(buf + n, digits + 1, (size_t)(p - 1));
-        n += p - 1;
-    }
-    buf[n++] = 'e';
-    if (exp10 < 0) {
-        buf[n++] = '-';
-        exp10 = -exp10;
-    }
-    if (exp10 >= 100)
-        buf[n++] = (char)('0' + exp10 / 100);
-    if (exp10 >= 10)
-        buf[n++] = (char)('0' + exp10 / 10 % 10);
-    buf[n++] = (char)('0' + exp10 % 10);
-    buf[n] = '\0';
-    return strtod(buf, NULL);
+    api_text_buf_appendf(b, "%" PRIu64, v);
 }
 
-/* Moves the p-digit decimal digits x 10^exp10 one unit in its last place
- * up (dir > 0) or down, renormalising across a power of ten. */
-static void sci_step(char *digits, int p, int *exp10, int dir)
+/* The len bytes at s as a JSON string (invalid UTF-8 as U+FFFD). */
+static void put_string(struct api_text_buf *b, const char *s, size_t len)
 {
-    int i;
-
-    if (dir > 0) {
-        for (i = p - 1; i >= 0 && digits[i] == '9'; i--)
-            digits[i] = '0';
-        if (i >= 0) {
-            digits[i]++;
-        } else { /* 99..9 -> 100..0 */
-            digits[0] = '1';
-            (*exp10)++;
-        }
-    } else {
-        for (i = p - 1; i >= 0 && digits[i] == '0'; i--)
-            digits[i] = '9';
-        digits[i]--;            /* digits[0] >= '1', so i >= 0 */
-        if (digits[0] == '0') { /* 10..0 -> 9..9 one decade down */
-            memset(digits, '9', (size_t)p);
-            (*exp10)--;
-        }
-    }
+    api_text_buf_json_string(b, s, len, API_TEXT_JSON_SHORT);
 }
 
-/* The nearest p-digit decimal to x, from d17/e17, the nearest 17-digit one:
- * rounding d17 again gives the same digits unless d17 sits exactly on a
- * p-digit midpoint (a midpoint strictly between x and d17 would be a closer
- * 17-digit decimal). Returns false in that one case. */
-static bool round_from_17(const char d17[17], int e17, int p, char digits[17], int *exp10)
+static void put_shape(struct api_text_buf *b, unsigned ndim, const uint64_t *shape)
 {
-    int i;
-
-    memcpy(digits, d17, 17);
-    *exp10 = e17;
-    if (p == 17)
-        return true;
-    if (d17[p] == '5') {
-        for (i = p + 1; i < 17 && d17[i] == '0'; i++)
-            ;
-        if (i == 17)
-            return false;
-    }
-    if (d17[p] >= '5')
-        sci_step(digits, p, exp10, 1);
-    return true;
-}
-
-/* Whether some p-digit decimal reads back as ax: the nearest one, or, where
- * the rounding interval is lopsided (at a power of two), the neighbour on the
- * other side of ax. On true, digits/exp10 hold that decimal. This only gets
- * truer as p grows: a p-digit decimal inside the interval is also a
- * (p+1)-digit one, and the nearest (p+1)-digit decimal on its side of ax is
- * at least as close. d17/e17: ax's nearest 17-digit decimal. */
-static bool round_trips(double ax, int p, const char d17[17], int e17, char digits[17], int *exp10)
-{
-    char buf[40];
-    double back;
-
-    if (!round_from_17(d17, e17, p, digits, exp10)) {
-        snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
-        sci_split(buf, digits, exp10);
-    }
-    back = sci_value(digits, p, *exp10);
-    if (back == ax)
-        return true;
-    sci_step(digits, p, exp10, back > ax ? -1 : 1);
-    return sci_value(digits, p, *exp10) == ax;
-}
-
-/* The shortest significant digits (no trailing zeros) of finite ax > 0 that
- * strtod reads back as ax, and its decimal exponent: ax ~ d.ddd x 10^exp10.
- * Among candidates of that length the nearest to ax is chosen, as Gay's
- * shortest mode (used by repr) does. round_trips is monotone in p, so the
- * shortest length is found by bisection (17 digits always round-trip), each
- * candidate rounded from one correctly rounded 17-digit print of ax.
- * Returns the digit count. */
-static int shortest_digits(double ax, char digits[17], int *exp10)
-{
-    char buf[40], d17[17];
-    int e17, lo = 1, hi = 17, p;
-
-    snprintf(buf, sizeof buf, "%.16e", ax);
-    sci_split(buf, d17, &e17);
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (round_trips(ax, mid, d17, e17, digits, exp10))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    p = lo;
-    round_trips(ax, p, d17, e17, digits, exp10); /* true: leaves p's digits behind */
-    while (p > 1 && digits[p - 1] == '0')
-        p--;
-    return p;
-}
-
-size_t api_fmt_double(double x, char buf[API_FMT_DOUBLE_MAX])
-{
-    char digits[17];
-    size_t n = 0;
-    int nd, e, i;
-
-    if (isnan(x)) {
-        memcpy(buf, "nan", 4);
-        return 3;
-    }
-    if (signbit(x))
-        buf[n++] = '-';
-    if (isinf(x)) {
-        memcpy(buf + n, "inf", 4);
-        return n + 3;
-    }
-    if (x == 0.0) {
-        memcpy(buf + n, "0.0", 4);
-        return n + 3;
-    }
-    nd = shortest_digits(fabs(x), digits, &e);
-    if (e >= -4 && e < 16) { /* repr's fixed notation */
-        if (e >= 0) {
-            for (i = 0; i <= e; i++)
-                buf[n++] = i < nd ? digits[i] : '0';
-            buf[n++] = '.';
-            if (nd > e + 1) {
-                for (i = e + 1; i < nd; i++)
-                    buf[n++] = digits[i];
-            } else {
-                buf[n++] = '0';
-            }
-        } else {
-            buf[n++] = '0';
-            buf[n++] = '.';
-            for (i = 0; i < -e - 1; i++)
-                buf[n++] = '0';
-            for (i = 0; i < nd; i++)
-                buf[n++] = digits[i];
-        }
-        buf[n] = '\0';
-    } else { /* scientific: d[.ddd]e+XX, at least two exponent digits */
-        buf[n++] = digits[0];
-        if (nd > 1) {
-            buf[n++] = '.';
-            for (i = 1; i < nd; i++)
-                buf[n++] = digits[i];
-        }
-        n += (size_t)snprintf(buf + n, API_FMT_DOUBLE_MAX - n, "e%c%02d", e < 0 ? '-' : '+',
-                              e < 0 ? -e : e);
-    }
-    return n;
-}
-
-/* ---- a bounded growable buffer ------------------------------------------ */
-
-struct rbuf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed; /* out of memory or past API_RESPONSE_MAX; later appends no-ops */
-};
-
-static void rbuf_append(struct rbuf *b, const char *s, size_t n)
-{
-    size_t need;
-
-    if (b->failed)
-        return;
-    if (__builtin_add_overflow(b->len, n + 1, &need) || need > API_RESPONSE_MAX) {
-        b->failed = true;
-        return;
-    }
-    if (need > b->cap) {
-        size_t cap = b->cap != 0 ? b->cap : 256;
-        char *p;
-        while (cap < need)
-            cap = cap > API_RESPONSE_MAX / 2 ? API_RESPONSE_MAX : cap * 2;
-        p = realloc(b->data, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void rbuf_str(struct rbuf *b, const char *s)
-{
-    rbuf_append(b, s, strlen(s));
-}
-
-static void rbuf_double(struct rbuf *b, double x)
-{
-    char tmp[API_FMT_DOUBLE_MAX];
-    rbuf_append(b, tmp, api_fmt_double(x, tmp));
-}
-
-static void rbuf_u64(struct rbuf *b, uint64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    rbuf_append(b, tmp, (size_t)n);
-}
-
-/* json_dumps, but never allocating mid-dump: jansson 2.14 goes on past a
- * failed buffer growth and can drop a key, so the text is sized first
- * (json_dumpb with no buffer) and then written into one allocation. Returns
- * a malloc'd NUL-terminated string, or NULL (js may be NULL). */
-static char *dump_whole(const json_t *js, size_t flags, size_t *out_len)
-{
-    size_t size = js != NULL ? json_dumpb(js, NULL, 0, flags) : 0;
-    char *text;
-
-    if (size == 0)
-        return NULL;
-    text = malloc(size + 1);
-    if (text == NULL)
-        return NULL;
-    if (json_dumpb(js, text, size, flags) != size) {
-        free(text);
-        return NULL;
-    }
-    text[size] = '\0';
-    if (out_len != NULL)
-        *out_len = size;
-    return text;
-}
-
-/* Appends s (len bytes of valid UTF-8, NULs allowed) as a JSON string,
- * escaped by jansson (U+0000 and control characters as \uXXXX). */
-static void rbuf_json_string(struct rbuf *b, const char *s, size_t len)
-{
-    json_t *js;
-    char *text;
-
-    if (b->failed)
-        return;
-    js = json_stringn_nocheck(s, len);
-    text = dump_whole(js, JSON_ENCODE_ANY, NULL);
-    if (text == NULL)
-        b->failed = true;
-    else
-        rbuf_str(b, text);
-    free(text);
-    json_decref(js);
-}
-
-static void rbuf_shape(struct rbuf *b, unsigned ndim, const uint64_t *shape)
-{
-    rbuf_str(b, "[");
+    api_text_buf_append_str(b, "[");
     for (unsigned i = 0; i < ndim; i++) {
         if (i > 0)
-            rbuf_str(b, ", ");
-        rbuf_u64(b, shape[i]);
+            api_text_buf_append_str(b, ", ");
+        put_u64(b, shape[i]);
     }
-    rbuf_str(b, "]");
+    api_text_buf_append_str(b, "]");
 }
 
 /* ---- success bodies ------------------------------------------------------ */
@@ -342,43 +73,44 @@ static bool scaled_loss(double l2, const struct api_scale *scale, double *out)
     return true;
 }
 
-static void put_figures(struct rbuf *b, const struct figures *f)
+static void put_figures(struct api_text_buf *b, const struct figures *f)
 {
-    rbuf_str(b, "\"loss\": ");
-    rbuf_double(b, f->loss);
-    rbuf_str(b, ", \"sum_squares\": ");
-    rbuf_double(b, f->sum_squares);
-    rbuf_str(b, ", \"norm\": ");
-    rbuf_double(b, f->norm);
-    rbuf_str(b, ", \"count\": ");
-    rbuf_u64(b, f->count);
+    api_text_buf_append_str(b, "\"loss\": ");
+    put_double(b, f->loss);
+    api_text_buf_append_str(b, ", \"sum_squares\": ");
+    put_double(b, f->sum_squares);
+    api_text_buf_append_str(b, ", \"norm\": ");
+    put_double(b, f->norm);
+    api_text_buf_append_str(b, ", \"count\": ");
+    put_u64(b, f->count);
 }
 
-static void put_scale(struct rbuf *b, const struct api_scale *scale)
+static void put_scale(struct api_text_buf *b, const struct api_scale *scale)
 {
     if (scale == NULL)
         return;
-    rbuf_str(b, ", \"scale\": ");
-    rbuf_double(b, scale->disabled ? 0.0 : scale->value);
+    api_text_buf_append_str(b, ", \"scale\": ");
+    put_double(b, scale->disabled ? 0.0 : scale->value);
     if (scale->disabled)
-        rbuf_str(b, ", \"disabled\": true");
+        api_text_buf_append_str(b, ", \"disabled\": true");
 }
 
 enum api_status api_response_encode(const struct api_result *res, const struct api_scale *scale,
                                     char **out, size_t *out_len, struct api_error *err)
 {
-    struct rbuf b = {NULL, 0, 0, false};
+    struct api_text_buf b;
     struct figures total;
     enum api_status result = API_OK;
     double l2;
 
     *out = NULL;
     *out_len = 0;
+    api_text_buf_init(&b, API_RESPONSE_MAX);
     if (l2_accum_sum(&res->total, &total.sum_squares) != L2_OK) {
         result =
             api_error_set(err, API_RESULT_OUT_OF_RANGE,
                           "sum_squares overflows float64 (the largest is 1.7976931348623157e+308)");
-        goto out_free;
+        goto out_free_buf;
     }
     /* sum_squares is finite, so its exact half is too. */
     l2_accum_half(&res->total, &l2);
@@ -386,22 +118,22 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
         result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
                                "scale * l2_loss overflows float64 (scale %g, l2_loss %g)",
                                scale->value, l2);
-        goto out_free;
+        goto out_free_buf;
     }
     total.norm = sqrt(total.sum_squares);
     total.count = res->total.count;
 
-    rbuf_str(&b, "{");
+    api_text_buf_append_str(&b, "{");
     put_figures(&b, &total);
     if (!res->named) {
-        rbuf_str(&b, ", \"shape\": ");
-        rbuf_shape(&b, res->ndim, res->shape);
+        api_text_buf_append_str(&b, ", \"shape\": ");
+        put_shape(&b, res->ndim, res->shape);
     }
-    rbuf_str(&b, ", \"dtype\": ");
-    rbuf_json_string(&b, l2_dtype_name(res->dtype), strlen(l2_dtype_name(res->dtype)));
+    api_text_buf_append_str(&b, ", \"dtype\": ");
+    put_string(&b, l2_dtype_name(res->dtype), strlen(l2_dtype_name(res->dtype)));
     put_scale(&b, scale);
     if (res->named) {
-        rbuf_str(&b, ", \"tensors\": {");
+        api_text_buf_append_str(&b, ", \"tensors\": {");
         for (size_t i = 0; i < res->n_tensors; i++) {
             const struct api_tensor *t = &res->tensors[i];
             struct figures f;
@@ -409,140 +141,66 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
             if (isinf(t->sum_squares)) { /* unreachable while the total is finite */
                 result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
                                        "sum_squares of a tensor overflows float64");
-                goto out_free;
+                goto out_free_buf;
             }
             f.sum_squares = t->sum_squares;
             l2 = t->half_sum;
             if (!scaled_loss(l2, scale, &f.loss)) {
                 result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
                                        "scale * l2_loss of a tensor overflows float64");
-                goto out_free;
+                goto out_free_buf;
             }
             f.norm = sqrt(f.sum_squares);
             f.count = t->count;
             if (i > 0)
-                rbuf_str(&b, ", ");
-            rbuf_json_string(&b, t->name, t->name_len);
-            rbuf_str(&b, ": {");
+                api_text_buf_append_str(&b, ", ");
+            put_string(&b, t->name, t->name_len);
+            api_text_buf_append_str(&b, ": {");
             put_figures(&b, &f);
-            rbuf_str(&b, ", \"shape\": ");
-            rbuf_shape(&b, t->ndim, t->shape);
-            rbuf_str(&b, "}");
+            api_text_buf_append_str(&b, ", \"shape\": ");
+            put_shape(&b, t->ndim, t->shape);
+            api_text_buf_append_str(&b, "}");
         }
-        rbuf_str(&b, "}");
+        api_text_buf_append_str(&b, "}");
     }
-    rbuf_str(&b, "}");
-    if (b.failed) {
+    api_text_buf_append_str(&b, "}");
+    *out = api_text_buf_take(&b, out_len);
+    if (*out == NULL)
         result = api_error_set(err, API_INTERNAL_ERROR, "out of memory encoding the response");
-        goto out_free;
-    }
-    *out = b.data;
-    *out_len = b.len;
-    b.data = NULL; /* handed to the caller */
 
-out_free:
-    free(b.data);
+out_free_buf:
+    api_text_buf_free(&b);
     return result;
 }
 
 /* ---- problem+json ------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    size_t len, i;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1fu;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0fu;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-/* A jansson string of the n bytes at s, with every byte that is not part of valid UTF-8
- * replaced by U+FFFD. NULL when out of memory. */
-static json_t *json_utf8_string(const char *s, size_t n)
-{
-    static const char fffd[] = "\xef\xbf\xbd";
-    size_t i = 0, cap, o = 0;
-    char *buf;
-    json_t *js;
-
-    if (__builtin_mul_overflow(n, 3, &cap))
-        return NULL;
-    buf = malloc(cap + 1);
-    if (buf == NULL)
-        return NULL;
-    while (i < n) {
-        size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
-        if (k == 0) {
-            memcpy(buf + o, fffd, 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(buf + o, s + i, k);
-            o += k;
-            i += k;
-        }
-    }
-    js = json_stringn_nocheck(buf, o);
-    free(buf);
-    return js;
-}
-
-/* Sets key in obj to v, taking v's reference; false (and v released) on
- * failure or when v is NULL. */
-static bool put(json_t *obj, const char *key, json_t *v)
-{
-    return v != NULL && json_object_set_new(obj, key, v) == 0;
-}
-
 char *api_problem_encode(const struct api_error *err, size_t *out_len)
 {
     enum api_status st = err != NULL ? err->status : API_INTERNAL_ERROR;
     const char *detail = err != NULL ? err->detail : "";
-    json_t *obj = json_object();
-    char *text = NULL;
-    bool ok;
+    struct api_text_buf b;
+    size_t len = 0;
+    char *text;
 
-    if (obj == NULL)
-        goto out;
-    ok = put(obj, "type", json_string("about:blank")) &&
-         put(obj, "title", json_string(api_status_title(st))) &&
-         put(obj, "status", json_integer(api_status_http(st))) &&
-         put(obj, "detail", json_utf8_string(detail, strlen(detail))) &&
-         put(obj, "code", json_string(api_status_code(st)));
-    if (ok && err != NULL && err->has_pointer)
-        ok = put(obj, "pointer", json_utf8_string(err->pointer, err->pointer_len));
-    if (ok && err != NULL && err->index >= 0)
-        ok = put(obj, "index", json_integer(err->index));
-    if (ok && err != NULL && err->offset >= 0)
-        ok = put(obj, "offset", json_integer(err->offset));
-    if (ok)
-        text = dump_whole(obj, 0, out_len); /* one line, ", " and ": " as in API.md */
-out:
-    json_decref(obj);
+    api_text_buf_init(&b, RESPONSE_PROBLEM_MAX);
+    api_text_buf_append_str(&b, "{\"type\": \"about:blank\", \"title\": ");
+    put_string(&b, api_status_title(st), strlen(api_status_title(st)));
+    api_text_buf_appendf(&b, ", \"status\": %d, \"detail\": ", api_status_http(st));
+    put_string(&b, detail, strlen(detail));
+    api_text_buf_append_str(&b, ", \"code\": ");
+    put_string(&b, api_status_code(st), strlen(api_status_code(st)));
+    if (err != NULL && err->has_pointer) {
+        api_text_buf_append_str(&b, ", \"pointer\": ");
+        put_string(&b, err->pointer, err->pointer_len);
+    }
+    if (err != NULL && err->index >= 0)
+        api_text_buf_appendf(&b, ", \"index\": %" PRId64, err->index);
+    if (err != NULL && err->offset >= 0)
+        api_text_buf_appendf(&b, ", \"offset\": %" PRId64, err->offset);
+    api_text_buf_append_str(&b, "}");
+    text = api_text_buf_take(&b, &len);
+    if (text != NULL && out_len != NULL)
+        *out_len = len;
     return text;
 }

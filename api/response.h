@@ -1,7 +1,8 @@
 /* response.h -- JSON response and problem+json bodies.
  *
  * Every double is printed in the shortest form that reads back to the same
- * bits, laid out as Python's repr does (0.1, 15.0, 1e-05, 1e+16). */
+ * bits, laid out as Python's repr does (0.1, 15.0, 1e-05, 1e+16): see
+ * shortest.h. */
 #ifndef API_RESPONSE_H
 #define API_RESPONSE_H
 
@@ -10,28 +11,24 @@
 #include "query.h"
 #include "result.h"
 
-#define API_FMT_DOUBLE_MAX 32
 /* Hard limit on a success body; API_MAX_TENSORS entries with the longest
  * names and shapes stay far below it. */
 #define API_RESPONSE_MAX ((size_t)256 << 20)
-
-/* Writes x into buf (NUL-terminated) as Python's repr(x) would: the fewest
- * significant digits that strtod reads back to the same bits, fixed notation
- * for decimal exponents -4..15 (always with a '.'), else d.ddde+XX. Returns
- * the length. (Non-finite x gives repr's "inf", "-inf", "nan".) */
-size_t api_fmt_double(double x, char buf[API_FMT_DOUBLE_MAX]);
 
 /* Encodes the success body for res, on one line with ", " and ": " between
  * items (as API.md's examples). scale is NULL for /l2_loss. On success
  * *out is a malloc'd NUL-terminated string the caller frees, *out_len its
  * length. result_out_of_range when sum_squares or scale*loss overflows,
- * internal_error when out of memory; *out is then NULL. */
+ * internal_error when out of memory (or past API_RESPONSE_MAX); *out is
+ * then NULL. */
 enum api_status api_response_encode(const struct api_result *res, const struct api_scale *scale,
                                     char **out, size_t *out_len, struct api_error *err);
 
 /* Encodes err as an RFC 9457 problem+json body (type, title, status, detail,
- * code, and pointer/index/offset where set). Returns a malloc'd string the
- * caller frees, or NULL when out of memory. */
+ * code, and pointer/index/offset where set; NULL err: internal_error), bytes
+ * of detail or pointer that are not valid UTF-8 written as U+FFFD. Returns
+ * a malloc'd string the caller frees (length in *out_len when out_len is not
+ * NULL), or NULL when out of memory. */
 char *api_problem_encode(const struct api_error *err, size_t *out_len);
 
 #endif

@@ -9,9 +9,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "../api/text.h"
 
 /* Bytes kept free at the end of a JSON line for the fields after a
  * client-supplied string and the closing "}\n". */
@@ -45,22 +48,9 @@ static void write_line(const char *buf, size_t len)
  * spaces, which separate fields) as %XX. Always leaves room for "\n". */
 static void append_escaped(char *buf, size_t *len, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c > 0x20 && c < 0x7f) {
-            if (*len + 2 > cap)
-                return;
-            buf[(*len)++] = (char)c;
-        } else {
-            if (*len + 4 > cap)
-                return;
-            buf[(*len)++] = '%';
-            buf[(*len)++] = hex[c >> 4];
-            buf[(*len)++] = hex[c & 15];
-        }
-    }
+    if (*len < cap)
+        *len +=
+            api_text_echo(buf + *len, cap - *len, s, strlen(s), SIZE_MAX, API_TEXT_ECHO_PERCENT);
 }
 
 static void append_text(char *buf, size_t *len, size_t cap, const char *fmt, ...)
@@ -83,79 +73,13 @@ static void append_text(char *buf, size_t *len, size_t cap, const char *fmt, ...
     *len += (size_t)n < cap - 1 - *len ? (size_t)n : cap - 2 - *len;
 }
 
-/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 when it is not one. */
-static size_t utf8_sequence(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return n;
-}
-
 bool log_json_escape(char *buf, size_t *len, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), used = 0;
 
-    while (*p != '\0') {
-        char esc[8];
-        size_t n;
-
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            n = 2;
-            p++;
-        } else if (*p < 0x20 || *p == 0x7f) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            n = 6;
-            p++;
-        } else if (*p < 0x80) {
-            esc[0] = (char)*p;
-            n = 1;
-            p++;
-        } else if ((n = utf8_sequence(p)) != 0) {
-            memcpy(esc, p, n);
-            p += n;
-        } else {
-            memcpy(esc, "\\ufffd", 6);
-            n = 6;
-            p++;
-        }
-        if (*len + n > cap)
-            return false;
-        memcpy(buf + *len, esc, n);
-        *len += n;
-    }
-    return true;
+    if (*len < cap)
+        *len += api_text_json_escape(buf + *len, cap - *len, s, n, API_TEXT_JSON_UNICODE, &used);
+    return used == n;
 }
 
 /* Appends `"key":"<escaped s>"` to buf[*len..cap-1), the key trusted, s not

@@ -16,17 +16,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../api/text.h"
 #include "version.h"
 
 #define METRICS_PROC_STAT_MAX 1024
-
-/* A growing output buffer; after a failed allocation every append is a
- * no-op and ok stays false. */
-struct text {
-    char *buf;
-    size_t len, cap;
-    bool ok;
-};
+/* Hard limit on the rendered text, far above what the fixed label sets
+ * produce (about 20 KiB). */
+#define METRICS_TEXT_MAX ((size_t)1 << 20)
 
 static const double bucket_bounds[METRICS_BUCKET_COUNT] = {
 #define METRICS_BOUND(b) b,
@@ -195,160 +191,176 @@ void metrics_observe(struct metrics *m, enum route_id route, int http_status, ui
     atomic_fetch_add_explicit(&m->sum_ns[route], duration_ns, memory_order_relaxed);
 }
 
-static void text_append(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- rendering: one function per metric family ------------------------- */
 
-static void text_append(struct text *t, const char *fmt, ...)
+/* The # HELP and # TYPE lines of a family. */
+static void family(struct api_text_buf *t, const char *name, const char *type, const char *help)
 {
-    va_list ap;
-    int n;
-
-    if (!t->ok)
-        return;
-    for (;;) {
-        size_t room = t->cap - t->len;
-        va_start(ap, fmt);
-        n = vsnprintf(t->buf + t->len, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->ok = false;
-            return;
-        }
-        if ((size_t)n < room) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t need, cap;
-        if (__builtin_add_overflow(t->len, (size_t)n + 1, &need) ||
-            __builtin_mul_overflow(need, (size_t)2, &cap)) {
-            t->ok = false;
-            return;
-        }
-        char *grown = realloc(t->buf, cap);
-        if (grown == NULL) {
-            t->ok = false;
-            return;
-        }
-        t->buf = grown;
-        t->cap = cap;
-    }
+    api_text_buf_appendf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-char *metrics_render(struct metrics *m, const struct metrics_process *proc, size_t *out_len)
+/* A family of one sample without labels; the value is printf-style. */
+static void single(struct api_text_buf *t, const char *name, const char *type, const char *help,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void single(struct api_text_buf *t, const char *name, const char *type, const char *help,
+                   const char *fmt, ...)
 {
-    struct text t = {malloc(4096), 0, 4096, true};
+    va_list ap;
 
-    if (t.buf == NULL)
-        return NULL;
-    t.buf[0] = '\0';
+    family(t, name, type, help);
+    api_text_buf_appendf(t, "%s ", name);
+    va_start(ap, fmt);
+    api_text_buf_vappendf(t, fmt, ap);
+    va_end(ap);
+    api_text_buf_append_str(t, "\n");
+}
 
-    text_append(&t, "# HELP l2d_requests_total Requests answered, by endpoint and HTTP status.\n"
-                    "# TYPE l2d_requests_total counter\n");
+static void render_requests(struct api_text_buf *t, struct metrics *m)
+{
+    family(t, "l2d_requests_total", "counter", "Requests answered, by endpoint and HTTP status.");
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
         for (size_t c = 0; c < METRICS_CODE_COUNT; c++) {
             uint64_t v = atomic_load_explicit(&m->requests[r][c], memory_order_relaxed);
             if (v == 0)
                 continue;
             if (c < METRICS_CODE_COUNT - 1)
-                text_append(&t, "l2d_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
-                            route_label((enum route_id)r), code_values[c], (unsigned long long)v);
+                api_text_buf_appendf(t, "l2d_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
+                                     route_label((enum route_id)r), code_values[c],
+                                     (unsigned long long)v);
             else
-                text_append(&t, "l2d_requests_total{endpoint=\"%s\",code=\"other\"} %llu\n",
-                            route_label((enum route_id)r), (unsigned long long)v);
+                api_text_buf_appendf(t, "l2d_requests_total{endpoint=\"%s\",code=\"other\"} %llu\n",
+                                     route_label((enum route_id)r), (unsigned long long)v);
         }
     }
+}
 
-    text_append(&t, "# HELP l2d_request_duration_seconds Time from request line to response "
-                    "completion, by endpoint.\n"
-                    "# TYPE l2d_request_duration_seconds histogram\n");
+static void render_duration(struct api_text_buf *t, struct metrics *m)
+{
+    family(t, "l2d_request_duration_seconds", "histogram",
+           "Time from request line to response completion, by endpoint.");
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
         const char *label = route_label((enum route_id)r);
-        uint64_t cumulative = 0;
+        uint64_t cumulative = 0, ns;
+
         for (size_t b = 0; b <= METRICS_BUCKET_COUNT; b++) {
             cumulative += atomic_load_explicit(&m->buckets[r][b], memory_order_relaxed);
             if (b < METRICS_BUCKET_COUNT)
-                text_append(&t,
-                            "l2d_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} "
-                            "%llu\n",
-                            label, bucket_bounds[b], (unsigned long long)cumulative);
+                api_text_buf_appendf(
+                    t, "l2d_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+                    label, bucket_bounds[b], (unsigned long long)cumulative);
             else
-                text_append(&t,
-                            "l2d_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} "
-                            "%llu\n",
-                            label, (unsigned long long)cumulative);
+                api_text_buf_appendf(
+                    t, "l2d_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+                    label, (unsigned long long)cumulative);
         }
-        uint64_t ns = atomic_load_explicit(&m->sum_ns[r], memory_order_relaxed);
-        text_append(&t, "l2d_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n", label,
-                    (double)ns / 1e9);
-        text_append(&t, "l2d_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", label,
-                    (unsigned long long)cumulative);
+        ns = atomic_load_explicit(&m->sum_ns[r], memory_order_relaxed);
+        api_text_buf_appendf(t, "l2d_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n", label,
+                             (double)ns / 1e9);
+        api_text_buf_appendf(t, "l2d_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", label,
+                             (unsigned long long)cumulative);
     }
+}
 
-    text_append(&t,
-                "# HELP l2d_request_body_bytes_total Request body bytes received.\n"
-                "# TYPE l2d_request_body_bytes_total counter\n"
-                "l2d_request_body_bytes_total %llu\n",
-                (unsigned long long)atomic_load_explicit(&m->body_bytes, memory_order_relaxed));
+static void render_body_bytes(struct api_text_buf *t, struct metrics *m)
+{
+    single(t, "l2d_request_body_bytes_total", "counter", "Request body bytes received.", "%llu",
+           (unsigned long long)atomic_load_explicit(&m->body_bytes, memory_order_relaxed));
+}
 
-    text_append(&t, "# HELP l2d_elements_total Tensor elements decoded, by dtype and body "
-                    "format.\n"
-                    "# TYPE l2d_elements_total counter\n");
+static void render_elements(struct api_text_buf *t, struct metrics *m)
+{
+    family(t, "l2d_elements_total", "counter",
+           "Tensor elements decoded, by dtype and body format.");
     for (size_t d = 0; d < L2_DTYPE_COUNT; d++) {
         for (size_t f = 0; f < METRICS_FORMAT_COUNT; f++)
-            text_append(
-                &t, "l2d_elements_total{dtype=\"%s\",format=\"%s\"} %llu\n",
+            api_text_buf_appendf(
+                t, "l2d_elements_total{dtype=\"%s\",format=\"%s\"} %llu\n",
                 l2_dtype_name((enum l2_dtype)d), api_format_label((enum api_format)f),
                 (unsigned long long)atomic_load_explicit(&m->elements[d][f], memory_order_relaxed));
     }
+}
 
-    text_append(&t,
-                "# HELP l2d_requests_in_flight Requests started and not yet completed.\n"
-                "# TYPE l2d_requests_in_flight gauge\n"
-                "l2d_requests_in_flight %lld\n"
-                "# HELP l2d_open_connections Open client connections.\n"
-                "# TYPE l2d_open_connections gauge\n"
-                "l2d_open_connections %lld\n"
-                "# HELP l2d_build_info The running l2d's version; always 1.\n"
-                "# TYPE l2d_build_info gauge\n"
-                "l2d_build_info{version=\"%s\"} 1\n",
-                (long long)atomic_load_explicit(&m->in_flight, memory_order_relaxed),
-                (long long)atomic_load_explicit(&m->open_connections, memory_order_relaxed),
-                L2D_VERSION);
+static void render_in_flight(struct api_text_buf *t, struct metrics *m)
+{
+    single(t, "l2d_requests_in_flight", "gauge", "Requests started and not yet completed.", "%lld",
+           (long long)atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+}
 
+static void render_open_connections(struct api_text_buf *t, struct metrics *m)
+{
+    single(t, "l2d_open_connections", "gauge", "Open client connections.", "%lld",
+           (long long)atomic_load_explicit(&m->open_connections, memory_order_relaxed));
+}
+
+static void render_build_info(struct api_text_buf *t)
+{
+    family(t, "l2d_build_info", "gauge", "The running l2d's version; always 1.");
+    api_text_buf_appendf(t, "l2d_build_info{version=\"%s\"} 1\n", L2D_VERSION);
+}
+
+static void render_process_cpu(struct api_text_buf *t, const struct metrics_process *p)
+{
+    single(t, "process_cpu_seconds_total", "counter",
+           "Total user and system CPU time spent in seconds.", "%.2f", p->cpu_seconds);
+}
+
+static void render_process_resident(struct api_text_buf *t, const struct metrics_process *p)
+{
+    single(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", "%llu",
+           (unsigned long long)p->resident_bytes);
+}
+
+static void render_process_virtual(struct api_text_buf *t, const struct metrics_process *p)
+{
+    single(t, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", "%llu",
+           (unsigned long long)p->virtual_bytes);
+}
+
+static void render_process_open_fds(struct api_text_buf *t, const struct metrics_process *p)
+{
+    single(t, "process_open_fds", "gauge", "Number of open file descriptors.", "%llu",
+           (unsigned long long)p->open_fds);
+}
+
+/* Left out when there is no limit. */
+static void render_process_max_fds(struct api_text_buf *t, const struct metrics_process *p)
+{
+    if (p->max_fds != 0)
+        single(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.", "%llu",
+               (unsigned long long)p->max_fds);
+}
+
+static void render_process_start_time(struct api_text_buf *t, const struct metrics_process *p)
+{
+    single(t, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.", "%.2f", p->start_time_seconds);
+}
+
+char *metrics_render(struct metrics *m, const struct metrics_process *proc, size_t *out_len)
+{
+    struct api_text_buf t;
+    size_t len = 0;
+    char *text;
+
+    api_text_buf_init(&t, METRICS_TEXT_MAX);
+    render_requests(&t, m);
+    render_duration(&t, m);
+    render_body_bytes(&t, m);
+    render_elements(&t, m);
+    render_in_flight(&t, m);
+    render_open_connections(&t, m);
+    render_build_info(&t);
     if (proc != NULL) {
-        text_append(&t,
-                    "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
-                    "seconds.\n"
-                    "# TYPE process_cpu_seconds_total counter\n"
-                    "process_cpu_seconds_total %.2f\n"
-                    "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                    "# TYPE process_resident_memory_bytes gauge\n"
-                    "process_resident_memory_bytes %llu\n"
-                    "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-                    "# TYPE process_virtual_memory_bytes gauge\n"
-                    "process_virtual_memory_bytes %llu\n"
-                    "# HELP process_open_fds Number of open file descriptors.\n"
-                    "# TYPE process_open_fds gauge\n"
-                    "process_open_fds %llu\n",
-                    proc->cpu_seconds, (unsigned long long)proc->resident_bytes,
-                    (unsigned long long)proc->virtual_bytes, (unsigned long long)proc->open_fds);
-        if (proc->max_fds != 0)
-            text_append(&t,
-                        "# HELP process_max_fds Maximum number of open file descriptors.\n"
-                        "# TYPE process_max_fds gauge\n"
-                        "process_max_fds %llu\n",
-                        (unsigned long long)proc->max_fds);
-        text_append(&t,
-                    "# HELP process_start_time_seconds Start time of the process since unix "
-                    "epoch in seconds.\n"
-                    "# TYPE process_start_time_seconds gauge\n"
-                    "process_start_time_seconds %.2f\n",
-                    proc->start_time_seconds);
+        render_process_cpu(&t, proc);
+        render_process_resident(&t, proc);
+        render_process_virtual(&t, proc);
+        render_process_open_fds(&t, proc);
+        render_process_max_fds(&t, proc);
+        render_process_start_time(&t, proc);
     }
-
-    if (!t.ok) {
-        free(t.buf);
-        return NULL;
-    }
-    *out_len = t.len;
-    return t.buf;
+    text = api_text_buf_take(&t, &len);
+    if (text != NULL)
+        *out_len = len;
+    return text;
 }

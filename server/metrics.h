@@ -24,12 +24,16 @@
     X(0.0025)                                                                                      \
     X(0.005)                                                                                       \
     X(0.01) X(0.025) X(0.05) X(0.1) X(0.25) X(0.5) X(1.0) X(2.5) X(5.0) X(10.0) X(30.0) X(60.0)
-#define METRICS_BUCKET_COUNT 16
+
+/* (0 LIST(METRICS_PLUS_ONE)) is the number of rows of an X-macro list, as a
+ * constant expression: the counts below follow their lists. */
+#define METRICS_PLUS_ONE(x) +1
+#define METRICS_BUCKET_COUNT (0 METRICS_BUCKET_LIST(METRICS_PLUS_ONE))
 
 /* The HTTP statuses the service answers with; anything else is counted
  * under code="other". */
 #define METRICS_CODE_LIST(X) X(200) X(400) X(401) X(404) X(405) X(413) X(415) X(500) X(503)
-#define METRICS_CODE_COUNT 10 /* the list, plus "other" */
+#define METRICS_CODE_COUNT (1 METRICS_CODE_LIST(METRICS_PLUS_ONE)) /* the list, plus "other" */
 
 /* The body formats (api/format.h), labelled by api_format_label. */
 #define METRICS_FORMAT_COUNT API_FORMAT_COUNT

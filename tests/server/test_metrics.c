@@ -159,3 +159,49 @@ Test(metrics, every_family_typed_once)
     }
     free(t);
 }
+
+/* The bucket and code counts follow their lists: one bucket line per bound
+ * and +Inf, one series per listed code, anything else under "other". */
+Test(metrics, counts_follow_the_lists)
+{
+    static const double bounds[] = {
+#define BOUND(b) b,
+        METRICS_BUCKET_LIST(BOUND)
+#undef BOUND
+    };
+    static const int codes[] = {
+#define CODE(c) c,
+        METRICS_CODE_LIST(CODE)
+#undef CODE
+    };
+    const size_t n_bounds = sizeof bounds / sizeof bounds[0];
+    const size_t n_codes = sizeof codes / sizeof codes[0];
+    struct metrics m;
+    char line[160];
+    char *t;
+
+    cr_assert_eq(METRICS_BUCKET_COUNT, n_bounds);
+    cr_assert_eq(METRICS_CODE_COUNT, n_codes + 1);
+    metrics_init(&m);
+    for (size_t i = 0; i < n_codes; i++)
+        metrics_observe(&m, ROUTE_L2_LOSS, codes[i], 1);
+    metrics_observe(&m, ROUTE_L2_LOSS, 418, 1);
+    t = render(&m, NULL);
+    for (size_t i = 0; i < n_codes; i++) {
+        snprintf(line, sizeof line, "l2d_requests_total{endpoint=\"l2_loss\",code=\"%d\"} 1",
+                 codes[i]);
+        expect_line(t, line);
+    }
+    expect_line(t, "l2d_requests_total{endpoint=\"l2_loss\",code=\"other\"} 1");
+    for (size_t i = 0; i < n_bounds; i++) {
+        snprintf(line, sizeof line,
+                 "l2d_request_duration_seconds_bucket{endpoint=\"l2_loss\",le=\"%g\"} %zu",
+                 bounds[i], n_codes + 1);
+        expect_line(t, line);
+    }
+    snprintf(line, sizeof line,
+             "l2d_request_duration_seconds_bucket{endpoint=\"l2_loss\",le=\"+Inf\"} %zu",
+             n_codes + 1);
+    expect_line(t, line);
+    free(t);
+}
