@@ -19,7 +19,7 @@ struct api_body {
     enum api_format fmt;
     struct api_result res;
     union {
-        struct api_json_decoder *json;
+        void *json; /* api_json_ops */
         struct api_raw_decoder *raw;
         struct api_npy_decoder *npy;
     } dec;
@@ -89,6 +89,7 @@ enum api_status api_body_new(enum api_format fmt, bool has_dtype, enum l2_dtype 
 {
     struct api_body *body = NULL;
     enum api_status result = API_OK;
+    struct api_decode_opts json_opts = {.dtype = dtype, .has_dtype = has_dtype};
 
     *out = NULL;
     if (fmt == API_FORMAT_RAW && !has_dtype) {
@@ -111,9 +112,8 @@ enum api_status api_body_new(enum api_format fmt, bool has_dtype, enum l2_dtype 
     api_error_init(&body->failure);
     switch (fmt) {
     case API_FORMAT_JSON:
-        body->dec.json = api_json_new(&body->res);
-        if (body->dec.json == NULL)
-            goto out_free_body;
+        if (api_json_ops.create(&body->res, &json_opts, &body->dec.json, err) != API_OK)
+            goto out_free_body; /* out of memory, its only failure */
         break;
     case API_FORMAT_RAW:
         body->dec.raw = api_raw_new(&body->res);
@@ -150,7 +150,8 @@ enum api_status api_body_feed(struct api_body *body, const char *buf, size_t len
         return API_OK;
     switch (body->fmt) {
     case API_FORMAT_JSON:
-        st = api_json_feed(body->dec.json, buf, len, &body->failure);
+        st = api_json_ops.feed(body->dec.json, (const unsigned char *)buf, len, body->bytes - len,
+                               &body->failure);
         break;
     case API_FORMAT_RAW:
         st = api_raw_feed(body->dec.raw, buf, len, &body->failure);
@@ -176,7 +177,7 @@ enum api_status api_body_finish(struct api_body *body, struct api_error *err)
         return api_error_replay(&body->failure, err);
     switch (body->fmt) {
     case API_FORMAT_JSON:
-        st = api_json_finish(body->dec.json, &body->failure);
+        st = api_json_ops.finish(body->dec.json, body->bytes, &body->failure);
         break;
     case API_FORMAT_RAW:
         st = api_raw_finish(body->dec.raw, &body->failure);
@@ -208,7 +209,7 @@ void api_body_free(struct api_body *body)
         return;
     switch (body->fmt) {
     case API_FORMAT_JSON:
-        api_json_free(body->dec.json);
+        api_json_ops.destroy(body->dec.json);
         break;
     case API_FORMAT_RAW:
         api_raw_free(body->dec.raw);

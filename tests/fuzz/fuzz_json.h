@@ -3,7 +3,7 @@
  *
  * Input: the header of fuzz_common.h (dtype and "dtype given" in byte 0),
  * then the body. Checks, beyond no crash: the body decoded whole by
- * api_json_*, in the fuzzer's pieces through api_body, and byte by byte,
+ * api_json_ops, in the fuzzer's pieces through api_body, and byte by byte,
  * gives the same outcome; and the outcome agrees with a slow reference
  * built on jansson, whose number parsing is strtod (correctly rounded):
  * each number is rounded with l2_dtype_round and squared into its own
@@ -37,14 +37,29 @@
 #include "api/json_decode.h"
 #include "fuzz_common.h"
 
-static enum api_status json_feed_fn(void *dec, const char *buf, size_t len, struct api_error *err)
+/* fuzz_run's view of a JSON decoder: api_json_ops and the body offset
+ * reached, which feed and finish are given. */
+struct json_run {
+    void *dec;
+    uint64_t offset;
+};
+
+static enum api_status json_feed_fn(void *run, const char *buf, size_t len, struct api_error *err)
 {
-    return api_json_feed(dec, buf, len, err);
+    struct json_run *r = run;
+    enum api_status st = API_OK;
+
+    if (len > 0)
+        st = api_json_ops.feed(r->dec, (const unsigned char *)buf, len, r->offset, err);
+    r->offset += len;
+    return st;
 }
 
-static enum api_status json_finish_fn(void *dec, struct api_error *err)
+static enum api_status json_finish_fn(void *run, struct api_error *err)
 {
-    return api_json_finish(dec, err);
+    struct json_run *r = run;
+
+    return api_json_ops.finish(r->dec, r->offset, err);
 }
 
 static enum l2_dtype json_dtype(const struct fuzz_input *in)
@@ -55,15 +70,18 @@ static enum l2_dtype json_dtype(const struct fuzz_input *in)
 static enum api_status json_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                    struct api_error *err)
 {
-    struct api_json_decoder *dec;
+    const struct api_decode_opts opts = {.dtype = in->dtype, .has_dtype = in->has_dtype};
+    struct json_run run = {NULL, 0};
     enum api_status st;
 
-    api_result_init(res, json_dtype(in));
-    dec = api_json_new(res);
-    if (dec == NULL)
+    api_result_init(res, L2_DTYPE_FLOAT64);
+    api_error_init(err);
+    if (api_json_ops.create(res, &opts, &run.dec, err) != API_OK)
         abort();
-    st = fuzz_run(dec, json_feed_fn, json_finish_fn, in->body, in->len, step, err);
-    api_json_free(dec);
+    FUZZ_CHECK(res->dtype == json_dtype(in), "create: dtype %d, query %d", (int)res->dtype,
+               (int)json_dtype(in));
+    st = fuzz_run(&run, json_feed_fn, json_finish_fn, in->body, in->len, step, err);
+    api_json_ops.destroy(run.dec);
     return st;
 }
 
