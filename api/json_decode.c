@@ -1,10 +1,12 @@
 /* json_decode.c -- streaming decoder for JSON tensor bodies.
  *
- * A byte-at-a-time state machine whose whole state lives in the decoder, so
- * a chunk may end anywhere; numbers are parsed in place (only one straddling
- * two chunks is copied), runs of plain elements skip the machine, and
- * squares go to the kernel in batches. Rectangularity is checked with one
- * expected length per depth, fixed when the first array at that depth closes. */
+ * A state machine whose whole state lives in the decoder, so a chunk may end
+ * anywhere: one small function per state consumes what it can of the chunk.
+ * Numbers are parsed in place (only one straddling two chunks is copied),
+ * runs of plain elements skip the machine, squares go to the kernel in
+ * batches; literals are matched byte by byte. Rectangularity is checked with
+ * one expected length per depth, fixed when the first array at that depth
+ * closes. */
 #include "json_decode.h"
 
 #include <math.h>
@@ -14,18 +16,18 @@
 #include <string.h>
 
 #include "numparse.h"
+#include "text.h"
 
 /* Elements handed to the kernel in one l2_accum_feed call: its per-call
- * cost is only amortised over thousands (measured: float32 elements at
- * ~4 ns each through l2_accum_add, ~1.4 ns in calls of 1024, ~0.8 ns in
- * calls of 4096). */
+ * cost is only amortised over thousands. */
 #define BATCH 4096
 
 enum state {
     ST_VALUE,         /* a value is expected */
     ST_ARRAY_FIRST,   /* after '[': a value or ']' */
     ST_AFTER_VALUE,   /* after a value: ',' or the closer of the container */
-    ST_NUMBER,        /* inside a number token that began in an earlier chunk */
+    ST_NUMBER,        /* inside a number token that may go on in a later chunk */
+    ST_LITERAL,       /* inside true, false, null, NaN, Infinity or -Infinity */
     ST_OBJ_FIRST,     /* after '{': a key or '}' */
     ST_KEY,           /* after ',' in an object: a key */
     ST_COLON,         /* after a key */
@@ -36,7 +38,6 @@ enum state {
     ST_LOW_U,         /* after a high surrogate and '\': 'u' */
     ST_UTF8,          /* inside a multi-byte UTF-8 sequence */
     ST_END,           /* the body's value is complete: whitespace only */
-    ST_ERROR,
 };
 
 /* Object nesting of a named body. */
@@ -46,13 +47,51 @@ enum level {
     LEVEL_TENSORS, /* in {"name": <tensor>, ...} */
 };
 
+/* What a value is, known from its first byte (TOK_NONE: no value starts
+ * with that byte), except -Infinity, which starts as a number. */
+enum token {
+    TOK_NONE,
+    TOK_ARRAY,
+    TOK_OBJECT,
+    TOK_STRING,
+    TOK_NUMBER,
+    TOK_TRUE, /* the literals, matched byte by byte */
+    TOK_FALSE,
+    TOK_NULL,
+    TOK_NAN, /* from here on: not JSON, counted under ?nonfinite=count */
+    TOK_INFINITY,
+    TOK_MINUS_INFINITY,
+};
+
+/* The one answer to "can a value start with this byte". */
+static const unsigned char value_start[256] = {
+    ['['] = TOK_ARRAY,  ['{'] = TOK_OBJECT, ['"'] = TOK_STRING,   ['-'] = TOK_NUMBER,
+    ['0'] = TOK_NUMBER, ['1'] = TOK_NUMBER, ['2'] = TOK_NUMBER,   ['3'] = TOK_NUMBER,
+    ['4'] = TOK_NUMBER, ['5'] = TOK_NUMBER, ['6'] = TOK_NUMBER,   ['7'] = TOK_NUMBER,
+    ['8'] = TOK_NUMBER, ['9'] = TOK_NUMBER, ['t'] = TOK_TRUE,     ['f'] = TOK_FALSE,
+    ['n'] = TOK_NULL,   ['N'] = TOK_NAN,    ['I'] = TOK_INFINITY,
+};
+
+static const struct literal {
+    const char *text;
+    unsigned len;
+    double value; /* of a non-finite one */
+} literals[] = {
+    [TOK_TRUE] = {"true", 4, 0.0},
+    [TOK_FALSE] = {"false", 5, 0.0},
+    [TOK_NULL] = {"null", 4, 0.0},
+    [TOK_NAN] = {"NaN", 3, NAN},
+    [TOK_INFINITY] = {"Infinity", 8, INFINITY},
+    [TOK_MINUS_INFINITY] = {"-Infinity", 9, -INFINITY},
+};
+
 struct api_json_decoder {
     struct api_result *res;
-    enum api_status status;
+    enum api_status status; /* the first error, API_OK until then */
     enum state state;
     enum level level;
-    uint64_t base; /* body bytes fed before the current chunk */
-    bool started;
+    bool count_nonfinite; /* ?nonfinite=count */
+    bool started;         /* a value began */
     bool tensors_seen;
     bool in_tensor;
 
@@ -76,17 +115,35 @@ struct api_json_decoder {
     size_t tok_len;
     char tok[API_JSON_MAX_NUMBER];
 
+    /* a literal being matched */
+    enum token lit;
+    unsigned lit_pos; /* bytes of literals[lit].text matched */
+    uint64_t lit_off;
+
     /* a key, decoded */
     size_t name_len;
     char name[API_MAX_NAME];
-    unsigned utf8_need;
-    unsigned char utf8_lo, utf8_hi;
+    struct api_text_utf8 utf8; /* the UTF-8 character being read in a key */
     unsigned hex_n;
     uint32_t cp;
     uint32_t high; /* pending high surrogate, 0 when none */
     uint64_t esc_off;
     uint64_t high_off;
 };
+
+/* The chunk being fed: p is the next byte to read, buf its first, at body
+ * offset off. */
+struct cursor {
+    const char *p;
+    const char *end;
+    const char *buf;
+    uint64_t off;
+};
+
+static inline uint64_t off_at(const struct cursor *cur, const char *q)
+{
+    return cur->off + (uint64_t)(q - cur->buf);
+}
 
 /* Character classes for the hot loops. */
 enum {
@@ -131,17 +188,31 @@ static const unsigned char cls[256] = {
     [0x7f] = C_PLAIN,
 };
 
+/* Skips whitespace; false when the chunk ends first. */
+static inline bool skip_ws(struct cursor *cur)
+{
+    while (cur->p < cur->end && (cls[(unsigned char)*cur->p] & C_WS))
+        cur->p++;
+    return cur->p < cur->end;
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
-static enum api_status fail_json(struct api_json_decoder *dec, struct api_error *err, uint64_t off,
-                                 const char *what)
+static enum api_status fail_json(struct api_error *err, uint64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum api_status fail_json(struct api_error *err, uint64_t off, const char *fmt, ...)
 {
-    dec->status = API_INVALID_JSON;
-    dec->state = ST_ERROR;
+    char what[API_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     api_error_set(err, API_INVALID_JSON, "invalid JSON at byte %llu: %s", (unsigned long long)off,
                   what);
     api_error_at_offset(err, (int64_t)off);
-    return dec->status;
+    return API_INVALID_JSON;
 }
 
 /* Writes the JSON Pointer of the tensor element reached through the first
@@ -164,12 +235,12 @@ static size_t make_pointer(const struct api_json_decoder *dec, unsigned ndepth, 
 }
 
 /* Records st at the element reached through ndepth open arrays; fmt gets
- * the pointer (or "the root") as its first argument. */
-static enum api_status fail_at(struct api_json_decoder *dec, struct api_error *err,
+ * the pointer (or "the root") from where(). */
+static enum api_status fail_at(const struct api_json_decoder *dec, struct api_error *err,
                                enum api_status st, unsigned ndepth, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static enum api_status fail_at(struct api_json_decoder *dec, struct api_error *err,
+static enum api_status fail_at(const struct api_json_decoder *dec, struct api_error *err,
                                enum api_status st, unsigned ndepth, const char *fmt, ...)
 {
     char ptr[API_POINTER_MAX];
@@ -180,8 +251,6 @@ static enum api_status fail_at(struct api_json_decoder *dec, struct api_error *e
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    dec->status = st;
-    dec->state = ST_ERROR;
     api_error_set(err, st, "%s", detail);
     api_error_at_pointer(err, ptr, len);
     return st;
@@ -191,6 +260,14 @@ static enum api_status fail_at(struct api_json_decoder *dec, struct api_error *e
 static const char *where(const struct api_json_decoder *dec, unsigned ndepth, char *buf)
 {
     return make_pointer(dec, ndepth, buf) ? buf : "the root";
+}
+
+/* A value other than an object where the object of named tensors belongs. */
+static enum api_status fail_not_tensors(struct api_error *err)
+{
+    api_error_set(err, API_INVALID_TENSOR, "expected an object of named tensors at /tensors");
+    api_error_at_pointer(err, "/tensors", 8);
+    return API_INVALID_TENSOR;
 }
 
 /* ---- tensors ----------------------------------------------------------- */
@@ -247,23 +324,17 @@ static enum api_status value_done(struct api_json_decoder *dec, struct api_error
     }
     dec->in_tensor = false;
     batch_flush(dec); /* the tensor's sum is read from here on */
-    if (dec->level == LEVEL_TENSORS) {
-        enum api_status st = api_result_add_tensor(res, dec->name, dec->name_len, &dec->acc,
-                                                   dec->ndim, dec->shape, err);
-        if (st != API_OK) {
-            dec->status = st;
-            dec->state = ST_ERROR;
-        }
-        return st;
-    }
+    if (dec->level == LEVEL_TENSORS)
+        return api_result_add_tensor(res, dec->name, dec->name_len, &dec->acc, dec->ndim,
+                                     dec->shape, err);
     res->ndim = dec->ndim;
     memcpy(res->shape, dec->shape, dec->ndim * sizeof res->shape[0]);
     dec->state = ST_END;
     return API_OK;
 }
 
-/* An element begins inside the innermost open array: check it fits. */
-static enum api_status element_begin(struct api_json_decoder *dec, struct api_error *err)
+/* A value begins inside the innermost open array: check it fits. */
+static enum api_status element_begin(const struct api_json_decoder *dec, struct api_error *err)
 {
     unsigned d = dec->tdepth - 1;
 
@@ -274,6 +345,43 @@ static enum api_status element_begin(struct api_json_decoder *dec, struct api_er
                        (unsigned long long)dec->shape[d], dec->shape[d] == 1 ? "" : "s",
                        where(dec, d, ptr));
     }
+    return API_OK;
+}
+
+/* A scalar element (a number, or a counted NaN/Inf) at the current depth:
+ * the first one fixes the tensor's rank, the others must agree. */
+static enum api_status scalar_begin(struct api_json_decoder *dec, struct api_error *err)
+{
+    char ptr[API_POINTER_MAX];
+
+    if (!dec->ndim_known) {
+        dec->ndim_known = true;
+        dec->ndim = dec->tdepth;
+        return API_OK;
+    }
+    if (dec->ndim != dec->tdepth)
+        return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
+                       "ragged array: expected an array at %s, found a number",
+                       where(dec, dec->tdepth, ptr));
+    return API_OK;
+}
+
+static enum api_status array_open(struct api_json_decoder *dec, struct cursor *cur,
+                                  struct api_error *err)
+{
+    char ptr[API_POINTER_MAX];
+
+    if (dec->ndim_known && dec->tdepth >= dec->ndim)
+        return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
+                       "ragged array: expected a number at %s, found an array",
+                       where(dec, dec->tdepth, ptr));
+    if (dec->tdepth == API_MAX_DEPTH)
+        return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
+                       "arrays nested deeper than %d at %s", API_MAX_DEPTH,
+                       where(dec, dec->tdepth, ptr));
+    dec->idx[dec->tdepth++] = 0;
+    dec->state = ST_ARRAY_FIRST;
+    cur->p++;
     return API_OK;
 }
 
@@ -307,6 +415,8 @@ static enum api_status array_close(struct api_json_decoder *dec, struct api_erro
     return value_done(dec, err);
 }
 
+/* ---- numbers ----------------------------------------------------------- */
+
 /* x rounded to the dtype, as l2_dtype_round: float64 is x itself, and a
  * float32 within range is the hardware conversion (nearest, ties to even,
  * subnormals kept), which is what l2_dtype_round computes. */
@@ -320,7 +430,8 @@ static inline double round_to(enum l2_dtype dt, double x)
 }
 
 /* A number token tok (len bytes) whose value is x: round to the dtype,
- * accumulate. */
+ * accumulate. Out of range for the dtype even under ?nonfinite=count: only
+ * NaN/Infinity tokens are counted. */
 static enum api_status number_value(struct api_json_decoder *dec, double x, const char *tok,
                                     size_t len, struct api_error *err)
 {
@@ -337,15 +448,17 @@ static enum api_status number_value(struct api_json_decoder *dec, double x, cons
     return value_done(dec, err);
 }
 
-/* A whole number token: parse, round to the dtype, accumulate. */
+/* A whole number token at body offset off: parse, round, accumulate. */
 static enum api_status number_done(struct api_json_decoder *dec, const char *tok, size_t len,
                                    uint64_t off, struct api_error *err)
 {
     double x;
     size_t bad;
 
+    if (!dec->in_tensor) /* the value of "tensors" */
+        return fail_not_tensors(err);
     if (!api_numparse(tok, len, &x, &bad))
-        return fail_json(dec, err, off + bad, "malformed number");
+        return fail_json(err, off + bad, "malformed number");
     return number_value(dec, x, tok, len, err);
 }
 
@@ -409,7 +522,11 @@ leaf_run_as(struct api_json_decoder *dec, const char *p, const char *end, enum l
     return p;
 }
 
-static const char *leaf_run(struct api_json_decoder *dec, const char *p, const char *end)
+/* Not inlined into its caller: in a frame of its own the run's loop keeps
+ * its counters in registers (inlined into on_value, the element index
+ * went through the stack on every element, ~3% of bench_json). */
+static __attribute__((noinline)) const char *leaf_run(struct api_json_decoder *dec, const char *p,
+                                                      const char *end)
 {
     /* one copy of the loop per common dtype, its tests folded away */
     switch (dec->res->dtype) {
@@ -422,28 +539,89 @@ static const char *leaf_run(struct api_json_decoder *dec, const char *p, const c
     }
 }
 
-static enum api_status number_too_long(struct api_json_decoder *dec, struct api_error *err)
+static enum api_status number_too_long(const struct api_json_decoder *dec, struct api_error *err)
 {
     char ptr[API_POINTER_MAX];
+
+    if (!dec->in_tensor) /* the value of "tensors" */
+        return fail_not_tensors(err);
     return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
                    "number at %s is longer than %d bytes", where(dec, dec->tdepth, ptr),
                    API_JSON_MAX_NUMBER);
 }
 
-static const char *kind_of(char c)
+/* ---- literals ---------------------------------------------------------- */
+
+static void literal_begin(struct api_json_decoder *dec, enum token lit, unsigned matched,
+                          uint64_t off)
 {
-    switch (c) {
-    case '{':
-        return "an object";
-    case '"':
-        return "a string";
-    case 't':
-        return "true";
-    case 'f':
-        return "false";
-    default:
-        return "null";
+    dec->lit = lit;
+    dec->lit_pos = matched;
+    dec->lit_off = off;
+    dec->state = ST_LITERAL;
+}
+
+/* Counts x, a NaN or an infinity, as an element of the tensor.
+ *
+ * COUNT-MODE SWITCH: the one place a non-finite element is counted. Until
+ * core has l2_accum_add_nonfinite this refuses; then its body becomes
+ *     l2_accum_add_nonfinite(dec->target, x);
+ *     return API_OK;
+ * and off and err go unused. */
+static enum api_status count_nonfinite(struct api_json_decoder *dec, double x, uint64_t off,
+                                       struct api_error *err)
+{
+    (void)dec;
+    (void)x;
+    api_error_set(err, API_INVALID_JSON, "nonfinite=count is not available yet");
+    api_error_at_offset(err, (int64_t)off);
+    return API_INVALID_JSON;
+}
+
+/* A whole literal where a value belongs. */
+static enum api_status literal_done(struct api_json_decoder *dec, struct api_error *err)
+{
+    const struct literal *l = &literals[dec->lit];
+    enum api_status st;
+    char ptr[API_POINTER_MAX];
+
+    if (dec->lit >= TOK_NAN && !dec->count_nonfinite)
+        return fail_json(err, dec->lit_off,
+                         "%s is not JSON (Python's json.dumps writes it for non-finite floats): "
+                         "send finite numbers, with json.dumps(..., allow_nan=False), or add "
+                         "?nonfinite=count to count NaN and infinities",
+                         l->text);
+    if (!dec->in_tensor)
+        return fail_not_tensors(err);
+    if (dec->lit < TOK_NAN)
+        return fail_at(
+            dec, err, API_INVALID_TENSOR, dec->tdepth, "expected a number%s at %s, found %s",
+            dec->tdepth == 0 ? " or an array" : "", where(dec, dec->tdepth, ptr), l->text);
+    st = scalar_begin(dec, err);
+    if (st == API_OK)
+        st = count_nonfinite(dec, l->value, dec->lit_off, err);
+    if (st == API_OK)
+        st = value_done(dec, err);
+    return st;
+}
+
+/* ST_LITERAL: the literal's next bytes, as far as the chunk goes. */
+static enum api_status on_literal(struct api_json_decoder *dec, struct cursor *cur,
+                                  struct api_error *err)
+{
+    const struct literal *l = &literals[dec->lit];
+
+    while (dec->lit_pos < l->len && cur->p < cur->end) {
+        if (*cur->p != l->text[dec->lit_pos])
+            return fail_json(err, off_at(cur, cur->p), "expected '%c' to complete %s%s",
+                             l->text[dec->lit_pos], l->text,
+                             dec->lit >= TOK_NAN ? ", which is not JSON either" : "");
+        cur->p++;
+        dec->lit_pos++;
     }
+    if (dec->lit_pos < l->len)
+        return API_OK;
+    return literal_done(dec, err);
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -453,19 +631,18 @@ static enum api_status key_put(struct api_json_decoder *dec, const char *s, size
                                struct api_error *err)
 {
     if (dec->name_len + n > API_MAX_NAME) {
-        dec->state = ST_ERROR;
         if (dec->level == LEVEL_ROOT) {
-            dec->status = api_error_set(err, API_INVALID_TENSOR,
-                                        "unknown key longer than %d bytes at the top level; "
-                                        "the only key allowed is \"tensors\"",
-                                        API_MAX_NAME);
+            api_error_set(err, API_INVALID_TENSOR,
+                          "unknown key longer than %d bytes at the top level; "
+                          "the only key allowed is \"tensors\"",
+                          API_MAX_NAME);
             api_error_at_pointer(err, "", 0);
         } else {
-            dec->status = api_error_set(err, API_INVALID_TENSOR, "tensor name longer than %d bytes",
-                                        API_MAX_NAME);
+            api_error_set(err, API_INVALID_TENSOR, "tensor name longer than %d bytes",
+                          API_MAX_NAME);
             api_error_at_pointer(err, "/tensors", 8);
         }
-        return dec->status;
+        return API_INVALID_TENSOR;
     }
     memcpy(dec->name + dec->name_len, s, n);
     dec->name_len += n;
@@ -502,478 +679,519 @@ static enum api_status key_put_cp(struct api_json_decoder *dec, uint32_t cp, str
 /* The closing quote of a key: check it where it stands. */
 static enum api_status key_done(struct api_json_decoder *dec, struct api_error *err)
 {
+    char ptr[API_POINTER_MAX];
+    size_t pos = 0;
+
     dec->state = ST_COLON;
-    if (dec->level == LEVEL_TENSORS) {
-        enum api_status st = api_result_check_name(dec->res, dec->name, dec->name_len, err);
-        if (st != API_OK) {
-            dec->status = st;
-            dec->state = ST_ERROR;
-        }
-        return st;
-    }
+    if (dec->level == LEVEL_TENSORS)
+        return api_result_check_name(dec->res, dec->name, dec->name_len, err);
     if (dec->name_len == 7 && memcmp(dec->name, "tensors", 7) == 0) {
         if (!dec->tensors_seen)
             return API_OK;
-        dec->status = api_error_set(err, API_INVALID_TENSOR, "duplicate key \"tensors\"");
+        api_error_set(err, API_INVALID_TENSOR, "duplicate key \"tensors\"");
         api_error_at_pointer(err, "/tensors", 8);
-    } else {
-        char ptr[API_POINTER_MAX];
-        size_t pos = 0;
-        api_result_pointer_append(ptr, sizeof ptr, &pos, dec->name, dec->name_len);
-        dec->status = api_error_set(err, API_INVALID_TENSOR,
-                                    "unknown key at the top level; the only key allowed is "
-                                    "\"tensors\"");
-        api_error_at_pointer(err, ptr, pos);
+        return API_INVALID_TENSOR;
     }
-    dec->state = ST_ERROR;
-    return dec->status;
+    api_result_pointer_append(ptr, sizeof ptr, &pos, dec->name, dec->name_len);
+    api_error_set(err, API_INVALID_TENSOR,
+                  "unknown key at the top level; the only key allowed is \"tensors\"");
+    api_error_at_pointer(err, ptr, pos);
+    return API_INVALID_TENSOR;
 }
 
-static int hex_value(unsigned char c)
+/* ST_OBJ_FIRST: a key or '}'. */
+static enum api_status on_obj_first(struct api_json_decoder *dec, struct cursor *cur,
+                                    struct api_error *err)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    if (!skip_ws(cur))
+        return API_OK;
+    if (*cur->p == '}') {
+        if (dec->level == LEVEL_ROOT) {
+            api_error_set(err, API_INVALID_TENSOR, "missing key \"tensors\" in the object");
+            api_error_at_pointer(err, "", 0);
+            return API_INVALID_TENSOR;
+        }
+        cur->p++;
+        dec->level = LEVEL_ROOT;
+        dec->state = ST_AFTER_VALUE;
+        return API_OK;
+    }
+    if (*cur->p != '"')
+        return fail_json(err, off_at(cur, cur->p), "expected a string key or '}'");
+    cur->p++;
+    dec->name_len = 0;
+    dec->state = ST_STRING;
+    return API_OK;
 }
 
-/* ---- the machine ------------------------------------------------------- */
+/* ST_KEY: a key after ','. */
+static enum api_status on_key(struct api_json_decoder *dec, struct cursor *cur,
+                              struct api_error *err)
+{
+    if (!skip_ws(cur))
+        return API_OK;
+    if (*cur->p != '"')
+        return fail_json(err, off_at(cur, cur->p), "expected a string key");
+    cur->p++;
+    dec->name_len = 0;
+    dec->state = ST_STRING;
+    return API_OK;
+}
 
-/* A value starts at p (not whitespace). Returns the status; *pp is moved
- * past what was consumed. */
-static enum api_status value_begin(struct api_json_decoder *dec, const char **pp,
+/* ST_COLON: ':' after a key; a named tensor's value begins after it. */
+static enum api_status on_colon(struct api_json_decoder *dec, struct cursor *cur,
+                                struct api_error *err)
+{
+    if (!skip_ws(cur))
+        return API_OK;
+    if (*cur->p != ':')
+        return fail_json(err, off_at(cur, cur->p), "expected ':'");
+    cur->p++;
+    dec->state = ST_VALUE;
+    if (dec->level == LEVEL_TENSORS)
+        tensor_begin(dec);
+    return API_OK;
+}
+
+/* The lead byte c of a multi-byte UTF-8 character in a key, at off. */
+static enum api_status utf8_lead(struct api_json_decoder *dec, unsigned char c, uint64_t off,
+                                 struct api_error *err)
+{
+    char b = (char)c;
+
+    if (api_text_utf8_next(&dec->utf8, c) != API_TEXT_UTF8_MORE)
+        return fail_json(err, off, "invalid UTF-8 in a string");
+    dec->state = ST_UTF8;
+    return key_put(dec, &b, 1, err);
+}
+
+/* ST_STRING: a run of plain key bytes, or the one byte that ends it. */
+static enum api_status on_string(struct api_json_decoder *dec, struct cursor *cur,
+                                 struct api_error *err)
+{
+    const char *p = cur->p, *q = p;
+    unsigned char c = (unsigned char)*p;
+
+    while (q < cur->end && (cls[(unsigned char)*q] & C_PLAIN))
+        q++;
+    if (q > p) {
+        cur->p = q;
+        return key_put(dec, p, (size_t)(q - p), err);
+    }
+    cur->p = p + 1;
+    if (c == '"')
+        return key_done(dec, err);
+    if (c == '\\') {
+        dec->esc_off = off_at(cur, p);
+        dec->state = ST_ESCAPE;
+        return API_OK;
+    }
+    if (c < 0x20)
+        return fail_json(err, off_at(cur, p), "control character in a string");
+    return utf8_lead(dec, c, off_at(cur, p), err);
+}
+
+/* ST_UTF8: a continuation byte of a multi-byte character. */
+static enum api_status on_utf8(struct api_json_decoder *dec, struct cursor *cur,
+                               struct api_error *err)
+{
+    enum api_text_utf8_step step = api_text_utf8_next(&dec->utf8, (unsigned char)*cur->p);
+
+    if (step == API_TEXT_UTF8_INVALID)
+        return fail_json(err, off_at(cur, cur->p), "invalid UTF-8 in a string");
+    if (step == API_TEXT_UTF8_DONE)
+        dec->state = ST_STRING;
+    return key_put(dec, cur->p++, 1, err);
+}
+
+/* The byte a one-letter escape \c stands for, or -1. */
+static int unescape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+        return c;
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return -1;
+    }
+}
+
+/* ST_ESCAPE: the letter after '\'. */
+static enum api_status on_escape(struct api_json_decoder *dec, struct cursor *cur,
+                                 struct api_error *err)
+{
+    unsigned char c = (unsigned char)*cur->p;
+    int e = unescape(c);
+    char b = (char)e;
+
+    if (c == 'u') {
+        cur->p++;
+        dec->hex_n = 0;
+        dec->cp = 0;
+        dec->state = ST_HEX;
+        return API_OK;
+    }
+    if (e < 0)
+        return fail_json(err, off_at(cur, cur->p), "invalid escape in a string");
+    cur->p++;
+    dec->state = ST_STRING;
+    return key_put(dec, &b, 1, err);
+}
+
+/* ST_HEX: one of the four hex digits of \uXXXX; the last one ends the code
+ * unit, which pairs with a pending high surrogate or waits for its low one. */
+static enum api_status on_hex(struct api_json_decoder *dec, struct cursor *cur,
+                              struct api_error *err)
+{
+    int v = api_text_hex_value((unsigned char)*cur->p);
+    uint32_t cp;
+
+    if (v < 0)
+        return fail_json(err, off_at(cur, cur->p), "expected a hex digit in a \\u escape");
+    cur->p++;
+    dec->cp = dec->cp << 4 | (uint32_t)v;
+    if (++dec->hex_n < 4)
+        return API_OK;
+    cp = dec->cp;
+    if (dec->high != 0) {
+        if (cp < 0xdc00 || cp > 0xdfff)
+            return fail_json(err, dec->high_off, "lone high surrogate in a \\u escape");
+        cp = 0x10000 + ((dec->high - 0xd800) << 10) + (cp - 0xdc00);
+        dec->high = 0;
+    } else if (cp >= 0xd800 && cp <= 0xdbff) {
+        dec->high = cp;
+        dec->high_off = dec->esc_off;
+        dec->state = ST_LOW_BACKSLASH;
+        return API_OK;
+    } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+        return fail_json(err, dec->esc_off, "lone low surrogate in a \\u escape");
+    }
+    dec->state = ST_STRING;
+    return key_put_cp(dec, cp, err);
+}
+
+/* ST_LOW_BACKSLASH, ST_LOW_U: the "\u" of the low surrogate that must
+ * follow a high one. */
+static enum api_status on_low_surrogate(struct api_json_decoder *dec, struct cursor *cur,
+                                        struct api_error *err)
+{
+    bool backslash = dec->state == ST_LOW_BACKSLASH;
+
+    if (*cur->p != (backslash ? '\\' : 'u'))
+        return fail_json(err, dec->high_off, "lone high surrogate in a \\u escape");
+    cur->p++;
+    if (backslash) {
+        dec->state = ST_LOW_U;
+    } else {
+        dec->hex_n = 0;
+        dec->cp = 0;
+        dec->state = ST_HEX;
+    }
+    return API_OK;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+/* A number begins at cur->p, inside a tensor: decided in place when it can
+ * be (then, inside an array, the run of numbers after it too), else read
+ * by on_number. */
+static enum api_status number_begin(struct api_json_decoder *dec, struct cursor *cur,
+                                    struct api_error *err)
+{
+    enum api_status st = scalar_begin(dec, err);
+    const char *tok = cur->p;
+    double x;
+    size_t n;
+
+    if (st != API_OK)
+        return st;
+    n = api_numparse_run(tok, cur->end, &x);
+    if (n == 0) {
+        dec->tok_off = off_at(cur, tok);
+        dec->tok_len = 0;
+        dec->state = ST_NUMBER;
+        return API_OK;
+    }
+    cur->p += n;
+    st = number_value(dec, x, tok, n, err);
+    if (st == API_OK && dec->tdepth > 0)
+        cur->p = leaf_run(dec, cur->p, cur->end);
+    return st;
+}
+
+/* ST_NUMBER: the bytes of a number token, copied while it may go on in the
+ * next chunk; parsed where it ends. A lone '-' before 'I' is -Infinity. */
+static enum api_status on_number(struct api_json_decoder *dec, struct cursor *cur,
+                                 struct api_error *err)
+{
+    const char *p = cur->p, *q = p;
+    const char *tok;
+    size_t n, len;
+
+    while (q < cur->end && (cls[(unsigned char)*q] & C_NUM))
+        q++;
+    n = (size_t)(q - p);
+    if (n > API_JSON_MAX_NUMBER - dec->tok_len)
+        return number_too_long(dec, err);
+    cur->p = q;
+    if (q == cur->end || dec->tok_len > 0) {
+        memcpy(dec->tok + dec->tok_len, p, n);
+        dec->tok_len += n;
+        if (q == cur->end)
+            return API_OK;
+        tok = dec->tok;
+        len = dec->tok_len;
+    } else {
+        tok = p; /* the whole token is in this chunk: read it in place */
+        len = n;
+    }
+    if (len == 1 && tok[0] == '-' && *q == 'I') {
+        literal_begin(dec, TOK_MINUS_INFINITY, 1, dec->tok_off);
+        return API_OK;
+    }
+    return number_done(dec, tok, len, dec->tok_off, err);
+}
+
+/* A value that is not part of a tensor: the body's object, or the value of
+ * "tensors" in it. */
+static enum api_status outer_value(struct api_json_decoder *dec, enum token tok, struct cursor *cur,
                                    struct api_error *err)
 {
-    const char *p = *pp;
-    char c = *p;
-    char ptr[API_POINTER_MAX];
-    enum api_status st;
-
-    if (!dec->in_tensor) {
-        if (dec->level == LEVEL_TOP && c == '{') {
+    if (tok == TOK_OBJECT) {
+        if (dec->level == LEVEL_TOP) {
             dec->res->named = true;
             dec->level = LEVEL_ROOT;
-            dec->state = ST_OBJ_FIRST;
-            *pp = p + 1;
-            return API_OK;
+        } else {
+            dec->level = LEVEL_TENSORS;
+            dec->tensors_seen = true;
         }
-        if (dec->level == LEVEL_ROOT) {
-            if (c == '{') {
-                dec->level = LEVEL_TENSORS;
-                dec->tensors_seen = true;
-                dec->state = ST_OBJ_FIRST;
-                *pp = p + 1;
-                return API_OK;
-            }
-            if (c == '[' || c == '-' || (c >= '0' && c <= '9') || c == '"' || c == 't' ||
-                c == 'f' || c == 'n') {
-                dec->status = api_error_set(err, API_INVALID_TENSOR,
-                                            "expected an object of named tensors at /tensors");
-                api_error_at_pointer(err, "/tensors", 8);
-                dec->state = ST_ERROR;
-                return dec->status;
-            }
-            return API_INVALID_JSON; /* caller reports the offset */
-        }
-        tensor_begin(dec);
+        dec->state = ST_OBJ_FIRST;
+        cur->p++;
+        return API_OK;
     }
-    if (!(c == '[' || c == '-' || (c >= '0' && c <= '9') || c == '{' || c == '"' || c == 't' ||
-          c == 'f' || c == 'n'))
-        return API_INVALID_JSON; /* not a value at all: the caller reports the offset */
+    if (tok >= TOK_TRUE) { /* which literal, and whether whole, decides */
+        literal_begin(dec, tok, 0, off_at(cur, cur->p));
+        return API_OK;
+    }
+    if (tok == TOK_NUMBER) { /* refused where it ends, unless it is -Infinity */
+        dec->tok_off = off_at(cur, cur->p);
+        dec->tok_len = 0;
+        dec->state = ST_NUMBER;
+        return API_OK;
+    }
+    return fail_not_tensors(err);
+}
+
+/* ST_VALUE: whitespace, then the first byte of a value, which says what it
+ * is. */
+static enum api_status on_value(struct api_json_decoder *dec, struct cursor *cur,
+                                struct api_error *err)
+{
+    enum token tok;
+    enum api_status st;
+    char ptr[API_POINTER_MAX];
+
+    if (!skip_ws(cur))
+        return API_OK;
+    tok = value_start[(unsigned char)*cur->p];
+    if (tok == TOK_NONE)
+        return fail_json(err, off_at(cur, cur->p),
+                         *cur->p == ']' ? "expected a value, found ']'" : "expected a value");
+    dec->started = true;
+    if (!dec->in_tensor && (dec->level == LEVEL_ROOT || tok == TOK_OBJECT))
+        return outer_value(dec, tok, cur, err);
+    if (!dec->in_tensor)
+        tensor_begin(dec); /* the body is one tensor */
     if (dec->tdepth > 0) {
         st = element_begin(dec, err);
         if (st != API_OK)
             return st;
     }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        if (!dec->ndim_known) {
-            dec->ndim_known = true;
-            dec->ndim = dec->tdepth;
-        } else if (dec->ndim != dec->tdepth) {
-            return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
-                           "ragged array: expected an array at %s, found a number",
-                           where(dec, dec->tdepth, ptr));
-        }
-        return API_OK; /* the caller scans the number */
-    }
-    if (c == '[') {
-        if (dec->ndim_known && dec->tdepth >= dec->ndim)
-            return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
-                           "ragged array: expected a number at %s, found an array",
-                           where(dec, dec->tdepth, ptr));
-        if (dec->tdepth == API_MAX_DEPTH)
-            return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
-                           "arrays nested deeper than %d at %s", API_MAX_DEPTH,
-                           where(dec, dec->tdepth, ptr));
-        dec->idx[dec->tdepth++] = 0;
-        dec->state = ST_ARRAY_FIRST;
-        *pp = p + 1;
+    switch (tok) {
+    case TOK_NUMBER:
+        return number_begin(dec, cur, err);
+    case TOK_ARRAY:
+        return array_open(dec, cur, err);
+    case TOK_OBJECT:
+    case TOK_STRING:
+        return fail_at(dec, err, API_INVALID_TENSOR, dec->tdepth,
+                       "expected a number%s at %s, found %s",
+                       dec->tdepth == 0 ? " or an array" : "", where(dec, dec->tdepth, ptr),
+                       tok == TOK_OBJECT ? "an object" : "a string");
+    default: /* a literal: only a whole one says what it is */
+        literal_begin(dec, tok, 0, off_at(cur, cur->p));
         return API_OK;
     }
-    if (c == '{' || c == '"' || c == 't' || c == 'f' || c == 'n')
-        return fail_at(
-            dec, err, API_INVALID_TENSOR, dec->tdepth, "expected a number%s at %s, found %s",
-            dec->tdepth == 0 ? " or an array" : "", where(dec, dec->tdepth, ptr), kind_of(c));
-    return API_INVALID_JSON;
 }
 
-enum api_status api_json_feed(struct api_json_decoder *dec, const char *buf, size_t len,
+/* ST_ARRAY_FIRST: ']' of an empty array, or its first value. */
+static enum api_status on_array_first(struct api_json_decoder *dec, struct cursor *cur,
+                                      struct api_error *err)
+{
+    if (!skip_ws(cur))
+        return API_OK;
+    if (*cur->p == ']') {
+        cur->p++;
+        return array_close(dec, err);
+    }
+    dec->state = ST_VALUE;
+    return API_OK;
+}
+
+/* ST_AFTER_VALUE: ',' or the closer of the array or object around it. */
+static enum api_status on_after_value(struct api_json_decoder *dec, struct cursor *cur,
+                                      struct api_error *err)
+{
+    char c;
+
+    if (!skip_ws(cur))
+        return API_OK;
+    c = *cur->p;
+    if (dec->in_tensor) { /* inside an array */
+        if (c != ',' && c != ']')
+            return fail_json(err, off_at(cur, cur->p), "expected ',' or ']'");
+        cur->p++;
+        if (c == ']')
+            return array_close(dec, err);
+        dec->state = ST_VALUE;
+        return API_OK;
+    }
+    if (c != ',' && c != '}')
+        return fail_json(err, off_at(cur, cur->p), "expected ',' or '}'");
+    cur->p++;
+    if (c == ',') {
+        dec->state = ST_KEY;
+    } else if (dec->level == LEVEL_TENSORS) {
+        dec->level = LEVEL_ROOT;
+    } else {
+        dec->level = LEVEL_TOP;
+        dec->state = ST_END;
+    }
+    return API_OK;
+}
+
+/* ST_END: only whitespace may follow the body's value. */
+static enum api_status on_end(struct api_json_decoder *dec, struct cursor *cur,
                               struct api_error *err)
 {
-    static const char empty[1];
-    const char *p, *end;
-    enum api_status st = API_OK;
-
-    if (buf == NULL) /* a NULL chunk must be empty: read it as "" */
-        buf = empty, len = 0;
-    p = buf;
-    end = buf + len;
-
-#define OFF(q) (dec->base + (uint64_t)((q)-buf))
-#define FAIL_JSON(q, what)                                                                         \
-    do {                                                                                           \
-        st = fail_json(dec, err, OFF(q), what);                                                    \
-        goto out;                                                                                  \
-    } while (0)
-#define CHECK(expr)                                                                                \
-    do {                                                                                           \
-        st = (expr);                                                                               \
-        if (st != API_OK)                                                                          \
-            goto out;                                                                              \
-    } while (0)
-
-    if (dec->status != API_OK)
-        return dec->status;
-    while (p < end) {
-        unsigned char c = (unsigned char)*p;
-        switch (dec->state) {
-        case ST_ARRAY_FIRST:
-            if (cls[c] & C_WS) {
-                p++;
-                break;
-            }
-            if (c == ']') {
-                p++;
-                CHECK(array_close(dec, err));
-                break;
-            }
-            dec->state = ST_VALUE;
-            /* fall through */
-        case ST_VALUE: {
-            if (cls[c] & C_WS) {
-                p++;
-                break;
-            }
-            dec->started = true;
-            const char *q = p;
-            st = value_begin(dec, &q, err);
-            if (st == API_INVALID_JSON && dec->status == API_OK)
-                FAIL_JSON(p, c == ']' ? "expected a value, found ']'" : "expected a value");
-            if (st != API_OK)
-                goto out;
-            if (q != p) {
-                p = q;
-                break;
-            }
-            /* a number: parse it in place */
-            double x;
-            size_t n = api_numparse_run(p, end, &x);
-            if (n > 0) {
-                CHECK(number_value(dec, x, p, n, err));
-                p += n;
-                if (dec->tdepth > 0)
-                    p = leaf_run(dec, p, end);
-                break;
-            }
-            while (q < end && (cls[(unsigned char)*q] & C_NUM))
-                q++;
-            if ((size_t)(q - p) > API_JSON_MAX_NUMBER) {
-                st = number_too_long(dec, err);
-                goto out;
-            }
-            if (q < end) {
-                CHECK(number_done(dec, p, (size_t)(q - p), OFF(p), err));
-            } else {
-                dec->tok_off = OFF(p);
-                dec->tok_len = (size_t)(q - p);
-                memcpy(dec->tok, p, dec->tok_len);
-                dec->state = ST_NUMBER;
-            }
-            p = q;
-            break;
-        }
-        case ST_NUMBER: {
-            const char *q = p;
-            while (q < end && (cls[(unsigned char)*q] & C_NUM))
-                q++;
-            size_t n = (size_t)(q - p);
-            if (n > API_JSON_MAX_NUMBER - dec->tok_len) {
-                st = number_too_long(dec, err);
-                goto out;
-            }
-            memcpy(dec->tok + dec->tok_len, p, n);
-            dec->tok_len += n;
-            p = q;
-            if (q < end)
-                CHECK(number_done(dec, dec->tok, dec->tok_len, dec->tok_off, err));
-            break;
-        }
-        case ST_AFTER_VALUE:
-            if (cls[c] & C_WS) {
-                p++;
-            } else if (dec->in_tensor) {
-                if (c == ',') {
-                    dec->state = ST_VALUE;
-                    p++;
-                } else if (c == ']') {
-                    p++;
-                    CHECK(array_close(dec, err));
-                } else {
-                    FAIL_JSON(p, "expected ',' or ']'");
-                }
-            } else if (c == ',') {
-                dec->state = ST_KEY;
-                p++;
-            } else if (c == '}') {
-                p++;
-                if (dec->level == LEVEL_TENSORS) {
-                    dec->level = LEVEL_ROOT;
-                } else {
-                    dec->level = LEVEL_TOP;
-                    dec->state = ST_END;
-                }
-            } else {
-                FAIL_JSON(p, "expected ',' or '}'");
-            }
-            break;
-        case ST_OBJ_FIRST:
-            if (cls[c] & C_WS) {
-                p++;
-            } else if (c == '}') {
-                if (dec->level == LEVEL_ROOT) {
-                    st = dec->status = api_error_set(err, API_INVALID_TENSOR,
-                                                     "missing key \"tensors\" in the object");
-                    api_error_at_pointer(err, "", 0);
-                    dec->state = ST_ERROR;
-                    goto out;
-                }
-                dec->level = LEVEL_ROOT;
-                dec->state = ST_AFTER_VALUE;
-                p++;
-            } else if (c == '"') {
-                dec->name_len = 0;
-                dec->state = ST_STRING;
-                p++;
-            } else {
-                FAIL_JSON(p, "expected a string key or '}'");
-            }
-            break;
-        case ST_KEY:
-            if (cls[c] & C_WS) {
-                p++;
-            } else if (c == '"') {
-                dec->name_len = 0;
-                dec->state = ST_STRING;
-                p++;
-            } else {
-                FAIL_JSON(p, "expected a string key");
-            }
-            break;
-        case ST_COLON:
-            if (cls[c] & C_WS) {
-                p++;
-            } else if (c == ':') {
-                dec->state = ST_VALUE;
-                if (dec->level == LEVEL_TENSORS)
-                    tensor_begin(dec);
-                p++;
-            } else {
-                FAIL_JSON(p, "expected ':'");
-            }
-            break;
-        case ST_STRING: {
-            const char *q = p;
-            while (q < end && (cls[(unsigned char)*q] & C_PLAIN))
-                q++;
-            if (q > p) {
-                CHECK(key_put(dec, p, (size_t)(q - p), err));
-                p = q;
-                break;
-            }
-            if (c == '"') {
-                p++;
-                CHECK(key_done(dec, err));
-            } else if (c == '\\') {
-                dec->esc_off = OFF(p);
-                dec->state = ST_ESCAPE;
-                p++;
-            } else if (c < 0x20) {
-                FAIL_JSON(p, "control character in a string");
-            } else {
-                unsigned char lo = 0x80, hi = 0xbf;
-                if (c >= 0xc2 && c <= 0xdf) {
-                    dec->utf8_need = 1;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                    dec->utf8_need = 2;
-                    if (c == 0xe0)
-                        lo = 0xa0;
-                    else if (c == 0xed)
-                        hi = 0x9f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                    dec->utf8_need = 3;
-                    if (c == 0xf0)
-                        lo = 0x90;
-                    else if (c == 0xf4)
-                        hi = 0x8f;
-                } else {
-                    FAIL_JSON(p, "invalid UTF-8 in a string");
-                }
-                dec->utf8_lo = lo;
-                dec->utf8_hi = hi;
-                CHECK(key_put(dec, p, 1, err));
-                dec->state = ST_UTF8;
-                p++;
-            }
-            break;
-        }
-        case ST_UTF8:
-            if (c < dec->utf8_lo || c > dec->utf8_hi)
-                FAIL_JSON(p, "invalid UTF-8 in a string");
-            CHECK(key_put(dec, p, 1, err));
-            dec->utf8_lo = 0x80;
-            dec->utf8_hi = 0xbf;
-            if (--dec->utf8_need == 0)
-                dec->state = ST_STRING;
-            p++;
-            break;
-        case ST_ESCAPE: {
-            char e;
-            switch (c) {
-            case '"':
-            case '\\':
-            case '/':
-                e = (char)c;
-                break;
-            case 'b':
-                e = '\b';
-                break;
-            case 'f':
-                e = '\f';
-                break;
-            case 'n':
-                e = '\n';
-                break;
-            case 'r':
-                e = '\r';
-                break;
-            case 't':
-                e = '\t';
-                break;
-            case 'u':
-                dec->hex_n = 0;
-                dec->cp = 0;
-                dec->state = ST_HEX;
-                p++;
-                continue;
-            default:
-                FAIL_JSON(p, "invalid escape in a string");
-            }
-            CHECK(key_put(dec, &e, 1, err));
-            dec->state = ST_STRING;
-            p++;
-            break;
-        }
-        case ST_HEX: {
-            int v = hex_value(c);
-            if (v < 0)
-                FAIL_JSON(p, "expected a hex digit in a \\u escape");
-            dec->cp = dec->cp << 4 | (uint32_t)v;
-            p++;
-            if (++dec->hex_n < 4)
-                break;
-            uint32_t cp = dec->cp;
-            if (dec->high != 0) {
-                if (cp < 0xdc00 || cp > 0xdfff) {
-                    st = fail_json(dec, err, dec->high_off, "lone high surrogate in a \\u escape");
-                    goto out;
-                }
-                cp = 0x10000 + ((dec->high - 0xd800) << 10) + (cp - 0xdc00);
-                dec->high = 0;
-            } else if (cp >= 0xd800 && cp <= 0xdbff) {
-                dec->high = cp;
-                dec->high_off = dec->esc_off;
-                dec->state = ST_LOW_BACKSLASH;
-                break;
-            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                st = fail_json(dec, err, dec->esc_off, "lone low surrogate in a \\u escape");
-                goto out;
-            }
-            CHECK(key_put_cp(dec, cp, err));
-            dec->state = ST_STRING;
-            break;
-        }
-        case ST_LOW_BACKSLASH:
-        case ST_LOW_U:
-            if (c != (dec->state == ST_LOW_BACKSLASH ? '\\' : 'u')) {
-                st = fail_json(dec, err, dec->high_off, "lone high surrogate in a \\u escape");
-                goto out;
-            }
-            if (dec->state == ST_LOW_BACKSLASH) {
-                dec->state = ST_LOW_U;
-            } else {
-                dec->hex_n = 0;
-                dec->cp = 0;
-                dec->state = ST_HEX;
-            }
-            p++;
-            break;
-        case ST_END:
-            if (!(cls[c] & C_WS))
-                FAIL_JSON(p, "unexpected bytes after the JSON value");
-            p++;
-            break;
-        case ST_ERROR:
-            st = dec->status;
-            goto out;
-        }
-    }
-out:
-    batch_flush(dec); /* between calls the result holds every element read */
-    dec->base += len;
-    return st;
-#undef OFF
-#undef FAIL_JSON
-#undef CHECK
-}
-
-enum api_status api_json_finish(struct api_json_decoder *dec, struct api_error *err)
-{
-    if (dec->status != API_OK)
-        return dec->status;
-    if (dec->state == ST_NUMBER) {
-        enum api_status st = number_done(dec, dec->tok, dec->tok_len, dec->tok_off, err);
-        batch_flush(dec);
-        if (st != API_OK)
-            return st;
-    }
-    if (dec->state == ST_END)
+    (void)dec;
+    if (!skip_ws(cur))
         return API_OK;
-    return fail_json(dec, err, dec->base, dec->started ? "unexpected end of body" : "empty body");
+    return fail_json(err, off_at(cur, cur->p), "unexpected bytes after the JSON value");
 }
 
-struct api_json_decoder *api_json_new(struct api_result *res)
+/* ---- the machine ------------------------------------------------------- */
+
+/* Reads from cur->p (< cur->end) in the current state. */
+static enum api_status step(struct api_json_decoder *dec, struct cursor *cur, struct api_error *err)
 {
+    switch (dec->state) {
+    case ST_VALUE:
+        return on_value(dec, cur, err);
+    case ST_ARRAY_FIRST:
+        return on_array_first(dec, cur, err);
+    case ST_AFTER_VALUE:
+        return on_after_value(dec, cur, err);
+    case ST_NUMBER:
+        return on_number(dec, cur, err);
+    case ST_LITERAL:
+        return on_literal(dec, cur, err);
+    case ST_OBJ_FIRST:
+        return on_obj_first(dec, cur, err);
+    case ST_KEY:
+        return on_key(dec, cur, err);
+    case ST_COLON:
+        return on_colon(dec, cur, err);
+    case ST_STRING:
+        return on_string(dec, cur, err);
+    case ST_ESCAPE:
+        return on_escape(dec, cur, err);
+    case ST_HEX:
+        return on_hex(dec, cur, err);
+    case ST_LOW_BACKSLASH:
+    case ST_LOW_U:
+        return on_low_surrogate(dec, cur, err);
+    case ST_UTF8:
+        return on_utf8(dec, cur, err);
+    case ST_END:
+        return on_end(dec, cur, err);
+    }
+    return API_OK;
+}
+
+static enum api_status json_feed(void *opaque, const unsigned char *buf, size_t len,
+                                 uint64_t offset, struct api_error *err)
+{
+    struct api_json_decoder *dec = opaque;
+    enum api_status st = dec->status;
+    struct cursor cur;
+
+    if (st != API_OK || len == 0)
+        return st;
+    cur.buf = (const char *)buf;
+    cur.p = cur.buf;
+    cur.end = cur.buf + len;
+    cur.off = offset;
+    while (st == API_OK && cur.p < cur.end)
+        st = step(dec, &cur, err);
+    batch_flush(dec); /* between calls the result holds every element read */
+    dec->status = st;
+    return st;
+}
+
+/* The body ended before its value did, at byte length. */
+static enum api_status fail_cut(const struct api_json_decoder *dec, uint64_t length,
+                                struct api_error *err)
+{
+    if (dec->state == ST_LITERAL)
+        return fail_json(err, length, "unexpected end of body inside %s%s", literals[dec->lit].text,
+                         dec->lit >= TOK_NAN ? ", which is not JSON either" : "");
+    return fail_json(err, length, dec->started ? "unexpected end of body" : "empty body");
+}
+
+static enum api_status json_finish(void *opaque, uint64_t length, struct api_error *err)
+{
+    struct api_json_decoder *dec = opaque;
+    enum api_status st = dec->status;
+
+    if (st == API_OK && dec->state == ST_NUMBER) {
+        st = number_done(dec, dec->tok, dec->tok_len, dec->tok_off, err);
+        batch_flush(dec);
+    }
+    if (st == API_OK && dec->state != ST_END)
+        st = fail_cut(dec, length, err);
+    dec->status = st;
+    return st;
+}
+
+static enum api_status json_create(struct api_result *res, const struct api_decode_opts *opts,
+                                   void **out, struct api_error *err)
+{
+    /* Field by field: zeroing the whole decoder (its batch and buffers,
+     * ~38 KiB) would cost small requests more than their decoding. */
     struct api_json_decoder *dec = malloc(sizeof *dec);
 
+    *out = NULL;
     if (dec == NULL)
-        return NULL;
+        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the JSON decoder");
+    if (opts->has_dtype)
+        res->dtype = opts->dtype;
     dec->res = res;
     dec->status = API_OK;
     dec->state = ST_VALUE;
     dec->level = LEVEL_TOP;
-    dec->base = 0;
+    dec->count_nonfinite = opts->count_nonfinite;
     dec->started = false;
     dec->tensors_seen = false;
     dec->in_tensor = false;
@@ -986,51 +1204,28 @@ struct api_json_decoder *api_json_new(struct api_result *res)
     l2_accum_init(&dec->acc);
     dec->tok_off = 0;
     dec->tok_len = 0;
+    dec->lit = TOK_NONE;
+    dec->lit_pos = 0;
+    dec->lit_off = 0;
     dec->name_len = 0;
-    dec->utf8_need = 0;
-    dec->utf8_lo = 0x80;
-    dec->utf8_hi = 0xbf;
+    api_text_utf8_init(&dec->utf8);
     dec->hex_n = 0;
     dec->cp = 0;
     dec->high = 0;
     dec->esc_off = 0;
     dec->high_off = 0;
-    return dec;
-}
-
-void api_json_free(struct api_json_decoder *dec)
-{
-    free(dec);
-}
-
-/* TEMPORARY adapter until the JSON decoder speaks decoder.h itself. */
-static enum api_status json_create(struct api_result *res, const struct api_decode_opts *opts,
-                                   void **out, struct api_error *err)
-{
-    if (opts->has_dtype)
-        res->dtype = opts->dtype;
-    *out = api_json_new(res);
-    if (*out == NULL)
-        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the body decoder");
+    *out = dec;
     return API_OK;
-}
-
-static enum api_status json_feed(void *dec, const unsigned char *buf, size_t len, uint64_t offset,
-                                 struct api_error *err)
-{
-    (void)offset;
-    return api_json_feed(dec, (const char *)buf, len, err);
-}
-
-static enum api_status json_finish(void *dec, uint64_t length, struct api_error *err)
-{
-    (void)length;
-    return api_json_finish(dec, err);
 }
 
 static void json_destroy(void *dec)
 {
-    api_json_free(dec);
+    free(dec);
 }
 
-const struct api_decoder_ops api_json_ops = {json_create, json_feed, json_finish, json_destroy};
+const struct api_decoder_ops api_json_ops = {
+    .create = json_create,
+    .feed = json_feed,
+    .finish = json_finish,
+    .destroy = json_destroy,
+};

@@ -10,38 +10,28 @@
  * Limits: a tensor nests at most API_MAX_DEPTH arrays (the two objects of a
  * named body do not count); a number token is at most API_JSON_MAX_NUMBER
  * bytes (a longer one is invalid_tensor at its pointer); names follow
- * api_result_add_tensor. Elements that are not numbers (strings, objects,
- * true/false/null) are refused at their first byte. */
+ * api_result_add_tensor.
+ *
+ * Errors: invalid_json with the offset of the first byte that cannot be
+ * JSON (the body length when it ends too early); invalid_tensor or
+ * number_out_of_range with the JSON Pointer of the element. Literals are
+ * matched byte by byte: a broken true/false/null is invalid_json, a whole
+ * one where a number belongs invalid_tensor. Strings and objects are
+ * refused as elements at their first byte. NaN, Infinity and -Infinity
+ * (not JSON, but what Python writes) are invalid_json at their first byte,
+ * unless opts->count_nonfinite asks to count them as elements. */
 #ifndef API_JSON_DECODE_H
 #define API_JSON_DECODE_H
 
-#include <stddef.h>
-
 #include "decoder.h"
-#include "result.h"
 
 #define API_JSON_MAX_NUMBER 4096 /* bytes of one number token */
 
-struct api_json_decoder;
-
-/* A decoder that fills res (initialised by the caller with
- * api_result_init(res, dtype), and owned by the caller; it must outlive the
- * decoder). Returns NULL when out of memory. */
-struct api_json_decoder *api_json_new(struct api_result *res);
-
-/* Feeds the next len bytes of the body. Returns API_OK, or the first error
- * (invalid_json with offset, invalid_tensor / number_out_of_range with
- * pointer, internal_error); after an error every later call returns it
- * again without reading. */
-enum api_status api_json_feed(struct api_json_decoder *dec, const char *buf, size_t len,
-                              struct api_error *err);
-
-/* Ends the body: a truncated value is invalid_json (offset = body length).
- * On API_OK the result is complete: for a single tensor res->ndim and
- * res->shape hold its shape (ndim 0 for a scalar). */
-enum api_status api_json_finish(struct api_json_decoder *dec, struct api_error *err);
-
-/* Frees dec (not the result). dec may be NULL. */
-void api_json_free(struct api_json_decoder *dec);
+/* The JSON body decoder (api/decoder.h). create takes res's dtype from
+ * opts->dtype when opts->has_dtype (res keeps the caller's float64
+ * otherwise) and never refuses opts; feed and finish report errors as
+ * above, into the err they are given; after an error every later call
+ * returns it again without reading. */
+extern const struct api_decoder_ops api_json_ops;
 
 #endif

@@ -88,25 +88,28 @@ static double run_json(const char *body, size_t len, enum l2_dtype dt, double *s
     struct api_error err;
     double t0 = now();
 
-    api_result_init(&res, dt);
+    const struct api_decode_opts opts = {.dtype = dt, .has_dtype = true};
+    void *dec;
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
     api_error_init(&err);
-    struct api_json_decoder *dec = api_json_new(&res);
-    if (dec == NULL) {
+    if (api_json_ops.create(&res, &opts, &dec, &err) != API_OK) {
         fprintf(stderr, "bench_json: out of memory\n");
         exit(1);
     }
     enum api_status st = API_OK;
     for (size_t at = 0; at < len && st == API_OK; at += CHUNK)
-        st = api_json_feed(dec, body + at, len - at < CHUNK ? len - at : CHUNK, &err);
+        st = api_json_ops.feed(dec, (const unsigned char *)body + at,
+                               len - at < CHUNK ? len - at : CHUNK, at, &err);
     if (st == API_OK)
-        st = api_json_finish(dec, &err);
+        st = api_json_ops.finish(dec, len, &err);
     double t = now() - t0;
     if (st != API_OK) {
         fprintf(stderr, "bench_json: %s: %s\n", api_status_code(st), err.detail);
         exit(1);
     }
     l2_accum_sum(&res.total, sum);
-    api_json_free(dec);
+    api_json_ops.destroy(dec);
     api_result_free(&res);
     return t;
 }

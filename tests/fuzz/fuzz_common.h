@@ -268,37 +268,6 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     return st;
 }
 
-/* Decoder-generic one-shot and byte-at-a-time runs: feed/finish of one of
- * the three decoders, wrapped to a common type. */
-typedef enum api_status (*fuzz_feed_fn)(void *dec, const char *buf, size_t len,
-                                        struct api_error *err);
-typedef enum api_status (*fuzz_finish_fn)(void *dec, struct api_error *err);
-
-/* Feeds body whole (step 0) or step bytes at a time, then finishes (only
- * when every feed succeeded). */
-static inline enum api_status fuzz_run(void *dec, fuzz_feed_fn feed, fuzz_finish_fn finish,
-                                       const uint8_t *body, size_t len, size_t step,
-                                       struct api_error *err)
-{
-    enum api_status st = API_OK;
-    size_t pos = 0;
-
-    api_error_init(err);
-    if (step == 0)
-        step = len > 0 ? len : 1;
-    do {
-        size_t n = len - pos < step ? len - pos : step;
-        char *piece = fuzz_copy(body + pos, n);
-
-        st = feed(dec, piece, n, err);
-        free(piece);
-        pos += n;
-    } while (st == API_OK && pos < len);
-    if (st == API_OK)
-        st = finish(dec, err);
-    return st;
-}
-
 /* Runs one format's decoder (its ops, as api/body.c does: chunk offsets,
  * the body length at the end) over body whole (step 0) or step bytes at a
  * time, each piece copied to its own allocation; stops at the first error.

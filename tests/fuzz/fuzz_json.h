@@ -3,8 +3,9 @@
  *
  * Input: the header of fuzz_common.h (dtype and "dtype given" in byte 0),
  * then the body. Checks, beyond no crash: the body decoded whole by
- * api_json_*, in the fuzzer's pieces through api_body, and byte by byte,
- * gives the same outcome; and the outcome agrees with a slow reference
+ * api_json_ops, in the fuzzer's pieces through api_body, and byte by byte,
+ * gives the same outcome (and with ?nonfinite=count, as json_check_count
+ * says); and the outcome agrees with a slow reference
  * built on jansson, whose number parsing is strtod (correctly rounded):
  * each number is rounded with l2_dtype_round and squared into its own
  * accumulator with l2_accum_add, the shapes are walked from the tree.
@@ -37,34 +38,30 @@
 #include "api/json_decode.h"
 #include "fuzz_common.h"
 
-static enum api_status json_feed_fn(void *dec, const char *buf, size_t len, struct api_error *err)
-{
-    return api_json_feed(dec, buf, len, err);
-}
-
-static enum api_status json_finish_fn(void *dec, struct api_error *err)
-{
-    return api_json_finish(dec, err);
-}
-
 static enum l2_dtype json_dtype(const struct fuzz_input *in)
 {
     return in->has_dtype ? in->dtype : L2_DTYPE_FLOAT64;
 }
 
+/* Decodes the input whole (step 0) or step bytes at a time, NaN/Infinity
+ * tokens counted when count_nonfinite (?nonfinite=count). */
+static enum api_status json_decode_mode(const struct fuzz_input *in, size_t step,
+                                        bool count_nonfinite, struct api_result *res,
+                                        struct api_error *err)
+{
+    const struct api_decode_opts opts = {
+        .dtype = in->dtype, .has_dtype = in->has_dtype, .count_nonfinite = count_nonfinite};
+    enum api_status st = fuzz_run_ops(&api_json_ops, &opts, res, in->body, in->len, step, err);
+
+    FUZZ_CHECK(res->dtype == json_dtype(in), "create: dtype %d, query %d", (int)res->dtype,
+               (int)json_dtype(in));
+    return st;
+}
+
 static enum api_status json_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                    struct api_error *err)
 {
-    struct api_json_decoder *dec;
-    enum api_status st;
-
-    api_result_init(res, json_dtype(in));
-    dec = api_json_new(res);
-    if (dec == NULL)
-        abort();
-    st = fuzz_run(dec, json_feed_fn, json_finish_fn, in->body, in->len, step, err);
-    api_json_free(dec);
-    return st;
+    return json_decode_mode(in, step, false, res, err);
 }
 
 /* ---- the reference ------------------------------------------------------ */
@@ -245,6 +242,28 @@ static void json_reference(const struct fuzz_input *in, enum api_status st,
 
 /* ---- the harness -------------------------------------------------------- */
 
+/* ?nonfinite=count changes only what NaN, Infinity and -Infinity tokens
+ * are: with no 'N' or 'I' in the body it gives the outcome of the default
+ * run (sw, ew, whole) exactly; with one, it is split-invariant itself. */
+static void json_check_count(const struct fuzz_input *in, enum api_status sw,
+                             const struct api_error *ew, const struct api_result *whole)
+{
+    struct api_result counted, bytes;
+    struct api_error ec, eb;
+    enum api_status sc, sb;
+
+    sc = json_decode_mode(in, 0, true, &counted, &ec);
+    if (in->len == 0 ||
+        (memchr(in->body, 'N', in->len) == NULL && memchr(in->body, 'I', in->len) == NULL)) {
+        fuzz_same_outcome("json default vs count", sw, ew, whole, sc, &ec, &counted);
+    } else if (in->len <= FUZZ_BYTEWISE_MAX) {
+        sb = json_decode_mode(in, 1, true, &bytes, &eb);
+        fuzz_same_outcome("json count: whole vs bytes", sc, &ec, &counted, sb, &eb, &bytes);
+        api_result_free(&bytes);
+    }
+    api_result_free(&counted);
+}
+
 /* Checks one input; impl_sel picks the kernels of the whole and the pieces
  * runs (fuzz_use_impl). Aborts on a broken invariant. */
 static void json_check(const struct fuzz_input *in, unsigned impl_sel)
@@ -265,6 +284,7 @@ static void json_check(const struct fuzz_input *in, unsigned impl_sel)
         api_result_free(&bytes);
     }
     json_reference(in, sw, &ew, &whole);
+    json_check_count(in, sw, &ew, &whole);
 
     api_body_free(body);
     api_result_free(&whole);
