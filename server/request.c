@@ -130,7 +130,15 @@ static const char *origin_form(const char *target)
  * in libmicrohttpd's own buffer (writable: its read buffer; the callback's
  * const is the API's, not the memory's) become '_' and it keeps one record.
  * The copy is taken first, so the answer sees the query as sent.
- */
+ *
+ * That the buffer is writable, that the callback sees the raw target and
+ * that the split comes after it are libmicrohttpd internals, checked in
+ * 0.9.75 (Debian 12) only: on any other version the build stops until
+ * they are checked again (connection.c, the request line's parsing) and the
+ * version is added below. */
+#if !defined(MHD_VERSION) || MHD_VERSION != 0x00097500
+#error "blank_query_separators writes into MHD's read buffer: verified on MHD 0.9.75 only"
+#endif
 static void blank_query_separators(const char *uri)
 {
     char *q = strchr(uri, '?');
