@@ -308,6 +308,6 @@ out_free_tls:
     free_pem(tls_cert);
     free_pem(tls_key);
 out:
-    explicit_bzero(auth.token, sizeof(auth.token));
+    auth_free(&auth);
     return result;
 }
