@@ -7,9 +7,10 @@
  * point, which it detects and declines. Everything else goes to strtod on a
  * normalised copy "DIGITSeEXP" with no decimal point, which no locale can
  * misread, keeping API_NUMPARSE_DIGITS significant digits plus a sticky
- * nonzero digit standing for any dropped tail. api_numparse_run, for a
- * decoder reading in place, fuses finding the token's end with the first
- * two paths and reads digits eight at a time (SWAR). */
+ * nonzero digit standing for any dropped tail. Both entry points share one
+ * scan of the grammar, which reads digits eight at a time (SWAR);
+ * api_numparse_run, for a decoder reading in place, also finds where the
+ * token ends and takes only the fast paths. */
 #include "numparse.h"
 
 #include <stdint.h>
@@ -31,7 +32,7 @@ static const double exact_pow10[23] = {
 /* The Eisel-Lemire algorithm (as in Go's strconv.eiselLemire64): the float64
  * nearest w * 10^e10 for w != 0, or false when it cannot decide cheaply
  * (near a halfway point, subnormal or overflowing results). */
-static bool eisel_lemire(uint64_t w, int64_t e10, double *out)
+static inline bool eisel_lemire(uint64_t w, int64_t e10, double *out)
 {
     if (e10 < POW10_MIN || e10 > POW10_MAX)
         return false;
@@ -78,47 +79,7 @@ static inline bool is_digit(char c)
     return (unsigned char)(c - '0') < 10;
 }
 
-/* The slow, exact path: strtod on a normalised copy of the digits. */
-static double slow_path(const char *tok, size_t int_beg, size_t int_end, size_t frac_beg,
-                        size_t frac_end, int64_t exp10)
-{
-    char buf[API_NUMPARSE_DIGITS + 2 + 24];
-    size_t n = 0;
-    int64_t dropped = 0;
-    bool sticky = false;
-
-    for (int part = 0; part < 2; part++) {
-        size_t beg = part == 0 ? int_beg : frac_beg;
-        size_t end = part == 0 ? int_end : frac_end;
-        for (size_t i = beg; i < end; i++) {
-            char c = tok[i];
-            if (n == 0 && c == '0')
-                continue; /* leading zero: not significant */
-            if (n < API_NUMPARSE_DIGITS) {
-                buf[n++] = c;
-            } else {
-                if (dropped < EXP_CLAMP)
-                    dropped++;
-                if (c != '0')
-                    sticky = true;
-            }
-        }
-    }
-    if (n == 0)
-        return 0.0;
-    if (sticky)
-        buf[n++] = '1';
-    /* value = digits(buf[0..n)) * 10^(exp10 - frac digits + dropped), where
-     * the sticky digit costs one more place. */
-    int64_t frac_digits = (int64_t)(frac_end - frac_beg);
-    if (frac_digits > EXP_CLAMP)
-        frac_digits = EXP_CLAMP;
-    int64_t e = exp10 - frac_digits + dropped - (sticky ? 1 : 0);
-    snprintf(buf + n, sizeof buf - n, "e%lld", (long long)e);
-    return strtod(buf, NULL);
-}
-
-/* ---- the fused fast path ----------------------------------------------- */
+/* ---- the grammar, scanned once ------------------------------------------ */
 
 #define SWAR_ONES UINT64_C(0x0101010101010101)
 
@@ -162,191 +123,220 @@ static inline bool is_num_byte(unsigned char c)
     return is_digit((char)c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
 }
 
-/* Appends the run of digits at q to *w (*nd significant digits so far).
- * Returns the end of the run, or NULL when the digits would pass 19. */
-static inline const char *digit_run(const char *q, const char *end, uint64_t *w, int *nd)
+/* What one pass over a number's text finds: where its parts are, its
+ * first significant digits and its exponent. */
+struct scan {
+    bool neg;
+    size_t int_beg, int_end;   /* the integer digits */
+    size_t frac_beg, frac_end; /* the fraction digits; empty without '.' */
+    uint64_t w;                /* the first 19 significant digits */
+    int nsig;                  /* significant digits, capped at 20 */
+    int64_t exp10;             /* the written exponent, its magnitude clamped near EXP_CLAMP */
+    size_t exp_digits;         /* digits written in the exponent; 0 without one */
+};
+
+/* Adds the run of digits at p[i..len) to *w and *nd (the first 19
+ * significant digits and their count, capped at 20), eight at a time while
+ * they fit. Returns the index after the run. */
+static inline __attribute__((always_inline)) size_t digit_run(const char *p, size_t i, size_t len,
+                                                              uint64_t *w, int *nd)
 {
-    while (end - q >= 8) {
-        uint64_t v = load8(q);
+    while (len - i >= 8) {
+        uint64_t v = load8(p + i);
         uint64_t m = nondigit_mask8(v);
         if (m == 0) {
             if (*nd > 11)
-                return NULL;
+                break;
             *w = *w * 100000000 + parse8(v);
             *nd += 8;
-            q += 8;
+            i += 8;
             continue;
         }
         unsigned k = (unsigned)__builtin_ctzll(m) >> 3; /* leading digits, 0..7 */
         if (k == 0)
-            return q;
+            return i;
         if (*nd + (int)k > 19)
-            return NULL;
+            break;
         /* the k digits moved to the end, '0's before them */
         v = v << (64 - 8 * k) | (SWAR_ONES * '0') >> (8 * k);
         *w = *w * pow10_u64[k] + parse8(v);
         *nd += (int)k;
-        return q + k;
+        return i + k;
     }
-    for (; q < end && is_digit(*q); q++) {
-        if (*nd == 19)
-            return NULL;
-        *w = *w * 10 + (uint64_t)(*q - '0');
-        (*nd)++;
+    for (; i < len && is_digit(p[i]); i++) {
+        if (*nd < 19)
+            *w = *w * 10 + (uint64_t)(p[i] - '0');
+        if (*nd < 20)
+            (*nd)++;
     }
-    return q;
+    return i;
+}
+
+/* Scans the RFC 8259 number grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * over the longest prefix of p[0..len) it matches, filling *s. Returns the
+ * index where it stopped: the end of a whole number (*ok true), or the
+ * first byte that breaks the grammar, len when the text ends too early. */
+static inline __attribute__((always_inline)) size_t scan_number(const char *p, size_t len,
+                                                                struct scan *s, bool *ok)
+{
+    size_t i = 0;
+
+    *ok = false;
+    s->neg = false;
+    s->w = 0;
+    s->nsig = 0;
+    s->exp10 = 0;
+    s->exp_digits = 0;
+    if (i < len && p[i] == '-') {
+        s->neg = true;
+        i++;
+    }
+    s->int_beg = i;
+    if (i < len && p[i] == '0')
+        i++;
+    else if (i < len && is_digit(p[i]))
+        i = digit_run(p, i, len, &s->w, &s->nsig);
+    else
+        return i;
+    s->int_end = s->frac_beg = s->frac_end = i;
+    if (i < len && p[i] == '.') {
+        s->frac_beg = ++i;
+        if (s->nsig == 0) /* leading zeros of 0.000ddd: places, not digits */
+            while (i < len && p[i] == '0')
+                i++;
+        i = digit_run(p, i, len, &s->w, &s->nsig);
+        s->frac_end = i;
+        if (i == s->frac_beg)
+            return i;
+    }
+    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+        bool eneg = false;
+        i++;
+        if (i < len && (p[i] == '+' || p[i] == '-')) {
+            eneg = p[i] == '-';
+            i++;
+        }
+        size_t beg = i;
+        for (; i < len && is_digit(p[i]); i++) {
+            if (s->exp10 < EXP_CLAMP)
+                s->exp10 = s->exp10 * 10 + (p[i] - '0');
+        }
+        if (i == beg)
+            return i;
+        s->exp_digits = i - beg;
+        if (eneg)
+            s->exp10 = -s->exp10;
+    }
+    *ok = true;
+    return i;
+}
+
+/* ---- from digits to a double -------------------------------------------- */
+
+/* The exact fast paths: stores w * 10^e in *out (e counted from the last
+ * digit), finite, and returns true when one of them decides it; false when
+ * the digits do not fit in w, or Eisel-Lemire declines (near a halfway
+ * point, subnormal, zero or infinite). */
+static inline __attribute__((always_inline)) bool fast_path(const struct scan *s, int64_t e,
+                                                            double *out)
+{
+    uint64_t w = s->w;
+
+    if (s->nsig == 0) {
+        *out = 0.0;
+        return true;
+    }
+    if (s->nsig > 19)
+        return false;
+    if (w <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
+        *out = e >= 0 ? (double)w * exact_pow10[e] : (double)w / exact_pow10[-e];
+        return true;
+    }
+    if (w <= (UINT64_C(1) << 53) && e > 22 && e <= 22 + 15 &&
+        (double)w * exact_pow10[e - 22] < 9007199254740992.0) {
+        /* w * 10^(e-22) is still an exact integer: then one rounding */
+        *out = (double)w * exact_pow10[e - 22] * 1e22;
+        return true;
+    }
+    return eisel_lemire(w, e, out);
+}
+
+/* The slow, exact path: strtod on a normalised copy of the digits of tok. */
+static double slow_path(const char *tok, const struct scan *s)
+{
+    char buf[API_NUMPARSE_DIGITS + 2 + 24];
+    size_t n = 0;
+    int64_t dropped = 0;
+    bool sticky = false;
+
+    for (int part = 0; part < 2; part++) {
+        size_t beg = part == 0 ? s->int_beg : s->frac_beg;
+        size_t end = part == 0 ? s->int_end : s->frac_end;
+        for (size_t i = beg; i < end; i++) {
+            char c = tok[i];
+            if (n == 0 && c == '0')
+                continue; /* leading zero: not significant */
+            if (n < API_NUMPARSE_DIGITS) {
+                buf[n++] = c;
+            } else {
+                if (dropped < EXP_CLAMP)
+                    dropped++;
+                if (c != '0')
+                    sticky = true;
+            }
+        }
+    }
+    if (n == 0)
+        return 0.0;
+    if (sticky)
+        buf[n++] = '1';
+    /* value = digits(buf[0..n)) * 10^(exp10 - frac digits + dropped), where
+     * the sticky digit costs one more place. */
+    int64_t frac_digits = (int64_t)(s->frac_end - s->frac_beg);
+    if (frac_digits > EXP_CLAMP)
+        frac_digits = EXP_CLAMP;
+    int64_t e = s->exp10 - frac_digits + dropped - (sticky ? 1 : 0);
+    snprintf(buf + n, sizeof buf - n, "e%lld", (long long)e);
+    return strtod(buf, NULL);
+}
+
+/* The exponent of the last digit: the written one less the fraction's digits. */
+static inline int64_t last_digit_exp(const struct scan *s)
+{
+    return s->exp10 - (int64_t)(s->frac_end - s->frac_beg);
 }
 
 size_t api_numparse_run(const char *p, const char *end, double *out)
 {
-    const char *q = p;
-    bool neg = false;
-    uint64_t w = 0;
-    int nd = 0; /* significant digits in w, at most 19 */
-    int64_t e = 0;
-
-    if (q < end && *q == '-') {
-        neg = true;
-        q++;
-    }
-    if (q == end)
-        return 0;
-    if (*q == '0') {
-        q++;
-    } else if (is_digit(*q)) {
-        q = digit_run(q, end, &w, &nd);
-        if (q == NULL)
-            return 0;
-    } else {
-        return 0;
-    }
-    if (q < end && *q == '.') {
-        const char *frac = ++q;
-        if (nd == 0) /* leading zeros of 0.000ddd: places, not digits */
-            while (q < end && *q == '0')
-                q++;
-        q = digit_run(q, end, &w, &nd);
-        if (q == NULL)
-            return 0;
-        if (q == frac)
-            return 0;
-        e = -(int64_t)(q - frac);
-    }
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        bool eneg = false;
-        int64_t x = 0;
-        q++;
-        if (q < end && (*q == '+' || *q == '-')) {
-            eneg = *q == '-';
-            q++;
-        }
-        const char *beg = q;
-        for (; q < end && is_digit(*q); q++) {
-            if (q - beg == 5)
-                return 0;
-            x = x * 10 + (*q - '0');
-        }
-        if (q == beg)
-            return 0;
-        e += eneg ? -x : x;
-    }
-    if (q == end || is_num_byte((unsigned char)*q) || q - p > API_NUMPARSE_RUN_MAX)
-        return 0;
-
+    struct scan s;
+    bool ok;
     double x;
-    if (w == 0) {
-        x = 0.0;
-    } else if (w <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
-        x = e >= 0 ? (double)w * exact_pow10[e] : (double)w / exact_pow10[-e];
-    } else if (!eisel_lemire(w, e, &x)) {
+    /* One byte past the longest token: where its end must be seen. */
+    size_t window =
+        (size_t)(end - p) < API_NUMPARSE_RUN_MAX + 1 ? (size_t)(end - p) : API_NUMPARSE_RUN_MAX + 1;
+    size_t n = scan_number(p, window, &s, &ok);
+
+    if (!ok || n == window || is_num_byte((unsigned char)p[n]))
+        return 0; /* malformed, too long, or it may go on */
+    if (s.exp_digits > 5 || !fast_path(&s, last_digit_exp(&s), &x))
         return 0;
-    }
-    *out = neg ? -x : x;
-    return (size_t)(q - p);
+    *out = s.neg ? -x : x;
+    return n;
 }
 
 bool api_numparse(const char *tok, size_t len, double *out, size_t *bad)
 {
-    size_t i = 0;
-    bool neg = false;
-    uint64_t w = 0; /* first significant digits, while they fit */
-    int nsig = 0;   /* significant digits seen, capped at 20 */
-    int64_t exp10 = 0;
-    size_t int_beg, int_end, frac_beg, frac_end;
-
-    if (i < len && tok[i] == '-') {
-        neg = true;
-        i++;
-    }
-    int_beg = i;
-    if (i < len && tok[i] == '0') {
-        i++;
-    } else if (i < len && tok[i] >= '1' && tok[i] <= '9') {
-        for (; i < len && is_digit(tok[i]); i++) {
-            if (nsig < 19)
-                w = w * 10 + (uint64_t)(tok[i] - '0');
-            if (nsig < 20)
-                nsig++;
-        }
-    } else {
-        goto bad;
-    }
-    int_end = i;
-    frac_beg = frac_end = i;
-    if (i < len && tok[i] == '.') {
-        i++;
-        frac_beg = i;
-        for (; i < len && is_digit(tok[i]); i++) {
-            if (nsig == 0 && tok[i] == '0')
-                continue;
-            if (nsig < 19)
-                w = w * 10 + (uint64_t)(tok[i] - '0');
-            if (nsig < 20)
-                nsig++;
-        }
-        frac_end = i;
-        if (frac_end == frac_beg)
-            goto bad;
-    }
-    if (i < len && (tok[i] == 'e' || tok[i] == 'E')) {
-        bool eneg = false;
-        i++;
-        if (i < len && (tok[i] == '+' || tok[i] == '-')) {
-            eneg = tok[i] == '-';
-            i++;
-        }
-        size_t exp_beg = i;
-        for (; i < len && is_digit(tok[i]); i++) {
-            if (exp10 < EXP_CLAMP)
-                exp10 = exp10 * 10 + (tok[i] - '0');
-        }
-        if (i == exp_beg)
-            goto bad;
-        if (eneg)
-            exp10 = -exp10;
-    }
-    if (i != len)
-        goto bad;
-
+    struct scan s;
+    bool ok;
     double x;
-    int64_t e = exp10 - (int64_t)(frac_end - frac_beg); /* relative to the last digit */
-    if (nsig == 0) {
-        x = 0.0;
-    } else if (nsig <= 19 && w <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
-        x = e >= 0 ? (double)w * exact_pow10[e] : (double)w / exact_pow10[-e];
-    } else if (nsig <= 19 && w <= (UINT64_C(1) << 53) && e > 22 && e <= 22 + 15 &&
-               (double)w * exact_pow10[e - 22] < 9007199254740992.0) {
-        /* w * 10^(e-22) is still an exact integer: then one rounding */
-        x = (double)w * exact_pow10[e - 22] * 1e22;
-    } else if (nsig <= 19 && eisel_lemire(w, e, &x)) {
-        /* decided */
-    } else {
-        x = slow_path(tok, int_beg, int_end, frac_beg, frac_end, exp10);
-    }
-    *out = neg ? -x : x;
-    return true;
+    size_t n = scan_number(tok, len, &s, &ok);
 
-bad:
-    *bad = i;
-    return false;
+    if (!ok || n != len) {
+        *bad = n;
+        return false;
+    }
+    if (!fast_path(&s, last_digit_exp(&s), &x))
+        x = slow_path(tok, &s);
+    *out = s.neg ? -x : x;
+    return true;
 }

@@ -375,6 +375,10 @@ Test(numparse, run_declines_what_it_must)
     cr_assert_eq(run_on("-1e309", ',', 8), 0);
     cr_assert_eq(run_on("9007199254740993e300", ',', 8), 0);
     run_on("1.7976931348623157e308", ',', 8);
+    /* halfway cases Eisel-Lemire declines, decided exactly as integers
+     * times 1e22 */
+    cr_assert_eq(run_on("1e23", ',', 8), 4);
+    cr_assert_eq(run_on("-4e23", ']', 8), 5);
     /* exponents of more than five digits */
     cr_assert_eq(run_on("1e99999", ',', 8), 0); /* beyond the table: declined */
     cr_assert_eq(run_on("1e000005", ',', 8), 0);
