@@ -6,5 +6,5 @@
 
 .PHONY: test-docker
 
-test-docker:
+test-docker: ## build and check the container image with podman (root, minutes)
 	$(Q)bash tools/test-docker.sh
