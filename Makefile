@@ -129,9 +129,9 @@ integration: $(INTEG) $(L2D) $(BUILD)/openapi.json ## libcurl tests against the 
 test-san: ## unit and integration tests under ASan/UBSan (clang, build-san/)
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang unit integration
 
-$(BUILD)/openapi.json: openapi.yaml tools/openapi-json.sh
+$(BUILD)/openapi.json: openapi.yaml tests/integration/openapi-json.sh
 	@mkdir -p $(@D)
-	$(Q)sh tools/openapi-json.sh openapi.yaml $@
+	$(Q)sh tests/integration/openapi-json.sh openapi.yaml $@
 
 # --- benchmarks -----------------------------------------------------------
 

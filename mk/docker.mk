@@ -7,4 +7,4 @@
 .PHONY: test-docker
 
 test-docker: ## build and check the container image with podman (root, minutes)
-	$(Q)bash tools/test-docker.sh
+	$(Q)bash tests/docker/test-docker.sh

@@ -30,6 +30,6 @@ uninstall: ## remove what make install installed
 # every file and that the man page documents every flag of `l2d --help`,
 # verifies the unit with systemd-analyze where it exists, then uninstalls.
 test-install: $(L2D) ## install into a temporary DESTDIR, check, uninstall
-	$(Q)bash packaging/test-install.sh $(L2D)
+	$(Q)bash tests/install/test-install.sh $(L2D)
 
 TEST_EXTRA += test-install
