@@ -14,19 +14,13 @@
 #include <time.h>
 
 #include "api/json_decode.h"
+#include "tests/support/rng.h"
 
 #define N_NUMBERS 1000000
 #define CHUNK (64 * 1024)
 #define RUNS 7
 
-static uint64_t rng_state = 0x2545f4914f6cdd1du;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
-}
+static uint64_t rng_state = 0x2545f4914f6cdd1du; /* rng_xorshift64s */
 
 static double now(void)
 {
@@ -38,8 +32,8 @@ static double now(void)
 /* A random value with a random decimal magnitude, 1e-10 .. 1e10. */
 static double random_value(void)
 {
-    double u = (double)(rnd() >> 11) * 0x1p-53 * 2.0 - 1.0;
-    int e = (int)(rnd() % 21) - 10;
+    double u = (double)(rng_xorshift64s(&rng_state) >> 11) * 0x1p-53 * 2.0 - 1.0;
+    int e = (int)(rng_xorshift64s(&rng_state) % 21) - 10;
     double p = 1.0;
     for (int i = 0; i < (e < 0 ? -e : e); i++)
         p *= 10.0;

@@ -18,6 +18,7 @@
 
 #include "core/accum.h"
 #include "core/accum_impl.h"
+#include "tests/support/rng.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -36,13 +37,10 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng = 0x853c49e6748fea9bu;
+static uint64_t rng = 0x853c49e6748fea9bu; /* rng_xorshift64s */
 static double uniform(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return ((double)((rng * 0x2545f4914f6cdd1du) >> 11) + 0.5) * 0x1p-53;
+    return rng_unit(rng_xorshift64s(&rng));
 }
 
 /* Box-Muller normal(0,1). */
@@ -104,10 +102,7 @@ static void fill(enum l2_dtype t, unsigned char *buf, size_t n)
     for (size_t i = 0; i < POOL; i++)
         put_element(t, pool + i * w, normal());
     for (size_t i = 0; i < n; i++) {
-        rng ^= rng >> 12;
-        rng ^= rng << 25;
-        rng ^= rng >> 27;
-        memcpy(buf + i * w, pool + ((rng * 0x2545f4914f6cdd1du) >> 44) * w, w);
+        memcpy(buf + i * w, pool + (rng_xorshift64s(&rng) >> 44) * w, w);
     }
     free(pool);
 }
