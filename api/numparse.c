@@ -1,16 +1,9 @@
 /* numparse.c -- JSON number text to the nearest float64, correctly rounded.
  *
- * Three paths, each exact. Clinger's: digits up to 2^53 and a power of ten
- * that is itself exact (|e| <= 22) need one IEEE multiply or divide, which
- * rounds once. Eisel-Lemire: up to 19 digits times a 128-bit truncated power
- * of ten decides the rounding unless the product is too close to a halfway
- * point, which it detects and declines. Everything else goes to strtod on a
- * normalised copy "DIGITSeEXP" with no decimal point, which no locale can
- * misread, keeping API_NUMPARSE_DIGITS significant digits plus a sticky
- * nonzero digit standing for any dropped tail. Both entry points share one
- * scan of the grammar, which reads digits eight at a time (SWAR);
- * api_numparse_run, for a decoder reading in place, also finds where the
- * token ends and takes only the fast paths. */
+ * One scan of the grammar (digits eight at a time) feeds three exact paths:
+ * Clinger's (exact digits times an exact power of ten round once),
+ * Eisel-Lemire (a 128-bit power of ten decides unless the product is near a
+ * halfway point) and strtod on a normalised copy for everything else. */
 #include "numparse.h"
 
 #include <stdint.h>
@@ -233,10 +226,11 @@ static inline __attribute__((always_inline)) size_t scan_number(const char *p, s
 
 /* ---- from digits to a double -------------------------------------------- */
 
-/* The exact fast paths: stores w * 10^e in *out (e counted from the last
- * digit), finite, and returns true when one of them decides it; false when
- * the digits do not fit in w, or Eisel-Lemire declines (near a halfway
- * point, subnormal, zero or infinite). */
+/* The exact fast paths, Clinger's (digits up to 2^53 times an exact power
+ * of ten: one IEEE operation, one rounding) then Eisel-Lemire: stores
+ * w * 10^e (e counted from the last digit) in *out, finite, and returns true
+ * when one of them decides it; false when the digits do not fit in w or
+ * Eisel-Lemire declines (near a halfway point, subnormal, zero, infinite). */
 static inline __attribute__((always_inline)) bool fast_path(const struct scan *s, int64_t e,
                                                             double *out)
 {
@@ -261,7 +255,10 @@ static inline __attribute__((always_inline)) bool fast_path(const struct scan *s
     return eisel_lemire(w, e, out);
 }
 
-/* The slow, exact path: strtod on a normalised copy of the digits of tok. */
+/* The slow, exact path: strtod on a normalised copy "DIGITSeEXP" of tok's
+ * digits, with no decimal point that a locale could misread, keeping
+ * API_NUMPARSE_DIGITS significant digits plus a sticky nonzero digit that
+ * stands for any dropped tail. */
 static double slow_path(const char *tok, const struct scan *s)
 {
     char buf[API_NUMPARSE_DIGITS + 2 + 24];

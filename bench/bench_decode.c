@@ -1,10 +1,8 @@
 /* bench_decode.c -- decoding throughput of raw and .npy float32 bodies.
  *
- * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
- * chunks, as the server would, and prints the median GB/s of 5 runs per
- * case. The data
- * are random float32 values that are finite in both byte orders, so the
- * same bytes serve as raw, '<f4' and '>f4' bodies. */
+ * A 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB chunks,
+ * as the server feeds it; median GB/s of 5 runs per case. The values are
+ * finite in both byte orders, so the same bytes serve raw, '<f4' and '>f4'. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>

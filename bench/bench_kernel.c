@@ -1,13 +1,9 @@
 /* bench_kernel.c -- throughput of the exact kernel against the obvious loops.
  *
- * For a buffer of normal(0,1) values of each dtype, prints GB/s of
- * l2_accum_feed (one call, and in 64 KiB blocks as a server feeds it), of a
- * plain `sum += (double)x * x` loop and of a plain read of the same bytes,
- * each the median of 5 runs. The plain read is vectorized (AVX-512 or AVX2
- * when the CPU has them, chosen at run time) with independent accumulators,
- * so it shows the memory bandwidth, not a loop's latency.
- * Usage: bench_kernel [--mib N] [--impl portable|avx2|avx512ifma] (default 256,
- * the kernel's own choice). */
+ * Per dtype, median GB/s of 5 runs: l2_accum_feed (whole, and in 64 KiB
+ * blocks), a plain `sum += (double)x * x` loop, and a vectorized plain read
+ * of the same bytes (the memory bandwidth). Usage: bench_kernel [--mib N]
+ * [--impl portable|avx2|avx512ifma] (default 256 MiB, the kernel's choice). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,21 +1,14 @@
 /* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, drain.
  *
- * Startup reads every file it needs (TLS certificate and key, the bearer
- * token) before listening; a bad one is a clear message and exit 2, like a
- * bad flag. `--healthcheck URL` runs the probe instead of the service.
- *
- * SIGTERM/SIGINT only set a flag (on whichever thread they land), which the
- * main thread polls. Main then turns the service to draining for
- * --drain-timeout seconds: /readyz and every new request answer 503
- * `draining` with Connection: close, requests in flight finish; then it stops
- * the daemon (closing the listener and whatever is left) and exits 0. A
- * second signal ends the drain at once. */
+ * Every file (token, TLS pair) is read before listening, so a bad one is
+ * exit 2 like a bad flag. SIGTERM/SIGINT only set a flag that the main
+ * thread polls; it then drains (see drain()), stops the daemon and exits 0.
+ * `--healthcheck URL` runs the probe instead of the service. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,9 +26,8 @@
 /* Per-connection memory pool: headers, then the read buffer that upload
  * chunks come from. libmicrohttpd 0.9.75 zeroes the whole pool between two
  * requests on a kept-alive connection, so its size is paid on every small
- * request: with 256 KiB that memset was 17% of the CPU time of 16-float
- * requests (~12 us each); with 64 KiB it is ~2 us, and 20 MB JSON uploads
- * keep ~85% of their 256 KiB speed (bigger chunks, fewer receive calls). */
+ * request, while a large one gives uploads larger chunks: 64 KiB weighs
+ * the two (figures in BENCHMARKS.md). */
 #define CONNECTION_MEMORY_LIMIT (64 * 1024)
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
 #define DRAIN_POLL_MS 20
@@ -93,10 +85,10 @@ static void sleep_ms(long ms)
 }
 
 /* The drain, after the first signal: for --drain-timeout seconds the
- * listener stays open and every new request is answered 503 `draining`
- * (load balancers probing /readyz see it before the port goes away), while
- * requests admitted before the signal run to their end. A second signal cuts
- * it short. */
+ * listener stays open and every new request, /readyz included, is answered
+ * 503 `draining` with Connection: close (load balancers see it before the
+ * port goes away), while requests admitted before the signal run to their
+ * end. A second signal cuts it short. */
 static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
 {
     uint64_t start = monotonic_ms();
@@ -138,10 +130,7 @@ int main(int argc, char **argv)
     /* poll(2), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
      * EOF that arrives with the last bytes of an incomplete request, leaving
      * the connection in CLOSE-WAIT (and its request in flight, holding up a
-     * drain) until --timeout. poll sees it; it costs ~15% on /healthz at 256
-     * connections and nothing measurable on compute requests (nor at 32
-     * connections of 16-float requests, where MHD_USE_TURBO gained nothing
-     * measurable either). */
+     * drain) until --timeout. poll sees it, at a cost given in BENCHMARKS.md. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     /* With one thread MHD wants no pool option at all (it warns even on 1). */
     struct MHD_OptionItem pool[] = {
