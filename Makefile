@@ -1,4 +1,5 @@
-# l2d -- build, test, bench. `make help` lists the targets.
+# l2d -- build, test, bench. `make help` lists every target: each one's
+# rule line ends in a `## text` comment (here and in mk/*.mk; lint checks).
 #
 # Knobs: CFLAGS (appended), SANITIZE=address,undefined (separate build dir),
 # CC, V=1 (echo commands), PORT (for `make run`).
@@ -57,29 +58,25 @@ INTEG   := $(BUILD)/tests/integration-tests
 .PHONY: all run test unit integration bench clean format format-check lint deps help \
         test-san openapi-lint
 
-all: $(L2D)
+all: $(L2D) ## build build/l2d (the default)
 
-help:
-	@echo "make run         build and start l2d on 127.0.0.1:$(PORT) (installs missing packages)"
-	@echo "make test        install missing packages, build, run every test"
-	@echo "make unit        Criterion unit tests of core/ and api/"
-	@echo "make integration libcurl tests against the built binary"
-	@echo "make test-san    unit + integration tests under ASan/UBSan"
-	@echo "make bench       kernel, decoder and server benchmarks"
-	@echo "make lint        banned functions, clang-format check, openapi lint"
-	@echo "make clean"
+help: ## list every target (from the `## ` comments in Makefile and mk/*.mk)
+	@awk '/^[A-Za-z0-9_.-]+:.*## / { t = $$0; sub(/:.*/, "", t); d = $$0; \
+		sub(/^[^#]*## /, "", d); printf "make %-17s %s\n", t, d }' Makefile $(sort $(wildcard mk/*.mk))
+	@echo "Knobs: CFLAGS (appended), SANITIZE=address,undefined, CC, V=1, PORT (make run)"
 
-deps:
+deps: ## install the missing Debian packages (tools/install-deps.sh)
 	$(Q)sh tools/install-deps.sh
 
-run: deps
+run: deps ## install missing packages, build and serve on 127.0.0.1:PORT (8080)
 	$(Q)$(MAKE) --no-print-directory all
 	./$(L2D) --bind 127.0.0.1 --port $(PORT)
 
-# Fragments in mk/ add targets and may append to TEST_EXTRA (run by `make test`).
+# Fragments in mk/ add targets (each with its `## text`) and may append to
+# TEST_EXTRA (run by `make test`).
 TEST_EXTRA :=
 
-test: deps
+test: deps ## install missing packages, then every test: unit, integration, lint and TEST_EXTRA
 	$(Q)$(MAKE) --no-print-directory unit integration lint $(TEST_EXTRA)
 
 # --- libraries and binary -------------------------------------------------
@@ -123,18 +120,18 @@ $(INTEG): $(INTEG_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(INTEG_OBJ) $(shell pkg-config --libs $(PKGS_INTEG)) -lpthread -lm
 
-unit: $(UNIT)
+unit: $(UNIT) ## Criterion unit tests of core/, api/ and server/
 	./$(UNIT) --jobs 2
 
-integration: $(INTEG) $(L2D) $(BUILD)/openapi.json
+integration: $(INTEG) $(L2D) $(BUILD)/openapi.json ## libcurl tests against the built binary
 	L2D_BIN=$(abspath $(L2D)) L2D_OPENAPI_JSON=$(abspath $(BUILD)/openapi.json) ./$(INTEG) --jobs 1
 
-test-san:
+test-san: ## unit and integration tests under ASan/UBSan (clang, build-san/)
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang unit integration
 
-$(BUILD)/openapi.json: openapi.yaml tools/openapi-json.sh
+$(BUILD)/openapi.json: openapi.yaml tests/integration/openapi-json.sh
 	@mkdir -p $(@D)
-	$(Q)sh tools/openapi-json.sh openapi.yaml $@
+	$(Q)sh tests/integration/openapi-json.sh openapi.yaml $@
 
 # --- benchmarks -----------------------------------------------------------
 
@@ -144,28 +141,32 @@ $(BUILD)/bench/%: bench/%.c $(LIBAPI) $(LIBCORE)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-conversion -o $@ $< $(LIBAPI) $(LIBCORE) \
 		$(shell pkg-config --cflags --libs jansson zlib) -lm
 
-bench: deps $(BENCH_BIN) $(L2D)
+bench: deps $(BENCH_BIN) $(L2D) ## kernel, decoder and server benchmarks (bench/run.sh)
 	$(Q)sh bench/run.sh $(BUILD)
 
 # --- hygiene --------------------------------------------------------------
 
 BANNED := \b(sprintf|vsprintf|strcat|strncpy|strtok|atoi|atol|gets)[[:space:]]*\(
 
-lint: format-check openapi-lint
+lint: format-check openapi-lint ## banned functions, clang-format, openapi lint, help texts
 	$(Q)if grep -nE '$(BANNED)' core/*.[ch] api/*.[ch] server/*.[ch]; then \
 		echo "lint: banned function (see STYLE: no sprintf/strcat/strncpy/strtok/atoi/gets)"; exit 1; fi
+	$(Q)missing=$$(for t in $$($(MAKE) -pRrq : 2>/dev/null | sed -n 's/^\.PHONY: //p'); do \
+		grep -qE "^$$t:.*## " Makefile mk/*.mk || printf ' %s' "$$t"; done); \
+	if [ -n "$$missing" ]; then \
+		echo "lint: phony targets without a '## text' comment (make help):$$missing"; exit 1; fi
 	@echo "lint: ok"
 
-format:
+format: ## clang-format every C file in place
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
 
-format-check:
+format-check: ## fail when a C file is not clang-formatted
 	$(Q)clang-format --dry-run --Werror core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
 
-openapi-lint:
+openapi-lint: ## lint openapi.yaml with the pinned Redocly CLI
 	$(Q)sh tools/openapi-lint.sh openapi.yaml
 
-clean:
+clean: ## remove every build directory (build/, build-san/, build-fuzz/)
 	rm -rf build build-san
 
 -include $(sort $(wildcard mk/*.mk))

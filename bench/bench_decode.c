@@ -1,10 +1,8 @@
 /* bench_decode.c -- decoding throughput of raw and .npy float32 bodies.
  *
- * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
- * chunks, as the server would, and prints the median GB/s of 5 runs per
- * case. The data
- * are random float32 values that are finite in both byte orders, so the
- * same bytes serve as raw, '<f4' and '>f4' bodies. */
+ * A 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB chunks,
+ * as the server feeds it; median GB/s of 5 runs per case. The values are
+ * finite in both byte orders, so the same bytes serve raw, '<f4' and '>f4'. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,19 +11,11 @@
 #include <time.h>
 
 #include "../api/body.h"
+#include "../tests/support/rng.h"
 
 #define BENCH_DATA_BYTES ((size_t)256 << 20)
 #define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
 #define BENCH_RUNS 5
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 static double now(void)
 {
@@ -112,7 +102,7 @@ int main(void)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)rng_next(&seed);
+        uint32_t v = (uint32_t)rng_splitmix64(&seed);
 
         if (((v >> 24) & 0x7f) == 0x7f) /* exponent all ones when little-endian */
             v ^= 1u << 30;

@@ -1,13 +1,9 @@
 /* bench_kernel.c -- throughput of the exact kernel against the obvious loops.
  *
- * For a buffer of normal(0,1) values of each dtype, prints GB/s of
- * l2_accum_feed (one call, and in 64 KiB blocks as a server feeds it), of a
- * plain `sum += (double)x * x` loop and of a plain read of the same bytes,
- * each the median of 5 runs. The plain read is vectorized (AVX-512 or AVX2
- * when the CPU has them, chosen at run time) with independent accumulators,
- * so it shows the memory bandwidth, not a loop's latency.
- * Usage: bench_kernel [--mib N] [--impl portable|avx2|avx512ifma] (default 256,
- * the kernel's own choice). */
+ * Per dtype, median GB/s of 5 runs: l2_accum_feed (whole, and in 64 KiB
+ * blocks), a plain `sum += (double)x * x` loop, and a vectorized plain read
+ * of the same bytes (the memory bandwidth). Usage: bench_kernel [--mib N]
+ * [--impl portable|avx2|avx512ifma] (default 256 MiB, the kernel's choice). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +14,7 @@
 
 #include "core/accum.h"
 #include "core/accum_impl.h"
+#include "tests/support/rng.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -36,13 +33,10 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng = 0x853c49e6748fea9bu;
+static uint64_t rng = 0x853c49e6748fea9bu; /* rng_xorshift64s */
 static double uniform(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return ((double)((rng * 0x2545f4914f6cdd1du) >> 11) + 0.5) * 0x1p-53;
+    return rng_unit(rng_xorshift64s(&rng));
 }
 
 /* Box-Muller normal(0,1). */
@@ -104,10 +98,7 @@ static void fill(enum l2_dtype t, unsigned char *buf, size_t n)
     for (size_t i = 0; i < POOL; i++)
         put_element(t, pool + i * w, normal());
     for (size_t i = 0; i < n; i++) {
-        rng ^= rng >> 12;
-        rng ^= rng << 25;
-        rng ^= rng >> 27;
-        memcpy(buf + i * w, pool + ((rng * 0x2545f4914f6cdd1du) >> 44) * w, w);
+        memcpy(buf + i * w, pool + (rng_xorshift64s(&rng) >> 44) * w, w);
     }
     free(pool);
 }

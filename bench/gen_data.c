@@ -7,14 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+#include "tests/support/rng.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u; /* rng_xorshift64 */
 
 static double uniform01(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return ((double)(rng_state >> 11) + 0.5) / 9007199254740992.0;
+    return rng_unit(rng_xorshift64(&rng_state));
 }
 
 static double normal01(void)

@@ -6,5 +6,5 @@
 
 .PHONY: test-docker
 
-test-docker:
-	$(Q)bash tools/test-docker.sh
+test-docker: ## build and check the container image with podman (root, minutes)
+	$(Q)bash tests/docker/test-docker.sh

@@ -4,7 +4,7 @@
 
 .PHONY: test-examples
 
-test-examples: $(L2D)
-	$(Q)bash tools/test-examples.sh $(L2D)
+test-examples: $(L2D) ## run the clients in examples/ against a live l2d
+	$(Q)bash tests/examples/test-examples.sh $(L2D)
 
 TEST_EXTRA += test-examples

@@ -29,7 +29,7 @@ FUZZ_OPTS   := -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -m
 
 .PHONY: fuzz fuzz-build fuzz-ci fuzz-check-cc fuzz-clean
 
-fuzz-check-cc:
+fuzz-check-cc: ## check that FUZZ_CC links libFuzzer harnesses
 	@mkdir -p $(FUZZ_DIR)
 	$(Q)printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' \
 		> $(FUZZ_DIR)/probe.c; \
@@ -51,13 +51,13 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB_OBJ)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) \
 		$(shell pkg-config --libs jansson zlib) -lm
 
-fuzz-build: fuzz-check-cc
+fuzz-build: fuzz-check-cc ## build every libFuzzer harness into build-fuzz/
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
 
 # One harness after another (the machine has two cores); each on a scratch
 # corpus seeded from the committed one. The executions come from libFuzzer's
 # -print_final_stats.
-fuzz: fuzz-build
+fuzz: fuzz-build ## run each harness (or FUZZ=name) for FUZZ_SECONDS (60)
 	$(Q)fail=0; for n in $(FUZZ); do \
 		mkdir -p $(FUZZ_DIR)/corpus-$$n $(FUZZ_DIR)/artifacts-$$n; \
 		if [ -d tests/fuzz/corpus/$$n ]; then cp -R tests/fuzz/corpus/$$n/. $(FUZZ_DIR)/corpus-$$n/; fi; \
@@ -77,12 +77,14 @@ fuzz: fuzz-build
 	done; exit $$fail
 
 # The short run `make test` (and so CI) does.
-fuzz-ci:
+fuzz-ci: ## the short fuzz run of make test (FUZZ_CI_SECONDS, 10)
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
 TEST_EXTRA += fuzz-ci
 
-fuzz-clean:
+fuzz-clean: ## remove build-fuzz/
 	rm -rf $(FUZZ_DIR)
+
+clean: fuzz-clean
 
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -4,7 +4,7 @@
 
 .PHONY: ops-metrics
 
-ops-metrics: $(L2D)
+ops-metrics: $(L2D) ## promtool and a real Prometheus scrape of /metrics
 	$(Q)sh tests/ops/prometheus_scrape.sh $(L2D)
 
 TEST_EXTRA += ops-metrics

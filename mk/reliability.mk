@@ -32,16 +32,16 @@ $(FAILALLOC): tests/reliability/failalloc.c tests/reliability/failalloc.h
 
 # Under SANITIZE the shim is left out (the tests then skip the exact leak
 # counts; LeakSanitizer covers leaks instead).
-reliability: $(REL) $(L2D) $(BUILD)/openapi.json $(if $(SANITIZE),,$(FAILALLOC))
+reliability: $(REL) $(L2D) $(BUILD)/openapi.json $(if $(SANITIZE),,$(FAILALLOC)) ## hostile clients, drain under load, allocation failures
 	L2D_BIN=$(abspath $(L2D)) L2D_OPENAPI_JSON=$(abspath $(BUILD)/openapi.json) \
 	L2D_FAILALLOC_SO=$(if $(SANITIZE),,$(abspath $(FAILALLOC))) ./$(REL) --jobs 1
 
-test-soak: $(L2D)
+test-soak: $(L2D) ## the wrk soak alone (SOAK_SECONDS, 60)
 	$(Q)sh tests/reliability/soak.sh $(abspath $(L2D)) $(SOAK_SECONDS)
 
-test-reliability: deps
+test-reliability: deps ## reliability, then the soak
 	$(Q)$(MAKE) --no-print-directory reliability test-soak
 
-test-valgrind: $(INTEG) $(L2D) $(BUILD)/openapi.json
+test-valgrind: $(INTEG) $(L2D) $(BUILD)/openapi.json ## integration tests against l2d under memcheck
 	$(Q)sh tests/reliability/valgrind.sh $(abspath $(L2D)) $(abspath $(INTEG)) \
 		$(abspath $(BUILD)/openapi.json)

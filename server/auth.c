@@ -18,6 +18,14 @@ void auth_init(struct auth *a)
     a->token[0] = '\0';
 }
 
+void auth_free(struct auth *a)
+{
+    if (a == NULL)
+        return;
+    explicit_bzero(a->token, sizeof(a->token));
+    auth_init(a);
+}
+
 static bool is_trailing_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -65,10 +73,8 @@ bool auth_load(struct auth *a, const char *path, char *why, size_t why_len)
 out_close:
     fclose(f);
 out:
-    if (!result) {
-        memset(a->token, 0, sizeof(a->token));
-        auth_init(a);
-    }
+    if (!result)
+        auth_free(a);
     return result;
 }
 

@@ -20,11 +20,15 @@ struct auth {
 /* Disables authentication (every request passes). Cannot fail. */
 void auth_init(struct auth *a);
 
+/* Wipes the token (a secret) from memory and leaves a disabled, as
+ * auth_init does. a may be NULL. */
+void auth_free(struct auth *a);
+
 /* Reads the token from path: its content with trailing whitespace (spaces,
  * tabs, CR, LF) stripped. On failure returns false with a one-line reason
  * in why (a missing or unreadable file, an empty token, one over
  * AUTH_TOKEN_MAX bytes or holding a byte outside visible ASCII); a is then
- * left disabled. */
+ * left disabled and wiped. Call auth_free either way. */
 bool auth_load(struct auth *a, const char *path, char *why, size_t why_len);
 
 /* True when a[0..alen) equals b[0..blen). Runs in time that depends on alen

@@ -1,21 +1,14 @@
 /* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, drain.
  *
- * Startup reads every file it needs (TLS certificate and key, the bearer
- * token) before listening; a bad one is a clear message and exit 2, like a
- * bad flag. `--healthcheck URL` runs the probe instead of the service.
- *
- * SIGTERM/SIGINT only set a flag (on whichever thread they land), which the
- * main thread polls. Main then turns the service to draining for
- * --drain-timeout seconds: /readyz and every new request answer 503
- * `draining` with Connection: close, requests in flight finish; then it stops
- * the daemon (closing the listener and whatever is left) and exits 0. A
- * second signal ends the drain at once. */
+ * Every file (token, TLS pair) is read before listening, so a bad one is
+ * exit 2 like a bad flag. SIGTERM/SIGINT only set a flag that the main
+ * thread polls; it then drains (see drain()), stops the daemon and exits 0.
+ * `--healthcheck URL` runs the probe instead of the service. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,19 +20,18 @@
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
+#include "tls.h"
 #include "version.h"
 
 /* Per-connection memory pool: headers, then the read buffer that upload
  * chunks come from. libmicrohttpd 0.9.75 zeroes the whole pool between two
  * requests on a kept-alive connection, so its size is paid on every small
- * request: with 256 KiB that memset was 17% of the CPU time of 16-float
- * requests (~12 us each); with 64 KiB it is ~2 us, and 20 MB JSON uploads
- * keep ~85% of their 256 KiB speed (bigger chunks, fewer receive calls). */
+ * request, while a large one gives uploads larger chunks: 64 KiB weighs
+ * the two (figures in BENCHMARKS.md). */
 #define CONNECTION_MEMORY_LIMIT (64 * 1024)
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
 #define DRAIN_POLL_MS 20
 #define WAIT_POLL_MS 100
-#define PEM_FILE_MAX (1024 * 1024)
 #define URL_MAX 128
 
 static volatile sig_atomic_t signals_received;
@@ -49,6 +41,23 @@ static void on_signal(int sig)
     (void)sig;
     if (signals_received < 2)
         signals_received++;
+}
+
+/* SIGTERM and SIGINT count in signals_received (each blocking the other
+ * while it runs); SIGPIPE is ignored (a client gone mid-answer). */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -76,10 +85,10 @@ static void sleep_ms(long ms)
 }
 
 /* The drain, after the first signal: for --drain-timeout seconds the
- * listener stays open and every new request is answered 503 `draining`
- * (load balancers probing /readyz see it before the port goes away), while
- * requests admitted before the signal run to their end. A second signal cuts
- * it short. */
+ * listener stays open and every new request, /readyz included, is answered
+ * 503 `draining` with Connection: close (load balancers see it before the
+ * port goes away), while requests admitted before the signal run to their
+ * end. A second signal cuts it short. */
 static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
 {
     uint64_t start = monotonic_ms();
@@ -93,73 +102,6 @@ static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
     if (left > 0)
         log_message(LOG_WARN, "drain over: closing %ld request%s still in flight", left,
                     left == 1 ? "" : "s");
-}
-
-/* Reads the PEM file path (what: "--tls-cert") into a malloc'd,
- * NUL-terminated buffer; NULL, with a message, when it cannot be read, is
- * empty, larger than PEM_FILE_MAX or holds no PEM block. */
-static char *read_pem(const char *path, const char *what)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n;
-
-    if (f == NULL) {
-        log_message(LOG_ERROR, "%s: cannot open '%s': %s", what, path, strerror(errno));
-        goto out;
-    }
-    buf = malloc(PEM_FILE_MAX + 1);
-    if (buf == NULL) {
-        log_message(LOG_ERROR, "%s: out of memory", what);
-        goto out_close;
-    }
-    n = fread(buf, 1, PEM_FILE_MAX + 1, f);
-    if (ferror(f) || n == 0 || n > PEM_FILE_MAX) {
-        log_message(LOG_ERROR, "%s: '%s' is %s", what, path,
-                    ferror(f) ? "unreadable"
-                    : n == 0  ? "empty"
-                              : "larger than 1 MiB");
-        goto out_free;
-    }
-    buf[n] = '\0';
-    if (strstr(buf, "-----BEGIN ") == NULL) {
-        log_message(LOG_ERROR, "%s: '%s' holds no PEM block", what, path);
-        goto out_free;
-    }
-    goto out_close;
-out_free:
-    free(buf);
-    buf = NULL;
-out_close:
-    fclose(f);
-out:
-    return buf;
-}
-
-/* Frees a PEM buffer, wiping it first (it may hold the private key). */
-static void free_pem(char *pem)
-{
-    if (pem == NULL)
-        return;
-    explicit_bzero(pem, strlen(pem));
-    free(pem);
-}
-
-/* True when libmicrohttpd accepts cert and key (parses both, and the key
- * matches the certificate): a daemon without a listening socket is started
- * with them and stopped at once, so the real start can only fail on the
- * socket. */
-static bool tls_usable(const char *cert, const char *key, struct request_shared *shared)
-{
-    struct MHD_Daemon *probe = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, request_handle,
-        shared, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
-        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-
-    if (probe == NULL)
-        return false;
-    MHD_stop_daemon(probe);
-    return true;
 }
 
 /* LeakSanitizer's documented hook (used only in sanitizer builds): GnuTLS
@@ -182,17 +124,13 @@ int main(int argc, char **argv)
     struct request_shared shared;
     char why[512];
     char url[URL_MAX];
-    char *tls_cert = NULL, *tls_key = NULL;
+    struct tls tls;
     struct MHD_Daemon *daemon;
     const union MHD_DaemonInfo *info;
-    struct sigaction sa;
     /* poll(2), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
      * EOF that arrives with the last bytes of an incomplete request, leaving
      * the connection in CLOSE-WAIT (and its request in flight, holding up a
-     * drain) until --timeout. poll sees it; it costs ~15% on /healthz at 256
-     * connections and nothing measurable on compute requests (nor at 32
-     * connections of 16-float requests, where MHD_USE_TURBO gained nothing
-     * measurable either). */
+     * drain) until --timeout. poll sees it, at a cost given in BENCHMARKS.md. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     /* With one thread MHD wants no pool option at all (it warns even on 1). */
     struct MHD_OptionItem pool[] = {
@@ -200,7 +138,7 @@ int main(int argc, char **argv)
         {MHD_OPTION_END, 0, NULL},
     };
     /* Without TLS the first entry ends the list. */
-    struct MHD_OptionItem tls[] = {
+    struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -221,6 +159,7 @@ int main(int argc, char **argv)
     log_set_format(cfg.log_format == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT);
     metrics_init(&metrics);
     auth_init(&auth);
+    tls_init(&tls);
     request_shared_init(&shared, &cfg, &metrics, &auth);
     if (cfg.auth_token_file != NULL && !auth_load(&auth, cfg.auth_token_file, why, sizeof(why))) {
         log_message(LOG_ERROR, "--auth-token-file: %s", why);
@@ -228,28 +167,13 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.tls_cert != NULL) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            log_message(LOG_ERROR, "--tls-cert: this libmicrohttpd was built without TLS");
+        if (!tls_load(&tls, cfg.tls_cert, cfg.tls_key, on_mhd_log)) {
             result = 2;
             goto out;
         }
-        tls_cert = read_pem(cfg.tls_cert, "--tls-cert");
-        tls_key = tls_cert != NULL ? read_pem(cfg.tls_key, "--tls-key") : NULL;
-        if (tls_key == NULL) {
-            result = 2;
-            goto out_free_tls;
-        }
-        if (!tls_usable(tls_cert, tls_key, &shared)) {
-            log_message(LOG_ERROR,
-                        "--tls-cert/--tls-key: '%s' and '%s' are not a valid PEM certificate "
-                        "and its private key",
-                        cfg.tls_cert, cfg.tls_key);
-            result = 2;
-            goto out_free_tls;
-        }
         flags |= MHD_USE_TLS;
-        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert};
-        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key};
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls.cert};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls.key};
     }
     if (cfg.bind_ipv6) {
         ((struct sockaddr_in6 *)&cfg.bind_addr)->sin6_port = htons((uint16_t)cfg.port);
@@ -263,20 +187,11 @@ int main(int argc, char **argv)
     else
         pool[0].option = MHD_OPTION_END;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaddset(&sa.sa_mask, SIGINT);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-
+    catch_signals();
     daemon = MHD_start_daemon(
         flags, (uint16_t)cfg.port, NULL, NULL, request_handle, &shared, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&cfg.bind_addr, MHD_OPTION_ARRAY,
-        pool, MHD_OPTION_ARRAY, tls, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.timeout,
+        pool, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.timeout,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONNECTION_MEMORY_INCREMENT,
@@ -287,13 +202,13 @@ int main(int argc, char **argv)
         log_message(LOG_ERROR, "cannot listen on %s port %llu: %s", cfg.bind,
                     (unsigned long long)cfg.port,
                     errno != 0 ? strerror(errno) : "libmicrohttpd refused to start");
-        goto out_free_tls;
+        goto out;
     }
     info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     port = info != NULL ? (unsigned)info->port : (unsigned)cfg.port;
-    snprintf(url, sizeof(url), "%s://%s%s%s:%u", tls_cert != NULL ? "https" : "http",
+    snprintf(url, sizeof(url), "%s://%s%s%s:%u", tls.cert != NULL ? "https" : "http",
              cfg.bind_ipv6 ? "[" : "", cfg.bind, cfg.bind_ipv6 ? "]" : "", port);
-    log_listening(L2D_VERSION, url, port, cfg.threads, tls_cert != NULL, auth.enabled);
+    log_listening(L2D_VERSION, url, port, cfg.threads, tls.cert != NULL, auth.enabled);
 
     while (signals_received == 0)
         sleep_ms(WAIT_POLL_MS);
@@ -304,10 +219,8 @@ int main(int argc, char **argv)
     MHD_stop_daemon(daemon);
     log_message(LOG_INFO, "stopped");
     result = 0;
-out_free_tls:
-    free_pem(tls_cert);
-    free_pem(tls_key);
 out:
-    explicit_bzero(auth.token, sizeof(auth.token));
+    tls_free(&tls);
+    auth_free(&auth);
     return result;
 }

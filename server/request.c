@@ -56,9 +56,11 @@ struct request {
 
 static const char body_healthz[] = "{\"status\":\"ok\",\"version\":\"" L2D_VERSION "\"}";
 static const char body_readyz[] = "{\"status\":\"ready\"}";
+/* What api_problem_encode gives for API_INTERNAL_ERROR "out of memory",
+ * fixed so that it needs no allocation. */
 static const char body_out_of_memory[] =
-    "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,"
-    "\"code\":\"internal_error\",\"detail\":\"out of memory\"}";
+    "{\"type\": \"about:blank\", \"title\": \"Internal Server Error\", \"status\": 500, "
+    "\"detail\": \"out of memory\", \"code\": \"internal_error\"}";
 
 /* A per-thread xorshift64* generator for request ids, seeded from
  * getrandom(2) on first use; never shared, so it needs no lock. */
@@ -126,7 +128,16 @@ static const char *origin_form(const char *target)
  * the raw query it copies here, api_query_parse), so the '&'s of the query
  * in libmicrohttpd's own buffer (writable: its read buffer; the callback's
  * const is the API's, not the memory's) become '_' and it keeps one record.
- * The copy is taken first, so the answer sees the query as sent. */
+ * The copy is taken first, so the answer sees the query as sent.
+ *
+ * That the buffer is writable, that the callback sees the raw target and
+ * that the split comes after it are libmicrohttpd internals, checked in
+ * 0.9.75 (Debian 12) only: on any other version the build stops until
+ * they are checked again (connection.c, the request line's parsing) and the
+ * version is added below. */
+#if !defined(MHD_VERSION) || MHD_VERSION != 0x00097500
+#error "blank_query_separators writes into MHD's read buffer: verified on MHD 0.9.75 only"
+#endif
 static void blank_query_separators(const char *uri)
 {
     char *q = strchr(uri, '?');
@@ -203,94 +214,121 @@ static bool has_body(struct MHD_Connection *con)
     return cl != NULL && strspn(cl, "0") != strlen(cl);
 }
 
-/* Queues one response. body is freed here when mode is MHD_RESPMEM_MUST_FREE,
- * whatever happens. hname/hvalue is one extra header (Allow,
- * WWW-Authenticate) or NULL. close adds `Connection: close` (unread body
- * bytes, or draining). */
-static enum MHD_Result queue(struct request *req, struct MHD_Connection *con, unsigned status,
-                             const char *content_type, const char *body, size_t len,
-                             enum MHD_ResponseMemoryMode mode, const char *hname,
-                             const char *hvalue, bool close)
+/* One response to queue. */
+struct answer {
+    unsigned status;
+    const char *content_type;
+    const char *body;
+    size_t len;
+    bool must_free;     /* body is malloc'd: queue() frees it, whatever happens */
+    const char *hname;  /* one extra header (Allow, WWW-Authenticate), or NULL */
+    const char *hvalue; /* its value */
+    bool close;         /* adds `Connection: close` (unread body bytes) */
+};
+
+/* Queues a's response on con. req is NULL only when there is no request
+ * state (out of memory before it existed): then no X-Request-Id and the
+ * connection closes. Records the status in req when queued. */
+static enum MHD_Result queue(struct request *req, struct MHD_Connection *con,
+                             const struct answer *a)
 {
     struct MHD_Response *resp;
     enum MHD_Result result = MHD_NO;
 
-    resp = MHD_create_response_from_buffer(len, (void *)body, mode);
+    resp = MHD_create_response_from_buffer(
+        a->len, (void *)a->body, a->must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (resp == NULL) {
-        if (mode == MHD_RESPMEM_MUST_FREE)
-            free((void *)body);
+        if (a->must_free)
+            free((void *)a->body);
         goto out;
     }
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type) != MHD_YES)
         goto out_destroy;
-    if (MHD_add_response_header(resp, "X-Request-Id", req->request_id) != MHD_YES)
+    if (req != NULL && MHD_add_response_header(resp, "X-Request-Id", req->request_id) != MHD_YES)
         goto out_destroy;
-    if (hname != NULL && MHD_add_response_header(resp, hname, hvalue) != MHD_YES)
+    if (a->hname != NULL && MHD_add_response_header(resp, a->hname, a->hvalue) != MHD_YES)
         goto out_destroy;
-    if (close || atomic_load(&req->shared->draining)) {
+    if (a->close || req == NULL || atomic_load(&req->shared->draining)) {
         if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
             goto out_destroy;
     }
-    result = MHD_queue_response(con, status, resp);
-    if (result == MHD_YES)
-        req->http_status = status;
+    result = MHD_queue_response(con, a->status, resp);
+    if (result == MHD_YES && req != NULL)
+        req->http_status = a->status;
 out_destroy:
     MHD_destroy_response(resp);
 out:
     return result;
 }
 
+/* The one answer when memory runs out anywhere: a fixed 500
+ * internal_error that needs no allocation. req may be NULL (see queue()). */
+static enum MHD_Result queue_out_of_memory(struct request *req, struct MHD_Connection *con,
+                                           bool close)
+{
+    return queue(req, con,
+                 &(struct answer){.status = MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                  .content_type = REQUEST_PROBLEM,
+                                  .body = body_out_of_memory,
+                                  .len = sizeof(body_out_of_memory) - 1,
+                                  .close = close});
+}
+
 /* Answers err as problem+json. */
 static enum MHD_Result queue_problem(struct request *req, struct MHD_Connection *con,
                                      const struct api_error *err, bool close)
 {
-    size_t len = 0;
-    char *body = api_problem_encode(err, &len);
-    const char *hname = NULL, *hvalue = NULL;
+    struct answer a = {.status = (unsigned)api_status_http(err->status),
+                       .content_type = REQUEST_PROBLEM,
+                       .must_free = true,
+                       .close = close};
 
-    if (body == NULL)
-        return queue(req, con, MHD_HTTP_INTERNAL_SERVER_ERROR, REQUEST_PROBLEM, body_out_of_memory,
-                     sizeof(body_out_of_memory) - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL, close);
+    a.body = api_problem_encode(err, &a.len);
+    if (a.body == NULL)
+        return queue_out_of_memory(req, con, close);
     if (err->status == API_METHOD_NOT_ALLOWED) {
-        hname = MHD_HTTP_HEADER_ALLOW;
-        hvalue = route_allow_header(req->route);
+        a.hname = MHD_HTTP_HEADER_ALLOW;
+        a.hvalue = route_allow_header(req->route);
     } else if (err->status == API_UNAUTHORIZED) {
-        hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
-        hvalue = "Bearer";
+        a.hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+        a.hvalue = "Bearer";
     }
-    return queue(req, con, (unsigned)api_status_http(err->status), REQUEST_PROBLEM, body, len,
-                 MHD_RESPMEM_MUST_FREE, hname, hvalue, close);
+    return queue(req, con, &a);
 }
 
 static enum MHD_Result serve_get(struct request *req, struct MHD_Connection *con, bool close)
 {
-    char *text;
-    size_t len = 0;
+    struct answer a = {.status = MHD_HTTP_OK, .close = close};
     struct metrics_process proc;
 
     switch (req->route) {
     case ROUTE_HEALTHZ:
-        return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, body_healthz, sizeof(body_healthz) - 1,
-                     MHD_RESPMEM_PERSISTENT, NULL, NULL, close);
+        a.content_type = REQUEST_JSON;
+        a.body = body_healthz;
+        a.len = sizeof(body_healthz) - 1;
+        break;
     case ROUTE_READYZ:
-        return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, body_readyz, sizeof(body_readyz) - 1,
-                     MHD_RESPMEM_PERSISTENT, NULL, NULL, close);
+        a.content_type = REQUEST_JSON;
+        a.body = body_readyz;
+        a.len = sizeof(body_readyz) - 1;
+        break;
     case ROUTE_METRICS:
-        text =
-            metrics_render(req->shared->metrics, metrics_process_read(&proc) ? &proc : NULL, &len);
-        if (text == NULL)
-            break;
-        return queue(req, con, MHD_HTTP_OK, REQUEST_METRICS, text, len, MHD_RESPMEM_MUST_FREE, NULL,
-                     NULL, close);
+        a.content_type = REQUEST_METRICS;
+        a.body = metrics_render(req->shared->metrics, metrics_process_read(&proc) ? &proc : NULL,
+                                &a.len);
+        a.must_free = true;
+        break;
     case ROUTE_OPENAPI:
-        return queue(req, con, MHD_HTTP_OK, REQUEST_YAML, openapi_blob_start,
-                     (size_t)(openapi_blob_end - openapi_blob_start), MHD_RESPMEM_PERSISTENT, NULL,
-                     NULL, close);
+        a.content_type = REQUEST_YAML;
+        a.body = openapi_blob_start;
+        a.len = (size_t)(openapi_blob_end - openapi_blob_start);
+        break;
     default:
         break;
     }
-    api_error_set(&req->err, API_INTERNAL_ERROR, "out of memory");
-    return queue_problem(req, con, &req->err, close);
+    if (a.body == NULL)
+        return queue_out_of_memory(req, con, close);
+    return queue(req, con, &a);
 }
 
 /* Refuses the request with req->err. libmicrohttpd 0.9.75 closes the
@@ -469,8 +507,12 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
         scale = &req->query.scale;
     if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)
         return queue_problem(req, con, &req->err, false);
-    return queue(req, con, MHD_HTTP_OK, REQUEST_JSON, out, len, MHD_RESPMEM_MUST_FREE, NULL, NULL,
-                 false);
+    return queue(req, con,
+                 &(struct answer){.status = MHD_HTTP_OK,
+                                  .content_type = REQUEST_JSON,
+                                  .body = out,
+                                  .len = len,
+                                  .must_free = true});
 }
 
 enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, const char *url,
@@ -478,23 +520,11 @@ enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, con
                                size_t *upload_data_size, void **req_cls)
 {
     struct request *req = *req_cls;
-    struct MHD_Response *resp;
-    enum MHD_Result result;
 
     (void)cls;
     (void)version;
-    if (req == NULL) {
-        /* request_uri_log ran out of memory: no state to answer with. */
-        resp = MHD_create_response_from_buffer(sizeof(body_out_of_memory) - 1,
-                                               (void *)body_out_of_memory, MHD_RESPMEM_PERSISTENT);
-        if (resp == NULL)
-            return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, REQUEST_PROBLEM);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-        result = MHD_queue_response(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, resp);
-        MHD_destroy_response(resp);
-        return result;
-    }
+    if (req == NULL) /* request_uri_log ran out of memory: no state to answer with */
+        return queue_out_of_memory(NULL, connection, true);
     if (!req->started)
         return start(req, connection, url, method);
     if (req->http_status != 0) {

@@ -4,11 +4,12 @@
 set -eu
 # build: gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev (gzip bodies, npz members)
 # tests: criterion, libcurl, MPFR (exact oracle), clang + its runtime (sanitizers,
-# libFuzzer), clang-format (lint), python3-numpy (example client), openssl (TLS test
+# libFuzzer), clang-format (lint), python3 (the table check of api/numparse_pow10.h),
+# python3-numpy (example client), openssl (TLS test
 # certificates), prometheus (promtool and a real scrape), wrk (benchmarks), groff (man page
 # check), valgrind (memcheck run), node (OpenAPI lint)
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libcriterion-dev \
-libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3-numpy \
+libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3 python3-numpy \
 openssl prometheus wrk curl groff-base valgrind nodejs npm"
 if [ "${1:-}" = --list ]; then
     # one package a line, for .ci/run; node is left out where npm already runs

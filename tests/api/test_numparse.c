@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/numparse.h"
+#include "tests/support/rng.h"
 
 static uint64_t bits_of(double x)
 {
@@ -19,14 +20,7 @@ static uint64_t bits_of(double x)
     return u;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
-}
+static uint64_t rng_state = 0x9e3779b97f4a7c15u; /* rng_xorshift64s */
 
 static double parse_ok(const char *s)
 {
@@ -163,18 +157,18 @@ Test(numparse, eight_hundred_digit_mantissas)
     static char s[1000];
     for (int round = 0; round < 300; round++) {
         size_t n = 0;
-        int point = (int)(rnd() % 800);
-        s[n++] = (char)('1' + rnd() % 9);
+        int point = (int)(rng_xorshift64s(&rng_state) % 800);
+        s[n++] = (char)('1' + rng_xorshift64s(&rng_state) % 9);
         for (int k = 0; k < 799; k++) {
             if (k == point)
                 s[n++] = '.';
-            s[n++] = (char)('0' + rnd() % 10);
+            s[n++] = (char)('0' + rng_xorshift64s(&rng_state) % 10);
         }
         if (memchr(s, '.', n) == NULL && round % 2) {
             s[n++] = '.';
             s[n++] = '5';
         }
-        snprintf(s + n, sizeof s - n, "e%d", (int)(rnd() % 1200) - 1100);
+        snprintf(s + n, sizeof s - n, "e%d", (int)(rng_xorshift64s(&rng_state) % 1200) - 1100);
         same_as_strtod(s);
     }
 }
@@ -185,7 +179,7 @@ Test(numparse, random_doubles_at_every_precision)
     const int precs[] = {6, 9, 15, 16, 17, 20, 25};
     for (int i = 0; i < 40000; i++) {
         double x;
-        uint64_t u = rnd();
+        uint64_t u = rng_xorshift64s(&rng_state);
         memcpy(&x, &u, sizeof x);
         if (!isfinite(x))
             continue;
@@ -202,25 +196,26 @@ Test(numparse, random_decimal_strings)
     char s[128];
     for (int i = 0; i < 60000; i++) {
         size_t n = 0;
-        if (rnd() & 1)
+        if (rng_xorshift64s(&rng_state) & 1)
             s[n++] = '-';
-        int ndig = 1 + (int)(rnd() % 30);
-        int point = (int)(rnd() % (unsigned)(ndig + 1));
+        int ndig = 1 + (int)(rng_xorshift64s(&rng_state) % 30);
+        int point = (int)(rng_xorshift64s(&rng_state) % (unsigned)(ndig + 1));
         if (point == 0) {
             s[n++] = '0';
             s[n++] = '.';
-            for (int k = 0; k < (int)(rnd() % 5); k++)
+            for (int k = 0; k < (int)(rng_xorshift64s(&rng_state) % 5); k++)
                 s[n++] = '0';
         }
         for (int k = 0; k < ndig; k++) {
             if (k > 0 && k == point)
                 s[n++] = '.';
-            s[n++] =
-                (char)((k == 0 && point != 0 ? '1' : '0') + rnd() % (k == 0 && point ? 9 : 10));
+            s[n++] = (char)((k == 0 && point != 0 ? '1' : '0') +
+                            rng_xorshift64s(&rng_state) % (k == 0 && point ? 9 : 10));
         }
-        if (rnd() % 4)
-            n += (size_t)snprintf(s + n, sizeof s - n, "%c%d", (rnd() & 1) ? 'e' : 'E',
-                                  (int)(rnd() % 700) - 350);
+        if (rng_xorshift64s(&rng_state) % 4)
+            n += (size_t)snprintf(s + n, sizeof s - n, "%c%d",
+                                  (rng_xorshift64s(&rng_state) & 1) ? 'e' : 'E',
+                                  (int)(rng_xorshift64s(&rng_state) % 700) - 350);
         s[n] = '\0';
         same_as_strtod(s);
     }
@@ -231,10 +226,10 @@ Test(numparse, nineteen_digit_mantissas)
     /* the Eisel-Lemire range: up to 19 digits, every decimal exponent */
     char s[64];
     for (int i = 0; i < 60000; i++) {
-        unsigned long long m = rnd() % 10000000000000000000ull;
+        unsigned long long m = rng_xorshift64s(&rng_state) % 10000000000000000000ull;
         if (i % 3 == 0)
             m |= 1; /* odd mantissas sit on halfway points more often */
-        snprintf(s, sizeof s, "%llue%d", m, (int)(rnd() % 720) - 370);
+        snprintf(s, sizeof s, "%llue%d", m, (int)(rng_xorshift64s(&rng_state) % 720) - 370);
         same_as_strtod(s);
     }
     /* exact powers of ten across the table, and next to them */
@@ -375,6 +370,10 @@ Test(numparse, run_declines_what_it_must)
     cr_assert_eq(run_on("-1e309", ',', 8), 0);
     cr_assert_eq(run_on("9007199254740993e300", ',', 8), 0);
     run_on("1.7976931348623157e308", ',', 8);
+    /* halfway cases Eisel-Lemire declines, decided exactly as integers
+     * times 1e22 */
+    cr_assert_eq(run_on("1e23", ',', 8), 4);
+    cr_assert_eq(run_on("-4e23", ']', 8), 5);
     /* exponents of more than five digits */
     cr_assert_eq(run_on("1e99999", ',', 8), 0); /* beyond the table: declined */
     cr_assert_eq(run_on("1e000005", ',', 8), 0);
@@ -397,14 +396,16 @@ Test(numparse, run_every_digit_split)
                 if (ip == 0)
                     s[n++] = '0';
                 for (int k = 0; k < ip; k++)
-                    s[n++] = (char)((k == 0 ? '1' : '0') + rnd() % (k == 0 ? 9 : 10));
+                    s[n++] = (char)((k == 0 ? '1' : '0') +
+                                    rng_xorshift64s(&rng_state) % (k == 0 ? 9 : 10));
                 if (fp > 0) {
                     s[n++] = '.';
                     for (int k = 0; k < fp; k++)
-                        s[n++] = (char)('0' + rnd() % 10);
+                        s[n++] = (char)('0' + rng_xorshift64s(&rng_state) % 10);
                 }
                 if (rep >= 2)
-                    n += (size_t)snprintf(s + n, sizeof s - n, "e%d", (int)(rnd() % 80) - 40);
+                    n += (size_t)snprintf(s + n, sizeof s - n, "e%d",
+                                          (int)(rng_xorshift64s(&rng_state) % 80) - 40);
                 s[n] = '\0';
                 int sig = ip + fp; /* an upper bound: leading fraction zeros do not count */
                 for (size_t slack = 0; slack <= 9; slack++) {
@@ -426,31 +427,33 @@ Test(numparse, run_random_tokens)
     static const char terms[] = ",] }\n\t\r";
     for (int i = 0; i < 200000; i++) {
         size_t n = 0;
-        if (rnd() & 1)
+        if (rng_xorshift64s(&rng_state) & 1)
             s[n++] = '-';
-        int ndig = 1 + (int)(rnd() % 24);
-        int point = (int)(rnd() % (unsigned)(ndig + 1));
+        int ndig = 1 + (int)(rng_xorshift64s(&rng_state) % 24);
+        int point = (int)(rng_xorshift64s(&rng_state) % (unsigned)(ndig + 1));
         int zeros = 0;
         if (point == 0) {
             s[n++] = '0';
             s[n++] = '.';
-            zeros = (int)(rnd() % 5);
+            zeros = (int)(rng_xorshift64s(&rng_state) % 5);
             for (int k = 0; k < zeros; k++)
                 s[n++] = '0';
         }
         for (int k = 0; k < ndig; k++) {
             if (k > 0 && k == point)
                 s[n++] = '.';
-            s[n++] = (char)('1' + rnd() % 9);
+            s[n++] = (char)('1' + rng_xorshift64s(&rng_state) % 9);
         }
         int frac = point == 0 ? zeros + ndig : ndig - point;
         int e10 = 0;
-        if (rnd() % 3) {
-            e10 = (int)(rnd() % 700) - 350;
-            n += (size_t)snprintf(s + n, sizeof s - n, "%c%d", (rnd() & 1) ? 'e' : 'E', e10);
+        if (rng_xorshift64s(&rng_state) % 3) {
+            e10 = (int)(rng_xorshift64s(&rng_state) % 700) - 350;
+            n += (size_t)snprintf(s + n, sizeof s - n, "%c%d",
+                                  (rng_xorshift64s(&rng_state) & 1) ? 'e' : 'E', e10);
         }
         s[n] = '\0';
-        size_t got = run_on(s, terms[rnd() % 7], rnd() % 10);
+        size_t got =
+            run_on(s, terms[rng_xorshift64s(&rng_state) % 7], rng_xorshift64s(&rng_state) % 10);
         int e = e10 - frac;
         if (ndig <= 15 && e >= -22 && e <= 22)
             cr_assert_eq(got, n, "%s: declined", s);
@@ -466,18 +469,20 @@ Test(numparse, run_random_doubles)
     int declined = 0, total = 0;
     for (int i = 0; i < 300000; i++) {
         double x;
-        uint64_t u = rnd();
+        uint64_t u = rng_xorshift64s(&rng_state);
         memcpy(&x, &u, sizeof x);
         if (!isfinite(x))
             continue;
-        float f = (float)ldexp((double)(rnd() >> 40), (int)(rnd() % 200) - 124);
-        double v = ldexp((double)(rnd() >> 11), -53) * pow(10.0, (double)(rnd() % 21) - 10);
+        float f = (float)ldexp((double)(rng_xorshift64s(&rng_state) >> 40),
+                               (int)(rng_xorshift64s(&rng_state) % 200) - 124);
+        double v = ldexp((double)(rng_xorshift64s(&rng_state) >> 11), -53) *
+                   pow(10.0, (double)(rng_xorshift64s(&rng_state) % 21) - 10);
         snprintf(s, sizeof s, "%.17g", x);
-        declined += run_on(s, ',', rnd() % 10) == 0;
+        declined += run_on(s, ',', rng_xorshift64s(&rng_state) % 10) == 0;
         snprintf(s, sizeof s, "%.9g", (double)f);
-        declined += run_on(s, ']', rnd() % 10) == 0;
+        declined += run_on(s, ']', rng_xorshift64s(&rng_state) % 10) == 0;
         snprintf(s, sizeof s, "%.17g", v);
-        declined += run_on(s, ' ', rnd() % 10) == 0;
+        declined += run_on(s, ' ', rng_xorshift64s(&rng_state) % 10) == 0;
         total += 3;
     }
     /* only subnormals, overflow and near-halfway products go the slow way */

@@ -1,9 +1,8 @@
-/* test_status.c -- the status table against the API's error table, and the
- * first-error-wins rule of api_error. */
+/* test_status.c -- the status table against the API's error table (the
+ * first-error-wins rule of api_error is in test_error.c). */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "api/error.h"
 #include "api/status.h"
 
 /* The API contract's error table, written out independently of status.h:
@@ -65,88 +64,4 @@ Test(status, out_of_range_maps_to_internal_error)
     cr_assert_eq(api_status_http((enum api_status)API_STATUS_COUNT), 500);
     cr_assert_str_eq(api_status_code((enum api_status)(API_STATUS_COUNT + 7)), "internal_error");
     cr_assert_str_eq(api_status_title((enum api_status) - 1), "Internal Server Error");
-}
-
-Test(error, init_clears)
-{
-    struct api_error err;
-
-    memset(&err, 0x5a, sizeof err);
-    api_error_init(&err);
-    cr_assert_eq(err.status, API_OK);
-    cr_assert_str_eq(err.detail, "");
-    cr_assert_str_eq(err.pointer, "");
-    cr_assert_not(err.has_pointer);
-    cr_assert_eq(err.index, -1);
-    cr_assert_eq(err.offset, -1);
-    api_error_init(NULL); /* accepted */
-}
-
-Test(error, first_error_wins)
-{
-    struct api_error err;
-
-    api_error_init(&err);
-    cr_assert_eq(api_error_set(&err, API_INVALID_SCALE, "first %d", 1), API_INVALID_SCALE);
-    api_error_at_offset(&err, 10);
-    /* a later error returns its own status but changes nothing */
-    cr_assert_eq(api_error_set(&err, API_INVALID_DTYPE, "second"), API_INVALID_DTYPE);
-    api_error_at_offset(&err, 20);
-    api_error_at_index(&err, 3);
-    api_error_at_index(&err, 4);
-    cr_assert_eq(err.status, API_INVALID_SCALE);
-    cr_assert_str_eq(err.detail, "first 1");
-    cr_assert_eq(err.offset, 10);
-    cr_assert_eq(err.index, 3);
-}
-
-Test(error, set_ok_is_not_an_error)
-{
-    struct api_error err;
-
-    api_error_init(&err);
-    cr_assert_eq(api_error_set(&err, API_OK, "nothing"), API_OK);
-    cr_assert_eq(err.status, API_OK);
-    cr_assert_str_eq(err.detail, "");
-    cr_assert_eq(api_error_set(&err, API_NOT_FOUND, "now"), API_NOT_FOUND);
-    cr_assert_str_eq(err.detail, "now");
-}
-
-Test(error, null_err_returns_status)
-{
-    cr_assert_eq(api_error_set(NULL, API_INVALID_JSON, "x"), API_INVALID_JSON);
-    api_error_at_offset(NULL, 1);
-    api_error_at_index(NULL, 1);
-    api_error_at_pointer(NULL, "/a", 2);
-}
-
-Test(error, detail_is_truncated)
-{
-    struct api_error err;
-    char big[API_DETAIL_MAX * 2];
-
-    memset(big, 'd', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    api_error_init(&err);
-    api_error_set(&err, API_INVALID_JSON, "%s", big);
-    cr_assert_eq(strlen(err.detail), API_DETAIL_MAX - 1);
-}
-
-Test(error, pointer_first_wins_and_truncates)
-{
-    struct api_error err;
-    static char big[API_POINTER_MAX + 100];
-
-    api_error_init(&err);
-    api_error_set(&err, API_INVALID_TENSOR, "x");
-    api_error_at_pointer(&err, "/a/0xyz", 4); /* len, not NUL, bounds it */
-    api_error_at_pointer(&err, "/b", 2);
-    cr_assert(err.has_pointer);
-    cr_assert_str_eq(err.pointer, "/a/0");
-
-    memset(big, '/', sizeof big);
-    api_error_init(&err);
-    api_error_set(&err, API_INVALID_TENSOR, "x");
-    api_error_at_pointer(&err, big, sizeof big);
-    cr_assert_eq(strlen(err.pointer), API_POINTER_MAX - 1);
 }

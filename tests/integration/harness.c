@@ -844,6 +844,18 @@ bool it_wait_closed(int fd, int timeout_ms)
     }
 }
 
+void it_raw_exchange(int port, const char *text, struct it_response *res)
+{
+    char buf[16384];
+    bool closed = false;
+    int fd = it_connect(port);
+
+    cr_assert(it_send_all(fd, text, strlen(text)), "send failed");
+    size_t n = it_recv_until(fd, buf, sizeof buf, NULL, 10000, &closed);
+    close(fd);
+    cr_assert(it_parse_response(buf, n, res), "no complete answer: %.300s", buf);
+}
+
 bool it_parse_response(const char *raw, size_t len, struct it_response *res)
 {
     memset(res, 0, sizeof *res);

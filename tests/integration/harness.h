@@ -196,6 +196,12 @@ size_t it_recv_until(int fd, char *buf, size_t cap, const char *stop, int timeou
  * true when it closed (EOF or reset). */
 bool it_wait_closed(int fd, int timeout_ms);
 
+/* Sends text, a whole request (one that asks for Connection: close, or that
+ * the server refuses before its body), on a new connection, reads until
+ * the server closes it (10 s at most) and parses the answer into res;
+ * asserts there is one. Free res with it_response_free. */
+void it_raw_exchange(int port, const char *text, struct it_response *res);
+
 /* Parses the first complete HTTP response in raw[0..len) (after any 1xx
  * responses) into res, decoding a chunked body; false when it is not a
  * complete response. Free res with it_response_free. */

@@ -1,6 +1,6 @@
 /* test_endpoints.c -- every endpoint of the real binary, answered as API.md
  * says: the compute endpoints' exact numbers, health, readiness, metrics,
- * the OpenAPI document, HEAD, and X-Request-Id. */
+ * the OpenAPI document, HEAD, X-Request-Id, and absolute-form targets. */
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -463,4 +463,72 @@ Test(endpoints, pipelined_requests_in_order)
     json_decref(j);
     it_response_free(&r1);
     it_response_free(&r2);
+}
+
+/* RFC 9112 section 3.2.2: a server MUST accept the absolute form. */
+Test(endpoints, absolute_form_get)
+{
+    struct it_response r;
+    char text[512];
+
+    snprintf(text, sizeof text,
+             "GET http://127.0.0.1:%d/healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Connection: close\r\n\r\n",
+             srv.port, srv.port);
+    it_raw_exchange(srv.port, text, &r);
+    cr_assert_eq(r.status, 200, "absolute-form GET /healthz: %ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_str(j, "status", "ok");
+    json_decref(j);
+    it_check_openapi("GET", "/healthz", &r);
+    it_response_free(&r);
+
+    /* The scheme is case-insensitive, and https names the same resource. */
+    snprintf(text, sizeof text,
+             "GET HTTPS://localhost:%d/readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Connection: close\r\n\r\n",
+             srv.port);
+    it_raw_exchange(srv.port, text, &r);
+    cr_assert_eq(r.status, 200, "absolute-form GET /readyz: %ld %s", r.status, r.body);
+    it_response_free(&r);
+
+    /* An unknown path is still unknown in absolute form. */
+    snprintf(text, sizeof text,
+             "GET http://127.0.0.1:%d/nope HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Connection: close\r\n\r\n",
+             srv.port);
+    it_raw_exchange(srv.port, text, &r);
+    json_decref(it_expect_problem(&r, 404, "not_found"));
+    it_response_free(&r);
+}
+
+/* The query is split off after the authority is stripped: the scale
+ * reaches /regularize, and the answer is exact. */
+Test(endpoints, absolute_form_post_with_query)
+{
+    struct it_response r;
+    char text[512];
+
+    snprintf(text, sizeof text,
+             "POST hTtP://127.0.0.1:%d/regularize?scale=0.5 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: application/json\r\nContent-Length: 5\r\n"
+             "Connection: close\r\n\r\n[3,4]",
+             srv.port);
+    it_raw_exchange(srv.port, text, &r);
+    cr_assert_eq(r.status, 200, "absolute-form POST /regularize: %ld %s", r.status, r.body);
+    it_check_openapi("POST", "/regularize?scale=0.5", &r);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "loss", 6.25);
+    json_decref(j);
+    it_response_free(&r);
+
+    /* A bad query in absolute form is the query's 400, not a 404. */
+    snprintf(text, sizeof text,
+             "POST http://127.0.0.1:%d/l2_loss?scale=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: application/json\r\nContent-Length: 5\r\n"
+             "Connection: close\r\n\r\n[3,4]",
+             srv.port);
+    it_raw_exchange(srv.port, text, &r);
+    json_decref(it_expect_problem(&r, 400, "invalid_parameter"));
+    it_response_free(&r);
 }

@@ -622,3 +622,48 @@ Test(errors, malformed_requests_do_not_take_the_server_down)
         it_response_free(&r);
     }
 }
+
+/* A too-large Content-Length is the 413 even when the body's own checks
+ * (a dtype beside .npy, raw without dtype) would refuse it too: API.md's
+ * order is 415 -> 413 -> body. */
+static void expect_413_from_headers(const char *target, const char *content_type)
+{
+    char head[512];
+    struct it_response r;
+
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
+             "Content-Length: 300000000\r\n\r\n",
+             target, content_type);
+    it_raw_exchange(srv.port, head, &r);
+    it_check_openapi("POST", target, &r);
+    json_decref(it_expect_problem(&r, 413, "payload_too_large"));
+    it_response_free(&r);
+}
+
+Test(errors, payload_too_large_before_body_checks)
+{
+    expect_413_from_headers("/l2_loss?dtype=float64", "application/x-npy");
+    expect_413_from_headers("/l2_loss", "application/octet-stream");
+    expect_413_from_headers("/regularize?scale=2.0&dtype=float16", "application/x-npy");
+
+    /* Within the limit the body's checks still run. */
+    json_decref(
+        post_problem("/l2_loss?dtype=float64", "application/x-npy", "xxxx", 4, 400, "invalid_npy"));
+    json_decref(
+        post_problem("/l2_loss", "application/octet-stream", "xxxx", 4, 400, "invalid_dtype"));
+    /* A request the body checks accept is refused the same way. */
+    expect_413_from_headers("/l2_loss?dtype=float32", "application/octet-stream");
+}
+
+Test(errors, unsupported_type_before_payload_too_large)
+{
+    struct it_response r;
+
+    it_raw_exchange(srv.port,
+                    "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 300000000\r\n\r\n",
+                    &r);
+    json_decref(it_expect_problem(&r, 415, "unsupported_media_type"));
+    it_response_free(&r);
+}

@@ -1,5 +1,6 @@
 /* test_ops_auth.c -- --auth-token-file: which paths need the token, the 401
- * answer, the order of checks, and that the token never reaches the log. */
+ * answer, the order of checks, whitespace after the token, and that the
+ * token never reaches the log. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,5 +235,38 @@ Test(ops_auth, env_variable_and_bad_token_files)
     cr_assert_eq(res.exit_code, 2, "missing token file: exit %d", res.exit_code);
     cr_assert(strstr(res.err, "/nonexistent/l2d-token") != NULL, "stderr: %s", res.err);
     it_run_free(&res);
+    done();
+}
+
+/* RFC 9110 section 5.5: whitespace after the token is not part of it. */
+Test(ops_auth, token_with_trailing_whitespace)
+{
+    struct it_server srv;
+    struct it_response r;
+    char text[512];
+    start_with_token(&srv);
+
+    static const char *const good[] = {TOKEN " ", TOKEN "\t", TOKEN " \t ", "\t" TOKEN " "};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(text, sizeof text,
+                 "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                 "Connection: close\r\n\r\n",
+                 good[i]);
+        it_raw_exchange(srv.port, text, &r);
+        cr_assert_eq(r.status, 200, "Bearer '%s': %ld %s", good[i], r.status, r.body);
+        it_response_free(&r);
+    }
+    /* the last: the token without its last byte, then a space */
+    static const char *const bad[] = {TOKEN "x ", TOKEN " x", " ", "tok-4f9c2e7a1 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text,
+                 "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                 "Connection: close\r\n\r\n",
+                 bad[i]);
+        it_raw_exchange(srv.port, text, &r);
+        json_decref(it_expect_problem(&r, 401, "unauthorized"));
+        it_response_free(&r);
+    }
+    it_stop(&srv, SIGTERM, 10000);
     done();
 }

@@ -1,6 +1,7 @@
 /* test_shutdown.c -- SIGTERM/SIGINT: /readyz turns 503 `draining`, requests
  * on open connections get 503 with Connection: close, an upload in flight
- * still gets its answer, and the process exits 0 within the drain timeout. */
+ * still gets its answer, the process exits 0 within the drain timeout, and
+ * --help and the log describe the drain exactly. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,4 +270,34 @@ Test(shutdown, mixed_workload_then_clean_exit)
               "sanitizer report in the server's stderr:\n%s", log);
     free(log);
     expect_clean_exit(status, "after the mixed workload");
+}
+
+/* The drain lasts the whole --drain-timeout: --help and the log say so,
+ * with no "up to" or "longest" that suggests it may end early. */
+Test(shutdown, drain_wording_is_exact)
+{
+    struct it_run_result res;
+    const char *help[] = {"--help", NULL};
+
+    it_run(help, NULL, &res);
+    cr_assert_eq(res.exit_code, 0);
+    const char *line = strstr(res.out, "--drain-timeout");
+    cr_assert(line != NULL, "--help has no --drain-timeout:\n%s", res.out);
+    size_t len = strcspn(line, "\n");
+    char text[256];
+    cr_assert(len < sizeof text);
+    memcpy(text, line, len);
+    text[len] = '\0';
+    cr_assert(strstr(text, "longest") == NULL && strstr(text, "up to") == NULL, "%s", text);
+    cr_assert(strstr(text, "503") != NULL && strstr(text, "(10)") != NULL, "%s", text);
+    it_run_free(&res);
+
+    const char *args[] = {"--drain-timeout", "1", NULL};
+    it_start(&srv, args, NULL);
+    int status = it_stop(&srv, SIGTERM, 15000);
+    cr_assert(status != -1, "l2d did not exit");
+    char *log = it_server_log(&srv);
+    cr_assert(strstr(log, "draining for 1 s") != NULL, "log: %s", log);
+    cr_assert(strstr(log, "up to") == NULL, "log: %s", log);
+    free(log);
 }

@@ -108,3 +108,18 @@ Test(auth, check_header)
     cr_assert(auth_check(&off, NULL));
     cr_assert(auth_check(&off, "Bearer anything"));
 }
+
+Test(auth, free_wipes_and_disables)
+{
+    struct auth a;
+    char why[256] = "";
+    cr_assert(load(&a, "tok123\n", 7, why, sizeof why), "%s", why);
+    auth_free(&a);
+    cr_assert_not(a.enabled);
+    cr_assert_eq(a.token_len, 0);
+    for (size_t i = 0; i < sizeof a.token; i++)
+        cr_assert_eq(a.token[i], 0, "byte %zu of the token survived", i);
+    cr_assert(auth_check(&a, NULL));
+    auth_free(&a); /* twice is fine */
+    auth_free(NULL);
+}

@@ -6,11 +6,11 @@
 # 14.8125, loss 7.40625, scale 0.01 -> 0.0740625; an integer scale -> 400
 # invalid_scale.
 #
-# Usage: tools/test-examples.sh [L2D_BINARY]     (default build/l2d)
+# Usage: tests/examples/test-examples.sh [L2D_BINARY]     (default build/l2d)
 # PYTHON picks the interpreter (default /usr/bin/python3: Debian's, which has
 # python3-numpy), NODE the Node.js binary (default node, 18 or later).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 L2D=${1:-build/l2d}
 PYTHON=${PYTHON:-/usr/bin/python3}

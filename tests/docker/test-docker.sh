@@ -16,10 +16,10 @@
 # The container uses the host's network (no bridge network, no port mapping):
 # the server binds 0.0.0.0 as the image says, on a free port given in L2D_PORT.
 #
-# Usage: tools/test-docker.sh        (run from anywhere; as root on a fresh
+# Usage: tests/docker/test-docker.sh        (run from anywhere; as root on a fresh
 #                                     Debian 12 machine it installs what it needs)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 TAG="l2d-test-$$"
 IMAGE="localhost/l2d:$TAG"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # openapi-json.sh -- convert the OpenAPI document from YAML to JSON.
 #
-# Usage: sh tools/openapi-json.sh IN.yaml OUT.json
+# Usage: sh tests/integration/openapi-json.sh IN.yaml OUT.json
 # The integration tests' response checker reads the JSON form. Uses the
 # js-yaml pinned in package-lock.json (a dependency of @redocly/cli), so the
 # document is converted as written: no bundling, every $ref kept.
@@ -10,7 +10,7 @@ if [ $# -ne 2 ]; then
     echo "usage: $0 IN.yaml OUT.json" >&2
     exit 2
 fi
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 in=$1
 out=$2
 

@@ -5,9 +5,9 @@
 # points at the installed binary and passes `systemd-analyze verify` (where
 # systemd-analyze exists); a custom PREFIX is honoured; uninstall leaves no file.
 #
-# Usage: packaging/test-install.sh [L2D_BINARY]     (default build/l2d)
+# Usage: tests/install/test-install.sh [L2D_BINARY]     (default build/l2d)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 L2D=${1:-build/l2d}
 MAKE=${MAKE:-make}
