@@ -2,8 +2,8 @@
  * that picks an implementation for l2_accum_feed.
  *
  * The sum is a fixed-point integer (accum.h); every implementation adds the
- * same exact squares to it, so all give the same bits. Results are rounded
- * once, from the exact integer. */
+ * same exact squares to it, so all give the same bits. Results are read by
+ * accum_round.c. */
 #include "accum.h"
 #include "accum_impl.h"
 
@@ -144,80 +144,4 @@ void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src)
         carry = c1 || c2;
     }
     dst->count += src->count;
-}
-
-/* Bit i of the fixed-point sum (0 beyond either end). */
-static uint64_t accum_bit(const struct l2_accum *acc, int i)
-{
-    if (i < 0 || i >= 64 * L2_ACCUM_LIMBS)
-        return 0;
-    return acc->limb[i >> 6] >> (i & 63) & 1;
-}
-
-/* Bits [lo, lo + 64) of the fixed-point sum, lo >= 0. */
-static uint64_t accum_bits64(const struct l2_accum *acc, int lo)
-{
-    int i = lo >> 6, b = lo & 63;
-    uint64_t r = i < L2_ACCUM_LIMBS ? acc->limb[i] >> b : 0;
-
-    if (b && i + 1 < L2_ACCUM_LIMBS)
-        r |= acc->limb[i + 1] << (64 - b);
-    return r;
-}
-
-/* Whether any bit below bit i is set. */
-static bool accum_any_below(const struct l2_accum *acc, int i)
-{
-    int k;
-
-    if (i <= 0)
-        return false;
-    for (k = 0; k < (i >> 6); k++)
-        if (acc->limb[k])
-            return true;
-    return (i & 63) && (acc->limb[k] & ((UINT64_C(1) << (i & 63)) - 1));
-}
-
-/* Rounds the sum times 2^-extra to float64 once: top 53 bits (fewer in the
- * subnormal range), half to even with a sticky bit. */
-static enum l2_status accum_round(const struct l2_accum *acc, int extra, double *out)
-{
-    const int scale = L2_ACCUM_LSB_EXP - extra; /* weight of bit 0 */
-    int top = -1;
-    int ulp, q;
-    uint64_t m;
-
-    for (int i = L2_ACCUM_LIMBS - 1; i >= 0; i--) {
-        if (acc->limb[i]) {
-            top = 64 * i + 63 - __builtin_clzll(acc->limb[i]);
-            break;
-        }
-    }
-    if (top < 0) {
-        *out = 0.0;
-        return L2_OK;
-    }
-    ulp = top + scale - 52;
-    if (ulp < -1074)
-        ulp = -1074;
-    q = ulp - scale; /* index of the result's last place; >= 1074 */
-    m = accum_bits64(acc, q) & ((UINT64_C(1) << 54) - 1);
-    if (accum_bit(acc, q - 1) && ((m & 1) || accum_any_below(acc, q - 1)))
-        m++;
-    if (m && ulp + (64 - __builtin_clzll(m)) > 1024) {
-        *out = INFINITY;
-        return L2_OVERFLOW;
-    }
-    *out = ldexp((double)m, ulp);
-    return L2_OK;
-}
-
-enum l2_status l2_accum_sum(const struct l2_accum *acc, double *out)
-{
-    return accum_round(acc, 0, out);
-}
-
-enum l2_status l2_accum_half(const struct l2_accum *acc, double *out)
-{
-    return accum_round(acc, 1, out);
 }

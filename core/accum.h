@@ -58,4 +58,13 @@ enum l2_status l2_accum_sum(const struct l2_accum *acc, double *out);
  * Returns L2_OVERFLOW (and *out = +inf) when that rounding overflows. */
 enum l2_status l2_accum_half(const struct l2_accum *acc, double *out);
 
+/* The square root of the exact sum, correctly rounded once to float64
+ * (nearest, ties to even) in *out: not sqrt() of the rounded sum, which can be
+ * one ulp off, or more below 2^-1022. Ties happen: the exact sum of [2^53,
+ * 2^27, 1] is (2^53 + 1)^2, and its root 2^53 + 1 lies halfway between two
+ * doubles (2^53 wins). An empty or all-zero sum gives +0.0. Returns
+ * L2_OVERFLOW (and *out = +inf) exactly when l2_accum_sum does, although the
+ * root itself would fit: a norm is only reported beside its sum. */
+enum l2_status l2_accum_norm(const struct l2_accum *acc, double *out);
+
 #endif
