@@ -35,6 +35,8 @@ enum l2_status l2_accum_add(struct l2_accum *acc, double x)
     if (m)
         l2_accum_add_at(acc->limb, (l2_accum_u128)m * m,
                         l2_accum_shift(be, L2_FLOAT64_FBITS, L2_FLOAT64_BIAS));
+    if (fabs(x) > acc->max_abs)
+        acc->max_abs = fabs(x);
     acc->count++;
     return L2_OK;
 }
@@ -144,4 +146,8 @@ void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src)
         carry = c1 || c2;
     }
     dst->count += src->count;
+    dst->nan_count += src->nan_count;
+    dst->inf_count += src->inf_count;
+    if (src->max_abs > dst->max_abs)
+        dst->max_abs = src->max_abs;
 }

@@ -109,7 +109,7 @@ ACCUM_INLINE void avx2_step(__m256i x, __m256i vbase, __m256i *acc, __m256i *mx,
  * six), exact only if the range found lies in the window. */
 ACCUM_INLINE void avx2_pass_t(enum l2_dtype t, const unsigned char *p, size_t len,
                               const unsigned char *end, unsigned base, __m256i *acc, unsigned *emax,
-                              unsigned *emin)
+                              unsigned *emin, uint64_t *xmax)
 {
     const size_t w = l2_dtype_layout(t).bytes;
     const __m256i vbase = _mm256_set1_epi32((int)base);
@@ -139,22 +139,23 @@ ACCUM_INLINE void avx2_pass_t(enum l2_dtype t, const unsigned char *p, size_t le
         h = hi[k] > h ? hi[k] : h;
         l = lo[k] < l ? lo[k] : l;
     }
+    *xmax = h >> 1;
     *emax = h >> F32_X2_EXP;
     *emin = l == UINT32_C(0xfffffffe) ? L2_FLOAT32_EALL + 1 : (l + 2) >> F32_X2_EXP;
 }
 
 ACCUM_TARGET static void avx2_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                    const unsigned char *end, unsigned base, void *state,
-                                   unsigned *emax, unsigned *emin)
+                                   unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     __m256i *acc = state;
 
     if (t == L2_DTYPE_FLOAT32)
-        avx2_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
+        avx2_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin, xmax);
     else if (t == L2_DTYPE_FLOAT16)
-        avx2_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin);
+        avx2_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin, xmax);
     else
-        avx2_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin);
+        avx2_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin, xmax);
 }
 
 /* Flushes the digits of the window at base: bit 0 of l * l weighs what bit
@@ -181,6 +182,7 @@ static const struct l2_accum_window_kernel avx2_kernel = {
     .segment = F32_SEGMENT,
     .probe = 64,
     .win = F32_WIN,
+    .lanes = L2_DTYPE_FLOAT32,
     .e_nonfinite = L2_FLOAT32_EALL,
     .pass = avx2_pass,
     .flush = avx2_flush,

@@ -101,7 +101,8 @@ ACCUM_INLINE __m512i f32_load(enum l2_dtype t, const unsigned char *p, size_t i,
 
 /* Folds the exponent range of 16 float32 bit patterns, given as x2 = |x| <<
  * 1, into mx (the largest x2) and mn (the smallest x2 - 2 of a nonzero
- * element: zeros wrap to the top and never win). */
+ * element: zeros wrap to the top and never win). As magnitudes order as
+ * their bits do, mx also gives max_abs. */
 ACCUM_INLINE void f32_range_step(__m512i x2, __m512i *mx, __m512i *mn)
 {
     *mx = _mm512_max_epu32(*mx, x2);
@@ -109,11 +110,14 @@ ACCUM_INLINE void f32_range_step(__m512i x2, __m512i *mx, __m512i *mn)
 }
 
 /* The largest exponent field and the smallest one of a nonzero element (one
- * past the NaN field when all are zero), from the folded mx and mn. */
-ACCUM_INLINE void f32_range_end(__m512i mx, __m512i mn, unsigned *emax, unsigned *emin)
+ * past the NaN field when all are zero), and the largest magnitude's bits,
+ * from the folded mx and mn. */
+ACCUM_INLINE void f32_range_end(__m512i mx, __m512i mn, unsigned *emax, unsigned *emin,
+                                uint64_t *xmax)
 {
     uint32_t hi = _mm512_reduce_max_epu32(mx), lo = _mm512_reduce_min_epu32(mn);
 
+    *xmax = hi >> 1;
     *emax = hi >> F32_X2_EXP;
     *emin = lo == UINT32_C(0xfffffffe) ? L2_FLOAT32_EALL + 1 : (lo + 2) >> F32_X2_EXP;
 }
@@ -147,7 +151,7 @@ ACCUM_INLINE void f32_step(__m512i x, __m512i x2, __m512i vbase, __m512i *le, __
  * the pass and otherwise throws acc away. */
 ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len,
                              const unsigned char *end, unsigned base, __m512i *acc, unsigned *emax,
-                             unsigned *emin)
+                             unsigned *emin, uint64_t *xmax)
 {
     const __m512i vbase = _mm512_set1_epi32((int)base);
     const size_t w = l2_dtype_layout(t).bytes;
@@ -175,21 +179,21 @@ ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len
     }
     acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
     acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
-    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin);
+    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin, xmax);
 }
 
 ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                   const unsigned char *end, unsigned base, void *state,
-                                  unsigned *emax, unsigned *emin)
+                                  unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     __m512i *acc = state;
 
     if (t == L2_DTYPE_FLOAT32)
-        f32_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin, xmax);
     else if (t == L2_DTYPE_FLOAT16)
-        f32_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin, xmax);
     else
-        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin, xmax);
 }
 
 /* Flushes the float32 accumulators of the window at base into the sum:
@@ -211,6 +215,7 @@ static const struct l2_accum_window_kernel f32_kernel = {
     .segment = F32_SEGMENT,
     .probe = 64,
     .win = F32_WIN,
+    .lanes = L2_DTYPE_FLOAT32,
     .e_nonfinite = L2_FLOAT32_EALL,
     .pass = f32_pass,
     .flush = f32_flush,
@@ -254,7 +259,7 @@ ACCUM_INLINE void f64_range_step(__m512i x2, __m512i *mx, __m512i *mn)
  * one past the NaN field. */
 ACCUM_TARGET static void f64_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                   const unsigned char *end, unsigned base, void *state,
-                                  unsigned *emax, unsigned *emin)
+                                  unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     __m512i *acc = state;
     (void)t; /* float64 only */
@@ -285,6 +290,7 @@ ACCUM_TARGET static void f64_pass(enum l2_dtype t, const unsigned char *p, size_
     acc[6] = d0, acc[7] = d1, acc[8] = e0, acc[9] = e1;
     uint64_t hi = _mm512_reduce_max_epu64(_mm512_max_epu64(mx0, mx1));
     uint64_t lo = _mm512_reduce_min_epu64(_mm512_min_epu64(mn0, mn1));
+    *xmax = hi >> 1;
     *emax = (unsigned)(hi >> F64_X2_EXP);
     *emin = lo == UINT64_C(0xfffffffffffffffe) ? L2_FLOAT64_EALL + 1
                                                : (unsigned)((lo + 2) >> F64_X2_EXP);
@@ -309,6 +315,7 @@ static const struct l2_accum_window_kernel f64_kernel = {
     .segment = F64_SEGMENT,
     .probe = 32,
     .win = F64_WIN,
+    .lanes = L2_DTYPE_FLOAT64,
     .e_nonfinite = L2_FLOAT64_EALL,
     .pass = f64_pass,
     .flush = f64_flush,

@@ -76,9 +76,30 @@ static inline unsigned l2_accum_shift(unsigned be, unsigned fbits, unsigned bias
     return (unsigned)(2 * e - L2_ACCUM_LSB_EXP);
 }
 
+/* The value of the bits u of an element of dtype. */
+static inline double l2_accum_value(enum l2_dtype dtype, uint64_t u)
+{
+    unsigned char b[8];
+
+    for (size_t i = 0; i < l2_dtype_size(dtype); i++)
+        b[i] = (unsigned char)(u >> (8 * i));
+    return l2_dtype_load_le(dtype, b);
+}
+
+/* acc->max_abs = max(acc->max_abs, the value of the bits u of dtype), u the
+ * bits of a magnitude (sign clear). */
+static inline void l2_accum_take_max(struct l2_accum *acc, enum l2_dtype dtype, uint64_t u)
+{
+    double x = l2_accum_value(dtype, u);
+
+    if (x > acc->max_abs)
+        acc->max_abs = x;
+}
+
 /* ---- accum_portable.c ---------------------------------------------------- */
 
-/* l2_accum_feed by the portable code, without counting the elements. */
+/* l2_accum_feed by the portable code, without counting the elements (max_abs
+ * taken, on success). */
 enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
                                       const unsigned char *p, size_t n, size_t *bad_index);
 
@@ -103,13 +124,15 @@ struct l2_accum_window_kernel {
     size_t segment;       /* elements a window's lanes take before a flush */
     size_t probe;         /* elements of the first pass, which guesses the window */
     unsigned win;         /* exponent fields past the base that a window holds */
+    enum l2_dtype lanes;  /* the format elements are widened to: FLOAT32 or FLOAT64 */
     unsigned e_nonfinite; /* exponent field of NaN and infinity in the lanes' format */
     /* Squares len elements of dtype at p into state (64-byte aligned) within
      * the window at base, and reports their exponent fields' range in
-     * emax/emin (emin = e_nonfinite + 1 when all are zero). end is the end of
+     * emax/emin (emin = e_nonfinite + 1 when all are zero) and their largest
+     * magnitude, as bits of the lanes' format, in *xmax. end is the end of
      * the feed, which read-ahead must not pass. */
     void (*pass)(enum l2_dtype dtype, const unsigned char *p, size_t len, const unsigned char *end,
-                 unsigned base, void *state, unsigned *emax, unsigned *emin);
+                 unsigned base, void *state, unsigned *emax, unsigned *emin, uint64_t *xmax);
     /* Adds state, for the window at base, into acc's sum and zeroes it. */
     void (*flush)(struct l2_accum *acc, void *state, unsigned base);
 };
@@ -120,7 +143,8 @@ struct l2_accum_window_kernel {
  * the next blocks may reach higher; never below 1. */
 unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
 
-/* l2_accum_feed of n >= 1 elements through kernel k, without counting. */
+/* l2_accum_feed of n >= 1 elements through kernel k, without counting
+ * (max_abs taken, on success). */
 enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, struct l2_accum *acc,
                                     enum l2_dtype dtype, const unsigned char *p, size_t n,
                                     size_t *bad_index);

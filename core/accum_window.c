@@ -29,6 +29,7 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     _Alignas(64) unsigned char acc[L2_ACCUM_WINDOW_STATE_MAX];
     _Alignas(64) unsigned char trial[L2_ACCUM_WINDOW_STATE_MAX];
     unsigned base, emax, emin;
+    uint64_t xmax = 0, bmax; /* largest magnitude so far, of the block */
     size_t at, len, bad = 0;
     size_t since = 0;           /* elements added since the last flush */
     size_t run = ACCUM_RUN_MIN; /* blocks in the next portable run */
@@ -36,7 +37,7 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     memset(acc, 0, k->state_size);
     memset(trial, 0, k->state_size);
     /* a first guess from the first elements (a base is >= 1) */
-    k->pass(dtype, p, n < k->probe ? n : k->probe, end, 1, trial, &emax, &emin);
+    k->pass(dtype, p, n < k->probe ? n : k->probe, end, 1, trial, &emax, &emin, &bmax);
     base = l2_accum_window_base(emax, emin - 1 < k->e_nonfinite ? emin : 1, k->win);
     for (at = 0; at < n; at += len) {
         const unsigned char *q = p + at * w;
@@ -47,11 +48,12 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
             since = 0;
         }
         memcpy(trial, acc, k->state_size);
-        k->pass(dtype, q, len, end, base, trial, &emax, &emin);
+        k->pass(dtype, q, len, end, base, trial, &emax, &emin, &bmax);
         if (emax == k->e_nonfinite) {
             bad = l2_accum_first_bad(dtype, q, len);
             goto out_non_finite;
         }
+        xmax = bmax > xmax ? bmax : xmax;
         if (emin == k->e_nonfinite + 1 || (emin >= base && emax <= base + k->win)) {
             memcpy(acc, trial, k->state_size);
             since += len;
@@ -67,11 +69,12 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
         }
         k->flush(a, acc, base);
         base = l2_accum_window_base(emax, emin, k->win);
-        k->pass(dtype, q, len, end, base, acc, &emax, &emin);
+        k->pass(dtype, q, len, end, base, acc, &emax, &emin, &bmax);
         since = len;
         run = ACCUM_RUN_MIN;
     }
     k->flush(a, acc, base);
+    l2_accum_take_max(a, k->lanes, xmax);
     return L2_OK;
 
 out_non_finite: /* at element bad of the block or run at element at */
