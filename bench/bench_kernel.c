@@ -1,9 +1,11 @@
 /* bench_kernel.c -- throughput of the exact kernel against the obvious loops.
  *
  * Per dtype, median GB/s of 5 runs: l2_accum_feed (whole, and in 64 KiB
- * blocks), a plain `sum += (double)x * x` loop, and a vectorized plain read
- * of the same bytes (the memory bandwidth). Usage: bench_kernel [--mib N]
- * [--impl portable|avx2|avx512ifma] (default 256 MiB, the kernel's choice). */
+ * blocks; both give the exact sum and max_abs from one pass, max_abs checked
+ * untimed against a plain loop), a plain `sum += (double)x * x` loop, and a
+ * vectorized plain read of the same bytes (the memory bandwidth). Usage:
+ * bench_kernel [--mib N] [--impl portable|avx2|avx512ifma] (default 256 MiB,
+ * the kernel's choice). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +222,20 @@ enum method { M_FEED, M_FEED_BLOCKS, M_DOUBLE, M_READ, M_COUNT };
 static const char *method_name[M_COUNT] = {"l2_accum_feed", "feed 64K blocks", "double loop",
                                            "plain read"};
 
+/* The largest |x| of the n elements of t at buf, the obvious way. */
+static double plain_max_abs(enum l2_dtype t, const unsigned char *buf, size_t n)
+{
+    size_t w = l2_dtype_size(t);
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = fabs(l2_dtype_load_le(t, buf + i * w));
+        m = x > m ? x : m;
+    }
+    return m;
+}
+
+static double want_max_abs; /* of the buffer being measured */
+
 /* One timed run of method m; returns seconds. */
 static double run_once(enum method m, enum l2_dtype t, const unsigned char *buf, size_t n,
                        double *exact)
@@ -234,6 +250,8 @@ static double run_once(enum method m, enum l2_dtype t, const unsigned char *buf,
         if (l2_accum_feed(&acc, t, buf, n, NULL) != L2_OK)
             abort();
         l2_accum_sum(&acc, &s);
+        if (acc.max_abs != want_max_abs)
+            abort();
         sink_d = s;
         *exact = s;
         break;
@@ -243,7 +261,7 @@ static double run_once(enum method m, enum l2_dtype t, const unsigned char *buf,
             if (l2_accum_feed(&acc, t, buf + i * w, n - i < per ? n - i : per, NULL) != L2_OK)
                 abort();
         l2_accum_sum(&acc, &s);
-        if (s != *exact)
+        if (s != *exact || acc.max_abs != want_max_abs)
             abort(); /* the split must not change a bit */
         sink_d = s;
         break;
@@ -339,6 +357,7 @@ int main(int argc, char **argv)
         double gbs[M_COUNT], exact = 0;
 
         fill(t, buf, n);
+        want_max_abs = plain_max_abs(t, buf, n);
         /* methods interleaved within each round, so that a neighbour's load
          * on a shared machine hits them alike */
         double secs[M_COUNT][RUNS];

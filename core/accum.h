@@ -27,27 +27,31 @@ enum l2_status {
 /* Plain data on caller storage: copy it, keep it in arrays, no _free. */
 struct l2_accum {
     uint64_t limb[L2_ACCUM_LIMBS]; /* little-endian limbs of the exact sum */
-    uint64_t count;                /* elements fed */
+    uint64_t count;                /* elements fed, finite or not */
+    uint64_t nan_count;            /* NaN elements counted (not in the sum) */
+    uint64_t inf_count;            /* +-infinity elements counted (not in the sum) */
+    double max_abs;                /* largest |x| of the finite elements; 0.0 when none */
 };
 
-/* Sets acc to the empty sum (0, count 0). Cannot fail. */
+/* Sets acc to the empty sum: all zero, max_abs 0.0. Cannot fail. */
 void l2_accum_init(struct l2_accum *acc);
 
-/* Adds x*x exactly and counts one element. x must be finite (the caller has
- * checked it, e.g. after l2_dtype_round); a non-finite x is not added and
- * returns L2_NON_FINITE. */
+/* Adds x*x exactly, counts one element and takes |x| into max_abs. x must be
+ * finite (the caller has checked it, e.g. after l2_dtype_round); a
+ * non-finite x is not added and returns L2_NON_FINITE. */
 enum l2_status l2_accum_add(struct l2_accum *acc, double x);
 
 /* Adds the squares of n little-endian elements of dtype stored back to back
- * at data (any alignment), and counts them. This is the fast path for raw and
- * .npy bodies; any split of a stream into calls gives the same sum.
+ * at data (any alignment), counts them and takes their largest magnitude
+ * into max_abs, in one pass over the data. This is the fast path for raw and
+ * .npy bodies; any split of a stream into calls gives the same result.
  * On a NaN or infinity returns L2_NON_FINITE with *bad_index set to the
  * index, within this call, of the first such element; acc then holds an
  * unspecified partial sum and must be discarded. bad_index may be NULL. */
 enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
                              size_t *bad_index);
 
-/* dst += src, exactly (counts too). */
+/* dst += src, exactly: sums and all counts added, max_abs the larger. */
 void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src);
 
 /* The exact sum rounded once to float64 (nearest, ties to even) in *out.
@@ -57,5 +61,14 @@ enum l2_status l2_accum_sum(const struct l2_accum *acc, double *out);
 /* The exact sum divided by two, rounded once, in *out (tf.nn.l2_loss).
  * Returns L2_OVERFLOW (and *out = +inf) when that rounding overflows. */
 enum l2_status l2_accum_half(const struct l2_accum *acc, double *out);
+
+/* The square root of the exact sum, correctly rounded once to float64
+ * (nearest, ties to even) in *out: not sqrt() of the rounded sum, which can be
+ * one ulp off, or more below 2^-1022. Ties happen: the exact sum of [2^53,
+ * 2^27, 1] is (2^53 + 1)^2, and its root 2^53 + 1 lies halfway between two
+ * doubles (2^53 wins). An empty or all-zero sum gives +0.0. Returns
+ * L2_OVERFLOW (and *out = +inf) exactly when l2_accum_sum does, although the
+ * root itself would fit: a norm is only reported beside its sum. */
+enum l2_status l2_accum_norm(const struct l2_accum *acc, double *out);
 
 #endif

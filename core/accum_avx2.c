@@ -1,13 +1,9 @@
-/* accum_avx2.c -- l2_accum_feed on AVX2 (x86-64 CPUs without AVX-512 IFMA).
+/* accum_avx2.c -- the fixed-point window kernel for AVX2 (x86-64 CPUs
+ * without AVX-512 IFMA), for float32, float16 and bfloat16.
  *
- * The fixed-point windows of accum_avx512.c with a 32-bit multiplier: in a
- * block whose nonzero elements have exponent fields in [base, base + 27],
- * v = m << (e - base) < 2^51 splits as h * 2^26 + l with l, 2h < 2^26, and
- * v * v = l*l + 2h*l * 2^26 + h*h * 2^52: three exact 32x32-bit products
- * (vpmuludq), each below 2^52, added into 64-bit lanes that take 4096 of them
- * before the sums are flushed into the wide l2_accum. float16 and bfloat16
- * are widened exactly to float32 first; float64 stays on the portable code
- * (its 53-bit significands would need six products). */
+ * accum_avx512.c's windows with a 32-bit multiplier: v = m << (e - base) <
+ * 2^51 splits into 26-bit digits, and v * v is three exact 32x32-bit products.
+ * float64 stays on the portable code (its significands would need six). */
 #include "accum_impl.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -21,15 +17,23 @@
 /* Feeds below this many elements go to the portable code. */
 #define ACCUM_VECTOR_MIN 32
 
-/* Blocks of 4096 elements; the window spans 28 exponents. A lane of each
- * accumulator gets one add per 16 elements (one more per block), so a
- * segment of 2^15 elements stays far below 4096 adds. */
+/* In a block whose nonzero elements have exponent fields in [base, base +
+ * 27], v = m << (e - base) < 2^51 splits as h * 2^26 + l with l, 2h < 2^26,
+ * and v * v = l*l + 2h*l * 2^26 + h*h * 2^52: three products (vpmuludq),
+ * each below 2^52, added into 64-bit lanes that take 4096 of them before
+ * the sums are flushed into the wide l2_accum. Blocks of 4096 elements; a
+ * lane of each accumulator gets one add per 16 elements (one more per block),
+ * so a segment of 2^15 elements stays far below 4096 adds. */
 #define F32_BLOCK 4096
 #define F32_WIN 27
 #define F32_SEGMENT 32768
 
 /* Bytes read ahead, as in accum_avx512.c. */
 #define ACCUM_PREFETCH 4096
+
+/* The lanes hold float32 bits (narrower types are widened to them): the
+ * exponent field of x + x (the sign shifted out) starts at this bit. */
+#define F32_X2_EXP (L2_FLOAT32_FBITS + 1)
 
 /* Adds the sum of all 64-bit lanes of v[0..k), times 2^shift, into limb, and
  * zeroes v. */
@@ -47,7 +51,7 @@ ACCUM_TARGET static void avx2_flush_lanes(uint64_t *limb, __m256i *v, int k, uns
         v[i] = _mm256_setzero_si256();
     }
     if (lo | hi)
-        l2_accum_add_at(limb, lo, hi, shift);
+        l2_accum_add_at(limb, (l2_accum_u128)hi << 64 | lo, shift);
 }
 
 /* Reads ahead within the feed, as accum_prefetch in accum_avx512.c. */
@@ -67,7 +71,7 @@ ACCUM_INLINE __m256i avx2_load(enum l2_dtype t, const unsigned char *p)
     __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
     if (t == L2_DTYPE_FLOAT16)
         return _mm256_castps_si256(_mm256_cvtph_ps(h));
-    return _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+    return _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 8 * (L2_FLOAT32_BYTES - L2_BFLOAT16_BYTES));
 }
 
 /* Squares 4 significands m (64-bit lanes, < 2^24) shifted by d (>= 64 for
@@ -90,9 +94,9 @@ ACCUM_INLINE void avx2_step(__m256i x, __m256i vbase, __m256i *acc, __m256i *mx,
 {
     const __m256i low32 = _mm256_set1_epi64x(0xffffffff);
     __m256i x2 = _mm256_add_epi32(x, x); /* drops the sign */
-    __m256i d = _mm256_sub_epi32(_mm256_srli_epi32(x2, 24), vbase);
-    __m256i m = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0x7fffff)),
-                                _mm256_set1_epi32(0x800000));
+    __m256i d = _mm256_sub_epi32(_mm256_srli_epi32(x2, F32_X2_EXP), vbase);
+    __m256i m = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32((1 << L2_FLOAT32_FBITS) - 1)),
+                                _mm256_set1_epi32(1 << L2_FLOAT32_FBITS));
 
     *mx = _mm256_max_epu32(*mx, x2);
     *mn = _mm256_min_epu32(*mn, _mm256_sub_epi32(x2, _mm256_set1_epi32(2)));
@@ -105,9 +109,9 @@ ACCUM_INLINE void avx2_step(__m256i x, __m256i vbase, __m256i *acc, __m256i *mx,
  * six), exact only if the range found lies in the window. */
 ACCUM_INLINE void avx2_pass_t(enum l2_dtype t, const unsigned char *p, size_t len,
                               const unsigned char *end, unsigned base, __m256i *acc, unsigned *emax,
-                              unsigned *emin)
+                              unsigned *emin, uint64_t *xmax)
 {
-    const size_t w = t == L2_DTYPE_FLOAT32 ? 4 : 2;
+    const size_t w = l2_dtype_layout(t).bytes;
     const __m256i vbase = _mm256_set1_epi32((int)base);
     __m256i a[12], mx0 = _mm256_setzero_si256(), mx1 = mx0;
     __m256i mn0 = _mm256_set1_epi32(-1), mn1 = mn0;
@@ -135,30 +139,31 @@ ACCUM_INLINE void avx2_pass_t(enum l2_dtype t, const unsigned char *p, size_t le
         h = hi[k] > h ? hi[k] : h;
         l = lo[k] < l ? lo[k] : l;
     }
-    *emax = h >> 24;
-    *emin = l == UINT32_C(0xfffffffe) ? 256 : (l + 2) >> 24;
+    *xmax = h >> 1;
+    *emax = h >> F32_X2_EXP;
+    *emin = l == UINT32_C(0xfffffffe) ? L2_FLOAT32_EALL + 1 : (l + 2) >> F32_X2_EXP;
 }
 
 ACCUM_TARGET static void avx2_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                    const unsigned char *end, unsigned base, void *state,
-                                   unsigned *emax, unsigned *emin)
+                                   unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     __m256i *acc = state;
 
     if (t == L2_DTYPE_FLOAT32)
-        avx2_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
+        avx2_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin, xmax);
     else if (t == L2_DTYPE_FLOAT16)
-        avx2_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin);
+        avx2_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin, xmax);
     else
-        avx2_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin);
+        avx2_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin, xmax);
 }
 
-/* Flushes the digits of the window at base: bit 0 of l * l weighs 2^(2
- * (base - 150)), as for m * m of an element of exponent field base. */
+/* Flushes the digits of the window at base: bit 0 of l * l weighs what bit
+ * 0 of m * m does for an element of exponent field base. */
 ACCUM_TARGET static void avx2_flush(struct l2_accum *a, void *state, unsigned base)
 {
     __m256i *acc = state;
-    unsigned shift = 2 * base - 300 - L2_ACCUM_LSB_EXP;
+    unsigned shift = l2_accum_shift(base, L2_FLOAT32_FBITS, L2_FLOAT32_BIAS);
     __m256i d0[4] = {acc[0], acc[3], acc[6], acc[9]};
     __m256i d1[4] = {acc[1], acc[4], acc[7], acc[10]};
     __m256i d2[4] = {acc[2], acc[5], acc[8], acc[11]};
@@ -172,29 +177,28 @@ ACCUM_TARGET static void avx2_flush(struct l2_accum *a, void *state, unsigned ba
 
 static const struct l2_accum_window_kernel avx2_kernel = {
     .state_size = 12 * sizeof(__m256i),
+    .min_feed = ACCUM_VECTOR_MIN,
     .block = F32_BLOCK,
     .segment = F32_SEGMENT,
     .probe = 64,
     .win = F32_WIN,
-    .e_nonfinite = 255,
+    .lanes = L2_DTYPE_FLOAT32,
+    .e_nonfinite = L2_FLOAT32_EALL,
     .pass = avx2_pass,
     .flush = avx2_flush,
 };
 
-enum l2_status l2_accum_feed_avx2(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
-                                  size_t n, size_t *bad_index)
+const struct l2_accum_window_kernel *l2_accum_avx2_kernel(enum l2_dtype dtype)
 {
-    if (n < ACCUM_VECTOR_MIN || dtype == L2_DTYPE_FLOAT64)
-        return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
-    return l2_accum_window_feed(&avx2_kernel, acc, dtype, p, n, bad_index);
+    return dtype == L2_DTYPE_FLOAT64 ? NULL : &avx2_kernel;
 }
 
 #else /* not x86-64: never chosen, as l2_accum_impl_supported says */
 
-enum l2_status l2_accum_feed_avx2(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
-                                  size_t n, size_t *bad_index)
+const struct l2_accum_window_kernel *l2_accum_avx2_kernel(enum l2_dtype dtype)
 {
-    return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+    (void)dtype;
+    return NULL;
 }
 
 #endif

@@ -1,17 +1,9 @@
-/* accum_avx512.c -- l2_accum_feed on AVX-512 with IFMA: fixed-point windows.
+/* accum_avx512.c -- the fixed-point window kernels for AVX-512 with IFMA.
  *
  * The one idea: when a block's nonzero elements m * 2^e (m the integer
  * significand) all have e in [base, base + WIN], the integers v = m << (e -
  * base) are below 2^52, and the 52-bit multiply-adds vpmadd52lo/hi add the
- * low and high 52 bits of v * v, exactly, into 64-bit lane accumulators; with
- * 12 bits of headroom a lane takes 4096 adds before the sums are flushed into
- * the wide l2_accum at the bit of 2^(2 base). Each block of 16 KiB is
- * squared in the current window while its exponent range (and any NaN or
- * infinity) is found, in the same pass; the squares are kept only if the
- * range fits, else the block is squared again from L1 in a window fitted to
- * it, or by the portable code when it spans more binades or holds
- * subnormals. float16 and bfloat16 are first widened exactly to float32;
- * float64 splits v into two 52-bit digits. */
+ * low and high 52 bits of v * v, exactly, into 64-bit lane accumulators. */
 #include "accum_impl.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -28,7 +20,12 @@
 /* Feeds below this many elements go to the portable code (one by one). */
 #define ACCUM_VECTOR_MIN 32
 
-/* float32 (and widened halves): blocks of 4096 elements (16 KiB); window of
+/* With 12 bits of headroom a 64-bit lane takes 4096 adds of 52-bit digits
+ * before the lanes are flushed into the wide l2_accum at the bit of 2^(2
+ * base). float16 and bfloat16 are first widened exactly to float32; float64
+ * splits v into two 52-bit digits.
+ *
+ * float32 (and widened halves): blocks of 4096 elements (16 KiB); window of
  * 29 exponents, as m < 2^24 and m << 28 < 2^52. A lane of each accumulator
  * gets one add per 32 elements (two more per block at most), so a segment of
  * 2^16 elements between flushes stays far below 4096 adds. */
@@ -42,6 +39,11 @@
 #define F64_BLOCK 2048
 #define F64_WIN 25
 #define F64_SEGMENT 32768
+
+/* The exponent field of x + x (the sign shifted out) starts at this bit, in
+ * float32 lanes (narrower types are widened to them) and in float64 lanes. */
+#define F32_X2_EXP (L2_FLOAT32_FBITS + 1)
+#define F64_X2_EXP (L2_FLOAT64_FBITS + 1)
 
 /* Adds the sum of all 64-bit lanes of v[0..k), times 2^shift, into limb, and
  * zeroes v. */
@@ -59,14 +61,14 @@ ACCUM_TARGET static void accum_flush_lanes(uint64_t *limb, __m512i *v, int k, un
         v[i] = _mm512_setzero_si512();
     }
     if (lo | hi)
-        l2_accum_add_at(limb, lo, hi, shift);
+        l2_accum_add_at(limb, (l2_accum_u128)hi << 64 | lo, shift);
 }
 
 /* Asks for the cache line ACCUM_PREFETCH bytes after p, if it lies before
  * end (the end of the feed: reading beyond it would waste bandwidth when the
- * next chunk is elsewhere). Without this the memory delivers half its
- * bandwidth to these loops: the hardware prefetcher does not run far enough
- * ahead. Addresses are compared as integers, as they may lie past the end. */
+ * next chunk is elsewhere). The hardware prefetcher alone does not run far
+ * enough ahead for these loops to get the memory's bandwidth. Addresses are
+ * compared as integers, as they may lie past the end. */
 ACCUM_INLINE void accum_prefetch(const unsigned char *p, const unsigned char *end)
 {
     uintptr_t a = (uintptr_t)p + ACCUM_PREFETCH;
@@ -94,26 +96,30 @@ ACCUM_INLINE __m512i f32_load(enum l2_dtype t, const unsigned char *p, size_t i,
                             : _mm256_maskz_loadu_epi16(k, p + 2 * i);
     if (t == L2_DTYPE_FLOAT16)
         return _mm512_castps_si512(_mm512_cvtph_ps(h));
-    return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+    return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 8 * (L2_FLOAT32_BYTES - L2_BFLOAT16_BYTES));
 }
 
 /* Folds the exponent range of 16 float32 bit patterns, given as x2 = |x| <<
  * 1, into mx (the largest x2) and mn (the smallest x2 - 2 of a nonzero
- * element: zeros wrap to the top and never win). */
+ * element: zeros wrap to the top and never win). As magnitudes order as
+ * their bits do, mx also gives max_abs. */
 ACCUM_INLINE void f32_range_step(__m512i x2, __m512i *mx, __m512i *mn)
 {
     *mx = _mm512_max_epu32(*mx, x2);
     *mn = _mm512_min_epu32(*mn, _mm512_sub_epi32(x2, _mm512_set1_epi32(2)));
 }
 
-/* The largest exponent field and the smallest one of a nonzero element (256
- * when all are zero), from the folded mx and mn. */
-ACCUM_INLINE void f32_range_end(__m512i mx, __m512i mn, unsigned *emax, unsigned *emin)
+/* The largest exponent field and the smallest one of a nonzero element (one
+ * past the NaN field when all are zero), and the largest magnitude's bits,
+ * from the folded mx and mn. */
+ACCUM_INLINE void f32_range_end(__m512i mx, __m512i mn, unsigned *emax, unsigned *emin,
+                                uint64_t *xmax)
 {
     uint32_t hi = _mm512_reduce_max_epu32(mx), lo = _mm512_reduce_min_epu32(mn);
 
-    *emax = hi >> 24;
-    *emin = lo == UINT32_C(0xfffffffe) ? 256 : (lo + 2) >> 24;
+    *xmax = hi >> 1;
+    *emax = hi >> F32_X2_EXP;
+    *emin = lo == UINT32_C(0xfffffffe) ? L2_FLOAT32_EALL + 1 : (lo + 2) >> F32_X2_EXP;
 }
 
 /* Squares 16 float32 bit patterns x (x2 = x + x, which drops the sign) into
@@ -125,10 +131,10 @@ ACCUM_INLINE void f32_step(__m512i x, __m512i x2, __m512i vbase, __m512i *le, __
                            __m512i *lo, __m512i *ho)
 {
     const __m512i low32 = _mm512_set1_epi64(0xffffffff);
-    __m512i d = _mm512_sub_epi32(_mm512_srli_epi32(x2, 24), vbase);
-    /* significand with its hidden bit: (x & 0x7fffff) | 0x800000 */
-    __m512i m = _mm512_ternarylogic_epi32(x, _mm512_set1_epi32(0x7fffff),
-                                          _mm512_set1_epi32(0x800000), 0xea);
+    __m512i d = _mm512_sub_epi32(_mm512_srli_epi32(x2, F32_X2_EXP), vbase);
+    /* significand with its hidden bit: (x & fraction mask) | hidden bit */
+    __m512i m = _mm512_ternarylogic_epi32(x, _mm512_set1_epi32((1 << L2_FLOAT32_FBITS) - 1),
+                                          _mm512_set1_epi32(1 << L2_FLOAT32_FBITS), 0xea);
     __m512i ve = _mm512_sllv_epi64(_mm512_and_si512(m, low32), _mm512_and_si512(d, low32));
     __m512i vo = _mm512_sllv_epi64(_mm512_srli_epi64(m, 32), _mm512_srli_epi64(d, 32));
 
@@ -145,10 +151,10 @@ ACCUM_INLINE void f32_step(__m512i x, __m512i x2, __m512i vbase, __m512i *le, __
  * the pass and otherwise throws acc away. */
 ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len,
                              const unsigned char *end, unsigned base, __m512i *acc, unsigned *emax,
-                             unsigned *emin)
+                             unsigned *emin, uint64_t *xmax)
 {
     const __m512i vbase = _mm512_set1_epi32((int)base);
-    const size_t w = t == L2_DTYPE_FLOAT32 ? 4 : 2;
+    const size_t w = l2_dtype_layout(t).bytes;
     __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
     __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
     __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
@@ -173,30 +179,30 @@ ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len
     }
     acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
     acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
-    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin);
+    f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin, xmax);
 }
 
 ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                   const unsigned char *end, unsigned base, void *state,
-                                  unsigned *emax, unsigned *emin)
+                                  unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     __m512i *acc = state;
 
     if (t == L2_DTYPE_FLOAT32)
-        f32_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_FLOAT32, p, len, end, base, acc, emax, emin, xmax);
     else if (t == L2_DTYPE_FLOAT16)
-        f32_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_FLOAT16, p, len, end, base, acc, emax, emin, xmax);
     else
-        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin);
+        f32_pass_t(L2_DTYPE_BFLOAT16, p, len, end, base, acc, emax, emin, xmax);
 }
 
 /* Flushes the float32 accumulators of the window at base into the sum:
  * bit 0 of v * v has the weight of bit 0 of m * m for an element of
- * exponent field base, 2^(2 (base - 150)). */
+ * exponent field base. */
 ACCUM_TARGET static void f32_flush(struct l2_accum *a, void *state, unsigned base)
 {
     __m512i *acc = state;
-    unsigned shift = 2 * base - 300 - L2_ACCUM_LSB_EXP;
+    unsigned shift = l2_accum_shift(base, L2_FLOAT32_FBITS, L2_FLOAT32_BIAS);
 
     accum_flush_lanes(a->limb, acc, 4, shift);
     accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
@@ -204,11 +210,13 @@ ACCUM_TARGET static void f32_flush(struct l2_accum *a, void *state, unsigned bas
 
 static const struct l2_accum_window_kernel f32_kernel = {
     .state_size = 8 * sizeof(__m512i),
+    .min_feed = ACCUM_VECTOR_MIN,
     .block = F32_BLOCK,
     .segment = F32_SEGMENT,
     .probe = 64,
     .win = F32_WIN,
-    .e_nonfinite = 255,
+    .lanes = L2_DTYPE_FLOAT32,
+    .e_nonfinite = L2_FLOAT32_EALL,
     .pass = f32_pass,
     .flush = f32_flush,
 };
@@ -224,8 +232,10 @@ ACCUM_INLINE void f64_step(__m512i x, __m512i x2, __m512i vbase, __m512i vtop, _
                            __m512i *d1, __m512i *d2, __m512i *d3, __m512i *d4)
 {
     const __m512i low52 = _mm512_set1_epi64((INT64_C(1) << 52) - 1);
-    __m512i e = _mm512_srli_epi64(x2, 53);
-    __m512i m = _mm512_ternarylogic_epi64(x, low52, _mm512_set1_epi64(INT64_C(1) << 52), 0xea);
+    __m512i e = _mm512_srli_epi64(x2, F64_X2_EXP);
+    __m512i m =
+        _mm512_ternarylogic_epi64(x, _mm512_set1_epi64((INT64_C(1) << L2_FLOAT64_FBITS) - 1),
+                                  _mm512_set1_epi64(INT64_C(1) << L2_FLOAT64_FBITS), 0xea);
     __m512i b = _mm512_and_si512(_mm512_sllv_epi64(m, _mm512_sub_epi64(e, vbase)), low52);
     __m512i a = _mm512_srlv_epi64(m, _mm512_sub_epi64(vtop, e)); /* m >> (52 - d) */
     __m512i c = _mm512_add_epi64(a, a);
@@ -246,10 +256,10 @@ ACCUM_INLINE void f64_range_step(__m512i x2, __m512i *mx, __m512i *mn)
 
 /* As f32_pass for float64: acc[0..10) holds two sets of the five digits of
  * f64_step, digit k of set s at acc[2k + s]; an all-zero range gives emin
- * 2048. */
+ * one past the NaN field. */
 ACCUM_TARGET static void f64_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                   const unsigned char *end, unsigned base, void *state,
-                                  unsigned *emax, unsigned *emin)
+                                  unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     __m512i *acc = state;
     (void)t; /* float64 only */
@@ -280,16 +290,18 @@ ACCUM_TARGET static void f64_pass(enum l2_dtype t, const unsigned char *p, size_
     acc[6] = d0, acc[7] = d1, acc[8] = e0, acc[9] = e1;
     uint64_t hi = _mm512_reduce_max_epu64(_mm512_max_epu64(mx0, mx1));
     uint64_t lo = _mm512_reduce_min_epu64(_mm512_min_epu64(mn0, mn1));
-    *emax = (unsigned)(hi >> 53);
-    *emin = lo == UINT64_C(0xfffffffffffffffe) ? 2048 : (unsigned)((lo + 2) >> 53);
+    *xmax = hi >> 1;
+    *emax = (unsigned)(hi >> F64_X2_EXP);
+    *emin = lo == UINT64_C(0xfffffffffffffffe) ? L2_FLOAT64_EALL + 1
+                                               : (unsigned)((lo + 2) >> F64_X2_EXP);
 }
 
 /* Flushes the float64 digits of the window at base: bit 0 of v * v weighs
- * 2^(2 (base - 1075)). */
+ * what bit 0 of m * m does for an element of exponent field base. */
 ACCUM_TARGET static void f64_flush(struct l2_accum *a, void *state, unsigned base)
 {
     __m512i *acc = state;
-    unsigned shift = 2 * base - 2150 - L2_ACCUM_LSB_EXP;
+    unsigned shift = l2_accum_shift(base, L2_FLOAT64_FBITS, L2_FLOAT64_BIAS);
 
     accum_flush_lanes(a->limb, acc, 2, shift);
     accum_flush_lanes(a->limb, acc + 2, 4, shift + 52);
@@ -298,30 +310,28 @@ ACCUM_TARGET static void f64_flush(struct l2_accum *a, void *state, unsigned bas
 
 static const struct l2_accum_window_kernel f64_kernel = {
     .state_size = 10 * sizeof(__m512i),
+    .min_feed = ACCUM_VECTOR_MIN,
     .block = F64_BLOCK,
     .segment = F64_SEGMENT,
     .probe = 32,
     .win = F64_WIN,
-    .e_nonfinite = 2047,
+    .lanes = L2_DTYPE_FLOAT64,
+    .e_nonfinite = L2_FLOAT64_EALL,
     .pass = f64_pass,
     .flush = f64_flush,
 };
 
-enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
-                                        const unsigned char *p, size_t n, size_t *bad_index)
+const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype)
 {
-    if (n < ACCUM_VECTOR_MIN)
-        return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
-    return l2_accum_window_feed(dtype == L2_DTYPE_FLOAT64 ? &f64_kernel : &f32_kernel, acc, dtype,
-                                p, n, bad_index);
+    return dtype == L2_DTYPE_FLOAT64 ? &f64_kernel : &f32_kernel;
 }
 
 #else /* not x86-64: never chosen, as l2_accum_impl_supported says */
 
-enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
-                                        const unsigned char *p, size_t n, size_t *bad_index)
+const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype)
 {
-    return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+    (void)dtype;
+    return NULL;
 }
 
 #endif

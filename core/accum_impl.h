@@ -1,9 +1,10 @@
 /* accum_impl.h -- the kernel's implementations, private to core/ and its tests.
  *
- * l2_accum_feed picks the fastest implementation the CPU supports, once. The
- * tests force each one in turn (they must all give the same bits), and the
- * vector file calls back into accum.c for the wide sum and the rare inputs it
- * leaves to the portable code. Not part of the public contract. */
+ * l2_accum_feed (accum.c) picks the fastest implementation the CPU supports
+ * and is the only place that chooses: the portable code (accum_portable.c),
+ * or a fixed-point window kernel (accum_avx2.c, accum_avx512.c) run by the
+ * window driver (accum_window.c). Tests force each one in turn: they must
+ * all give the same bits. Not part of the public contract. */
 #ifndef L2_ACCUM_IMPL_H
 #define L2_ACCUM_IMPL_H
 
@@ -35,29 +36,78 @@ bool l2_accum_impl_set(enum l2_accum_impl impl);
 /* A short name: "portable", "avx2", "avx512ifma". */
 const char *l2_accum_impl_name(enum l2_accum_impl impl);
 
-/* limb += (hi * 2^64 + lo) << shift, exactly; shift / 64 + 2 < L2_ACCUM_LIMBS. */
-void l2_accum_add_at(uint64_t *limb, uint64_t lo, uint64_t hi, unsigned shift);
+__extension__ typedef unsigned __int128 l2_accum_u128;
 
-/* l2_accum_feed by the portable code, without counting the elements. */
+/* limb += v << shift, with the carry carried as far as it goes. The callers
+ * guarantee shift / 64 + 2 < L2_ACCUM_LIMBS and an exact sum below 2^4352. */
+static inline void l2_accum_add_at(uint64_t *limb, l2_accum_u128 v, unsigned shift)
+{
+    unsigned i = shift >> 6, b = shift & 63;
+    uint64_t lo = (uint64_t)v, hi = (uint64_t)(v >> 64);
+    uint64_t w[3];
+    bool carry;
+
+    if (b == 0) {
+        w[0] = lo;
+        w[1] = hi;
+        w[2] = 0;
+    } else {
+        w[0] = lo << b;
+        w[1] = hi << b | lo >> (64 - b);
+        w[2] = hi >> (64 - b);
+    }
+    carry = __builtin_add_overflow(limb[i], w[0], &limb[i]);
+    for (unsigned k = 1; k < 3; k++) {
+        bool c1 = __builtin_add_overflow(limb[i + k], w[k], &limb[i + k]);
+        bool c2 = __builtin_add_overflow(limb[i + k], (uint64_t)carry, &limb[i + k]);
+        carry = c1 || c2;
+    }
+    for (i += 3; carry && i < L2_ACCUM_LIMBS; i++)
+        carry = ++limb[i] == 0;
+}
+
+/* Bit position, in the fixed-point sum, of bit 0 of m^2 for an element with
+ * exponent field be of a type with fbits fraction bits and bias bias: the
+ * element is m * 2^(max(be,1) - bias - fbits) (subnormals share the exponent
+ * of the smallest normal, with no hidden bit). */
+static inline unsigned l2_accum_shift(unsigned be, unsigned fbits, unsigned bias)
+{
+    int e = (int)(be ? be : 1u) - (int)bias - (int)fbits;
+    return (unsigned)(2 * e - L2_ACCUM_LSB_EXP);
+}
+
+/* The value of the bits u of an element of dtype. */
+static inline double l2_accum_value(enum l2_dtype dtype, uint64_t u)
+{
+    unsigned char b[8];
+
+    for (size_t i = 0; i < l2_dtype_size(dtype); i++)
+        b[i] = (unsigned char)(u >> (8 * i));
+    return l2_dtype_load_le(dtype, b);
+}
+
+/* acc->max_abs = max(acc->max_abs, the value of the bits u of dtype), u the
+ * bits of a magnitude (sign clear). */
+static inline void l2_accum_take_max(struct l2_accum *acc, enum l2_dtype dtype, uint64_t u)
+{
+    double x = l2_accum_value(dtype, u);
+
+    if (x > acc->max_abs)
+        acc->max_abs = x;
+}
+
+/* ---- accum_portable.c ---------------------------------------------------- */
+
+/* l2_accum_feed by the portable code, without counting the elements (max_abs
+ * taken, on success). */
 enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
                                       const unsigned char *p, size_t n, size_t *bad_index);
-
-/* l2_accum_feed by AVX2 or by AVX-512 IFMA, without counting; only on a CPU
- * for which l2_accum_impl_supported holds. */
-enum l2_status l2_accum_feed_avx2(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
-                                  size_t n, size_t *bad_index);
-enum l2_status l2_accum_feed_avx512ifma(struct l2_accum *acc, enum l2_dtype dtype,
-                                        const unsigned char *p, size_t n, size_t *bad_index);
 
 /* Index of the first NaN or infinity among the n elements of dtype at p; n
  * when there is none. */
 size_t l2_accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n);
 
-/* The base exponent field of a fixed-point window of win + 1 exponents for a
- * block whose nonzero elements have fields in [emin, emax], emin >= 1 and
- * emax - emin <= win: two binades of room above emax when emin allows, as
- * the next blocks may reach higher; never below 1. */
-unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
+/* ---- accum_window.c: the driver of the vector kernels -------------------- */
 
 /* Bytes of lane accumulators a window kernel may keep (ten 512-bit vectors). */
 #define L2_ACCUM_WINDOW_STATE_MAX 640
@@ -69,24 +119,42 @@ unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
  * are the same for all of them: l2_accum_window_feed. */
 struct l2_accum_window_kernel {
     size_t state_size;    /* bytes of lane accumulators, <= L2_ACCUM_WINDOW_STATE_MAX */
+    size_t min_feed;      /* shorter feeds go to the portable code */
     size_t block;         /* elements per pass */
     size_t segment;       /* elements a window's lanes take before a flush */
     size_t probe;         /* elements of the first pass, which guesses the window */
     unsigned win;         /* exponent fields past the base that a window holds */
-    unsigned e_nonfinite; /* exponent field of NaN and infinity (255, 2047) */
+    enum l2_dtype lanes;  /* the format elements are widened to: FLOAT32 or FLOAT64 */
+    unsigned e_nonfinite; /* exponent field of NaN and infinity in the lanes' format */
     /* Squares len elements of dtype at p into state (64-byte aligned) within
      * the window at base, and reports their exponent fields' range in
-     * emax/emin (emin = e_nonfinite + 1 when all are zero). end is the end of
+     * emax/emin (emin = e_nonfinite + 1 when all are zero) and their largest
+     * magnitude, as bits of the lanes' format, in *xmax. end is the end of
      * the feed, which read-ahead must not pass. */
     void (*pass)(enum l2_dtype dtype, const unsigned char *p, size_t len, const unsigned char *end,
-                 unsigned base, void *state, unsigned *emax, unsigned *emin);
+                 unsigned base, void *state, unsigned *emax, unsigned *emin, uint64_t *xmax);
     /* Adds state, for the window at base, into acc's sum and zeroes it. */
     void (*flush)(struct l2_accum *acc, void *state, unsigned base);
 };
 
-/* l2_accum_feed of n >= 1 elements through kernel k, without counting. */
+/* The base exponent field of a fixed-point window of win + 1 exponents for a
+ * block whose nonzero elements have fields in [emin, emax], emin >= 1 and
+ * emax - emin <= win: two binades of room above emax when emin allows, as
+ * the next blocks may reach higher; never below 1. */
+unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
+
+/* l2_accum_feed of n >= 1 elements through kernel k, without counting
+ * (max_abs taken, on success). */
 enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, struct l2_accum *acc,
                                     enum l2_dtype dtype, const unsigned char *p, size_t n,
                                     size_t *bad_index);
+
+/* ---- accum_avx2.c, accum_avx512.c ----------------------------------------- */
+
+/* The window kernel of that implementation for dtype, or NULL when it has
+ * none (dtype left to the portable code, or a build for another CPU). Only
+ * for a CPU on which l2_accum_impl_supported holds. */
+const struct l2_accum_window_kernel *l2_accum_avx2_kernel(enum l2_dtype dtype);
+const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype);
 
 #endif

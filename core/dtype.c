@@ -20,11 +20,17 @@ struct dtype_info {
 };
 
 static const struct dtype_info dtype_table[L2_DTYPE_COUNT] = {
-    [L2_DTYPE_FLOAT16] = {"float16", 2, 11, -14, 15},
-    [L2_DTYPE_BFLOAT16] = {"bfloat16", 2, 8, -126, 127},
-    [L2_DTYPE_FLOAT32] = {"float32", 4, 24, -126, 127},
-    [L2_DTYPE_FLOAT64] = {"float64", 8, 53, -1022, 1023},
+#define DTYPE_ROW(id, name, bytes, ebits, fbits)                                                   \
+    [L2_DTYPE_##                                                                                   \
+        id] = {name, L2_##id##_BYTES, L2_##id##_FBITS + 1, 1 - L2_##id##_BIAS, L2_##id##_BIAS},
+    L2_DTYPE_LIST(DTYPE_ROW)
+#undef DTYPE_ROW
 };
+
+#define DTYPE_ROWS(id, name, bytes, ebits, fbits) +1
+_Static_assert(0 L2_DTYPE_LIST(DTYPE_ROWS) == L2_DTYPE_COUNT,
+               "L2_DTYPE_COUNT is the list's length");
+#undef DTYPE_ROWS
 
 size_t l2_dtype_size(enum l2_dtype dtype)
 {
@@ -60,14 +66,11 @@ double l2_dtype_round(enum l2_dtype dtype, double x)
 
     /* |x| = m * 2^e with m a 53-bit integer (or fewer bits if subnormal). */
     memcpy(&bits, &x, sizeof bits);
-    be = (int)((bits >> 52) & 0x7ff);
-    m = bits & ((UINT64_C(1) << 52) - 1);
-    if (be == 0) {
-        e = -1074;
-    } else {
-        m |= UINT64_C(1) << 52;
-        e = be - 1075;
-    }
+    be = (int)((bits >> L2_FLOAT64_FBITS) & L2_FLOAT64_EALL);
+    m = bits & ((UINT64_C(1) << L2_FLOAT64_FBITS) - 1);
+    if (be) /* subnormals share the exponent of the smallest normals */
+        m |= UINT64_C(1) << L2_FLOAT64_FBITS;
+    e = (be ? be : 1) - L2_FLOAT64_BIAS - L2_FLOAT64_FBITS;
 
     /* Exponent of the target's last place at the magnitude of x: floor(log2|x|)
      * is e + bitlength(m) - 1. */
@@ -99,19 +102,22 @@ double l2_dtype_load_le(enum l2_dtype dtype, const unsigned char *p)
     switch (dtype) {
     case L2_DTYPE_FLOAT16: {
         uint16_t h = (uint16_t)(p[0] | (unsigned)p[1] << 8);
-        unsigned ex = (h >> 10) & 0x1f;
-        unsigned frac = h & 0x3ff;
+        unsigned ex = (h >> L2_FLOAT16_FBITS) & L2_FLOAT16_EALL;
+        unsigned frac = h & ((1u << L2_FLOAT16_FBITS) - 1);
         double v;
-        if (ex == 0)
-            v = ldexp((double)frac, -24);
-        else if (ex == 31)
+        if (ex == L2_FLOAT16_EALL)
             v = frac ? NAN : INFINITY;
+        else if (ex == 0)
+            v = ldexp((double)frac, 1 - L2_FLOAT16_BIAS - L2_FLOAT16_FBITS);
         else
-            v = ldexp((double)(frac | 0x400), (int)ex - 25);
-        return (h & 0x8000) ? -v : v;
+            v = ldexp((double)(frac | 1u << L2_FLOAT16_FBITS),
+                      (int)ex - L2_FLOAT16_BIAS - L2_FLOAT16_FBITS);
+        return (h >> L2_FLOAT16_SIGN) ? -v : v;
     }
     case L2_DTYPE_BFLOAT16: {
-        uint32_t u = (uint32_t)(p[0] | (unsigned)p[1] << 8) << 16;
+        /* the top half of a float32 */
+        uint32_t u = (uint32_t)(p[0] | (unsigned)p[1] << 8)
+                     << 8 * (L2_FLOAT32_BYTES - L2_BFLOAT16_BYTES);
         float f;
         memcpy(&f, &u, sizeof f);
         return (double)f;

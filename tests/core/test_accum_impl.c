@@ -107,12 +107,27 @@ static enum l2_status feed_with(enum l2_accum_impl impl, enum l2_dtype t, const 
     return l2_accum_feed(acc, t, buf, n, bad);
 }
 
-/* Every supported implementation gives the portable limbs on buf, and (when
- * o is not NULL) the oracle's rounded sum and half. */
+/* The largest |x| of buf[0..n) of t, the obvious way (0.0 when empty). */
+static double naive_max_abs(enum l2_dtype t, const unsigned char *buf, size_t n)
+{
+    size_t w = l2_dtype_size(t);
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double x = fabs(l2_dtype_load_le(t, buf + i * w));
+        if (x > m)
+            m = x;
+    }
+    return m;
+}
+
+/* Every supported implementation gives the portable limbs on buf and the
+ * naive max_abs (bit for bit: +0.0 for zeros of either sign), and (when o is
+ * not NULL) the oracle's rounded sum and half. */
 static void check_all_impls(enum l2_dtype t, const unsigned char *buf, size_t n,
                             const struct oracle_sum *o, const char *what)
 {
     struct l2_accum ref, acc;
+    double max_abs = naive_max_abs(t, buf, n);
 
     cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, buf, n, &ref, NULL), L2_OK);
     for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
@@ -126,6 +141,10 @@ static void check_all_impls(enum l2_dtype t, const unsigned char *buf, size_t n,
         cr_assert_eq(acc.count, n);
         cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s %s %s n=%zu: limbs differ",
                      l2_accum_impl_name(impl), l2_dtype_name(t), what, n);
+        cr_assert_eq(memcmp(&acc.max_abs, &max_abs, sizeof max_abs), 0,
+                     "%s %s %s n=%zu: max_abs %a, want %a", l2_accum_impl_name(impl),
+                     l2_dtype_name(t), what, n, acc.max_abs, max_abs);
+        cr_assert_eq(acc.nan_count + acc.inf_count, 0);
         if (!o)
             continue;
         for (int half = 0; half < 2; half++) {
@@ -316,6 +335,7 @@ Test(accum_impl, splits_agree_across_impls)
             cr_assert_eq(acc.count, n);
             cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s %s",
                          l2_accum_impl_name((enum l2_accum_impl)i), l2_dtype_name(t));
+            cr_assert_eq(acc.max_abs, naive_max_abs(t, buf, n));
         }
         free(buf);
     }

@@ -281,3 +281,47 @@ Test(dtype, round_float64_is_identity)
         cr_assert(same(l2_dtype_round(L2_DTYPE_FLOAT64, x), x));
     }
 }
+
+/* The bit layouts the kernels specialize on are the IEEE ones: the sign on
+ * top of the element, 1.0 is the bias in the exponent field, the all-ones
+ * field is infinity, and the largest finite and smallest subnormal values
+ * decode as (2 - 2^-fbits) * 2^bias and 2^(1 - bias - fbits). */
+Test(dtype, bit_layouts)
+{
+    const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
+                                    L2_DTYPE_FLOAT64};
+    const unsigned want_e[4] = {5, 8, 8, 11}, want_f[4] = {10, 7, 23, 52};
+    for (int t = 0; t < 4; t++) {
+        struct l2_dtype_layout l = l2_dtype_layout(types[t]);
+        size_t w = l2_dtype_size(types[t]);
+        unsigned char b[8];
+        uint64_t u;
+        cr_assert_eq(l.bytes, w);
+        cr_assert_eq(l.ebits, want_e[t]);
+        cr_assert_eq(l.fbits, want_f[t]);
+        cr_assert_eq(l.sign, 8 * w - 1);
+        cr_assert_eq(l.eall, (1u << l.ebits) - 1);
+        cr_assert_eq(l.bias, (1u << (l.ebits - 1)) - 1);
+        const uint64_t pats[5] = {
+            (uint64_t)l.bias << l.fbits,                                        /* 1.0 */
+            UINT64_C(1) << l.sign | (uint64_t)l.bias << l.fbits,                /* -1.0 */
+            (uint64_t)l.eall << l.fbits,                                        /* inf */
+            (uint64_t)(l.eall - 1) << l.fbits | ((UINT64_C(1) << l.fbits) - 1), /* max */
+            1,                                                                  /* min */
+        };
+        const double want[5] = {1.0, -1.0, INFINITY,
+                                ldexp(2 - ldexp(1, -(int)l.fbits), (int)l.bias),
+                                ldexp(1, 1 - (int)l.bias - (int)l.fbits)};
+        for (int k = 0; k < 5; k++) {
+            u = pats[k];
+            for (size_t i = 0; i < w; i++)
+                b[i] = (unsigned char)(u >> (8 * i));
+            cr_assert_eq(l2_dtype_load_le(types[t], b), want[k], "%s pattern %d",
+                         l2_dtype_name(types[t]), k);
+        }
+    }
+    cr_assert_eq(L2_FLOAT32_EALL, 255);
+    cr_assert_eq(L2_FLOAT64_BIAS, 1023);
+    cr_assert_eq(L2_FLOAT16_SIGN, 15);
+    cr_assert_eq(L2_BFLOAT16_FBITS, 7);
+}
