@@ -114,6 +114,7 @@ enum api_status api_body_new(enum api_format fmt, const struct api_decode_opts *
     body->ops = formats[fmt].ops;
     body->max_bytes = max_bytes;
     api_result_init(&body->res, L2_DTYPE_FLOAT64);
+    body->res.count_nonfinite = opts->count_nonfinite;
     api_error_init(&body->err);
     if (enc != API_ENCODING_IDENTITY) {
         body->inflate = api_inflate_new(enc);

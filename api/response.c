@@ -54,7 +54,10 @@ struct figures {
     double loss;
     double sum_squares;
     double norm;
+    double max_abs;
     uint64_t count;
+    uint64_t nan_count, inf_count;
+    bool counts; /* nonfinite=count: print nan_count and inf_count */
 };
 
 /* loss = l2 loss, or scale x l2 loss rounded once (0.0 when disabled).
@@ -83,6 +86,59 @@ static void put_figures(struct api_text_buf *b, const struct figures *f)
     put_double(b, f->norm);
     api_text_buf_append_str(b, ", \"count\": ");
     put_u64(b, f->count);
+    api_text_buf_append_str(b, ", \"max_abs\": ");
+    put_double(b, f->max_abs);
+    if (f->counts) {
+        api_text_buf_append_str(b, ", \"nan_count\": ");
+        put_u64(b, f->nan_count);
+        api_text_buf_append_str(b, ", \"inf_count\": ");
+        put_u64(b, f->inf_count);
+    }
+}
+
+static void put_dtype(struct api_text_buf *b, enum l2_dtype dtype)
+{
+    api_text_buf_append_str(b, ", \"dtype\": ");
+    put_string(b, l2_dtype_name(dtype), strlen(l2_dtype_name(dtype)));
+}
+
+/* The dtype every summed tensor shares, for the top level of a checkpoint's
+ * answer; false when there is none (no tensor, or several dtypes). */
+static bool shared_dtype(const struct api_result *res, enum l2_dtype *out)
+{
+    bool found = false;
+
+    for (size_t i = 0; i < res->n_tensors; i++) {
+        const struct api_tensor *t = &res->tensors[i];
+
+        if (t->skipped != NULL)
+            continue;
+        if (found && t->dtype != *out)
+            return false;
+        *out = t->dtype;
+        found = true;
+    }
+    return found;
+}
+
+/* "skipped": {NAME: "DTYPE", ...} when a checkpoint had tensors not summed. */
+static void put_skipped(struct api_text_buf *b, const struct api_result *res)
+{
+    bool first = true;
+
+    for (size_t i = 0; i < res->n_tensors; i++) {
+        const struct api_tensor *t = &res->tensors[i];
+
+        if (t->skipped == NULL)
+            continue;
+        api_text_buf_append_str(b, first ? ", \"skipped\": {" : ", ");
+        put_string(b, t->name, t->name_len);
+        api_text_buf_append_str(b, ": ");
+        put_string(b, t->skipped, strlen(t->skipped));
+        first = false;
+    }
+    if (!first)
+        api_text_buf_append_str(b, "}");
 }
 
 static void put_scale(struct api_text_buf *b, const struct api_scale *scale)
@@ -101,6 +157,8 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
     struct api_text_buf b;
     struct figures total;
     enum api_status result = API_OK;
+    enum l2_dtype dtype;
+    bool first = true;
     double l2;
 
     *out = NULL;
@@ -120,8 +178,12 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
                                scale->value, l2);
         goto out_free_buf;
     }
-    total.norm = sqrt(total.sum_squares);
+    l2_accum_norm(&res->total, &total.norm);
+    total.max_abs = res->total.max_abs;
     total.count = res->total.count;
+    total.nan_count = res->total.nan_count;
+    total.inf_count = res->total.inf_count;
+    total.counts = res->count_nonfinite;
 
     api_text_buf_append_str(&b, "{");
     put_figures(&b, &total);
@@ -129,8 +191,10 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
         api_text_buf_append_str(&b, ", \"shape\": ");
         put_shape(&b, res->ndim, res->shape);
     }
-    api_text_buf_append_str(&b, ", \"dtype\": ");
-    put_string(&b, l2_dtype_name(res->dtype), strlen(l2_dtype_name(res->dtype)));
+    if (!res->typed)
+        put_dtype(&b, res->dtype);
+    else if (shared_dtype(res, &dtype))
+        put_dtype(&b, dtype);
     put_scale(&b, scale);
     if (res->named) {
         api_text_buf_append_str(&b, ", \"tensors\": {");
@@ -138,6 +202,8 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
             const struct api_tensor *t = &res->tensors[i];
             struct figures f;
 
+            if (t->skipped != NULL)
+                continue;
             if (isinf(t->sum_squares)) { /* unreachable while the total is finite */
                 result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
                                        "sum_squares of a tensor overflows float64");
@@ -150,18 +216,26 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
                                        "scale * l2_loss of a tensor overflows float64");
                 goto out_free_buf;
             }
-            f.norm = sqrt(f.sum_squares);
+            f.norm = t->norm;
+            f.max_abs = t->max_abs;
             f.count = t->count;
-            if (i > 0)
+            f.nan_count = t->nan_count;
+            f.inf_count = t->inf_count;
+            f.counts = res->count_nonfinite;
+            if (!first)
                 api_text_buf_append_str(&b, ", ");
+            first = false;
             put_string(&b, t->name, t->name_len);
             api_text_buf_append_str(&b, ": {");
             put_figures(&b, &f);
             api_text_buf_append_str(&b, ", \"shape\": ");
             put_shape(&b, t->ndim, t->shape);
+            if (res->typed)
+                put_dtype(&b, t->dtype);
             api_text_buf_append_str(&b, "}");
         }
         api_text_buf_append_str(&b, "}");
+        put_skipped(&b, res);
     }
     api_text_buf_append_str(&b, "}");
     *out = api_text_buf_take(&b, out_len);

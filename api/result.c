@@ -219,8 +219,12 @@ static enum api_status add_entry(struct api_result *res, const char *name, size_
     t->shape = shape_copy;
     if (skipped_copy == NULL) {
         t->count = acc->count;
+        t->nan_count = acc->nan_count;
+        t->inf_count = acc->inf_count;
+        t->max_abs = acc->max_abs;
         l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
         l2_accum_half(acc, &t->half_sum);
+        l2_accum_norm(acc, &t->norm);
         l2_accum_merge(&res->total, acc);
     }
     index_put(res->names_index, res->tensors, res->n_tensors);
@@ -248,12 +252,14 @@ enum api_status api_result_add_typed(struct api_result *res, const char *name, s
                                      enum l2_dtype dtype, const struct l2_accum *acc, unsigned ndim,
                                      const uint64_t *shape, struct api_error *err)
 {
+    res->typed = true;
     return add_entry(res, name, len, dtype, NULL, acc, ndim, shape, err);
 }
 
 enum api_status api_result_add_skipped(struct api_result *res, const char *name, size_t len,
                                        const char *file_dtype, struct api_error *err)
 {
+    res->typed = true;
     return add_entry(res, name, len, res->dtype, file_dtype, NULL, 0, NULL, err);
 }
 

@@ -26,14 +26,20 @@ struct api_tensor {
     enum l2_dtype dtype; /* of the elements summed (not meaningful when skipped) */
     double sum_squares;  /* exact sum rounded once; +inf if it overflowed */
     double half_sum;     /* exact sum / 2 rounded once (tf.nn.l2_loss); +inf likewise */
-    uint64_t count;
+    double norm;         /* sqrt of the exact sum, rounded once; +inf if the sum overflowed */
+    double max_abs;      /* largest |element| summed; 0.0 when none */
+    uint64_t count;      /* elements, non-finite ones counted under nonfinite=count included */
+    uint64_t nan_count;  /* NaN elements left out under nonfinite=count */
+    uint64_t inf_count;  /* infinite elements left out under nonfinite=count */
     unsigned ndim;
     uint64_t *shape; /* ndim entries, owned by the result (NULL when ndim is 0) */
 };
 
 struct api_result {
     enum l2_dtype dtype;
-    bool named;            /* {"tensors": {...}} body */
+    bool named;            /* {"tensors": {...}} body, or a checkpoint */
+    bool typed;            /* a checkpoint: each tensor has its own dtype */
+    bool count_nonfinite;  /* nonfinite=count: NaN/Inf counted, answers show the counts */
     struct l2_accum total; /* exact, over every element of the body */
     unsigned ndim;         /* single tensor: its shape */
     uint64_t shape[API_MAX_DEPTH];

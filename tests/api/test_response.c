@@ -82,15 +82,16 @@ Test(response, api_md_single_tensor_example)
     res.shape[0] = 2;
     res.shape[1] = 2;
     root = encode_ok(&res, NULL, &text);
-    cr_assert_str_eq(text, "{\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
-                           "\"count\": 4, \"shape\": [2, 2], \"dtype\": \"float64\"}");
+    cr_assert_str_eq(text,
+                     "{\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
+                     "\"count\": 4, \"max_abs\": 4.0, \"shape\": [2, 2], \"dtype\": \"float64\"}");
     cr_assert_eq(num(root, "loss"), 15.0);
     cr_assert_eq(num(root, "sum_squares"), 30.0);
     cr_assert_eq(num(root, "norm"), sqrt(30.0));
     cr_assert_eq(integer(root, "count"), 4);
     assert_shape(root, 2, dims);
     cr_assert_str_eq(json_string_value(json_object_get(root, "dtype")), "float64");
-    cr_assert_eq(json_object_size(root), 6);
+    cr_assert_eq(json_object_size(root), 7);
     json_decref(root);
     free(text);
 }
@@ -117,8 +118,9 @@ Test(response, scalar_and_empty_and_dtype)
     res.ndim = 1;
     res.shape[0] = 0;
     root = encode_ok(&res, NULL, &text);
-    cr_assert_str_eq(text, "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, "
-                           "\"count\": 0, \"shape\": [0], \"dtype\": \"float16\"}");
+    cr_assert_str_eq(text,
+                     "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, "
+                     "\"count\": 0, \"max_abs\": 0.0, \"shape\": [0], \"dtype\": \"float16\"}");
     json_decref(root);
     free(text);
 }
@@ -207,9 +209,11 @@ Test(response, regularize_disabled)
 
     result_of(&res, L2_DTYPE_FLOAT64, v, 4);
     root = encode_ok(&res, &scale, &text);
-    cr_assert_str_eq(text, "{\"loss\": 0.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
-                           "\"count\": 4, \"shape\": [], \"dtype\": \"float64\", \"scale\": 0.0, "
-                           "\"disabled\": true}");
+    cr_assert_str_eq(
+        text,
+        "{\"loss\": 0.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
+        "\"count\": 4, \"max_abs\": 4.0, \"shape\": [], \"dtype\": \"float64\", \"scale\": 0.0, "
+        "\"disabled\": true}");
     cr_assert(json_is_true(json_object_get(root, "disabled")));
     json_decref(root);
     free(text);
@@ -260,6 +264,9 @@ static void add_tensor(struct named *nm, const char *name, size_t name_len, cons
         t->sum_squares = INFINITY;
     if (l2_accum_half(&acc, &t->half_sum) != L2_OK)
         t->half_sum = INFINITY;
+    if (l2_accum_norm(&acc, &t->norm) != L2_OK)
+        t->norm = INFINITY;
+    t->max_abs = acc.max_abs;
     t->count = acc.count;
     t->ndim = ndim;
     memcpy(nm->shapes[nm->res.n_tensors], shape, ndim * sizeof *shape);
@@ -297,10 +304,12 @@ Test(response, api_md_named_example)
     cr_assert_str_eq(
         text,
         "{\"loss\": 15.5, \"sum_squares\": 31.0, \"norm\": 5.5677643628300215, \"count\": 5, "
+        "\"max_abs\": 4.0, "
         "\"dtype\": \"float64\", \"tensors\": {"
         "\"dense/kernel\": {\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
-        "\"count\": 4, \"shape\": [2, 2]}, "
+        "\"count\": 4, \"max_abs\": 4.0, \"shape\": [2, 2]}, "
         "\"dense/bias\": {\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 1, "
+        "\"max_abs\": 1.0, "
         "\"shape\": [1]}}}");
     cr_assert_eq(num(root, "loss"), 15.5);
     cr_assert_eq(num(root, "norm"), 5.5677643628300215);
@@ -369,8 +378,10 @@ Test(response, named_empty)
 
     named_init(&nm, L2_DTYPE_FLOAT64);
     root = encode_ok(&nm.res, NULL, &text);
-    cr_assert_str_eq(text, "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, \"count\": 0, "
-                           "\"dtype\": \"float64\", \"tensors\": {}}");
+    cr_assert_str_eq(
+        text,
+        "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, \"count\": 0, \"max_abs\": 0.0, "
+        "\"dtype\": \"float64\", \"tensors\": {}}");
     json_decref(root);
     free(text);
 }
@@ -426,8 +437,9 @@ Test(response, counts_and_shapes_are_uint64)
     res.shape[0] = UINT64_C(18446744073709551615);
     res.shape[1] = 0;
     text = encode_text(&res, NULL);
-    cr_assert_not_null(strstr(text, "\"count\": 0, \"shape\": [18446744073709551615, 0]"), "%s",
-                       text);
+    cr_assert_not_null(
+        strstr(text, "\"count\": 0, \"max_abs\": 0.0, \"shape\": [18446744073709551615, 0]"), "%s",
+        text);
     free(text);
 }
 
@@ -677,10 +689,12 @@ Test(response, named_via_api_result)
     cr_assert_str_eq(
         text,
         "{\"loss\": 15.5, \"sum_squares\": 31.0, \"norm\": 5.5677643628300215, \"count\": 5, "
+        "\"max_abs\": 4.0, "
         "\"dtype\": \"float64\", \"tensors\": {"
         "\"dense/kernel\": {\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "
-        "\"count\": 4, \"shape\": [2, 2]}, "
+        "\"count\": 4, \"max_abs\": 4.0, \"shape\": [2, 2]}, "
         "\"dense/bias\": {\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 1, "
+        "\"max_abs\": 1.0, "
         "\"shape\": [1]}}}");
     free(text);
     api_result_free(&res);

@@ -155,7 +155,8 @@ void it_expect_str(const json_t *obj, const char *key, const char *want);
 void it_expect_shape(const json_t *obj, const long long *dims, size_t n);
 
 /* Asserts the result object obj has loss, sum_squares, norm (= sqrt of
- * sum_squares) and count as given. */
+ * sum_squares: callers pass sums exact in float64, where the root of the
+ * exact sum and of sum_squares agree) and count as given. */
 void it_expect_result(const json_t *obj, double loss, double sum_squares, long long count);
 
 /* Asserts the text after the first `"key":` in body (whitespace skipped) is

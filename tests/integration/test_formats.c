@@ -347,13 +347,32 @@ Test(formats, subnormal_results)
     json_decref(j);
     it_response_free(&r);
 
-    /* Squares far below the smallest subnormal round to 0 (count still 1). */
+    /* Squares far below the smallest subnormal round to 0 (count still 1),
+     * but the norm is the root of the exact sum 2^-2148: 2^-1074. */
     const double tiny = ldexp(1, -1074);
     it_post(srv.port, "/l2_loss?dtype=float64", "application/octet-stream", &tiny, 8, &r);
     cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
     j = it_json(&r);
-    it_expect_result(j, 0.0, 0.0, 1);
+    it_expect_real(j, "loss", 0.0);
+    it_expect_real(j, "sum_squares", 0.0);
+    it_expect_real(j, "norm", tiny);
+    it_expect_real(j, "max_abs", tiny);
+    it_expect_int(j, "count", 1);
     json_decref(j);
+    it_response_free(&r);
+}
+
+/* norm is the correctly rounded root of the exact sum, not the root of the
+ * rounded sum_squares (which is one ulp off here: 3.3264653518912937). */
+Test(formats, norm_is_the_root_of_the_exact_sum)
+{
+    static const char body[] = "[1.6798169442364372, 2.2470791048068595, 1.7872387271793961]";
+    struct it_response r;
+
+    it_post(srv.port, "/l2_loss", "application/json", body, sizeof body - 1, &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    it_expect_number_text(&r, "norm", "3.326465351891293");
+    it_expect_number_text(&r, "max_abs", "2.2470791048068595");
     it_response_free(&r);
 }
 

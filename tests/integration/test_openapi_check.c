@@ -50,15 +50,15 @@ static bool check(const char *method, const char *path, int status, const char *
 
 #define SINGLE                                                                                     \
     "{\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, \"count\": 4, "          \
-    "\"shape\": [2, 2], \"dtype\": \"float64\"}"
+    "\"max_abs\": 4.0, \"shape\": [2, 2], \"dtype\": \"float64\"}"
 
 #define NAMED                                                                                      \
     "{\"loss\": 15.5, \"sum_squares\": 31.0, \"norm\": 5.5677643628300215, \"count\": 5, "         \
-    "\"dtype\": \"float64\", \"tensors\": {"                                                       \
+    "\"max_abs\": 4.0, \"dtype\": \"float64\", \"tensors\": {"                                     \
     "\"dense/kernel\": {\"loss\": 15.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, "      \
-    "\"count\": 4, \"shape\": [2, 2]}, "                                                           \
+    "\"count\": 4, \"max_abs\": 4.0, \"shape\": [2, 2]}, "                                         \
     "\"dense/bias\": {\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 1, "          \
-    "\"shape\": [1]}}}"
+    "\"max_abs\": 1.0, \"shape\": [1]}}}"
 
 Test(openapi_check, good_results_pass)
 {
@@ -67,16 +67,30 @@ Test(openapi_check, good_results_pass)
     PASSES("POST", "/l2_loss", 200, JSON, NAMED);
     PASSES("POST", "/l2_loss", 200, JSON,
            "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, \"count\": 1, "
-           "\"shape\": [], \"dtype\": \"float32\"}");
+           "\"max_abs\": 0.0, \"shape\": [], \"dtype\": \"float32\"}");
     PASSES("POST", "/l2_loss", 200, JSON,
            "{\"loss\": 0.0, \"sum_squares\": 0.0, \"norm\": 0.0, \"count\": 0, "
-           "\"dtype\": \"float64\", \"tensors\": {}}");
+           "\"max_abs\": 0.0, \"dtype\": \"float64\", \"tensors\": {}}");
     PASSES("POST", "/regularize", 200, JSON,
            "{\"loss\": 0.15, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, \"count\": 4, "
-           "\"shape\": [2, 2], \"dtype\": \"float64\", \"scale\": 0.01}");
+           "\"max_abs\": 4.0, \"shape\": [2, 2], \"dtype\": \"float64\", \"scale\": 0.01}");
     PASSES("POST", "/regularize", 200, JSON,
            "{\"loss\": 0.0, \"sum_squares\": 30.0, \"norm\": 5.477225575051661, \"count\": 4, "
-           "\"shape\": [2, 2], \"dtype\": \"float64\", \"scale\": 0.0, \"disabled\": true}");
+           "\"max_abs\": 4.0, \"shape\": [2, 2], \"dtype\": \"float64\", \"scale\": 0.0, "
+           "\"disabled\": true}");
+    /* a checkpoint: per-tensor dtypes, no shared top-level dtype, skipped */
+    PASSES("POST", "/l2_loss", 200, JSON,
+           "{\"loss\": 2.5, \"sum_squares\": 5.0, \"norm\": 2.23606797749979, \"count\": 2, "
+           "\"max_abs\": 2.0, \"tensors\": {\"a\": {\"loss\": 0.5, \"sum_squares\": 1.0, "
+           "\"norm\": 1.0, \"count\": 1, \"max_abs\": 1.0, \"shape\": [1], \"dtype\": "
+           "\"float16\"}, \"b\": {\"loss\": 2.0, \"sum_squares\": 4.0, \"norm\": 2.0, "
+           "\"count\": 1, \"max_abs\": 2.0, \"shape\": [], \"dtype\": \"float32\"}}, "
+           "\"skipped\": {\"step\": \"I64\"}}");
+    /* nonfinite=count */
+    PASSES("POST", "/l2_loss", 200, JSON,
+           "{\"loss\": 0.5, \"sum_squares\": 1.0, \"norm\": 1.0, \"count\": 3, "
+           "\"max_abs\": 1.0, \"nan_count\": 1, \"inf_count\": 1, \"shape\": [3], "
+           "\"dtype\": \"float32\"}");
 }
 
 Test(openapi_check, good_problems_pass)
