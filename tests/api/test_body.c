@@ -406,7 +406,7 @@ Test(body, decoded_size_limit)
 /* Every format in the list has a label, a decoder and a media type. */
 Test(body, format_list)
 {
-    static const char *const labels[] = {"json", "raw", "npy"};
+    static const char *const labels[] = {"json", "raw", "npy", "safetensors"};
 
     cr_assert_eq(API_FORMAT_COUNT, sizeof labels / sizeof labels[0]);
     for (int f = 0; f < API_FORMAT_COUNT; f++) {
