@@ -284,6 +284,39 @@ static size_t utf8_prefix(const unsigned char *s, size_t n)
     return n;
 }
 
+/* True when the JSON text s[0..n) holds more than API_SAFETENSORS_MAX_VALUES
+ * values, counted without parsing: each string (keys too), each '[' and
+ * '{', and each run of other bytes that are not structure or whitespace
+ * (a number, a literal, or bytes that are no JSON at all). */
+static bool too_many_values(const unsigned char *s, size_t n)
+{
+    size_t count = 0;
+    bool in_string = false;
+    bool in_scalar = false;
+
+    for (size_t i = 0; i < n && count <= API_SAFETENSORS_MAX_VALUES; i++) {
+        unsigned char c = s[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"' || c == '[' || c == '{') {
+            in_string = c == '"';
+            in_scalar = false;
+            count++;
+        } else if (c == ',' || c == ':' || c == ']' || c == '}' || c == ' ' || c == '\t' ||
+                   c == '\n' || c == '\r') {
+            in_scalar = false;
+        } else if (!in_scalar) {
+            in_scalar = true;
+            count++;
+        }
+    }
+    return count > API_SAFETENSORS_MAX_VALUES;
+}
+
 /* ---- the header's content ----------------------------------------------- */
 
 /* A JSON integer >= 0 (the reference reads usize; jansson's integers stop
@@ -571,6 +604,10 @@ static enum api_status load_json(struct api_safetensors_decoder *dec, json_t **o
                        "the safetensors header is not valid UTF-8 (byte 0x%02x at offset %" PRIu64
                        ")",
                        dec->header[bad], ST_HEADER_AT + bad);
+    if (too_many_values(dec->header, dec->header_len))
+        return st_fail(dec, ST_HEADER_AT,
+                       "the safetensors header holds more than %d JSON values (l2d's limit)",
+                       API_SAFETENSORS_MAX_VALUES);
     *out = json_loadb((const char *)dec->header, dec->header_len,
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (*out == NULL) {

@@ -18,6 +18,13 @@
  * memory. */
 #define API_SAFETENSORS_MAX_HEADER ((uint64_t)16 << 20)
 
+/* Most JSON values (objects, arrays, keys, strings, numbers, literals) in
+ * the header. jansson's tree costs 40 to 160 bytes a value, so a 16 MiB
+ * header of tiny values would cost some 350 MiB to parse; at this limit it
+ * costs at most about 40 MiB. A header of API_MAX_TENSORS tensors of up to
+ * 8 dimensions takes about 150,000. */
+#define API_SAFETENSORS_MAX_VALUES 262144
+
 /* The decoder of application/x-safetensors bodies (api_safetensors_ops in
  * format.h). The result is named (res->named), one entry per tensor in the
  * order of its data in the file: F16, BF16, F32 and F64 tensors summed in
@@ -31,7 +38,7 @@
  * with `offset`: the body's length where it ends too early (inside the
  * 8-byte length, the header or the data), 0 for a header length over
  * API_SAFETENSORS_MAX_HEADER, the first bad byte for a header that is not
- * UTF-8, jansson's position (8 + bytes into the header) for a header that
+ * UTF-8, 8 for more than API_SAFETENSORS_MAX_VALUES JSON values, jansson's position (8 + bytes into the header) for a header that
  * is not JSON or holds a duplicate key, 8 (the header's first byte) for a
  * header whose content is wrong (not an object, an entry without dtype,
  * shape or data_offsets, an unknown dtype, offsets with a hole or an
