@@ -594,8 +594,10 @@ static void set_result_dtype(struct api_safetensors_decoder *dec)
 /* The JSON: jansson's errors located at 8 + their byte position. */
 static enum api_status load_json(struct api_safetensors_decoder *dec, json_t **out)
 {
+    static const unsigned char empty[1] = {0};
+    const unsigned char *text = dec->header != NULL ? dec->header : empty; /* N may be 0 */
     json_error_t jerr;
-    size_t bad = utf8_prefix(dec->header, dec->header_len);
+    size_t bad = utf8_prefix(text, dec->header_len);
     uint64_t at;
 
     *out = NULL;
@@ -603,12 +605,12 @@ static enum api_status load_json(struct api_safetensors_decoder *dec, json_t **o
         return st_fail(dec, ST_HEADER_AT + bad,
                        "the safetensors header is not valid UTF-8 (byte 0x%02x at offset %" PRIu64
                        ")",
-                       dec->header[bad], ST_HEADER_AT + bad);
-    if (too_many_values(dec->header, dec->header_len))
+                       text[bad], ST_HEADER_AT + bad);
+    if (too_many_values(text, dec->header_len))
         return st_fail(dec, ST_HEADER_AT,
                        "the safetensors header holds more than %d JSON values (l2d's limit)",
                        API_SAFETENSORS_MAX_VALUES);
-    *out = json_loadb((const char *)dec->header, dec->header_len,
+    *out = json_loadb((const char *)text, dec->header_len,
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (*out == NULL) {
         at = ST_HEADER_AT + (jerr.position > 0 ? (uint64_t)jerr.position : 0);
@@ -727,7 +729,7 @@ static enum api_status st_feed(void *d, const unsigned char *p, size_t len, uint
         if (dec->length_have == ST_LENGTH_BYTES && begin_header(dec) != API_OK)
             return err->status;
     }
-    if (len > 0 && dec->phase == ST_HEADER) {
+    if (len > 0 && dec->phase == ST_HEADER && dec->header_len < dec->header_size) {
         bool oom;
         size_t took = take_header(dec, p, len, &oom);
 

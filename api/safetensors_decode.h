@@ -48,5 +48,6 @@
  * tensor's data for trailing bytes. A NaN or infinity is non_finite with
  * `index` the element's index within its tensor and the tensor's name in
  * the detail. */
+extern const struct api_decoder_ops api_safetensors_ops;
 
 #endif

@@ -124,6 +124,22 @@ static enum api_status whole_status(enum api_format fmt, bool has_dtype, enum l2
     return st;
 }
 
+/* fuzz_safetensors: a header length of 0 followed by more bytes copied 0
+ * bytes into the not yet allocated header buffer (NULL + 0, undefined
+ * behaviour under UBSan). */
+Test(fuzz_findings, safetensors_zero_length_header_then_bytes)
+{
+    static const uint8_t in[] = {0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x7b, 0x7d, 0x20};
+    struct api_error err;
+
+    safetensors_check(in, sizeof in);
+    cr_assert_eq(whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64,
+                              (const char *)in + 2, sizeof in - 2, &err),
+                 API_INVALID_SAFETENSORS);
+    cr_assert_eq(err.offset, 8);
+}
+
 Test(fuzz_every_cut, json)
 {
     static const char *const bodies[] = {
