@@ -18,11 +18,11 @@
 
 #include "elements.h"
 
-#define ST_LENGTH_BYTES 8             /* the little-endian u64 header length */
-#define ST_HEADER_FIRST_CAP 65536     /* the header buffer grows from this as bytes arrive */
-#define ST_ECHO_MAX 64                /* bytes of a name or dtype quoted in a detail */
+#define ST_LENGTH_BYTES 8              /* the little-endian u64 header length */
+#define ST_HEADER_FIRST_CAP 65536      /* the header buffer grows from this as bytes arrive */
+#define ST_ECHO_MAX 64                 /* bytes of a name or dtype quoted in a detail */
 #define ST_WHAT_MAX (ST_ECHO_MAX + 16) /* "tensor '<name>'" */
-#define ST_SHAPE_TEXT_MAX 96          /* "[2, 3, ...]" in a detail */
+#define ST_SHAPE_TEXT_MAX 96           /* "[2, 3, ...]" in a detail */
 #define ST_SKIPPED (-1)
 
 /* The reference reader's dtypes in its own order (increasing alignment):
@@ -180,8 +180,8 @@ static void shape_text(const uint64_t *shape, unsigned ndim, char out[ST_SHAPE_T
 
     out[0] = '[';
     for (d = 0; d < ndim; d++) {
-        int w = snprintf(out + at, ST_SHAPE_TEXT_MAX - at, "%s%" PRIu64, d > 0 ? ", " : "",
-                         shape[d]);
+        int w =
+            snprintf(out + at, ST_SHAPE_TEXT_MAX - at, "%s%" PRIu64, d > 0 ? ", " : "", shape[d]);
 
         if (w < 0 || (size_t)w >= ST_SHAPE_TEXT_MAX - at - 5) {
             memcpy(out + at, ", ...", 5);
@@ -361,8 +361,7 @@ static enum api_status read_shape(struct api_safetensors_decoder *dec, const cha
     size_t bytes;
 
     if (!json_is_array(v))
-        return st_fail(dec, ST_HEADER_AT, "tensor '%s': shape must be an array of integers",
-                       shown);
+        return st_fail(dec, ST_HEADER_AT, "tensor '%s': shape must be an array of integers", shown);
     ndim = json_array_size(v);
     if (ndim > API_MAX_DEPTH)
         return st_fail(dec, ST_HEADER_AT,
@@ -392,8 +391,7 @@ static enum api_status read_offsets(struct api_safetensors_decoder *dec, const c
     if (!json_is_array(v) || json_array_size(v) != 2 ||
         !read_count(json_array_get(v, 0), &t->begin) || !read_count(json_array_get(v, 1), &t->end))
         return st_fail(dec, ST_HEADER_AT,
-                       "tensor '%s': data_offsets must be [BEGIN, END], two integers >= 0",
-                       shown);
+                       "tensor '%s': data_offsets must be [BEGIN, END], two integers >= 0", shown);
     return API_OK;
 }
 
@@ -425,8 +423,7 @@ static enum api_status read_tensor(struct api_safetensors_decoder *dec, const ch
         }
     } else {
         return st_fail(dec, ST_HEADER_AT,
-                       "tensor '%s' must be an object with dtype, shape and data_offsets",
-                       shown);
+                       "tensor '%s' must be an object with dtype, shape and data_offsets", shown);
     }
     st = read_dtype(dec, shown, f[0], &t->dtype);
     if (st == API_OK)
@@ -447,14 +444,14 @@ static enum api_status check_metadata(struct api_safetensors_decoder *dec, const
         return API_OK;
     if (!json_is_object(v))
         return st_fail(dec, ST_HEADER_AT, "__metadata__ must be an object of strings");
-    json_object_foreach ((json_t *)v, key, value) {
+    json_object_foreach((json_t *)v, key, value)
+    {
         if (!json_is_string(value)) {
             char shown[ST_ECHO_MAX + 4];
 
             echo(key, strlen(key), shown);
             return st_fail(dec, ST_HEADER_AT,
-                           "__metadata__ must map strings to strings; '%s' is not a string",
-                           shown);
+                           "__metadata__ must map strings to strings; '%s' is not a string", shown);
         }
     }
     return API_OK;

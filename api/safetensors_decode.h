@@ -38,16 +38,14 @@
  * with `offset`: the body's length where it ends too early (inside the
  * 8-byte length, the header or the data), 0 for a header length over
  * API_SAFETENSORS_MAX_HEADER, the first bad byte for a header that is not
- * UTF-8, 8 for more than API_SAFETENSORS_MAX_VALUES JSON values, jansson's position (8 + bytes into the header) for a header that
- * is not JSON or holds a duplicate key, 8 (the header's first byte) for a
- * header whose content is wrong (not an object, an entry without dtype,
- * shape or data_offsets, an unknown dtype, offsets with a hole or an
- * overlap, a size that does not match shape and dtype, a bad __metadata__,
- * and l2d's own limits: API_MAX_TENSORS tensors, names of 1..API_MAX_NAME
- * bytes, API_MAX_DEPTH dimensions), and the first byte after the last
- * tensor's data for trailing bytes. A NaN or infinity is non_finite with
- * `index` the element's index within its tensor and the tensor's name in
- * the detail. */
+ * UTF-8, 8 for more than API_SAFETENSORS_MAX_VALUES JSON values, jansson's position (8 + bytes into
+ * the header) for a header that is not JSON or holds a duplicate key, 8 (the header's first byte)
+ * for a header whose content is wrong (not an object, an entry without dtype, shape or
+ * data_offsets, an unknown dtype, offsets with a hole or an overlap, a size that does not match
+ * shape and dtype, a bad __metadata__, and l2d's own limits: API_MAX_TENSORS tensors, names
+ * of 1..API_MAX_NAME bytes, API_MAX_DEPTH dimensions), and the first byte after the last tensor's
+ * data for trailing bytes. A NaN or infinity is non_finite with `index` the element's index within
+ * its tensor and the tensor's name in the detail. */
 extern const struct api_decoder_ops api_safetensors_ops;
 
 #endif

@@ -102,7 +102,8 @@ Test(body, raw_requires_dtype)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_RAW, &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false}, UINT64_MAX,
+    cr_assert_eq(api_body_new(API_FORMAT_RAW,
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false}, UINT64_MAX,
                               &body, &err),
                  API_INVALID_DTYPE);
     cr_assert_null(body);
@@ -117,7 +118,8 @@ Test(body, npy_forbids_dtype)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_NPY, &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false}, UINT64_MAX,
+    cr_assert_eq(api_body_new(API_FORMAT_NPY,
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false}, UINT64_MAX,
                               &body, &err),
                  API_INVALID_NPY);
     cr_assert_null(body);
@@ -361,7 +363,7 @@ Test(body, rechunking_invariance_all_formats)
                 }
             }
             if (st == API_OK)
-            api_body_free(body);
+                api_body_free(body);
         }
         api_body_free(ref);
     }

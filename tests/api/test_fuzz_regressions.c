@@ -134,8 +134,8 @@ Test(fuzz_findings, safetensors_zero_length_header_then_bytes)
     struct api_error err;
 
     safetensors_check(in, sizeof in);
-    cr_assert_eq(whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64,
-                              (const char *)in + 2, sizeof in - 2, &err),
+    cr_assert_eq(whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, (const char *)in + 2,
+                              sizeof in - 2, &err),
                  API_INVALID_SAFETENSORS);
     cr_assert_eq(err.offset, 8);
 }
@@ -212,7 +212,8 @@ Test(fuzz_every_cut, safetensors)
                               "\"a\":[\"F64\",[2],[0,16]],"
                               "\"c\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[22,24]},"
                               "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[24,24]}}";
-    static const unsigned char data[24] = {0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 1, 0, 0, 0, 0, 0, 0, 0x80,
+    static const unsigned char data[24] = {0,    0,    0,    0,    0,    0,    0xf0, 0x3f,
+                                           1,    0,    0,    0,    0,    0,    0,    0x80,
                                            0x00, 0x3c, 0xff, 0x7b, 0x01, 0x80, 0xff, 0x7f};
     char body[8 + sizeof hdr - 1 + sizeof data];
     size_t hl = sizeof hdr - 1;
@@ -222,14 +223,14 @@ Test(fuzz_every_cut, safetensors)
         body[i] = (char)((uint64_t)hl >> (8 * i));
     memcpy(body + 8, hdr, hl);
     memcpy(body + 8 + hl, data, sizeof data);
-    cr_assert_eq(whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, body, sizeof body,
-                              &err),
-                 API_OK, "%s", err.detail);
+    cr_assert_eq(
+        whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, body, sizeof body, &err),
+        API_OK, "%s", err.detail);
     every_cut(safetensors_check, 0, body, sizeof body);
     body[8 + hl + 19] = 0x7c; /* b's second element becomes a NaN */
-    cr_assert_eq(whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, body, sizeof body,
-                              &err),
-                 API_NON_FINITE);
+    cr_assert_eq(
+        whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, body, sizeof body, &err),
+        API_NON_FINITE);
     cr_assert_eq(err.index, 1);
     every_cut(safetensors_check, 0, body, sizeof body);
 }

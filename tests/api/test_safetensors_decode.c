@@ -135,8 +135,8 @@ static void ftensor_free(struct ftensor *f)
 }
 
 /* Writes the tensors as a file (the writer's order and padding). */
-static unsigned char *write_file(struct ftensor *f, size_t n, const char *const *meta,
-                                 size_t *len, size_t *header_len)
+static unsigned char *write_file(struct ftensor *f, size_t n, const char *const *meta, size_t *len,
+                                 size_t *header_len)
 {
     struct stgen_tensor t[64];
 
@@ -312,8 +312,8 @@ Test(safetensors_decode, small_exact_answer_in_data_order)
 Test(safetensors_decode, every_float_dtype_exact_under_any_chunking)
 {
     static const char *const codes[4] = {"F16", "BF16", "F32", "F64"};
-    static const char *const names[8] = {"a", "b.weight", "c/bias", "d",
-                                         "\xc3\xa9t\xc3\xa9", "f", "g", "h~1/x"};
+    static const char *const names[8] = {"a", "b.weight", "c/bias", "d", "\xc3\xa9t\xc3\xa9",
+                                         "f", "g",        "h~1/x"};
     static const char *const meta[] = {"format", "pt", "note", "l2d \"test\"\n", NULL};
     uint64_t rng = 42;
     struct ftensor f[8];
@@ -377,9 +377,9 @@ Test(safetensors_decode, large_tensors_span_many_chunks)
 Test(safetensors_decode, other_dtypes_are_skipped_with_their_code)
 {
     static const char *const skipped[] = {
-        "BOOL",        "F4",  "F6_E2M3", "F6_E3M2", "U8",  "I8",  "F8_E5M2", "F8_E4M3",
-        "F8_E8M0",     "F8_E4M3FNUZ",    "F8_E5M2FNUZ",    "I16", "U16",     "I32",
-        "U32",         "C64", "I64",     "U64",
+        "BOOL",    "F4",      "F6_E2M3", "F6_E3M2",     "U8",          "I8",
+        "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16",
+        "U16",     "I32",     "U32",     "C64",         "I64",         "U64",
     };
     enum { N_SKIPPED = sizeof skipped / sizeof skipped[0] };
     static char names[N_SKIPPED][16];
@@ -438,8 +438,8 @@ Test(safetensors_decode, zero_element_and_scalar_tensors)
 {
     const double three = 3.0;
     struct stgen_tensor t[5] = {
-        {"empty2d", "F32", 2, {2, 0}, NULL, 0},  {"empty1d", "I64", 1, {0}, NULL, 0},
-        {"scalar", "F64", 0, {0}, &three, 8},    {"zz_empty16", "F16", 1, {0}, NULL, 0},
+        {"empty2d", "F32", 2, {2, 0}, NULL, 0},        {"empty1d", "I64", 1, {0}, NULL, 0},
+        {"scalar", "F64", 0, {0}, &three, 8},          {"zz_empty16", "F16", 1, {0}, NULL, 0},
         {"a_empty_bf", "BF16", 3, {0, 5, 7}, NULL, 0},
     };
     size_t len;
@@ -507,7 +507,8 @@ Test(safetensors_decode, header_forms_the_reference_accepts)
         /* JSON whitespace before and after the object */
         "\t\n {\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}} \r\n\t",
         /* keys in any order, unknown keys ignored */
-        "{\"a\":{\"data_offsets\":[0,8],\"extra\":[1,{\"x\":null}],\"shape\":[2],\"dtype\":\"F32\"}}",
+        "{\"a\":{\"data_offsets\":[0,8],\"extra\":[1,{\"x\":null}],\"shape\":[2],\"dtype\":\"F32\"}"
+        "}",
         /* the entry as an array: dtype, shape, data_offsets */
         "{\"a\":[\"F32\",[2],[0,8]]}",
         /* escapes in names and metadata */
@@ -535,12 +536,11 @@ Test(safetensors_decode, header_forms_the_reference_accepts)
  * place in the header. */
 Test(safetensors_decode, answer_in_data_order_whatever_the_header_order)
 {
-    static const char header[] =
-        "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-        "\"e2\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[6,6]},"
-        "\"m\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[4,6]},"
-        "\"e1\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]},"
-        "\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[6,8]}}";
+    static const char header[] = "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                                 "\"e2\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[6,6]},"
+                                 "\"m\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+                                 "\"e1\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]},"
+                                 "\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[6,8]}}";
     const unsigned char data[8] = {0, 0, 0x80, 0x3f, 7, 7, 0x00, 0x40}; /* 1.0f, I16, 2.0 f16 */
     static const char *const order[5] = {"z", "m", "e2", "e1", "a"};
     size_t len;
@@ -608,8 +608,8 @@ static void expect_reject_in(const unsigned char *b, size_t n, int64_t offset, i
     api_result_free(&res);
     cr_assert_eq(first.status, API_INVALID_SAFETENSORS);
     cr_assert(first.offset >= offset && first.offset <= offset + slack,
-              "offset %lld, expected %lld (+%lld): %s", (long long)first.offset,
-              (long long)offset, (long long)slack, first.detail);
+              "offset %lld, expected %lld (+%lld): %s", (long long)first.offset, (long long)offset,
+              (long long)slack, first.detail);
     cr_assert_not_null(strstr(first.detail, needle), "detail '%s' lacks '%s'", first.detail,
                        needle);
     cr_assert_eq(first.index, -1);
@@ -624,8 +624,7 @@ static void expect_reject_in(const unsigned char *b, size_t n, int64_t offset, i
 }
 
 /* A file around a header text, with data_len zero bytes of data. */
-static void expect_reject(const char *header, size_t data_len, int64_t offset,
-                          const char *needle)
+static void expect_reject(const char *header, size_t data_len, int64_t offset, const char *needle)
 {
     unsigned char *zeros = calloc(1, data_len + 1);
     size_t len;
@@ -667,8 +666,8 @@ Test(safetensors_decode, reject_header_not_utf8)
 {
     expect_reject("{\"a\xff\":1}", 0, 8 + 3, "not valid UTF-8 (byte 0xff at offset 11)");
     expect_reject("{}  \xc3", 0, 8 + 4, "not valid UTF-8");
-    expect_reject("{\"\xed\xa0\x80\":1}", 0, 8 + 2, "not valid UTF-8"); /* a surrogate */
-    expect_reject("{\"\xc0\xaf\":1}", 0, 8 + 2, "not valid UTF-8");     /* overlong */
+    expect_reject("{\"\xed\xa0\x80\":1}", 0, 8 + 2, "not valid UTF-8");     /* a surrogate */
+    expect_reject("{\"\xc0\xaf\":1}", 0, 8 + 2, "not valid UTF-8");         /* overlong */
     expect_reject("{\"\xf4\x90\x80\x80\":1}", 0, 8 + 2, "not valid UTF-8"); /* > U+10FFFF */
 }
 
@@ -809,7 +808,8 @@ Test(safetensors_decode, reject_size_not_matching_shape_and_dtype)
 
 Test(safetensors_decode, reject_data_not_ending_at_the_last_end)
 {
-    static const char h[] = "{\"test\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
+    static const char h[] =
+        "{\"test\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
     unsigned char data[64] = {0};
     size_t hl = sizeof h - 1;
     size_t len;
@@ -856,15 +856,17 @@ Test(safetensors_decode, reject_past_l2d_limits)
     for (int d = 0; d < 65; d++)
         at += (size_t)snprintf(header + at, 4096 - at, "%s1", d ? "," : "");
     snprintf(header + at, 4096 - at, "],\"data_offsets\":[0,4]}}");
-    expect_reject(header, 4, 8, "tensor 'a': the shape has 65 dimensions, more than l2d's limit "
-                                "of 64");
+    expect_reject(header, 4, 8,
+                  "tensor 'a': the shape has 65 dimensions, more than l2d's limit "
+                  "of 64");
     /* a name of API_MAX_NAME + 1 bytes, then one of API_MAX_NAME */
     memcpy(header, "{\"", 2);
     memset(header + 2, 'n', API_MAX_NAME + 1);
     snprintf(header + 2 + API_MAX_NAME + 1, 256,
              "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}");
     expect_reject(header, 0, 8, "the name is longer than 1024 bytes");
-    memmove(header + 2 + API_MAX_NAME, header + 3 + API_MAX_NAME, strlen(header + 3 + API_MAX_NAME) + 1);
+    memmove(header + 2 + API_MAX_NAME, header + 3 + API_MAX_NAME,
+            strlen(header + 3 + API_MAX_NAME) + 1);
     {
         size_t len;
         unsigned char *b = stgen_raw(header, strlen(header), NULL, 0, &len);
@@ -887,6 +889,53 @@ Test(safetensors_decode, reject_past_l2d_limits)
     free(header);
 }
 
+/* A header of 3 + 2p JSON values: the root object, "__metadata__", its
+ * object and p pairs of strings (whitespace and escapes do not count). */
+static char *metadata_pairs(size_t p)
+{
+    char *h = malloc(64 + p * 32);
+    size_t at;
+
+    cr_assert_not_null(h);
+    at = (size_t)snprintf(h, 64, " { \"__metadata__\" : {");
+    for (size_t i = 0; i < p; i++)
+        at += (size_t)snprintf(h + at, 32, "%s\"k%zx\": \"\\\"\"", i ? ",\n" : "", i);
+    snprintf(h + at, 64, "} }");
+    return h;
+}
+
+Test(safetensors_decode, json_value_limit)
+{
+    size_t p = (API_SAFETENSORS_MAX_VALUES - 3) / 2;
+    char *h = metadata_pairs(p);
+    size_t len;
+    unsigned char *b = stgen_raw(h, strlen(h), NULL, 0, &len);
+    struct api_result res;
+    struct api_error err;
+
+    cr_assert_eq(3 + 2 * p, API_SAFETENSORS_MAX_VALUES - 1);
+    cr_assert_eq(decode(b, len, WHOLE, 0, &res, &err), API_OK, "%s", err.detail);
+    api_result_free(&res);
+    free(b);
+    free(h);
+    h = metadata_pairs(p + 1);
+    b = stgen_raw(h, strlen(h), NULL, 0, &len);
+    expect_reject_in(b, len, 8, 0, "more than 262144 JSON values");
+    free(b);
+    free(h);
+    /* numbers and literals count too */
+    h = malloc(8 * API_SAFETENSORS_MAX_VALUES);
+    cr_assert_not_null(h);
+    size_t at = (size_t)snprintf(h, 64, "{\"a\":[\"F32\",[0],[0,0]],\"b\":[\"U8\",[0],[0,0],[");
+    for (int i = 0; i < API_SAFETENSORS_MAX_VALUES; i++)
+        at += (size_t)snprintf(h + at, 8, "%s%s", i ? "," : "", i % 2 ? "true" : "-1e5");
+    snprintf(h + at, 8, "]]}");
+    b = stgen_raw(h, strlen(h), NULL, 0, &len);
+    expect_reject_in(b, len, 8, 0, "JSON values");
+    free(b);
+    free(h);
+}
+
 Test(safetensors_decode, exactly_api_max_tensors_are_read)
 {
     char *header = malloc(1 << 21);
@@ -897,9 +946,10 @@ Test(safetensors_decode, exactly_api_max_tensors_are_read)
 
     cr_assert_not_null(header);
     for (int i = 0; i < API_MAX_TENSORS; i++)
-        at += (size_t)snprintf(header + at, 128,
-                               "%s\"t%d\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
-                               i ? "," : "", i, 2 * i, 2 * i + 2);
+        at +=
+            (size_t)snprintf(header + at, 128,
+                             "%s\"t%d\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
+                             i ? "," : "", i, 2 * i, 2 * i + 2);
     snprintf(header + at, 8, "}");
     unsigned char *data = calloc(API_MAX_TENSORS, 2);
     for (int i = 0; i < API_MAX_TENSORS; i++)
@@ -940,14 +990,14 @@ Test(safetensors_decode, non_finite_index_is_within_its_tensor)
         const char *code;
         uint64_t bits;
     } bad[] = {
-        {"F16", 0x7c00},                 /* +inf */
-        {"F16", 0xfe01},                 /* NaN */
-        {"BF16", 0x7fc0},                /* NaN */
-        {"BF16", 0xff80},                /* -inf */
-        {"F32", 0x7f800000},             /* +inf */
-        {"F32", 0xffc00001},             /* NaN */
-        {"F64", 0xfff0000000000000u},    /* -inf */
-        {"F64", 0x7ff8000000000000u},    /* NaN */
+        {"F16", 0x7c00},              /* +inf */
+        {"F16", 0xfe01},              /* NaN */
+        {"BF16", 0x7fc0},             /* NaN */
+        {"BF16", 0xff80},             /* -inf */
+        {"F32", 0x7f800000},          /* +inf */
+        {"F32", 0xffc00001},          /* NaN */
+        {"F64", 0xfff0000000000000u}, /* -inf */
+        {"F64", 0x7ff8000000000000u}, /* NaN */
     };
     uint64_t rng = 11;
 

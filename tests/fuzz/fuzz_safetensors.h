@@ -107,8 +107,8 @@ static void st_ref_entry(const char *key, size_t key_len, json_t *v, size_t orde
  * total. On non_finite, returns true after checking the decoder found this
  * element. */
 static bool st_ref_tensor_sum(const struct fuzz_input *in, size_t data, enum api_status st,
-                              const struct api_error *err, const struct api_result *res,
-                              size_t i, const struct st_ref_tensor *t, enum l2_dtype dt,
+                              const struct api_error *err, const struct api_result *res, size_t i,
+                              const struct st_ref_tensor *t, enum l2_dtype dt,
                               struct l2_accum *total)
 {
     size_t size = l2_dtype_size(dt);
@@ -216,8 +216,8 @@ static void st_reference(const struct fuzz_input *in, enum api_status st,
         if (st_ref_tensor_sum(in, data, st, err, res, i, &t[i], dt, &total))
             goto out;
     }
-    FUZZ_CHECK(st == API_OK, "reference: every element finite but status %d (index %lld)",
-               (int)st, (long long)err->index);
+    FUZZ_CHECK(st == API_OK, "reference: every element finite but status %d (index %lld)", (int)st,
+               (long long)err->index);
     fuzz_same_accum("reference total", &total, &res->total);
 out:
     free(t);

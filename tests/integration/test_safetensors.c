@@ -175,8 +175,8 @@ Test(safetensors_big, one_gib_checkpoint_in_constant_memory)
     free(p32);
     free(p16);
 
-    cr_log_info("1 GiB safetensors upload: %lld ms, server VmHWM %ld KiB (%.1f MiB)",
-                (long long)ms, hwm, (double)hwm / 1024.0);
+    cr_log_info("1 GiB safetensors upload: %lld ms, server VmHWM %ld KiB (%.1f MiB)", (long long)ms,
+                hwm, (double)hwm / 1024.0);
     fprintf(stderr, "l2d 1 GiB safetensors upload: server VmHWM = %ld kB (%.1f MiB), %lld ms\n",
             hwm, (double)hwm / 1024.0, (long long)ms);
     cr_assert(hwm > 0, "could not read VmHWM of pid %d", (int)srv.pid);
@@ -346,8 +346,8 @@ Test(safetensors, refusals_with_offset)
     free(b);
 
     /* header content: an unknown dtype, a hole */
-    b = st_file("{\"a\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}", "0123456789abcdef",
-                16, &len);
+    b = st_file("{\"a\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}",
+                "0123456789abcdef", 16, &len);
     j = post_problem("/l2_loss", b, len, 400, "invalid_safetensors");
     it_expect_int(j, "offset", 8);
     cr_assert_not_null(strstr(json_string_value(json_object_get(j, "detail")), "F128"));

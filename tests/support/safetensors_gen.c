@@ -11,10 +11,10 @@ static const struct {
     const char *code;
     unsigned bits;
 } dtypes[] = {
-    {"BOOL", 8},        {"F4", 4},           {"F6_E2M3", 6},      {"F6_E3M2", 6}, {"U8", 8},
-    {"I8", 8},          {"F8_E5M2", 8},      {"F8_E4M3", 8},      {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
-    {"F8_E5M2FNUZ", 8}, {"I16", 16},         {"U16", 16},         {"F16", 16},    {"BF16", 16},
-    {"I32", 32},        {"U32", 32},         {"F32", 32},         {"C64", 64},    {"F64", 64},
+    {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+    {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+    {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+    {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
     {"I64", 64},        {"U64", 64},
 };
 
@@ -179,8 +179,8 @@ unsigned char *stgen_write(const struct stgen_tensor *t, size_t n, const char *c
     return out;
 }
 
-unsigned char *stgen_raw(const char *header, size_t header_len, const void *data,
-                         size_t data_len, size_t *len)
+unsigned char *stgen_raw(const char *header, size_t header_len, const void *data, size_t data_len,
+                         size_t *len)
 {
     unsigned char *out = malloc(8 + header_len + data_len);
 

@@ -41,7 +41,7 @@ unsigned char *stgen_write(const struct stgen_tensor *t, size_t n, const char *c
 /* A file from a header given as text (used as is: no padding) and data:
  * the 8-byte length of header, header, data. For malformed files. Returns
  * a malloc'd buffer of *len bytes. */
-unsigned char *stgen_raw(const char *header, size_t header_len, const void *data,
-                         size_t data_len, size_t *len);
+unsigned char *stgen_raw(const char *header, size_t header_len, const void *data, size_t data_len,
+                         size_t *len);
 
 #endif
