@@ -588,6 +588,28 @@ static void set_result_dtype(struct api_safetensors_decoder *dec)
     dec->res->dtype = common == ST_SKIPPED ? L2_DTYPE_FLOAT64 : (enum l2_dtype)common;
 }
 
+#define ST_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)
+
+/* Parses the header with jansson. jansson reports a failed allocation as
+ * an empty error or as a syntax error where it happened, so a failed parse
+ * is parsed again: the header is at fault only when the second parse fails
+ * with the same message at the same place; otherwise the second parse's
+ * tree is used, or the failure is out of memory. */
+static json_t *parse_json(const unsigned char *text, size_t len, json_error_t *jerr, bool *oom)
+{
+    json_t *root = json_loadb((const char *)text, len, ST_JSON_FLAGS, jerr);
+    json_error_t again;
+
+    *oom = false;
+    if (root != NULL)
+        return root;
+    root = json_loadb((const char *)text, len, ST_JSON_FLAGS, &again);
+    if (root == NULL)
+        *oom = jerr->text[0] == '\0' || json_error_code(jerr) == json_error_out_of_memory ||
+               again.position != jerr->position || strcmp(again.text, jerr->text) != 0;
+    return root;
+}
+
 /* The JSON: jansson's errors located at 8 + their byte position. */
 static enum api_status load_json(struct api_safetensors_decoder *dec, json_t **out)
 {
@@ -596,6 +618,7 @@ static enum api_status load_json(struct api_safetensors_decoder *dec, json_t **o
     json_error_t jerr;
     size_t bad = utf8_prefix(text, dec->header_len);
     uint64_t at;
+    bool oom;
 
     *out = NULL;
     if (bad < dec->header_len)
@@ -607,10 +630,11 @@ static enum api_status load_json(struct api_safetensors_decoder *dec, json_t **o
         return st_fail(dec, ST_HEADER_AT,
                        "the safetensors header holds more than %d JSON values (l2d's limit)",
                        API_SAFETENSORS_MAX_VALUES);
-    *out = json_loadb((const char *)text, dec->header_len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    *out = parse_json(text, dec->header_len, &jerr, &oom);
     if (*out == NULL) {
         at = ST_HEADER_AT + (jerr.position > 0 ? (uint64_t)jerr.position : 0);
+        if (oom)
+            return api_error_set(dec->err, API_INTERNAL_ERROR, "out of memory for the header");
         if (json_error_code(&jerr) == json_error_duplicate_key)
             return st_fail(dec, at, "the safetensors header has a duplicate key: %s", jerr.text);
         return st_fail(dec, at, "the safetensors header is not valid JSON: %s", jerr.text);
