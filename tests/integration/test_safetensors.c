@@ -48,6 +48,14 @@ static unsigned char *st_file(const char *header, const void *data, size_t data_
     return b;
 }
 
+/* A skipped tensor is listed: under "skipped" (API.md) or, while the
+ * response encoder does not know skipped entries, under "tensors". */
+static bool listed(const json_t *j, const char *name)
+{
+    return json_object_get(json_object_get(j, "skipped"), name) != NULL ||
+           json_object_get(json_object_get(j, "tensors"), name) != NULL;
+}
+
 /* --- 1 GiB ---------------------------------------------------------------- */
 
 #define GIB (1ull << 30)
@@ -167,7 +175,7 @@ Test(safetensors_big, one_gib_checkpoint_in_constant_memory)
     cr_assert(json_is_object(t));
     it_expect_result(json_object_get(t, "layer1/weight"), ss32 / 2, ss32, 64ll << 20);
     it_expect_result(json_object_get(t, "layer4/weight"), ss16 / 2, ss16, 128ll << 20);
-    cr_assert_not_null(json_object_get(t, "step"));
+    cr_assert(listed(j, "step"), "%s", r.body);
     json_decref(j);
     it_response_free(&r);
     free(src);
@@ -218,11 +226,11 @@ static void expect_small_answer(const struct it_response *r, double scale)
     it_expect_result(json_object_get(t, "dense/kernel"), scale * 15.0, 30.0, 4);
     it_expect_result(json_object_get(t, "dense/bias"), scale * 0.5, 1.0, 1);
     it_expect_result(json_object_get(t, "emb"), scale * 1.25, 2.5, 2);
-    cr_assert_not_null(json_object_get(t, "ids"), "%s", r->body);
+    cr_assert(listed(j, "ids"), "%s", r->body);
     /* in the order of the data */
-    const char *keys[4] = {"ids", "dense/bias", "dense/kernel", "emb"};
+    const char *keys[3] = {"dense/bias", "dense/kernel", "emb"};
     const char *at = r->body;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
         char quoted[32];
         snprintf(quoted, sizeof quoted, "\"%s\": {", keys[i]);
         const char *p = strstr(at, quoted);
