@@ -2,7 +2,7 @@
  * float32 bodies.
  *
  * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
- * chunks, as the server would, and prints the median GB/s of 5 runs per
+ * chunks, as the server would, and prints the median GB/s of 7 runs per
  * case and its ratio to the raw body at the same chunk size. The data
  * are random float32 values that are finite in both byte orders, so the
  * same bytes serve as raw, '<f4' and '>f4' bodies, and as a safetensors
@@ -20,7 +20,8 @@
 #define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
 #define BENCH_ROOM 1024  /* bytes before the data: room for either header */
 #define BENCH_ST_TENSORS 4
-#define BENCH_RUNS 5
+#define BENCH_CASES 4
+#define BENCH_RUNS 7
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -129,7 +130,7 @@ int main(void)
         const char *name;
         enum api_format fmt;
         const char *descr; /* .npy descr; NULL otherwise */
-    } cases[4] = {
+    } cases[BENCH_CASES] = {
         {"raw float32", API_FORMAT_RAW, NULL},
         {"npy <f4", API_FORMAT_NPY, "<f4"},
         {"npy >f4", API_FORMAT_NPY, ">f4"},
@@ -137,7 +138,7 @@ int main(void)
     };
     size_t n = BENCH_DATA_BYTES / 4;
     char *buf = malloc(BENCH_ROOM + BENCH_DATA_BYTES);
-    double raw_rate[3] = {0, 0, 0};
+    double raw_rate = 0;
     uint64_t seed = 1;
     int result = 1;
 
@@ -154,37 +155,43 @@ int main(void)
             v ^= 1u << 6;
         memcpy(buf + BENCH_ROOM + 4 * i, &v, 4);
     }
-    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n",
+    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n"
+           "(the cases take turns within each run, so that a load on the machine falls on "
+           "all of them)\n",
            BENCH_DATA_BYTES >> 20, BENCH_RUNS);
     printf("%-14s %10s %10s %8s\n", "format", "chunk", "GB/s", "x raw");
-    for (size_t c = 0; c < 4; c++) {
-        char *body = buf + BENCH_ROOM;
-        size_t len = BENCH_DATA_BYTES;
+    for (size_t k = 0; k < 3; k++) {
+        double secs[BENCH_CASES][BENCH_RUNS];
+        size_t len[BENCH_CASES];
 
-        if (cases[c].descr != NULL) {
-            body -= BENCH_HEADER;
-            npy_header(body, cases[c].descr, n);
-        } else if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
-            body = st_header(body, n);
-        }
-        len += (size_t)(buf + BENCH_ROOM - body);
-        for (size_t k = 0; k < 3; k++) {
-            double secs[BENCH_RUNS];
-            double sum = 0;
+        for (int r = 0; r < BENCH_RUNS; r++) {
+            for (size_t c = 0; c < BENCH_CASES; c++) {
+                char *body = buf + BENCH_ROOM;
+                double sum = 0;
 
-            for (int r = 0; r < BENCH_RUNS; r++) {
-                secs[r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body, len,
-                                   chunks[k], &sum);
-                if (secs[r] < 0)
+                /* the headers share the room before the data: written each time */
+                if (cases[c].descr != NULL) {
+                    body -= BENCH_HEADER;
+                    npy_header(body, cases[c].descr, n);
+                } else if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
+                    body = st_header(body, n);
+                }
+                len[c] = BENCH_DATA_BYTES + (size_t)(buf + BENCH_ROOM - body);
+                secs[c][r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body, len[c],
+                                      chunks[k], &sum);
+                if (secs[c][r] < 0)
                     goto out_free_buf;
             }
-            qsort(secs, BENCH_RUNS, sizeof secs[0], cmp_double);
-            double rate = (double)len / secs[BENCH_RUNS / 2] / 1e9;
+        }
+        for (size_t c = 0; c < BENCH_CASES; c++) {
+            double rate;
 
+            qsort(secs[c], BENCH_RUNS, sizeof secs[c][0], cmp_double);
+            rate = (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9;
             if (c == 0)
-                raw_rate[k] = rate;
+                raw_rate = rate;
             printf("%-14s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunks[k] >> 10, rate,
-                   rate / raw_rate[k]);
+                   rate / raw_rate);
         }
     }
     result = 0;
