@@ -1,8 +1,12 @@
-/* bench_decode.c -- decoding throughput of raw and .npy float32 bodies.
+/* bench_decode.c -- decoding throughput of raw, .npy and safetensors
+ * float32 bodies.
  *
- * A 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB chunks,
- * as the server feeds it; median GB/s of 5 runs per case. The values are
- * finite in both byte orders, so the same bytes serve raw, '<f4' and '>f4'. */
+ * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
+ * chunks, as the server would, and prints the median GB/s of 7 runs per
+ * case and its ratio to the raw body at the same chunk size. The data
+ * are random float32 values that are finite in both byte orders, so the
+ * same bytes serve as raw, '<f4' and '>f4' bodies, and as a safetensors
+ * checkpoint of BENCH_ST_TENSORS float32 tensors. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,7 +19,10 @@
 
 #define BENCH_DATA_BYTES ((size_t)256 << 20)
 #define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
-#define BENCH_RUNS 5
+#define BENCH_ROOM 1024  /* bytes before the data: room for either header */
+#define BENCH_ST_TENSORS 4
+#define BENCH_CASES 4
+#define BENCH_RUNS 7
 
 static double now(void)
 {
@@ -38,6 +45,34 @@ static void npy_header(char *buf, const char *descr, size_t n)
     memset(buf + 10, ' ', BENCH_HEADER - 10);
     memcpy(buf + 10, dict, (size_t)len);
     buf[BENCH_HEADER - 1] = '\n';
+}
+
+/* Writes, ending at `end`, the length and header of a safetensors file of
+ * BENCH_ST_TENSORS float32 tensors sharing n elements (as the reference
+ * writer pads it); returns the header's first byte. */
+static char *st_header(char *end, size_t n)
+{
+    char json[BENCH_ROOM];
+    size_t per = n / BENCH_ST_TENSORS * 4, at = 0, len;
+    char *start;
+
+    at += (size_t)snprintf(json + at, sizeof json - at, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (size_t t = 0; t < BENCH_ST_TENSORS; t++) {
+        size_t hi = t + 1 == BENCH_ST_TENSORS ? n * 4 : (t + 1) * per;
+
+        at += (size_t)snprintf(json + at, sizeof json - at,
+                               ",\"layer%zu.weight\":{\"dtype\":\"F32\",\"shape\":[%zu],"
+                               "\"data_offsets\":[%zu,%zu]}",
+                               t, (hi - t * per) / 4, t * per, hi);
+    }
+    json[at++] = '}';
+    len = (at + 7) / 8 * 8;
+    start = end - 8 - len;
+    for (int i = 0; i < 8; i++)
+        start[i] = (char)((uint64_t)len >> (8 * i));
+    memset(start + 8, ' ', len);
+    memcpy(start + 8, json, at);
+    return start;
 }
 
 /* One pass: decodes body[0..len) in `chunk`-byte pieces; returns seconds,
@@ -86,14 +121,16 @@ int main(void)
     static const struct {
         const char *name;
         enum api_format fmt;
-        const char *descr; /* NULL for raw */
-    } cases[3] = {
+        const char *descr; /* .npy descr; NULL otherwise */
+    } cases[BENCH_CASES] = {
         {"raw float32", API_FORMAT_RAW, NULL},
         {"npy <f4", API_FORMAT_NPY, "<f4"},
         {"npy >f4", API_FORMAT_NPY, ">f4"},
+        {"safetensors", API_FORMAT_SAFETENSORS, NULL},
     };
     size_t n = BENCH_DATA_BYTES / 4;
-    char *buf = malloc(BENCH_HEADER + BENCH_DATA_BYTES);
+    char *buf = malloc(BENCH_ROOM + BENCH_DATA_BYTES);
+    double raw_rate = 0;
     uint64_t seed = 1;
     int result = 1;
 
@@ -108,33 +145,45 @@ int main(void)
             v ^= 1u << 30;
         if ((v & 0x7f) == 0x7f) /* ... when read big-endian */
             v ^= 1u << 6;
-        memcpy(buf + BENCH_HEADER + 4 * i, &v, 4);
+        memcpy(buf + BENCH_ROOM + 4 * i, &v, 4);
     }
-    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n",
+    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n"
+           "(the cases take turns within each run, so that a load on the machine falls on "
+           "all of them)\n",
            BENCH_DATA_BYTES >> 20, BENCH_RUNS);
-    printf("%-14s %10s %10s\n", "format", "chunk", "GB/s");
-    for (size_t c = 0; c < 3; c++) {
-        const char *body = buf + BENCH_HEADER;
-        size_t len = BENCH_DATA_BYTES;
+    printf("%-14s %10s %10s %8s\n", "format", "chunk", "GB/s", "x raw");
+    for (size_t k = 0; k < 3; k++) {
+        double secs[BENCH_CASES][BENCH_RUNS];
+        size_t len[BENCH_CASES];
 
-        if (cases[c].descr != NULL) {
-            npy_header(buf, cases[c].descr, n);
-            body = buf;
-            len += BENCH_HEADER;
-        }
-        for (size_t k = 0; k < 3; k++) {
-            double secs[BENCH_RUNS];
-            double sum = 0;
+        for (int r = 0; r < BENCH_RUNS; r++) {
+            for (size_t c = 0; c < BENCH_CASES; c++) {
+                char *body = buf + BENCH_ROOM;
+                double sum = 0;
 
-            for (int r = 0; r < BENCH_RUNS; r++) {
-                secs[r] =
-                    run_once(cases[c].fmt, cases[c].descr == NULL, body, len, chunks[k], &sum);
-                if (secs[r] < 0)
+                /* the headers share the room before the data: written each time */
+                if (cases[c].descr != NULL) {
+                    body -= BENCH_HEADER;
+                    npy_header(body, cases[c].descr, n);
+                } else if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
+                    body = st_header(body, n);
+                }
+                len[c] = BENCH_DATA_BYTES + (size_t)(buf + BENCH_ROOM - body);
+                secs[c][r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body, len[c],
+                                      chunks[k], &sum);
+                if (secs[c][r] < 0)
                     goto out_free_buf;
             }
-            qsort(secs, BENCH_RUNS, sizeof secs[0], cmp_double);
-            printf("%-14s %6zu KiB %10.2f\n", cases[c].name, chunks[k] >> 10,
-                   (double)len / secs[BENCH_RUNS / 2] / 1e9);
+        }
+        for (size_t c = 0; c < BENCH_CASES; c++) {
+            double rate;
+
+            qsort(secs[c], BENCH_RUNS, sizeof secs[c][0], cmp_double);
+            rate = (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9;
+            if (c == 0)
+                raw_rate = rate;
+            printf("%-14s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunks[k] >> 10, rate,
+                   rate / raw_rate);
         }
     }
     result = 0;

@@ -76,7 +76,8 @@ Test(body, content_types_refused_with_415_detail)
     api_content_type_parse("application/x-www-form-urlencoded", &fmt, &err);
     cr_assert_str_eq(err.detail,
                      "unsupported Content-Type 'application/x-www-form-urlencoded': send one of "
-                     "application/json, application/octet-stream, application/x-npy");
+                     "application/json, application/octet-stream, application/x-npy, "
+                     "application/x-safetensors");
 
     /* Non-ASCII is not echoed raw, and a long value is cut. */
     char long_ct[300];
@@ -410,7 +411,7 @@ Test(body, decoded_size_limit)
 /* Every format in the list has a label, a decoder and a media type. */
 Test(body, format_list)
 {
-    static const char *const labels[] = {"json", "raw", "npy"};
+    static const char *const labels[] = {"json", "raw", "npy", "safetensors"};
 
     cr_assert_eq(API_FORMAT_COUNT, sizeof labels / sizeof labels[0]);
     for (int f = 0; f < API_FORMAT_COUNT; f++) {

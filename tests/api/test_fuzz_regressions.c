@@ -14,6 +14,7 @@
 #include "../fuzz/fuzz_npy.h"
 #include "../fuzz/fuzz_query.h"
 #include "../fuzz/fuzz_raw.h"
+#include "../fuzz/fuzz_safetensors.h"
 
 typedef void (*check_fn)(const uint8_t *data, size_t size);
 
@@ -74,6 +75,11 @@ Test(fuzz_corpus, npy)
     cr_assert_geq(replay_corpus("npy", npy_check), 20);
 }
 
+Test(fuzz_corpus, safetensors)
+{
+    cr_assert_geq(replay_corpus("safetensors", safetensors_check), 20);
+}
+
 Test(fuzz_corpus, query)
 {
     cr_assert_geq(replay_corpus("query", query_check), 20);
@@ -116,6 +122,22 @@ static enum api_status whole_status(enum api_format fmt, bool has_dtype, enum l2
     *err = *api_body_error(b);
     api_body_free(b);
     return st;
+}
+
+/* fuzz_safetensors: a header length of 0 followed by more bytes copied 0
+ * bytes into the not yet allocated header buffer (NULL + 0, undefined
+ * behaviour under UBSan). */
+Test(fuzz_findings, safetensors_zero_length_header_then_bytes)
+{
+    static const uint8_t in[] = {0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x7b, 0x7d, 0x20};
+    struct api_error err;
+
+    safetensors_check(in, sizeof in);
+    cr_assert_eq(whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, (const char *)in + 2,
+                              sizeof in - 2, &err),
+                 API_INVALID_SAFETENSORS);
+    cr_assert_eq(err.offset, 8);
 }
 
 Test(fuzz_every_cut, json)
@@ -180,4 +202,35 @@ Test(fuzz_every_cut, raw)
 
     for (uint8_t dt = 0; dt < 4; dt++)
         every_cut(raw_check, dt, body, sizeof body - 1);
+}
+
+Test(fuzz_every_cut, safetensors)
+{
+    /* F64 [2] then F16 [3] then I8 [2]: a header split anywhere, elements
+     * split inside, a skipped tensor, and an empty tensor at the end. */
+    static const char hdr[] = "{\"b\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
+                              "\"a\":[\"F64\",[2],[0,16]],"
+                              "\"c\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[22,24]},"
+                              "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[24,24]}}";
+    static const unsigned char data[24] = {0,    0,    0,    0,    0,    0,    0xf0, 0x3f,
+                                           1,    0,    0,    0,    0,    0,    0,    0x80,
+                                           0x00, 0x3c, 0xff, 0x7b, 0x01, 0x80, 0xff, 0x7f};
+    char body[8 + sizeof hdr - 1 + sizeof data];
+    size_t hl = sizeof hdr - 1;
+    struct api_error err;
+
+    for (int i = 0; i < 8; i++)
+        body[i] = (char)((uint64_t)hl >> (8 * i));
+    memcpy(body + 8, hdr, hl);
+    memcpy(body + 8 + hl, data, sizeof data);
+    cr_assert_eq(
+        whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, body, sizeof body, &err),
+        API_OK, "%s", err.detail);
+    every_cut(safetensors_check, 0, body, sizeof body);
+    body[8 + hl + 19] = 0x7c; /* b's second element becomes a NaN */
+    cr_assert_eq(
+        whole_status(API_FORMAT_SAFETENSORS, false, L2_DTYPE_FLOAT64, body, sizeof body, &err),
+        API_NON_FINITE);
+    cr_assert_eq(err.index, 1);
+    every_cut(safetensors_check, 0, body, sizeof body);
 }

@@ -1,5 +1,5 @@
 /* test_failalloc.c -- every allocation on the request path, made to fail
- * in turn (failalloc.c, preloaded), for ten kinds of request: the answer is
+ * in turn (failalloc.c, preloaded), for twelve kinds of request: the answer is
  * the right one, a 500/503 problem+json, or a closed connection; never a
  * crash, a hang, a wrong answer or a leak. After each failure the server
  * must answer a normal request right, and its live allocation count must
@@ -36,6 +36,21 @@ static const char raw_req[] =
     "POST /l2_loss?dtype=float32 HTTP/1.1\r\n" HDR "Content-Type: application/octet-stream\r\n"
     "Content-Length: 8\r\n\r\n\x00\x00\x80\x3f\x00\x00\x00\x40";
 
+/* w F32 [2] = {1, 2}, i I8 [1] skipped, and __metadata__. */
+static const char safetensors_req[] =
+    "POST /l2_loss HTTP/1.1\r\n" HDR
+    "Content-Type: application/x-safetensors\r\nContent-Length: 161\r\n\r\n"
+    "\x90\x00\x00\x00\x00\x00\x00\x00"
+    "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],"
+    "\"data_offsets\":[0,8]},\"i\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[8,9]}}"
+    "       "
+    "\x00\x00\x80\x3f\x00\x00\x00\x40\x07";
+
+/* A header that is JSON but not an entry: refused at offset 8. */
+static const char bad_safetensors_req[] =
+    "POST /l2_loss HTTP/1.1\r\n" HDR "Content-Type: application/x-safetensors\r\n"
+    "Content-Length: 17\r\n\r\n\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}  ";
+
 struct kind {
     const char *name;
     const char *req;
@@ -52,6 +67,7 @@ static const struct kind answer_kinds[] = {
      0},
     {"raw float32", raw_req, sizeof raw_req - 1},
     {"npy", npy_req, sizeof npy_req - 1},
+    {"safetensors", safetensors_req, sizeof safetensors_req - 1},
     {"chunked json",
      "POST /l2_loss?dtype=float16 HTTP/1.1\r\n" HDR JSON_CT "Transfer-Encoding: chunked\r\n\r\n"
      "3\r\n[0.\r\n5\r\n5, 3]\r\n0\r\n\r\n",
@@ -66,6 +82,7 @@ static const struct kind problem_kinds[] = {
     {"integer scale",
      "POST /regularize?scale=1 HTTP/1.1\r\n" HDR JSON_CT "Content-Length: 3\r\n\r\n[1]", 0},
     {"not found", "GET /nowhere HTTP/1.1\r\n" HDR "\r\n", 0},
+    {"invalid safetensors", bad_safetensors_req, sizeof bad_safetensors_req - 1},
 };
 
 static void arm(uint64_t fail_at)
