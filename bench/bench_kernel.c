@@ -2,7 +2,8 @@
  *
  * Per dtype, median GB/s of 5 runs: l2_accum_feed (whole, and in 64 KiB
  * blocks; both give the exact sum and max_abs from one pass, max_abs checked
- * untimed against a plain loop), a plain `sum += (double)x * x` loop, and a
+ * untimed against a plain loop), l2_accum_feed_counting (?nonfinite=count,
+ * on the same data without NaN), a plain `sum += (double)x * x` loop, and a
  * vectorized plain read of the same bytes (the memory bandwidth). Usage:
  * bench_kernel [--mib N] [--impl portable|avx2|avx512ifma] (default 256 MiB,
  * the kernel's choice). */
@@ -218,9 +219,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-enum method { M_FEED, M_FEED_BLOCKS, M_DOUBLE, M_READ, M_COUNT };
-static const char *method_name[M_COUNT] = {"l2_accum_feed", "feed 64K blocks", "double loop",
-                                           "plain read"};
+enum method { M_FEED, M_FEED_BLOCKS, M_COUNTING, M_DOUBLE, M_READ, M_COUNT };
+static const char *method_name[M_COUNT] = {"l2_accum_feed", "feed 64K blocks", "feed_counting",
+                                           "double loop", "plain read"};
 
 /* The largest |x| of the n elements of t at buf, the obvious way. */
 static double plain_max_abs(enum l2_dtype t, const unsigned char *buf, size_t n)
@@ -263,6 +264,14 @@ static double run_once(enum method m, enum l2_dtype t, const unsigned char *buf,
         l2_accum_sum(&acc, &s);
         if (s != *exact || acc.max_abs != want_max_abs)
             abort(); /* the split must not change a bit */
+        sink_d = s;
+        break;
+    case M_COUNTING:
+        l2_accum_init(&acc);
+        l2_accum_feed_counting(&acc, t, buf, n);
+        l2_accum_sum(&acc, &s);
+        if (s != *exact || acc.max_abs != want_max_abs || acc.count != n)
+            abort();
         sink_d = s;
         break;
     case M_DOUBLE:

@@ -121,19 +121,86 @@ static const struct l2_accum_window_kernel *accum_kernel(enum l2_accum_impl impl
     return NULL;
 }
 
+/* l2_accum_feed without counting, by the implementation in use. */
+static enum l2_status accum_feed_any(struct l2_accum *acc, enum l2_dtype dtype,
+                                     const unsigned char *p, size_t n, size_t *bad_index)
+{
+    const struct l2_accum_window_kernel *k = accum_kernel(l2_accum_impl_get(), dtype);
+
+    if (k && n >= k->min_feed)
+        return l2_accum_window_feed(k, acc, dtype, p, n, bad_index);
+    return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+}
+
 enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
                              size_t *bad_index)
 {
-    const struct l2_accum_window_kernel *k = accum_kernel(l2_accum_impl_get(), dtype);
-    enum l2_status st;
+    enum l2_status st = accum_feed_any(acc, dtype, data, n, bad_index);
 
-    if (k && n >= k->min_feed)
-        st = l2_accum_window_feed(k, acc, dtype, data, n, bad_index);
-    else
-        st = l2_accum_feed_portable(acc, dtype, data, n, bad_index);
     if (st == L2_OK)
         acc->count += n;
     return st;
+}
+
+/* How l2_accum_feed_counting goes on after a NaN or infinity found GAP
+ * elements after the previous one (in the same call): where they are that
+ * dense (GAP < DENSE) the next SPAN elements go element by element, which
+ * costs less there than vector passes cut short and restarted; else the fast
+ * path gets twice the gap plus SLACK, and four times more after each clean
+ * feed. */
+#define ACCUM_COUNTING_DENSE 16
+#define ACCUM_COUNTING_SPAN 8192
+#define ACCUM_COUNTING_SLACK 64
+
+/* Counts one non-finite x in nan_count or inf_count (not in count). */
+static void accum_count_nonfinite(struct l2_accum *acc, double x)
+{
+    if (isnan(x))
+        acc->nan_count++;
+    else
+        acc->inf_count++;
+}
+
+/* The fast path stops clean at the first NaN or infinity (accum_impl.h):
+ * the sum and max_abs then hold exactly the elements before it. The run of
+ * non-finite elements there is counted, and the feed goes on after it. */
+void l2_accum_feed_counting(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    const size_t w = l2_dtype_size(dtype);
+    size_t at = 0, span = n; /* elements of the next fast feed */
+    size_t after = SIZE_MAX; /* index after the last non-finite one; none yet */
+
+    while (at < n) {
+        size_t len = n - at < span ? n - at : span, bad = 0, gap;
+
+        if (accum_feed_any(acc, dtype, p + at * w, len, &bad) == L2_OK) {
+            at += len;
+            span = span < n / 4 ? 4 * span : n;
+            continue;
+        }
+        at += bad;
+        gap = after == SIZE_MAX ? SIZE_MAX : at - after;
+        at += l2_accum_count_nonfinite(acc, dtype, p + at * w, n - at);
+        after = at;
+        if (gap < ACCUM_COUNTING_DENSE) {
+            len = n - at < ACCUM_COUNTING_SPAN ? n - at : ACCUM_COUNTING_SPAN;
+            l2_accum_feed_mixed(acc, dtype, p + at * w, len);
+            at += len;
+        }
+        span = 2 * (gap < n ? gap : bad) + ACCUM_COUNTING_SLACK;
+    }
+    acc->count += n;
+}
+
+void l2_accum_add_nonfinite(struct l2_accum *acc, double x)
+{
+    if (isfinite(x)) {
+        l2_accum_add(acc, x);
+        return;
+    }
+    accum_count_nonfinite(acc, x);
+    acc->count++;
 }
 
 void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src)

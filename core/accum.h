@@ -28,8 +28,8 @@ enum l2_status {
 struct l2_accum {
     uint64_t limb[L2_ACCUM_LIMBS]; /* little-endian limbs of the exact sum */
     uint64_t count;                /* elements fed, finite or not */
-    uint64_t nan_count;            /* NaN elements counted (not in the sum) */
-    uint64_t inf_count;            /* +-infinity elements counted (not in the sum) */
+    uint64_t nan_count;            /* NaN elements counted (not in the sum), of count */
+    uint64_t inf_count;            /* +-infinity elements counted (not in the sum), of count */
     double max_abs;                /* largest |x| of the finite elements; 0.0 when none */
 };
 
@@ -50,6 +50,19 @@ enum l2_status l2_accum_add(struct l2_accum *acc, double x);
  * unspecified partial sum and must be discarded. bad_index may be NULL. */
 enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
                              size_t *bad_index);
+
+/* As l2_accum_feed, but a NaN or infinity is not an error: it is counted in
+ * count and in nan_count or inf_count, and left out of the sum and max_abs;
+ * the finite elements are taken as l2_accum_feed takes them (the same bits,
+ * however the stream is split). Cannot fail. On data without NaN or
+ * infinity it runs at l2_accum_feed's speed. For ?nonfinite=count. */
+void l2_accum_feed_counting(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n);
+
+/* Counts x, a NaN or an infinity (the JSON tokens NaN, Infinity, -Infinity
+ * under ?nonfinite=count), in count and in nan_count or inf_count, without
+ * adding it to the sum or max_abs. A finite x is taken as l2_accum_add takes
+ * it. */
+void l2_accum_add_nonfinite(struct l2_accum *acc, double x);
 
 /* dst += src, exactly: sums and all counts added, max_abs the larger. */
 void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src);

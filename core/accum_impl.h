@@ -98,14 +98,28 @@ static inline void l2_accum_take_max(struct l2_accum *acc, enum l2_dtype dtype, 
 
 /* ---- accum_portable.c ---------------------------------------------------- */
 
-/* l2_accum_feed by the portable code, without counting the elements (max_abs
- * taken, on success). */
+/* l2_accum_feed by the portable code, without counting the elements. This
+ * and l2_accum_window_feed stop clean: on L2_NON_FINITE, acc's sum and
+ * max_abs hold exactly the elements before *bad_index (what
+ * l2_accum_feed_counting builds on), and nothing else in acc changes. */
 enum l2_status l2_accum_feed_portable(struct l2_accum *acc, enum l2_dtype dtype,
                                       const unsigned char *p, size_t n, size_t *bad_index);
 
 /* Index of the first NaN or infinity among the n elements of dtype at p; n
  * when there is none. */
 size_t l2_accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n);
+
+/* Adds the squares of the finite elements among the n of dtype at p (and
+ * takes them into max_abs) one by one, and counts the NaN and infinities in
+ * nan_count and inf_count (nothing in count). */
+void l2_accum_feed_mixed(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
+                         size_t n);
+
+/* Counts the NaN and infinities at the start of the n elements of dtype at p,
+ * up to the first finite one, into acc's nan_count and inf_count (not
+ * count); returns how many there were. */
+size_t l2_accum_count_nonfinite(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
+                                size_t n);
 
 /* ---- accum_window.c: the driver of the vector kernels -------------------- */
 
@@ -143,8 +157,8 @@ struct l2_accum_window_kernel {
  * the next blocks may reach higher; never below 1. */
 unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
 
-/* l2_accum_feed of n >= 1 elements through kernel k, without counting
- * (max_abs taken, on success). */
+/* l2_accum_feed of n >= 1 elements through kernel k, without counting; stops
+ * clean, as l2_accum_feed_portable. */
 enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, struct l2_accum *acc,
                                     enum l2_dtype dtype, const unsigned char *p, size_t n,
                                     size_t *bad_index);

@@ -101,6 +101,7 @@ accum_feed_direct(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
 {
     const uint64_t fmask = (UINT64_C(1) << fbits) - 1;
     const unsigned eall = (1u << ebits) - 1;
+    enum l2_status st = L2_OK;
     uint64_t xmax = 0;
 
     for (size_t j = 0; j < n; j++) {
@@ -110,29 +111,93 @@ accum_feed_direct(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
         if (be == eall) {
             if (bad_index)
                 *bad_index = j;
-            return L2_NON_FINITE;
+            st = L2_NON_FINITE;
+            break;
         }
         xmax = accum_max(xmax, u, fbits, ebits);
         if (m)
             l2_accum_add_at(acc->limb, (l2_accum_u128)m * m, l2_accum_shift(be, fbits, bias));
     }
     l2_accum_take_max(acc, t, xmax);
-    return L2_OK;
+    return st;
 }
 
-/* Finds the first element of p[0..n) whose exponent field is all ones. */
-static size_t accum_find_bad(const unsigned char *p, size_t n, unsigned w, unsigned fbits,
-                             unsigned ebits)
+/* Whether any of the 64 bytes at r holds an element (w bytes, fbits fraction,
+ * ebits exponent bits) whose exponent field is all ones: its magnitude bits
+ * (or, for float64, those of its high half) are at least the infinity's. */
+static inline __attribute__((always_inline)) bool
+accum_any_bad64(const unsigned char *r, unsigned w, unsigned fbits, unsigned ebits)
+{
+#if ACCUM_VMAX
+    uint64_t any[2] = {0, 0};
+
+    if (w == 2) {
+        accum_v16 inf = {0}, hit = {0};
+        inf += (int16_t)(((1u << ebits) - 1) << fbits);
+        for (unsigned k = 0; k < 4; k++) {
+            accum_v16 v;
+            memcpy(&v, r + 16 * k, sizeof v);
+            hit |= (v & 0x7fff) >= inf;
+        }
+        memcpy(any, &hit, sizeof any);
+    } else {
+        /* float64: only the odd (high) 32-bit halves count */
+        const int32_t m = 0x7fffffff, lo = w == 8 ? 0 : m;
+        const accum_v32 mask = {lo, m, lo, m};
+        accum_v32 inf = {0}, hit = {0};
+        inf += (int32_t)(w == 8 ? (((1u << ebits) - 1) << (fbits - 32))
+                                : (((1u << ebits) - 1) << fbits));
+        for (unsigned k = 0; k < 4; k++) {
+            accum_v32 v;
+            memcpy(&v, r + 16 * k, sizeof v);
+            hit |= (v & mask) >= inf;
+        }
+        memcpy(any, &hit, sizeof any);
+    }
+    return (any[0] | any[1]) != 0;
+#else
+    const unsigned eall = (1u << ebits) - 1;
+    bool any = false;
+
+    for (unsigned k = 0; k < 64 / w; k++)
+        any |= ((unsigned)(accum_load(r + k * w, w) >> fbits) & eall) == eall;
+    return any;
+#endif
+}
+
+/* Finds the first element of p[0..n) whose exponent field is all ones: 64
+ * bytes at a time, then one by one. */
+static inline __attribute__((always_inline)) size_t
+accum_find_bad(const unsigned char *p, size_t n, unsigned w, unsigned fbits, unsigned ebits)
 {
     const unsigned eall = (1u << ebits) - 1;
-    size_t j;
+    size_t j = 0;
 
-    for (j = 0; j < n; j++) {
+    for (; j + 64 / w <= n; j += 64 / w)
+        if (accum_any_bad64(p + j * w, w, fbits, ebits))
+            break;
+    for (; j < n; j++) {
         uint64_t u = accum_load(p + j * w, w);
         if (((unsigned)(u >> fbits) & eall) == eall)
             break;
     }
     return j;
+}
+
+/* The end of a feed of dtype t at p that found its first NaN or infinity at
+ * element bad of the block at element base, whose buckets are thrown away:
+ * the sum keeps the blocks before it, max_abs takes xmax (their largest
+ * magnitude bits), and the finite elements of the block before bad are fed
+ * again (they cannot fail), so the feed stops clean. */
+static enum l2_status accum_stop(struct l2_accum *acc, enum l2_dtype t, const unsigned char *p,
+                                 size_t base, size_t bad, uint64_t xmax, size_t *bad_index)
+{
+    l2_accum_take_max(acc, t, xmax);
+    if (bad > 0)
+        l2_accum_feed_portable(acc, t, p + base * l2_dtype_size(t), bad, NULL);
+    if (bad_index)
+        *bad_index = base + bad;
+    return L2_NON_FINITE;
 }
 
 /* b[exponent field of u] += significand(u)^2, for a type of fbits fraction
@@ -160,11 +225,9 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
     /* padded so that the same bucket of two arrays is not 4 KiB apart (a
      * load would falsely wait on the other array's store) */
     uint64_t b[ACCUM_WAYS][NB + PAD];
-    uint64_t x0 = 0, x1 = 0; /* largest magnitude bits (scalar, or of the tails) */
+    uint64_t xmax = 0; /* largest magnitude bits of the blocks done */
 #if ACCUM_VMAX
     const int32_t abs_mask = (int32_t)((UINT32_C(1) << (fbits + ebits)) - 1);
-    accum_v16 m16 = {0}; /* the vector maxima, for w == 2 and w == 4 */
-    accum_v32 m32 = {0}, n32 = {0};
 #endif
 
     if (n < direct_max)
@@ -174,6 +237,11 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
         size_t len = n - base < block ? n - base : block;
         const unsigned char *q = p + base * w;
         size_t j = 0;
+        uint64_t x0 = 0, x1 = 0; /* the block's largest magnitude bits (scalar, tail) */
+#if ACCUM_VMAX
+        accum_v16 m16 = {0}; /* the block's vector maxima, for w == 2 and w == 4 */
+        accum_v32 m32 = {0}, n32 = {0};
+#endif
 
         for (unsigned k = 0; k < ACCUM_WAYS; k++)
             memset(b[k], 0, nb * sizeof b[k][0]); /* float16 uses 32 of the 256 */
@@ -223,11 +291,9 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
         uint64_t nonfinite = 0;
         for (unsigned k = 0; k < ACCUM_WAYS; k++)
             nonfinite |= b[k][eall];
-        if (nonfinite) {
-            if (bad_index)
-                *bad_index = base + accum_find_bad(q, len, w, fbits, ebits);
-            return L2_NON_FINITE;
-        }
+        if (nonfinite)
+            return accum_stop(acc, t, p, base, accum_find_bad(q, len, w, fbits, ebits), xmax,
+                              bad_index);
         for (unsigned e = 0; e < nb - 1; e++) {
             uint64_t s = 0;
             for (unsigned k = 0; k < ACCUM_WAYS; k++)
@@ -235,16 +301,18 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
             if (s)
                 l2_accum_add_at(acc->limb, s, l2_accum_shift(e, fbits, bias));
         }
-    }
 #if ACCUM_VMAX
-    for (unsigned k = 0; k < 8; k++)
-        x0 = accum_max(x0, (uint64_t)(uint16_t)m16[k], fbits, ebits);
-    for (unsigned k = 0; k < 4; k++) {
-        x0 = accum_max(x0, (uint64_t)(uint32_t)m32[k], fbits, ebits);
-        x1 = accum_max(x1, (uint64_t)(uint32_t)n32[k], fbits, ebits);
-    }
+        for (unsigned k = 0; k < 8; k++)
+            x0 = accum_max(x0, (uint64_t)(uint16_t)m16[k], fbits, ebits);
+        for (unsigned k = 0; k < 4; k++) {
+            x0 = accum_max(x0, (uint64_t)(uint32_t)m32[k], fbits, ebits);
+            x1 = accum_max(x1, (uint64_t)(uint32_t)n32[k], fbits, ebits);
+        }
 #endif
-    l2_accum_take_max(acc, t, x0 > x1 ? x0 : x1);
+        x0 = x0 > x1 ? x0 : x1;
+        xmax = x0 > xmax ? x0 : xmax;
+    }
+    l2_accum_take_max(acc, t, xmax);
     return L2_OK;
 }
 
@@ -265,10 +333,9 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
     enum { NB = 1 << L2_FLOAT64_EBITS, PAD = 4, W = L2_FLOAT64_BYTES };
     const size_t block = (size_t)1 << 22;
     l2_accum_u128 b[ACCUM_WAYS64][NB + PAD]; /* padded as in accum_feed_narrow */
-    uint64_t x0 = 0, x1 = 0;                 /* largest magnitude bits (scalar, or of the tail) */
+    uint64_t xmax = 0;                       /* largest magnitude bits of the blocks done */
 #if ACCUM_VMAX
     const int64_t abs_mask = (int64_t)((UINT64_C(1) << L2_FLOAT64_SIGN) - 1);
-    accum_v64 m0 = {0}, m1 = {0};
 #endif
 
     if (n < ACCUM_DIRECT_F64)
@@ -278,6 +345,10 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
         size_t len = n - base < block ? n - base : block;
         const unsigned char *q = p + base * W;
         size_t j = 0;
+        uint64_t x0 = 0, x1 = 0; /* the block's largest magnitude bits (scalar, tail) */
+#if ACCUM_VMAX
+        accum_v64 m0 = {0}, m1 = {0}; /* the block's vector maxima */
+#endif
 
         memset(b, 0, sizeof b);
         for (; j + 4 <= len; j += 4) {
@@ -313,11 +384,10 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
         l2_accum_u128 nonfinite = 0;
         for (unsigned k = 0; k < ACCUM_WAYS64; k++)
             nonfinite |= b[k][L2_FLOAT64_EALL];
-        if (nonfinite) {
-            if (bad_index)
-                *bad_index = base + accum_find_bad(q, len, W, L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-            return L2_NON_FINITE;
-        }
+        if (nonfinite)
+            return accum_stop(acc, L2_DTYPE_FLOAT64, p, base,
+                              accum_find_bad(q, len, W, L2_FLOAT64_FBITS, L2_FLOAT64_EBITS), xmax,
+                              bad_index);
         for (unsigned e = 0; e < NB - 1; e++) {
             l2_accum_u128 s = 0;
             for (unsigned k = 0; k < ACCUM_WAYS64; k++)
@@ -325,14 +395,16 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
             if (s)
                 l2_accum_add_at(acc->limb, s, l2_accum_shift(e, L2_FLOAT64_FBITS, L2_FLOAT64_BIAS));
         }
-    }
 #if ACCUM_VMAX
-    for (unsigned k = 0; k < 2; k++) {
-        x0 = accum_max(x0, (uint64_t)m0[k], L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-        x1 = accum_max(x1, (uint64_t)m1[k], L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-    }
+        for (unsigned k = 0; k < 2; k++) {
+            x0 = accum_max(x0, (uint64_t)m0[k], L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
+            x1 = accum_max(x1, (uint64_t)m1[k], L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
+        }
 #endif
-    l2_accum_take_max(acc, L2_DTYPE_FLOAT64, x0 > x1 ? x0 : x1);
+        x0 = x0 > x1 ? x0 : x1;
+        xmax = x0 > xmax ? x0 : xmax;
+    }
+    l2_accum_take_max(acc, L2_DTYPE_FLOAT64, xmax);
     return L2_OK;
 }
 
@@ -369,4 +441,80 @@ size_t l2_accum_first_bad(enum l2_dtype dtype, const unsigned char *p, size_t n)
 #undef ACCUM_FIND_BAD
     }
     return n;
+}
+
+/* Counts the non-finite elements at p (fbits fraction, ebits exponent bits)
+ * up to the first finite one; returns how many. */
+static inline __attribute__((always_inline)) size_t accum_count_bad(struct l2_accum *acc,
+                                                                    const unsigned char *p,
+                                                                    size_t n, unsigned w,
+                                                                    unsigned fbits, unsigned ebits)
+{
+    const unsigned eall = (1u << ebits) - 1;
+    uint64_t nans = 0;
+    size_t j;
+
+    for (j = 0; j < n; j++) {
+        uint64_t u = accum_load(p + j * w, w);
+        if (((unsigned)(u >> fbits) & eall) != eall)
+            break;
+        nans += (u & ((UINT64_C(1) << fbits) - 1)) != 0;
+    }
+    acc->nan_count += nans;
+    acc->inf_count += j - nans;
+    return j;
+}
+
+size_t l2_accum_count_nonfinite(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
+                                size_t n)
+{
+    switch (dtype) {
+#define ACCUM_COUNT_BAD(id, name, bytes, ebits, fbits)                                             \
+    case L2_DTYPE_##id:                                                                            \
+        return accum_count_bad(acc, p, n, L2_##id##_BYTES, L2_##id##_FBITS, L2_##id##_EBITS);
+        L2_DTYPE_LIST(ACCUM_COUNT_BAD)
+#undef ACCUM_COUNT_BAD
+    }
+    return 0;
+}
+
+/* Adds the finite elements among n at p one by one and counts the others:
+ * the path for stretches dense with NaN or infinity. */
+static inline __attribute__((always_inline)) void
+accum_feed_mixed(struct l2_accum *acc, const unsigned char *p, size_t n, enum l2_dtype t,
+                 unsigned w, unsigned fbits, unsigned ebits, unsigned bias)
+{
+    const uint64_t fmask = (UINT64_C(1) << fbits) - 1;
+    const unsigned eall = (1u << ebits) - 1;
+    uint64_t xmax = 0, nans = 0, infs = 0;
+
+    for (size_t j = 0; j < n; j++) {
+        uint64_t u = accum_load(p + j * w, w);
+        unsigned be = (unsigned)(u >> fbits) & eall;
+        uint64_t m = (u & fmask) | (uint64_t)(be != 0) << fbits;
+        if (be == eall) {
+            nans += (u & fmask) != 0;
+            infs += (u & fmask) == 0;
+            continue;
+        }
+        xmax = accum_max(xmax, u, fbits, ebits);
+        if (m)
+            l2_accum_add_at(acc->limb, (l2_accum_u128)m * m, l2_accum_shift(be, fbits, bias));
+    }
+    acc->nan_count += nans;
+    acc->inf_count += infs;
+    l2_accum_take_max(acc, t, xmax);
+}
+
+void l2_accum_feed_mixed(struct l2_accum *acc, enum l2_dtype dtype, const unsigned char *p,
+                         size_t n)
+{
+    switch (dtype) {
+#define ACCUM_MIXED(id, name, bytes, ebits, fbits)                                                 \
+    case L2_DTYPE_##id:                                                                            \
+        accum_feed_mixed(acc, p, n, ACCUM_LAYOUT(id));                                             \
+        break;
+        L2_DTYPE_LIST(ACCUM_MIXED)
+#undef ACCUM_MIXED
+    }
 }

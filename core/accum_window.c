@@ -51,7 +51,7 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
         k->pass(dtype, q, len, end, base, trial, &emax, &emin, &bmax);
         if (emax == k->e_nonfinite) {
             bad = l2_accum_first_bad(dtype, q, len);
-            goto out_non_finite;
+            goto out_block_non_finite;
         }
         xmax = bmax > xmax ? bmax : xmax;
         if (emin == k->e_nonfinite + 1 || (emin >= base && emax <= base + k->win)) {
@@ -64,7 +64,7 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
             len = n - at < run * k->block ? n - at : run * k->block;
             run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
             if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
-                goto out_non_finite;
+                goto out_non_finite; /* the run stopped clean */
             continue;
         }
         k->flush(a, acc, base);
@@ -77,7 +77,16 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     l2_accum_take_max(a, k->lanes, xmax);
     return L2_OK;
 
+out_block_non_finite: /* at element bad of the block at element at: its finite
+                       * elements before it go in again, a stop as clean as
+                       * the portable code's (they cannot fail) */
+    if (bad >= k->min_feed)
+        l2_accum_window_feed(k, a, dtype, p + at * w, bad, NULL);
+    else if (bad > 0)
+        l2_accum_feed_portable(a, dtype, p + at * w, bad, NULL);
 out_non_finite: /* at element bad of the block or run at element at */
+    k->flush(a, acc, base);
+    l2_accum_take_max(a, k->lanes, xmax);
     if (bad_index)
         *bad_index = at + bad;
     return L2_NON_FINITE;

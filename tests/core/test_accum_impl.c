@@ -453,3 +453,47 @@ Test(accum_impl, portable_runs_and_back)
         free(buf);
     }
 }
+
+/* The internal contract l2_accum_feed_counting builds on: at a NaN or
+ * infinity every implementation stops clean, with exactly the sum and
+ * max_abs of the elements before it (count untouched), wherever it falls:
+ * in the first block, after flushed windows, inside a portable run, in a
+ * tail. */
+Test(accum_impl, stops_clean_at_non_finite)
+{
+    const size_t n = 20 * 4096 + 77;
+    const size_t pos[] = {0, 1, 31, 32, 100, 4095, 4096, 4097, 5000, 9000, 40000, 65536, n - 1};
+    for (int ti = 0; ti < 4; ti++) {
+        enum l2_dtype t = types[ti];
+        size_t w = l2_dtype_size(t);
+        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        unsigned char *buf = malloc(n * w);
+        cr_assert_not_null(buf);
+        for (size_t p = 0; p < sizeof pos / sizeof pos[0]; p++) {
+            for (size_t i = 0; i < n; i++)
+                put_bits(t, buf, i, random_element(t, p % 3 ? K_NARROW : K_OUTLIERS));
+            put_bits(t, buf, 4500, make_bits(t, 0, 0, 1)); /* a portable block */
+            put_bits(t, buf, pos[p], make_bits(t, p & 1, emax, p % 2 ? 0 : 1));
+            struct l2_accum ref;
+            l2_accum_init(&ref);
+            for (size_t i = 0; i < pos[p]; i++)
+                cr_assert_eq(l2_accum_add(&ref, l2_dtype_load_le(t, buf + i * w)), L2_OK);
+            for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+                enum l2_accum_impl impl = (enum l2_accum_impl)i;
+                struct l2_accum acc;
+                size_t idx = 0;
+                if (!l2_accum_impl_supported(impl))
+                    continue;
+                cr_assert_eq(feed_with(impl, t, buf, n, &acc, &idx), L2_NON_FINITE);
+                cr_assert_eq(idx, pos[p]);
+                cr_assert_eq(acc.count, 0);
+                cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s %s at %zu: limbs",
+                             l2_accum_impl_name(impl), l2_dtype_name(t), pos[p]);
+                cr_assert_eq(acc.max_abs, ref.max_abs, "%s %s at %zu: max_abs %a, want %a",
+                             l2_accum_impl_name(impl), l2_dtype_name(t), pos[p], acc.max_abs,
+                             ref.max_abs);
+            }
+        }
+        free(buf);
+    }
+}
