@@ -25,7 +25,8 @@ struct api_decode_opts {
 struct api_decoder_ops {
     /* Checks opts against the format (a dtype the format forbids or needs
      * is an error set here) and makes a decoder that fills res (initialised
-     * by the caller, owned by it, outliving the decoder) in *out.
+     * by the caller, owned by it, outliving the decoder; its
+     * count_nonfinite is opts->count_nonfinite) in *out.
      * API_INTERNAL_ERROR when out of memory; *out is NULL on failure. */
     enum api_status (*create)(struct api_result *res, const struct api_decode_opts *opts,
                               void **out, struct api_error *err);

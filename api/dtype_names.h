@@ -15,8 +15,8 @@
 
 /* The names accepted, for details and docs: a static string. */
 #define API_DTYPE_NAMES_ACCEPTED                                                                   \
-    "float16, bfloat16, float32, float64 (or f2, f4, f8, <f2, <f4, <f8, half, float, double, "     \
-    "bf16, FP16, BF16, FP32, FP64)"
+    "float16, bfloat16, float32, float64 (aliases: f2 f4 f8 <f2 <f4 <f8 half float double bf16 "   \
+    "FP16 BF16 FP32 FP64)"
 
 /* Looks up name (len bytes, not NUL-terminated). Returns false and leaves
  * *out alone when it names no dtype l2d sums. */

@@ -55,7 +55,9 @@ static enum api_status feed_le(struct api_elements *s, const unsigned char *p, s
 
     if (n == 0)
         return API_OK;
-    if (l2_accum_feed(s->acc, s->dtype, p, n, &bad) != L2_OK) {
+    if (s->count_nonfinite) {
+        l2_accum_feed_counting(s->acc, s->dtype, p, n);
+    } else if (l2_accum_feed(s->acc, s->dtype, p, n, &bad) != L2_OK) {
         uint64_t index = s->count + bad;
 
         api_error_set(err, API_NON_FINITE,
@@ -153,6 +155,7 @@ static enum api_status raw_create(struct api_result *res, const struct api_decod
     snprintf(dec->what, sizeof dec->what, "the %s body", l2_dtype_name(res->dtype));
     /* little-endian: nothing to allocate, cannot fail */
     api_elements_init(&dec->elems, &res->total, res->dtype, false, dec->what, err);
+    dec->elems.count_nonfinite = opts->count_nonfinite;
     *out = dec;
     return API_OK;
 }

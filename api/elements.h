@@ -29,6 +29,7 @@ struct api_elements {
     unsigned char carry[8]; /* the first bytes of a split element */
     size_t carry_len;       /* < elem_size */
     uint64_t count;         /* whole elements fed */
+    bool count_nonfinite;   /* ?nonfinite=count: NaN/Inf counted, not an error; set after init */
 };
 
 /* Sets up s to feed dtype elements into acc. what (kept, not copied) names
@@ -38,7 +39,9 @@ enum api_status api_elements_init(struct api_elements *s, struct l2_accum *acc, 
                                   bool big_endian, const char *what, struct api_error *err);
 
 /* Feeds len bytes at p. non_finite, with the element's index in the whole
- * stream, is recorded in err on a NaN or infinity. */
+ * stream, is recorded in err on a NaN or infinity, unless s->count_nonfinite
+ * is set: such elements are then counted in the accumulator's nan_count or
+ * inf_count and left out of its sums. */
 enum api_status api_elements_feed(struct api_elements *s, const unsigned char *p, size_t len,
                                   struct api_error *err);
 

@@ -561,21 +561,11 @@ static void literal_begin(struct api_json_decoder *dec, enum token lit, unsigned
     dec->state = ST_LITERAL;
 }
 
-/* Counts x, a NaN or an infinity, as an element of the tensor.
- *
- * COUNT-MODE SWITCH: the one place a non-finite element is counted. Until
- * core has l2_accum_add_nonfinite this refuses; then its body becomes
- *     l2_accum_add_nonfinite(dec->target, x);
- *     return API_OK;
- * and off and err go unused. */
-static enum api_status count_nonfinite(struct api_json_decoder *dec, double x, uint64_t off,
-                                       struct api_error *err)
+/* Counts x, a NaN or an infinity (?nonfinite=count), as an element of the
+ * tensor: in its count and nan_count or inf_count, not in its sums. */
+static void count_nonfinite(struct api_json_decoder *dec, double x)
 {
-    (void)dec;
-    (void)x;
-    api_error_set(err, API_INVALID_JSON, "nonfinite=count is not available yet");
-    api_error_at_offset(err, (int64_t)off);
-    return API_INVALID_JSON;
+    l2_accum_add_nonfinite(dec->target, x);
 }
 
 /* A whole literal where a value belongs. */
@@ -598,10 +588,10 @@ static enum api_status literal_done(struct api_json_decoder *dec, struct api_err
             dec, err, API_INVALID_TENSOR, dec->tdepth, "expected a number%s at %s, found %s",
             dec->tdepth == 0 ? " or an array" : "", where(dec, dec->tdepth, ptr), l->text);
     st = scalar_begin(dec, err);
-    if (st == API_OK)
-        st = count_nonfinite(dec, l->value, dec->lit_off, err);
-    if (st == API_OK)
+    if (st == API_OK) {
+        count_nonfinite(dec, l->value);
         st = value_done(dec, err);
+    }
     return st;
 }
 

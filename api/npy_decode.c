@@ -427,6 +427,7 @@ static enum api_status npy_feed(void *d, const unsigned char *p, size_t len, uin
                               dec->swap && dec->data_size > 0, "the .npy array",
                               dec->err) != API_OK)
             return err->status;
+        dec->elems.count_nonfinite = dec->res->count_nonfinite;
         dec->phase = NPY_DATA;
     }
     if (len > 0 && dec->phase == NPY_DATA) {

@@ -10,7 +10,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "dtype_names.h"
 #include "text.h"
 
 /* Longest scale accepted, in decoded bytes. Python would take any length,
@@ -20,8 +22,6 @@
 #define QUERY_DTYPE_MAX 64
 /* Bytes of user text echoed in a detail before it is cut with "...". */
 #define QUERY_ECHO_MAX 64
-
-#define QUERY_DTYPES "float16, bfloat16, float32, float64"
 
 /* One raw (still percent-encoded) slice of the query. */
 struct slice {
@@ -176,24 +176,70 @@ static enum api_status parse_dtype(const char *s, size_t len, enum l2_dtype *out
 {
     char echo[QUERY_ECHO_BUF];
 
-    if (len <= QUERY_DTYPE_MAX && l2_dtype_from_name(s, len, out))
+    if (len <= QUERY_DTYPE_MAX && api_dtype_lookup(s, len, out))
         return API_OK;
     api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
-    return api_error_set(err, API_INVALID_DTYPE, "dtype must be one of " QUERY_DTYPES ", not '%s'",
+    return api_error_set(err, API_INVALID_DTYPE,
+                         "dtype must be one of " API_DTYPE_NAMES_ACCEPTED ", not '%s'", echo);
+}
+
+/* Validates the decoded nonfinite value, len bytes long, of which s holds
+ * the first QUERY_DTYPE_MAX at most. */
+static enum api_status parse_nonfinite(const char *s, size_t len, bool *count,
+                                       struct api_error *err)
+{
+    char echo[QUERY_ECHO_BUF];
+
+    if (len == 6 && strncasecmp(s, "reject", 6) == 0) {
+        *count = false;
+        return API_OK;
+    }
+    if (len == 5 && strncasecmp(s, "count", 5) == 0) {
+        *count = true;
+        return API_OK;
+    }
+    api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
+    return api_error_set(err, API_INVALID_PARAMETER,
+                         "nonfinite must be reject (NaN and infinities are an error, the "
+                         "default) or count, not '%s'",
                          echo);
+}
+
+/* The query parameters, and the endpoints that take each. */
+enum query_param { QUERY_SCALE, QUERY_DTYPE, QUERY_NONFINITE, QUERY_PARAM_COUNT };
+
+static const struct {
+    const char *name;
+    bool on_l2_loss;
+} params[QUERY_PARAM_COUNT] = {
+    [QUERY_SCALE] = {"scale", false},
+    [QUERY_DTYPE] = {"dtype", true},
+    [QUERY_NONFINITE] = {"nonfinite", true},
+};
+
+/* The parameter called name (len bytes), or QUERY_PARAM_COUNT. */
+static enum query_param param_lookup(const char *name, size_t len)
+{
+    unsigned i;
+
+    for (i = 0; i < QUERY_PARAM_COUNT; i++)
+        if (strlen(params[i].name) == len && memcmp(name, params[i].name, len) == 0)
+            break;
+    return (enum query_param)i;
 }
 
 enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, size_t len,
                                 struct api_query *out, struct api_error *err)
 {
-    struct slice scale_raw = {NULL, 0}, dtype_raw = {NULL, 0};
-    bool seen_scale = false, seen_dtype = false;
+    struct slice raw[QUERY_PARAM_COUNT] = {{NULL, 0}};
+    bool seen[QUERY_PARAM_COUNT] = {false};
     char name[QUERY_ECHO_MAX + 1];
     char echo[QUERY_ECHO_BUF];
     size_t pos = 0;
 
     out->has_dtype = false;
     out->dtype = L2_DTYPE_FLOAT64;
+    out->count_nonfinite = false;
     out->has_scale = false;
     out->scale.value = 0.0;
     out->scale.disabled = false;
@@ -212,6 +258,7 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         struct slice val = {eq != NULL ? eq + 1 : seg + seg_len,
                             eq != NULL ? seg_len - key.len - 1 : 0};
         size_t name_len, val_len;
+        enum query_param which;
 
         pos += seg_len + (amp != NULL ? 1 : 0);
         if (seg_len == 0)
@@ -221,56 +268,62 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
             return api_error_set(err, API_INVALID_PARAMETER,
                                  "bad percent-encoding in query parameter '%s'", echo);
         }
-        if (name_len == 5 && memcmp(name, "scale", 5) == 0) {
-            if (endpoint != API_ENDPOINT_REGULARIZE)
-                return api_error_set(err, API_INVALID_PARAMETER,
-                                     "query parameter 'scale' is only accepted by /regularize");
-            if (seen_scale)
-                return api_error_set(err, API_INVALID_PARAMETER,
-                                     "query parameter 'scale' is repeated");
-            seen_scale = true;
-            scale_raw = val;
-        } else if (name_len == 5 && memcmp(name, "dtype", 5) == 0) {
-            if (seen_dtype)
-                return api_error_set(err, API_INVALID_PARAMETER,
-                                     "query parameter 'dtype' is repeated");
-            seen_dtype = true;
-            dtype_raw = val;
-        } else {
+        which = param_lookup(name, name_len);
+        if (which == QUERY_PARAM_COUNT) {
             api_text_echo(echo, sizeof echo, name, name_len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
             return api_error_set(err, API_INVALID_PARAMETER,
                                  endpoint == API_ENDPOINT_REGULARIZE
-                                     ? "unknown query parameter '%s' (accepted: scale, dtype)"
-                                     : "unknown query parameter '%s' (accepted: dtype)",
+                                     ? "unknown query parameter '%s' (accepted: scale, dtype, "
+                                       "nonfinite)"
+                                     : "unknown query parameter '%s' (accepted: dtype, nonfinite)",
                                  echo);
         }
+        if (endpoint != API_ENDPOINT_REGULARIZE && !params[which].on_l2_loss)
+            return api_error_set(err, API_INVALID_PARAMETER,
+                                 "query parameter '%s' is only accepted by /regularize",
+                                 params[which].name);
+        if (seen[which])
+            return api_error_set(err, API_INVALID_PARAMETER, "query parameter '%s' is repeated",
+                                 params[which].name);
+        seen[which] = true;
+        raw[which] = val;
     }
 
-    /* Pass 2: scale, then dtype. */
+    /* Pass 2: scale, then dtype, then nonfinite. */
     if (endpoint == API_ENDPOINT_REGULARIZE) {
         char buf[QUERY_SCALE_MAX];
         size_t n = 0;
         enum api_status st;
 
-        if (!seen_scale)
+        if (!seen[QUERY_SCALE])
             return api_error_set(err, API_INVALID_SCALE,
                                  "scale is required: /regularize?scale=0.01, for example");
-        pct_decode(scale_raw, buf, sizeof buf, &n);
+        pct_decode(raw[QUERY_SCALE], buf, sizeof buf, &n);
         st = parse_scale(buf, n < sizeof buf ? n : sizeof buf, n > sizeof buf, &out->scale, err);
         if (st != API_OK)
             return st;
         out->has_scale = true;
     }
-    if (seen_dtype) {
+    if (seen[QUERY_DTYPE]) {
         char buf[QUERY_DTYPE_MAX];
         size_t n = 0;
         enum api_status st;
 
-        pct_decode(dtype_raw, buf, sizeof buf, &n);
+        pct_decode(raw[QUERY_DTYPE], buf, sizeof buf, &n);
         st = parse_dtype(buf, n, &out->dtype, err);
         if (st != API_OK)
             return st;
         out->has_dtype = true;
+    }
+    if (seen[QUERY_NONFINITE]) {
+        char buf[QUERY_DTYPE_MAX];
+        size_t n = 0;
+        enum api_status st;
+
+        pct_decode(raw[QUERY_NONFINITE], buf, sizeof buf, &n);
+        st = parse_nonfinite(buf, n, &out->count_nonfinite, err);
+        if (st != API_OK)
+            return st;
     }
     return API_OK;
 }

@@ -13,8 +13,8 @@
 #include "error.h"
 
 enum api_endpoint {
-    API_ENDPOINT_L2_LOSS,    /* POST /l2_loss: dtype */
-    API_ENDPOINT_REGULARIZE, /* POST /regularize: scale (required), dtype */
+    API_ENDPOINT_L2_LOSS,    /* POST /l2_loss: dtype, nonfinite */
+    API_ENDPOINT_REGULARIZE, /* POST /regularize: scale (required), dtype, nonfinite */
 };
 
 struct api_scale {
@@ -27,11 +27,14 @@ struct api_query {
     enum l2_dtype dtype; /* float64 when !has_dtype */
     bool has_scale;      /* always true for REGULARIZE on success */
     struct api_scale scale;
+    bool count_nonfinite; /* nonfinite=count (default reject) */
 };
 
 /* Parses query (len bytes, may be NULL/0) for endpoint into *out. Errors:
  * invalid_parameter (unknown, repeated, or scale on /l2_loss, or bad
- * percent-encoding), invalid_scale, invalid_dtype; checked in that order. */
+ * percent-encoding), invalid_scale, invalid_dtype, invalid_parameter (a
+ * nonfinite other than reject or count); checked in that order. dtype takes
+ * every name of api/dtype_names.h. */
 enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, size_t len,
                                 struct api_query *out, struct api_error *err);
 

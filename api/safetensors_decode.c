@@ -683,6 +683,7 @@ static void start_tensor(struct api_safetensors_decoder *dec)
     l2_accum_init(&dec->acc);
     /* little-endian: nothing to allocate, cannot fail */
     api_elements_init(&dec->elems, &dec->acc, (enum l2_dtype)summed, false, dec->what, dec->err);
+    dec->elems.count_nonfinite = dec->res->count_nonfinite;
 }
 
 /* Adds every tensor whose data is complete (cur, when no byte of it is

@@ -418,7 +418,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
 
     opts.dtype = req->query.dtype;
     opts.has_dtype = req->query.has_dtype;
-    opts.count_nonfinite = false;
+    opts.count_nonfinite = req->query.count_nonfinite;
     if (api_body_new(format, &opts, encoding, cfg->max_body_bytes, &req->body, &req->err) != API_OK)
         return refuse(req, con, body_unread);
     return MHD_YES;

@@ -801,42 +801,75 @@ Test(json_decode, nonfinite_tokens_are_invalid_json)
  * number too large for the dtype stays number_out_of_range. */
 Test(json_decode, nonfinite_tokens_under_count)
 {
+    /* counted: in count and nan_count / inf_count, not in the sums */
+    static const struct {
+        const char *body;
+        enum l2_dtype dt;
+        double sum;
+        uint64_t count, nan, inf;
+        double max_abs;
+    } ok[] = {
+        {"[1, NaN]", L2_DTYPE_FLOAT64, 1.0, 2, 1, 0, 1.0},
+        {"Infinity", L2_DTYPE_FLOAT64, 0.0, 1, 0, 1, 0.0},
+        {"[[-Infinity], [2]]", L2_DTYPE_FLOAT32, 4.0, 2, 0, 1, 2.0},
+        {"[NaN, Infinity, -Infinity, -3]", L2_DTYPE_FLOAT16, 9.0, 4, 1, 2, 3.0},
+        {"{\"tensors\": {\"a\": [1, -Infinity], \"b\": NaN}}", L2_DTYPE_FLOAT64, 1.0, 3, 1, 1, 1.0},
+    };
+    /* still errors under count */
     static const struct {
         const char *body;
         enum l2_dtype dt;
         enum api_status st;
         const char *pointer; /* NULL: at offset */
         int64_t off;
-    } cases[] = {
-        {"[1, NaN]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 4},
-        {"Infinity", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 0},
-        {"[[-Infinity]]", L2_DTYPE_FLOAT32, API_INVALID_JSON, NULL, 2},
-        {"{\"tensors\": {\"a\": [1, -Infinity]}}", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 22},
+    } bad[] = {
         {"{\"tensors\": NaN}", L2_DTYPE_FLOAT64, API_INVALID_TENSOR, "/tensors", -1},
         {"[[1], NaN]", L2_DTYPE_FLOAT64, API_INVALID_TENSOR, "/1", -1},
         {"[1e400, NaN]", L2_DTYPE_FLOAT64, API_NUMBER_OUT_OF_RANGE, "/0", -1},
         {"[1e39, NaN]", L2_DTYPE_FLOAT32, API_NUMBER_OUT_OF_RANGE, "/0", -1},
         {"[-1e39]", L2_DTYPE_FLOAT32, API_NUMBER_OUT_OF_RANGE, "/0", -1},
-        {"[NaNa]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 1},
+        {"[NaNa]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 4},
+        {"[Infinit]", L2_DTYPE_FLOAT64, API_INVALID_JSON, NULL, 8},
     };
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t len = strlen(cases[i].body);
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t len = strlen(ok[i].body);
         struct outcome o;
-        decode_mode(cases[i].body, len, cases[i].dt, true, NULL, 0, &o);
-        cr_assert_eq(o.st, cases[i].st, "%s: %s (%s)", cases[i].body, api_status_code(o.st),
-                     o.err.detail);
-        if (cases[i].pointer != NULL) {
-            cr_assert_str_eq(o.err.pointer, cases[i].pointer, "%s", cases[i].body);
-        } else {
-            cr_assert_eq(o.err.offset, cases[i].off, "%s: offset %lld", cases[i].body,
-                         (long long)o.err.offset);
-            cr_assert_str_eq(o.err.detail, "nonfinite=count is not available yet");
-        }
+        double sum;
+
+        decode_mode(ok[i].body, len, ok[i].dt, true, NULL, 0, &o);
+        cr_assert_eq(o.st, API_OK, "%s: %s", ok[i].body, o.err.detail);
+        cr_assert_eq(l2_accum_sum(&o.res.total, &sum), L2_OK);
+        cr_assert_eq(sum, ok[i].sum, "%s", ok[i].body);
+        cr_assert_eq(o.res.total.count, ok[i].count, "%s", ok[i].body);
+        cr_assert_eq(o.res.total.nan_count, ok[i].nan, "%s", ok[i].body);
+        cr_assert_eq(o.res.total.inf_count, ok[i].inf, "%s", ok[i].body);
+        cr_assert_eq(o.res.total.max_abs, ok[i].max_abs, "%s", ok[i].body);
         for (size_t cut = 0; cut <= len; cut++) {
             struct outcome c;
-            decode_mode(cases[i].body, len, cases[i].dt, true, &cut, 1, &c);
-            assert_same(&o, &c, cases[i].body, "one cut, count");
+            decode_mode(ok[i].body, len, ok[i].dt, true, &cut, 1, &c);
+            assert_same(&o, &c, ok[i].body, "one cut, count");
+            cr_assert_eq(c.res.total.nan_count, ok[i].nan);
+            cr_assert_eq(c.res.total.inf_count, ok[i].inf);
+            outcome_free(&c);
+        }
+        outcome_free(&o);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = strlen(bad[i].body);
+        struct outcome o;
+        decode_mode(bad[i].body, len, bad[i].dt, true, NULL, 0, &o);
+        cr_assert_eq(o.st, bad[i].st, "%s: %s (%s)", bad[i].body, api_status_code(o.st),
+                     o.err.detail);
+        if (bad[i].pointer != NULL)
+            cr_assert_str_eq(o.err.pointer, bad[i].pointer, "%s", bad[i].body);
+        else
+            cr_assert_eq(o.err.offset, bad[i].off, "%s: offset %lld", bad[i].body,
+                         (long long)o.err.offset);
+        for (size_t cut = 0; cut <= len; cut++) {
+            struct outcome c;
+            decode_mode(bad[i].body, len, bad[i].dt, true, &cut, 1, &c);
+            assert_same(&o, &c, bad[i].body, "one cut, count");
             outcome_free(&c);
         }
         outcome_free(&o);

@@ -77,14 +77,19 @@ Test(query, dtype_each_name)
 Test(query, dtype_unknown)
 {
     expect_error(L2, "dtype=float8", API_INVALID_DTYPE,
-                 "dtype must be one of float16, bfloat16, float32, float64, not 'float8'");
-    expect_error(L2, "dtype=Float32", API_INVALID_DTYPE, NULL);
+                 "dtype must be one of float16, bfloat16, float32, float64 (aliases: f2 f4 f8 <f2 "
+                 "<f4 <f8 half "
+                 "float double bf16 FP16 BF16 FP32 FP64), not 'float8'");
     expect_error(L2, "dtype=float32%20", API_INVALID_DTYPE, NULL);
     expect_error(L2, "dtype=", API_INVALID_DTYPE,
-                 "dtype must be one of float16, bfloat16, float32, float64, not ''");
+                 "dtype must be one of float16, bfloat16, float32, float64 (aliases: f2 f4 f8 <f2 "
+                 "<f4 <f8 half "
+                 "float double bf16 FP16 BF16 FP32 FP64), not ''");
     expect_error(L2, "dtype", API_INVALID_DTYPE, NULL);
     expect_error(RG, "scale=0.5&dtype=f%00", API_INVALID_DTYPE,
-                 "dtype must be one of float16, bfloat16, float32, float64, not 'f\\x00'");
+                 "dtype must be one of float16, bfloat16, float32, float64 (aliases: f2 f4 f8 <f2 "
+                 "<f4 <f8 half "
+                 "float double bf16 FP16 BF16 FP32 FP64), not 'f\\x00'");
 }
 
 Test(query, dtype_echo_is_truncated)
@@ -96,22 +101,23 @@ Test(query, dtype_echo_is_truncated)
     memset(q + 6, 'x', 300);
     q[306] = '\0';
     cr_assert_eq(parse(L2, q, &out, &err), API_INVALID_DTYPE);
-    cr_assert_lt(strlen(err.detail), 200);
+    cr_assert_lt(strlen(err.detail), 250);
     cr_assert_not_null(strstr(err.detail, "xxx..."));
 }
 
 Test(query, unknown_parameter)
 {
     expect_error(L2, "foo=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'foo' (accepted: dtype)");
+                 "unknown query parameter 'foo' (accepted: dtype, nonfinite)");
     expect_error(RG, "scale=0.1&foo=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'foo' (accepted: scale, dtype)");
+                 "unknown query parameter 'foo' (accepted: scale, dtype, "
+                 "nonfinite)");
     expect_error(L2, "DTYPE=float32", API_INVALID_PARAMETER, NULL);
     expect_error(L2, "=float32", API_INVALID_PARAMETER,
-                 "unknown query parameter '' (accepted: dtype)");
+                 "unknown query parameter '' (accepted: dtype, nonfinite)");
     /* a name is echoed printable and short */
     expect_error(L2, "a%0Ab%FF=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'a\\x0ab\\xff' (accepted: dtype)");
+                 "unknown query parameter 'a\\x0ab\\xff' (accepted: dtype, nonfinite)");
 }
 
 Test(query, unknown_parameter_long_name_truncated)
@@ -288,7 +294,9 @@ Test(query, plus_is_a_space)
     expect_error(RG, "scale=+0.5", API_INVALID_SCALE,
                  "scale must be a finite decimal number such as 0.01: ' 0.5'");
     expect_error(L2, "dtype=float32+", API_INVALID_DTYPE,
-                 "dtype must be one of float16, bfloat16, float32, float64, not 'float32 '");
+                 "dtype must be one of float16, bfloat16, float32, float64 (aliases: f2 f4 f8 <f2 "
+                 "<f4 <f8 half "
+                 "float double bf16 FP16 BF16 FP32 FP64), not 'float32 '");
 }
 
 Test(query, scale_malformed_echo_is_safe)
@@ -342,4 +350,50 @@ Test(query, length_is_respected)
     /* only the first 10 bytes are the query */
     cr_assert_eq(api_query_parse(RG, q, 10, &out, &err), API_OK, "%s", err.detail);
     cr_assert_eq(out.scale.value, 0.25);
+}
+
+Test(query, dtype_aliases)
+{
+    static const struct {
+        const char *q;
+        enum l2_dtype dt;
+    } cases[] = {
+        {"dtype=Float32", L2_DTYPE_FLOAT32}, {"dtype=f4", L2_DTYPE_FLOAT32},
+        {"dtype=%3Cf8", L2_DTYPE_FLOAT64},   {"dtype=<f2", L2_DTYPE_FLOAT16},
+        {"dtype=half", L2_DTYPE_FLOAT16},    {"dtype=double", L2_DTYPE_FLOAT64},
+        {"dtype=bf16", L2_DTYPE_BFLOAT16},   {"dtype=FP32", L2_DTYPE_FLOAT32},
+        {"dtype=BF16", L2_DTYPE_BFLOAT16},   {"dtype=fp64", L2_DTYPE_FLOAT64},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct api_query out;
+        struct api_error err;
+        cr_assert_eq(parse(L2, cases[i].q, &out, &err), API_OK, "%s: %s", cases[i].q, err.detail);
+        cr_assert(out.has_dtype);
+        cr_assert_eq(out.dtype, cases[i].dt, "%s", cases[i].q);
+    }
+}
+
+Test(query, nonfinite)
+{
+    struct api_query out;
+    struct api_error err;
+
+    cr_assert_eq(parse(L2, "", &out, &err), API_OK);
+    cr_assert_not(out.count_nonfinite);
+    cr_assert_eq(parse(L2, "nonfinite=count", &out, &err), API_OK);
+    cr_assert(out.count_nonfinite);
+    cr_assert_eq(parse(RG, "scale=0.5&nonfinite=COUNT&dtype=f4", &out, &err), API_OK);
+    cr_assert(out.count_nonfinite);
+    cr_assert_eq(out.dtype, L2_DTYPE_FLOAT32);
+    cr_assert_eq(parse(L2, "nonfinite=reject", &out, &err), API_OK);
+    cr_assert_not(out.count_nonfinite);
+    expect_error(L2, "nonfinite=ignore", API_INVALID_PARAMETER,
+                 "nonfinite must be reject (NaN and infinities are an error, the default) or "
+                 "count, not 'ignore'");
+    expect_error(L2, "nonfinite=count&nonfinite=count", API_INVALID_PARAMETER,
+                 "query parameter 'nonfinite' is repeated");
+    /* checked after scale and dtype */
+    expect_error(RG, "nonfinite=x&scale=1", API_INVALID_SCALE, NULL);
+    expect_error(L2, "nonfinite=x&dtype=f3", API_INVALID_DTYPE, NULL);
 }

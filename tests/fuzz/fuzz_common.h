@@ -282,6 +282,7 @@ static inline enum api_status fuzz_run_ops(const struct api_decoder_ops *ops,
     size_t pos = 0;
 
     api_result_init(res, L2_DTYPE_FLOAT64);
+    res->count_nonfinite = opts->count_nonfinite;
     api_error_init(err);
     st = ops->create(res, opts, &dec, err);
     if (step == 0)

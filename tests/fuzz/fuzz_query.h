@@ -7,10 +7,12 @@
  * refuse bad escapes, unknown, repeated and misplaced parameters in
  * segment order (invalid_parameter), then validate scale (invalid_scale:
  * missing, longer than 1024 decoded bytes, not the decimal grammar, an
- * integer literal, overflowing, negative) and dtype (invalid_dtype). A
- * success must satisfy the rules: scale finite and >= 0, disabled exactly
- * when it is 0, present exactly on /regularize, and equal to strtod of the
- * text; dtype one of the four (float64 when absent). An error's detail must
+ * integer literal, overflowing, negative), dtype (invalid_dtype: one of the
+ * names API.md lists, in any case) and nonfinite (invalid_parameter unless
+ * reject or count, in any case). A success must satisfy the rules: scale
+ * finite and >= 0, disabled exactly when it is 0, present exactly on
+ * /regularize, and equal to strtod of the text; dtype one of the four
+ * (float64 when absent). An error's detail must
  * be NUL-terminated within its buffer and printable ASCII (user bytes are
  * echoed escaped). */
 #ifndef FUZZ_QUERY_H
@@ -18,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <strings.h>
 #include <math.h>
 
 #include "api/query.h"
@@ -116,8 +119,8 @@ static enum api_status ref_scale(const char *s, size_t len, struct api_scale *ou
 static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t len,
                                  struct api_query *out)
 {
-    char *scale = NULL, *dtype = NULL;
-    size_t scale_len = 0, dtype_len = 0, pos = 0;
+    char *scale = NULL, *dtype = NULL, *nonfinite = NULL;
+    size_t scale_len = 0, dtype_len = 0, nonfinite_len = 0, pos = 0;
     enum api_status st = API_OK;
 
     memset(out, 0, sizeof *out);
@@ -156,6 +159,14 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
                 dtype_len = value_len;
                 value = NULL;
             }
+        } else if (name_len == 9 && memcmp(name, "nonfinite", 9) == 0) {
+            if (nonfinite != NULL) {
+                st = API_INVALID_PARAMETER;
+            } else {
+                nonfinite = value;
+                nonfinite_len = value_len;
+                value = NULL;
+            }
         } else {
             st = API_INVALID_PARAMETER;
         }
@@ -168,18 +179,32 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
         out->has_scale = st == API_OK;
     }
     if (st == API_OK && dtype != NULL) {
-        static const char *const names[L2_DTYPE_COUNT] = {"float16", "bfloat16", "float32",
-                                                          "float64"};
+        /* API.md, "dtype names": per dtype, every name, lower case */
+        static const char *const names[L2_DTYPE_COUNT][5] = {
+            {"float16", "f2", "<f2", "half", "fp16"},
+            {"bfloat16", "bf16", NULL, NULL, NULL},
+            {"float32", "f4", "<f4", "float", "fp32"},
+            {"float64", "f8", "<f8", "double", "fp64"},
+        };
         st = API_INVALID_DTYPE;
         for (int k = 0; k < L2_DTYPE_COUNT; k++)
-            if (dtype_len == strlen(names[k]) && memcmp(dtype, names[k], dtype_len) == 0) {
-                out->dtype = (enum l2_dtype)k;
-                out->has_dtype = true;
-                st = API_OK;
-            }
+            for (int a = 0; a < 5 && names[k][a] != NULL; a++)
+                if (dtype_len == strlen(names[k][a]) &&
+                    strncasecmp(dtype, names[k][a], dtype_len) == 0) {
+                    out->dtype = (enum l2_dtype)k;
+                    out->has_dtype = true;
+                    st = API_OK;
+                }
+    }
+    if (st == API_OK && nonfinite != NULL) {
+        if (nonfinite_len == 5 && strncasecmp(nonfinite, "count", 5) == 0)
+            out->count_nonfinite = true;
+        else if (!(nonfinite_len == 6 && strncasecmp(nonfinite, "reject", 6) == 0))
+            st = API_INVALID_PARAMETER;
     }
     free(scale);
     free(dtype);
+    free(nonfinite);
     return st;
 }
 
@@ -216,6 +241,8 @@ static void query_check_outcome(enum api_endpoint ep, const uint8_t *q, size_t l
     FUZZ_CHECK(out->has_dtype == ref.has_dtype && out->dtype == ref.dtype,
                "dtype %d (given %d), reference %d (given %d)", (int)out->dtype, (int)out->has_dtype,
                (int)ref.dtype, (int)ref.has_dtype);
+    FUZZ_CHECK(out->count_nonfinite == ref.count_nonfinite, "nonfinite %d, reference %d",
+               (int)out->count_nonfinite, (int)ref.count_nonfinite);
 }
 
 /* Checks one input; aborts on a broken invariant. */

@@ -12,6 +12,7 @@ enum api_status decode_chunked(const struct api_decoder_ops *ops,
     size_t at = 0;
 
     api_result_init(res, L2_DTYPE_FLOAT64);
+    res->count_nonfinite = opts->count_nonfinite;
     api_error_init(err);
     st = ops->create(res, opts, &dec, err);
     while (st == API_OK && at < n) {
