@@ -540,6 +540,27 @@ enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, con
     return finish(req, connection);
 }
 
+/* Counts the elements body decoded in l2d_elements_total, under each
+ * tensor's own dtype for a checkpoint; returns them all. */
+static uint64_t count_elements(struct metrics *m, const struct api_body *body)
+{
+    const struct api_result *res = api_body_result(body);
+    enum api_format format = api_body_format(body);
+
+    if (!res->typed) {
+        if (res->total.count != 0)
+            metrics_add_elements(m, res->dtype, format, res->total.count);
+        return res->total.count;
+    }
+    for (size_t i = 0; i < res->n_tensors; i++) {
+        const struct api_tensor *t = &res->tensors[i];
+
+        if (t->skipped == NULL && t->count != 0)
+            metrics_add_elements(m, t->dtype, format, t->count);
+    }
+    return res->total.count;
+}
+
 void request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                        enum MHD_RequestTerminationCode toe)
 {
@@ -557,13 +578,8 @@ void request_completed(void *cls, struct MHD_Connection *connection, void **req_
         metrics_observe(shared->metrics, req->route, (int)req->http_status, elapsed);
     if (req->received != 0)
         metrics_add_body_bytes(shared->metrics, req->received);
-    if (req->body != NULL) {
-        const struct api_result *result = api_body_result(req->body);
-        elements = result->total.count;
-        if (elements != 0)
-            metrics_add_elements(shared->metrics, result->dtype, api_body_format(req->body),
-                                 elements);
-    }
+    if (req->body != NULL)
+        elements = count_elements(shared->metrics, req->body);
     entry.request_id = req->request_id;
     entry.method = req->method;
     entry.path = req->uri;

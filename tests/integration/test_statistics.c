@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -153,4 +154,43 @@ Test(statistics, dtype_aliases_answer_canonical_names)
         json_decref(j);
         it_response_free(&r);
     }
+}
+
+/* A checkpoint's elements are counted in l2d_elements_total under each
+ * tensor's own dtype. Counters are bumped when a request completes, so the
+ * scrape is polled briefly. */
+Test(statistics, checkpoint_elements_by_dtype_in_metrics)
+{
+    static const char header[] = "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+                                 "\"f\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[4,16]}}";
+    unsigned char body[8 + sizeof header - 1 + 16];
+    uint64_t n = sizeof header - 1;
+    const uint16_t h[2] = {0x3c00, 0x4000}; /* 1, 2 */
+    const float f[3] = {3.0f, 4.0f, 12.0f};
+    struct it_response r;
+
+    for (int i = 0; i < 8; i++)
+        body[i] = (unsigned char)(n >> (8 * i));
+    memcpy(body + 8, header, n);
+    memcpy(body + 8 + n, h, 4);
+    memcpy(body + 12 + n, f, 12);
+    it_post(srv.port, "/l2_loss", "application/x-safetensors", body, sizeof body, &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_real(j, "sum_squares", 174.0);
+    cr_assert_null(json_object_get(j, "dtype"), "two dtypes: no top-level dtype");
+    it_expect_str(json_object_get(json_object_get(j, "tensors"), "h"), "dtype", "float16");
+    json_decref(j);
+    it_response_free(&r);
+
+    bool seen = false;
+    for (int tries = 0; tries < 50 && !seen; tries++) {
+        it_get(srv.port, "/metrics", &r);
+        seen = strstr(r.body, "l2d_elements_total{dtype=\"float16\",format=\"safetensors\"} 2\n") &&
+               strstr(r.body, "l2d_elements_total{dtype=\"float32\",format=\"safetensors\"} 3\n");
+        it_response_free(&r);
+        if (!seen)
+            usleep(20000);
+    }
+    cr_assert(seen, "l2d_elements_total does not count the checkpoint by dtype");
 }
