@@ -1,10 +1,14 @@
-/* elements.c -- fixed-size elements from a byte stream into the kernel. */
+/* elements.c -- fixed-size elements from a byte stream into the kernel,
+ * and the application/octet-stream format built on them (whose first bytes
+ * are checked for a file's header before they are taken as values). */
 #include "elements.h"
 
 #include <inttypes.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "sniff.h"
 
 enum api_status api_elements_init(struct api_elements *s, struct l2_accum *acc, enum l2_dtype dtype,
                                   bool big_endian, const char *what, struct api_error *err)
@@ -135,6 +139,12 @@ struct raw_decoder {
     struct api_result *res;
     struct api_elements elems;
     char what[32]; /* "the float32 body", for details */
+    /* The first bytes, held back while they may be a file's header
+     * (api/sniff.h); sniffing ends with the first verdict that is not MORE. */
+    bool sniffing;
+    unsigned char head[16]; /* the first bytes, while need fits */
+    unsigned char *held;    /* head, or a heap buffer of need bytes */
+    size_t held_len, need;
 };
 
 static enum api_status raw_create(struct api_result *res, const struct api_decode_opts *opts,
@@ -156,22 +166,98 @@ static enum api_status raw_create(struct api_result *res, const struct api_decod
     /* little-endian: nothing to allocate, cannot fail */
     api_elements_init(&dec->elems, &res->total, res->dtype, false, dec->what, err);
     dec->elems.count_nonfinite = opts->count_nonfinite;
+    dec->sniffing = true;
+    dec->held = dec->head;
+    dec->need = sizeof dec->head;
     *out = dec;
     return API_OK;
+}
+
+/* Ends sniffing on verdict v: a file is format_mismatch, anything else
+ * hands the held bytes on as data. */
+static enum api_status sniffed(struct raw_decoder *dec, enum api_sniff_verdict v,
+                               struct api_error *err)
+{
+    enum api_status st = API_OK;
+
+    dec->sniffing = false;
+    if (v == API_SNIFF_NPY || v == API_SNIFF_SAFETENSORS) {
+        api_error_set(err, API_FORMAT_MISMATCH,
+                      "this body is a%s file, not raw values: send it with Content-Type: %s "
+                      "(and no dtype parameter)",
+                      v == API_SNIFF_NPY ? " NumPy .npy" : " safetensors", api_sniff_media_type(v));
+        api_error_at_offset(err, 0);
+        st = API_FORMAT_MISMATCH;
+    } else {
+        st = api_elements_feed(&dec->elems, dec->held, dec->held_len, err);
+    }
+    if (dec->held != dec->head)
+        free(dec->held);
+    dec->held = NULL;
+    return st;
+}
+
+/* Holds the body's first bytes until api_sniff decides; *taken is how many
+ * of buf[0..len) were held. */
+static enum api_status sniff(struct raw_decoder *dec, const unsigned char *buf, size_t len,
+                             size_t *taken, struct api_error *err)
+{
+    enum api_sniff_verdict v;
+
+    *taken = 0;
+    for (;;) {
+        size_t room = dec->need - dec->held_len, want = dec->need;
+        size_t take = len - *taken < room ? len - *taken : room;
+
+        memcpy(dec->held + dec->held_len, buf + *taken, take);
+        dec->held_len += take;
+        *taken += take;
+        v = api_sniff(dec->held, dec->held_len, &want);
+        if (v != API_SNIFF_MORE)
+            return sniffed(dec, v, err);
+        if (*taken == len)
+            return API_OK;
+        if (want > dec->need) { /* a safetensors header may follow: hold it whole */
+            unsigned char *grown = malloc(want);
+
+            if (grown == NULL)
+                return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the body start");
+            memcpy(grown, dec->held, dec->held_len);
+            if (dec->held != dec->head)
+                free(dec->held);
+            dec->held = grown;
+            dec->need = want;
+        }
+    }
 }
 
 static enum api_status raw_feed(void *p, const unsigned char *buf, size_t len, uint64_t offset,
                                 struct api_error *err)
 {
     struct raw_decoder *dec = p;
+    size_t taken = 0;
 
     (void)offset; /* errors are located by element index */
-    return api_elements_feed(&dec->elems, buf, len, err);
+    if (dec->sniffing) {
+        enum api_status st = sniff(dec, buf, len, &taken, err);
+
+        if (st != API_OK || taken == len)
+            return st;
+    }
+    return api_elements_feed(&dec->elems, buf + taken, len - taken, err);
 }
 
 static enum api_status raw_finish(void *p, uint64_t length, struct api_error *err)
 {
     struct raw_decoder *dec = p;
+    size_t want;
+
+    if (dec->sniffing) {
+        enum api_sniff_verdict v = api_sniff(dec->held, dec->held_len, &want);
+
+        if (sniffed(dec, v == API_SNIFF_MORE ? API_SNIFF_NONE : v, err) != API_OK)
+            return err->status;
+    }
 
     dec->res->ndim = 1;
     dec->res->shape[0] = dec->elems.count;
@@ -188,8 +274,11 @@ static void raw_destroy(void *p)
 {
     struct raw_decoder *dec = p;
 
-    if (dec != NULL)
+    if (dec != NULL) {
         api_elements_free(&dec->elems);
+        if (dec->held != dec->head)
+            free(dec->held);
+    }
     free(dec);
 }
 

@@ -395,16 +395,16 @@ Test(body, decoded_size_limit)
     struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false};
     struct api_body *body;
     struct api_error err;
-    const char zeros[12] = {0};
+    const char zeros[20] = {0};
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_RAW, &opts, API_ENCODING_IDENTITY, 8, &body, &err),
+    cr_assert_eq(api_body_new(API_FORMAT_RAW, &opts, API_ENCODING_IDENTITY, 16, &body, &err),
                  API_OK);
-    cr_assert_eq(api_body_feed(body, zeros, 8), API_OK);
+    cr_assert_eq(api_body_feed(body, zeros, 16), API_OK);
     cr_assert_eq(api_body_feed(body, zeros, 4), API_PAYLOAD_TOO_LARGE);
-    cr_assert_str_eq(api_body_error(body)->detail, "the body exceeds the limit of 8 bytes");
+    cr_assert_str_eq(api_body_error(body)->detail, "the body exceeds the limit of 16 bytes");
     cr_assert_eq(api_body_finish(body), API_PAYLOAD_TOO_LARGE);
-    cr_assert_eq(api_body_result(body)->total.count, 2, "the refused chunk was not decoded");
+    cr_assert_eq(api_body_result(body)->total.count, 4, "the refused chunk was not decoded");
     api_body_free(body);
 }
 

@@ -667,3 +667,24 @@ Test(errors, unsupported_type_before_payload_too_large)
     json_decref(it_expect_problem(&r, 415, "unsupported_media_type"));
     it_response_free(&r);
 }
+
+/* A file sent as raw values is refused, never summed as numbers. */
+Test(errors, format_mismatch)
+{
+    static const char header[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    unsigned char st[8 + sizeof header - 1 + 4] = {0};
+    unsigned char npy[20] = "\x93NUMPY\x01\x00\x76\x00{'descr'";
+
+    st[0] = (unsigned char)(sizeof header - 1);
+    memcpy(st + 8, header, sizeof header - 1);
+    json_t *j = post_problem("/l2_loss?dtype=float32", "application/octet-stream", st, sizeof st,
+                             400, "format_mismatch");
+    cr_assert_not_null(
+        strstr(json_string_value(json_object_get(j, "detail")), "application/x-safetensors"));
+    json_decref(j);
+    j = post_problem("/l2_loss?dtype=float16", "application/octet-stream", npy, sizeof npy, 400,
+                     "format_mismatch");
+    cr_assert_not_null(
+        strstr(json_string_value(json_object_get(j, "detail")), "application/x-npy"));
+    json_decref(j);
+}
