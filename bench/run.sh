@@ -18,6 +18,9 @@ echo
 echo "== raw and .npy decoding (in process)"
 "$B/bench/bench_decode"
 echo
+echo "== gzip request bodies (in process)"
+"$B/bench/bench_inflate"
+echo
 
 echo "== server end to end over loopback (l2d --threads 1 on CPU 0, client on CPU 1)"
 [ -f "$WORK/s2.json" ] && [ -f "$WORK/s3.f32" ] || "$B/bench/gen_data" "$WORK/s2.json" "$WORK/s3.f32"

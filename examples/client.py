@@ -9,6 +9,12 @@ Sends one tensor in each of the three body formats l2d reads:
     written with ndarray.tofile and streamed from the file, with ?dtype=;
   * a NumPy .npy file (application/x-npy), made with numpy.save in memory;
 
+then two whole checkpoints, answered per tensor:
+
+  * an .npz archive (application/x-npz), as numpy.savez writes it;
+  * a safetensors file (application/x-safetensors), written here in the
+    safetensors layout (8-byte header length, JSON header, data);
+
 then shows how an error (application/problem+json) comes back.
 
 Usage: client.py [BASE_URL]        (default http://127.0.0.1:8080)
@@ -79,6 +85,39 @@ def regularize_npy(base_url, array, scale):
                 {"scale": repr(float(scale))})
 
 
+def l2_loss_npz(base_url, **arrays):
+    """The L2 loss of several named arrays sent as one np.savez archive; the
+    answer has the totals and one entry per array. Integer arrays are listed
+    under "skipped"."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return post(base_url, "/l2_loss", buf.getvalue(), "application/x-npz")
+
+
+def safetensors_bytes(tensors):
+    """A safetensors file of a {name: ndarray} dict, laid out as the
+    reference writer lays it out: tensors by name, data back to back, the
+    JSON header padded with spaces to a multiple of 8 bytes."""
+    codes = {"float16": "F16", "float32": "F32", "float64": "F64", "int64": "I64"}
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        data = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": codes[a.dtype.name], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + b"".join(blobs)
+
+
+def regularize_safetensors(base_url, tensors, scale):
+    """scale * l2_loss of a whole checkpoint sent as a safetensors file."""
+    return post(base_url, "/regularize", safetensors_bytes(tensors),
+                "application/x-safetensors", {"scale": repr(float(scale))})
+
+
 def show(label, answer):
     print(f"{label}: loss={answer['loss']!r} sum_squares={answer['sum_squares']!r} "
           f"count={answer['count']} shape={answer['shape']} dtype={answer['dtype']}")
@@ -99,6 +138,23 @@ def main():
 
     m = np.array([[1, 2], [3, 4]], dtype=np.float64)
     show("npy float64 [[1,2],[3,4]] scale=0.01", regularize_npy(base_url, m, 0.01))
+
+    answer = l2_loss_npz(base_url, kernel=np.array([[1, 2], [3, 4]], dtype=np.float32),
+                         bias=np.array([0.5], dtype=np.float16),
+                         step=np.array(7, dtype=np.int64))
+    print(f"npz: loss={answer['loss']!r} count={answer['count']} "
+          f"max_abs={answer['max_abs']!r} skipped={answer['skipped']}")
+    for name, t in answer["tensors"].items():
+        print(f"  {name}: dtype={t['dtype']} shape={t['shape']} loss={t['loss']!r} "
+              f"norm={t['norm']!r}")
+
+    answer = regularize_safetensors(base_url, {
+        "dense/kernel": np.array([[1, 2], [3, 4]], dtype=np.float32),
+        "dense/bias": np.array([0.5, -0.5], dtype=np.float64)}, 0.01)
+    print(f"safetensors scale=0.01: loss={answer['loss']!r} sum_squares={answer['sum_squares']!r} "
+          f"count={answer['count']}")
+    for name, t in answer["tensors"].items():
+        print(f"  {name}: dtype={t['dtype']} shape={t['shape']} loss={t['loss']!r}")
 
     # An integer scale is refused, as tf.contrib.layers.l2_regularizer does.
     try:
