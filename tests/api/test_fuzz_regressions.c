@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 
+#include "../fuzz/fuzz_encoding.h"
 #include "../fuzz/fuzz_json.h"
 #include "../fuzz/fuzz_npy.h"
 #include "../fuzz/fuzz_query.h"
@@ -78,6 +79,11 @@ Test(fuzz_corpus, npy)
 Test(fuzz_corpus, safetensors)
 {
     cr_assert_geq(replay_corpus("safetensors", safetensors_check), 20);
+}
+
+Test(fuzz_corpus, encoding)
+{
+    cr_assert_geq(replay_corpus("encoding", encoding_check), 20);
 }
 
 Test(fuzz_corpus, query)
