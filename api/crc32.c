@@ -139,8 +139,8 @@ CRC_TARGET_512 static uint32_t fold_vpclmul(uint32_t reg, const unsigned char *p
     const __m512i k512 = _mm512_set_epi64(K_D512_HI, K_D512_LO, K_D512_HI, K_D512_LO, K_D512_HI,
                                           K_D512_LO, K_D512_HI, K_D512_LO);
     /* lanes 0, 1, 2 of a register move 384, 256, 128 bits onto lane 3 */
-    const __m512i klanes = _mm512_set_epi64(0, 0, K_D128_HI, K_D128_LO, K_D256_HI, K_D256_LO,
-                                            K_D384_HI, K_D384_LO);
+    const __m512i klanes =
+        _mm512_set_epi64(0, 0, K_D128_HI, K_D128_LO, K_D256_HI, K_D256_LO, K_D384_HI, K_D384_LO);
     __m512i x0 = _mm512_loadu_si512(p);
     __m512i x1 = _mm512_loadu_si512(p + 64);
     __m512i x2 = _mm512_loadu_si512(p + 128);

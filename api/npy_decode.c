@@ -53,11 +53,11 @@ struct api_npy_decoder {
 
     /* An .npz member (api_npy_member_new); all false / NULL / 0 for a body. */
     bool member;
-    const char *label;   /* "npz member 'w.npy'", not owned */
-    uint64_t base;       /* body offset of the member's first byte */
-    bool inflated;       /* errors are located at base, the detail says where */
-    bool skip;           /* a dtype that is not summed: the data is skipped */
-    bool size_unknown;   /* ...and the header does not give its size */
+    const char *label;               /* "npz member 'w.npy'", not owned */
+    uint64_t base;                   /* body offset of the member's first byte */
+    bool inflated;                   /* errors are located at base, the detail says where */
+    bool skip;                       /* a dtype that is not summed: the data is skipped */
+    bool size_unknown;               /* ...and the header does not give its size */
     char skipped[NPY_DESCR_MAX + 4]; /* its dtype code, as the file has it */
 
     struct api_error *err; /* where this call's error goes (the body's record) */

@@ -24,6 +24,8 @@ Test(body, content_types_accepted)
         {"application/octet-stream; foo=bar; baz=1", API_FORMAT_RAW},
         {"application/x-npy", API_FORMAT_NPY},
         {"APPLICATION/X-NPY;", API_FORMAT_NPY},
+        {"application/x-npz", API_FORMAT_NPZ},
+        {"Application/Zip; x=1", API_FORMAT_NPZ},
     };
 
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -68,6 +70,7 @@ Test(body, content_types_refused_with_415_detail)
         cr_assert_not_null(strstr(err.detail, "application/json"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/octet-stream"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/x-npy"), "%s", err.detail);
+        cr_assert_not_null(strstr(err.detail, "application/x-npz"), "%s", err.detail);
     }
 
     struct api_error err;
@@ -76,7 +79,8 @@ Test(body, content_types_refused_with_415_detail)
     api_content_type_parse("application/x-www-form-urlencoded", &fmt, &err);
     cr_assert_str_eq(err.detail,
                      "unsupported Content-Type 'application/x-www-form-urlencoded': send one of "
-                     "application/json, application/octet-stream, application/x-npy");
+                     "application/json, application/octet-stream, application/x-npy, "
+                     "application/x-npz");
 
     /* Non-ASCII is not echoed raw, and a long value is cut. */
     char long_ct[300];
@@ -101,7 +105,8 @@ Test(body, raw_requires_dtype)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_RAW, &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false}, UINT64_MAX,
+    cr_assert_eq(api_body_new(API_FORMAT_RAW,
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false}, UINT64_MAX,
                               &body, &err),
                  API_INVALID_DTYPE);
     cr_assert_null(body);
@@ -116,7 +121,8 @@ Test(body, npy_forbids_dtype)
     struct api_error err;
 
     api_error_init(&err);
-    cr_assert_eq(api_body_new(API_FORMAT_NPY, &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false}, UINT64_MAX,
+    cr_assert_eq(api_body_new(API_FORMAT_NPY,
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false}, UINT64_MAX,
                               &body, &err),
                  API_INVALID_NPY);
     cr_assert_null(body);
@@ -360,7 +366,7 @@ Test(body, rechunking_invariance_all_formats)
                 }
             }
             if (st == API_OK)
-            api_body_free(body);
+                api_body_free(body);
         }
         api_body_free(ref);
     }
@@ -405,7 +411,7 @@ Test(body, decoded_size_limit)
 /* Every format in the list has a label, a decoder and a media type. */
 Test(body, format_list)
 {
-    static const char *const labels[] = {"json", "raw", "npy"};
+    static const char *const labels[] = {"json", "raw", "npy", "npz"};
 
     cr_assert_eq(API_FORMAT_COUNT, sizeof labels / sizeof labels[0]);
     for (int f = 0; f < API_FORMAT_COUNT; f++) {
