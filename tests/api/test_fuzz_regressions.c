@@ -12,6 +12,7 @@
 
 #include "../fuzz/fuzz_json.h"
 #include "../fuzz/fuzz_npy.h"
+#include "../fuzz/fuzz_npz.h"
 #include "../fuzz/fuzz_query.h"
 #include "../fuzz/fuzz_raw.h"
 
@@ -72,6 +73,11 @@ Test(fuzz_corpus, named)
 Test(fuzz_corpus, npy)
 {
     cr_assert_geq(replay_corpus("npy", npy_check), 20);
+}
+
+Test(fuzz_corpus, npz)
+{
+    cr_assert_geq(replay_corpus("npz", npz_check), 20);
 }
 
 Test(fuzz_corpus, query)
@@ -180,4 +186,26 @@ Test(fuzz_every_cut, raw)
 
     for (uint8_t dt = 0; dt < 4; dt++)
         every_cut(raw_check, dt, body, sizeof body - 1);
+}
+
+/* Every cut of archives numpy wrote to a pipe (data descriptors; the tiled
+ * one inflates in several passes). */
+Test(fuzz_every_cut, npz)
+{
+    static const char *const files[] = {"tests/data/npz/stored_pipe.npz",
+                                        "tests/data/npz/tiled_pipe.npz"};
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        static char body[8192];
+        FILE *f = fopen(files[i], "rb");
+        size_t n;
+        struct api_error err;
+
+        cr_assert_not_null(f, "%s", files[i]);
+        n = fread(body, 1, sizeof body, f);
+        fclose(f);
+        cr_assert_eq(whole_status(API_FORMAT_NPZ, false, L2_DTYPE_FLOAT64, body, n, &err), API_OK,
+                     "%s", err.detail);
+        every_cut(npz_check, 0, body, n);
+    }
 }
