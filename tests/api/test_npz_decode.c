@@ -499,7 +499,7 @@ Test(npz_decode, corrupted_numpy_file_each_refused_at_its_offset)
     expect_status(b, n, API_INVALID_NPZ, (int64_t)l.end + 4, "multi-disk");
     FRESH();
     b[n] = 0;
-    expect_status(b, n + 1, API_INVALID_NPZ, (int64_t)n, "1 trailing byte after the end record");
+    expect_status(b, n + 1, API_INVALID_NPZ, (int64_t)n, "trailing bytes after the end record");
     FRESH();
     npzw_put16(b + l.end + 20, 1); /* a comment the file does not have */
     expect_status(b, n, API_INVALID_NPZ, (int64_t)n, "inside the archive comment");

@@ -18,7 +18,7 @@
 
 #include "api/npz_decode.h"
 #include "fuzz_common.h"
-#include "fuzz_npy.h"
+#include "npy_frame.h"
 
 static enum api_status npz_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                   struct api_error *err)
@@ -165,9 +165,9 @@ static bool npz_ref_sum(const uint8_t *b, size_t len, const struct api_tensor *t
     struct npy_frame f;
     size_t size;
 
-    FUZZ_CHECK(npy_frame(b, len, &f), "reference: member '%s' has no .npy framing", t->name);
     if (t->skipped != NULL)
         return false;
+    FUZZ_CHECK(npy_frame(b, len, &f), "reference: member '%s' has no .npy framing", t->name);
     size = l2_dtype_size(t->dtype);
     FUZZ_CHECK((len - f.data) % size == 0, "reference: '%s' has a partial element", t->name);
     for (size_t i = f.data; i < len; i += size) {
