@@ -157,7 +157,6 @@ struct npz_decoder {
     uint64_t cd_end;                     /* and of what follows it */
     bool z64_end;                        /* a zip64 end record was read */
     uint64_t z64_off;                    /* at this offset */
-    uint64_t z64_count;                  /* the values it gives */
     uint64_t cname_pos;                  /* central name bytes compared */
     uint32_t c_csize, c_usize, c_offset; /* a central header's 32-bit fields */
     uint16_t c_disk;
@@ -651,8 +650,8 @@ static enum api_status feed_deflated(struct npz_decoder *z, const unsigned char 
         if (ret == Z_DATA_ERROR)
             return npz_fail(z, m->data_off, "%s: corrupt deflate data (%s)", m->label,
                             z->zs.msg != NULL ? z->zs.msg : "zlib gave no detail");
-        if (ret == Z_MEM_ERROR)
-            return api_error_set(z->err, API_INTERNAL_ERROR, "out of memory in inflate");
+        if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) /* out of memory */
+            return api_error_set(z->err, API_INTERNAL_ERROR, "inflate failed (%d)", ret);
     } while (ret == Z_OK && (z->zs.avail_in > 0 || z->zs.avail_out == 0));
     in -= z->zs.avail_in;
     m->cdone += in;
