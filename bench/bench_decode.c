@@ -1,10 +1,12 @@
-/* bench_decode.c -- decoding throughput of raw and .npy float32 bodies.
+/* bench_decode.c -- decoding throughput of raw, .npy and .npz float32 bodies.
  *
  * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
  * chunks, as the server would, and prints the median GB/s of 5 runs per
- * case. The data
- * are random float32 values that are finite in both byte orders, so the
- * same bytes serve as raw, '<f4' and '>f4' bodies. */
+ * case, and each case's ratio to raw float32 at the same chunk size. The
+ * data are random float32 values that are finite in both byte orders, so
+ * the same bytes serve as raw, '<f4' and '>f4' bodies, and as the member of
+ * a stored .npz (laid out as np.savez writes it: zip64 extra field, CRC-32
+ * in the local header, which the decoder checks). */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,11 +14,19 @@
 #include <string.h>
 #include <time.h>
 
+#include <zlib.h>
+
 #include "../api/body.h"
+#include "../api/crc32.h"
 
 #define BENCH_DATA_BYTES ((size_t)256 << 20)
 #define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
-#define BENCH_RUNS 5
+#define BENCH_RUNS 7
+#define BENCH_CASES 4
+#define BENCH_PREFIX 256 /* room before the data for the .npy and zip headers */
+#define BENCH_SUFFIX 128 /* and after it for the central directory and end record */
+#define NPZ_NAME "w.npy"
+#define NPZ_LOCAL (30 + 5 + 20) /* local header, name, zip64 extra field */
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -48,6 +58,68 @@ static void npy_header(char *buf, const char *descr, size_t n)
     memset(buf + 10, ' ', BENCH_HEADER - 10);
     memcpy(buf + 10, dict, (size_t)len);
     buf[BENCH_HEADER - 1] = '\n';
+}
+
+static void put16(char *p, uint32_t v)
+{
+    p[0] = (char)v;
+    p[1] = (char)(v >> 8);
+}
+
+static void put32(char *p, uint32_t v)
+{
+    put16(p, v);
+    put16(p + 2, v >> 16);
+}
+
+static void put64(char *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Wraps the .npy at npy[0..len), whose CRC-32 is crc, as the one member of
+ * a stored .npz, as np.savez writes it: the local header before it
+ * (NPZ_LOCAL bytes), the central directory and end record after it.
+ * Returns the archive's length. */
+static size_t npz_wrap(char *npy, size_t len, uint32_t crc)
+{
+    char *h = npy - NPZ_LOCAL;
+    char *c = npy + len;
+
+    put32(h, 0x04034b50);
+    put16(h + 4, 20);
+    put16(h + 6, 0);
+    put16(h + 8, 0);
+    put32(h + 10, 0x00210000);
+    put32(h + 14, crc);
+    put32(h + 18, (uint32_t)len);
+    put32(h + 22, (uint32_t)len);
+    put16(h + 26, 5);
+    put16(h + 28, 20);
+    memcpy(h + 30, NPZ_NAME, 5);
+    put16(h + 35, 1);
+    put16(h + 37, 16);
+    put64(h + 39, len);
+    put64(h + 47, len);
+    memset(c, 0, 46);
+    put32(c, 0x02014b50);
+    put16(c + 4, 0x0314);
+    put16(c + 6, 20);
+    put32(c + 12, 0x00210000);
+    put32(c + 16, crc);
+    put32(c + 20, (uint32_t)len);
+    put32(c + 24, (uint32_t)len);
+    put16(c + 28, 5);
+    memcpy(c + 46, NPZ_NAME, 5);
+    c += 51;
+    memset(c, 0, 22);
+    put32(c, 0x06054b50);
+    put16(c + 8, 1);
+    put16(c + 10, 1);
+    put32(c + 12, 51);
+    put32(c + 16, (uint32_t)(len + NPZ_LOCAL));
+    return NPZ_LOCAL + len + 51 + 22;
 }
 
 /* One pass: decodes body[0..len) in `chunk`-byte pieces; returns seconds,
@@ -97,13 +169,17 @@ int main(void)
         const char *name;
         enum api_format fmt;
         const char *descr; /* NULL for raw */
-    } cases[3] = {
-        {"raw float32", API_FORMAT_RAW, NULL},
-        {"npy <f4", API_FORMAT_NPY, "<f4"},
-        {"npy >f4", API_FORMAT_NPY, ">f4"},
+        bool npz;          /* the .npy as the member of a stored .npz */
+    } cases[BENCH_CASES] = {
+        {"raw float32", API_FORMAT_RAW, NULL, false},
+        {"npy <f4", API_FORMAT_NPY, "<f4", false},
+        {"npy >f4", API_FORMAT_NPY, ">f4", false},
+        {"npz stored <f4", API_FORMAT_NPZ, "<f4", true},
     };
     size_t n = BENCH_DATA_BYTES / 4;
-    char *buf = malloc(BENCH_HEADER + BENCH_DATA_BYTES);
+    char *buf = malloc(BENCH_PREFIX + BENCH_DATA_BYTES + BENCH_SUFFIX);
+    char *data;
+    uint32_t npz_crc;
     uint64_t seed = 1;
     int result = 1;
 
@@ -118,33 +194,50 @@ int main(void)
             v ^= 1u << 30;
         if ((v & 0x7f) == 0x7f) /* ... when read big-endian */
             v ^= 1u << 6;
-        memcpy(buf + BENCH_HEADER + 4 * i, &v, 4);
+        memcpy(buf + BENCH_PREFIX + 4 * i, &v, 4);
     }
-    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n",
-           BENCH_DATA_BYTES >> 20, BENCH_RUNS);
-    printf("%-14s %10s %10s\n", "format", "chunk", "GB/s");
-    for (size_t c = 0; c < 3; c++) {
-        const char *body = buf + BENCH_HEADER;
-        size_t len = BENCH_DATA_BYTES;
+    data = buf + BENCH_PREFIX;
+    npy_header(data - BENCH_HEADER, "<f4", n);
+    npz_crc = (uint32_t)crc32(0, (const unsigned char *)data - BENCH_HEADER,
+                              (uInt)(BENCH_HEADER + BENCH_DATA_BYTES));
+    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs, the "
+           "cases interleaved; / raw: the median ratio to the raw run beside it (CRC-32: %s)\n",
+           BENCH_DATA_BYTES >> 20, BENCH_RUNS, api_crc32_name(api_crc32_best()));
+    printf("%-16s %10s %10s %8s\n", "format", "chunk", "GB/s", "/ raw");
+    for (size_t k = 0; k < 3; k++) {
+        double secs[BENCH_CASES][BENCH_RUNS];
+        size_t len[BENCH_CASES];
 
-        if (cases[c].descr != NULL) {
-            npy_header(buf, cases[c].descr, n);
-            body = buf;
-            len += BENCH_HEADER;
-        }
-        for (size_t k = 0; k < 3; k++) {
-            double secs[BENCH_RUNS];
-            double sum = 0;
+        for (int r = 0; r < BENCH_RUNS; r++) {
+            for (size_t c = 0; c < BENCH_CASES; c++) {
+                const char *body = data;
+                double sum = 0;
 
-            for (int r = 0; r < BENCH_RUNS; r++) {
-                secs[r] =
-                    run_once(cases[c].fmt, cases[c].descr == NULL, body, len, chunks[k], &sum);
-                if (secs[r] < 0)
+                len[c] = BENCH_DATA_BYTES;
+                if (cases[c].descr != NULL) {
+                    npy_header(data - BENCH_HEADER, cases[c].descr, n);
+                    body = data - BENCH_HEADER;
+                    len[c] += BENCH_HEADER;
+                }
+                if (cases[c].npz) {
+                    len[c] = npz_wrap(data - BENCH_HEADER, len[c], npz_crc);
+                    body = data - BENCH_HEADER - NPZ_LOCAL;
+                }
+                secs[c][r] =
+                    run_once(cases[c].fmt, cases[c].descr == NULL, body, len[c], chunks[k], &sum);
+                if (secs[c][r] < 0)
                     goto out_free_buf;
             }
-            qsort(secs, BENCH_RUNS, sizeof secs[0], cmp_double);
-            printf("%-14s %6zu KiB %10.2f\n", cases[c].name, chunks[k] >> 10,
-                   (double)len / secs[BENCH_RUNS / 2] / 1e9);
+        }
+        for (size_t c = 0; c < BENCH_CASES; c++) {
+            double ratio[BENCH_RUNS];
+
+            for (int r = 0; r < BENCH_RUNS; r++)
+                ratio[r] = ((double)len[c] / secs[c][r]) / ((double)len[0] / secs[0][r]);
+            qsort(ratio, BENCH_RUNS, sizeof ratio[0], cmp_double);
+            qsort(secs[c], BENCH_RUNS, sizeof secs[c][0], cmp_double);
+            printf("%-16s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunks[k] >> 10,
+                   (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9, ratio[BENCH_RUNS / 2]);
         }
     }
     result = 0;
