@@ -52,10 +52,11 @@
 #define ZIP_Z64_TAG 0x0001u
 #define ZIP_Z64_MAX 28 /* uncompressed and compressed size, offset, disk */
 
-/* Bytes decoded and then CRC'd at a time: the CRC reads them from cache
- * (L2), and the kernel still gets calls long enough to amortise its
- * per-call cost. */
-#define NPZ_SLICE ((size_t)256 << 10)
+/* Most bytes decoded and then CRC'd at a time: the CRC reads them back
+ * from cache, and the kernel gets calls as long as the chunk (about 2 us
+ * per call here, so small slices cost). Chunks from the server are far
+ * smaller; this only bounds what a caller's huge chunk does to the cache. */
+#define NPZ_SLICE ((size_t)1 << 20)
 /* Bytes of a member name quoted in details. */
 #define NPZ_LABEL_NAME 96
 #define NPZ_LABEL_MAX (NPZ_LABEL_NAME + 32)
