@@ -101,6 +101,7 @@ enum api_status api_body_new(enum api_format fmt, const struct api_decode_opts *
                              enum api_encoding enc, uint64_t max_bytes, struct api_body **out,
                              struct api_error *err)
 {
+    struct api_decode_opts local;
     struct api_body *body;
     enum api_status result = API_OK;
 
@@ -123,7 +124,9 @@ enum api_status api_body_new(enum api_format fmt, const struct api_decode_opts *
             goto out_free_body;
         }
     }
-    result = body->ops->create(&body->res, opts, &body->dec, err);
+    local = *opts;
+    local.max_inflated = max_bytes;
+    result = body->ops->create(&body->res, &local, &body->dec, err);
     if (result != API_OK)
         goto out_free_inflate;
     *out = body;

@@ -26,7 +26,9 @@ enum api_status api_content_type_parse(const char *content_type, enum api_format
 
 /* A body of format fmt, sent with Content-Encoding enc (inflated before
  * the format's decoder sees it), decoded with opts, refused with
- * payload_too_large past max_bytes decoded bytes. The format checks opts (a raw body needs a
+ * payload_too_large past max_bytes decoded bytes (and past max_bytes
+ * inflated by the format itself: opts->max_inflated is replaced by
+ * max_bytes). The format checks opts (a raw body needs a
  * dtype, an .npy body refuses one): that error, or internal_error when out
  * of memory, is written to err and *out is NULL. On success *out owns a new
  * body; free it with api_body_free. */

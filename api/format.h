@@ -12,7 +12,9 @@
     X(API_FORMAT_JSON, "json", api_json_ops, "application/json", NULL)                             \
     X(API_FORMAT_RAW, "raw", api_raw_ops, "application/octet-stream", NULL)                        \
     X(API_FORMAT_NPY, "npy", api_npy_ops, "application/x-npy", NULL)                               \
-    X(API_FORMAT_SAFETENSORS, "safetensors", api_safetensors_ops, "application/x-safetensors", NULL)
+    X(API_FORMAT_SAFETENSORS, "safetensors", api_safetensors_ops, "application/x-safetensors",     \
+      NULL)                                                                                        \
+    X(API_FORMAT_NPZ, "npz", api_npz_ops, "application/x-npz", "application/zip")
 
 enum api_format {
 #define API_FORMAT_ENUM(name, label, ops, type, alias) name,

@@ -4,11 +4,17 @@
  * byte by byte as it arrives; the header dict, buffered (at most
  * API_NPY_MAX_HEADER bytes) and parsed as the Python literal numpy writes;
  * then exactly the declared number of data bytes, fed to the kernel in place
- * (big-endian data byte-swapped, in 64 KiB blocks, through one buffer). */
+ * (big-endian data byte-swapped, in 64 KiB blocks, through one buffer).
+ * The same decoder reads the members of an .npz archive: there positions
+ * count from the member's first byte, details open with the member's name,
+ * and an array the kernel does not sum (integers, bool, complex, ...) is
+ * checked as far as its header and its data skipped. */
 #include "npy_decode.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +25,7 @@
 #define NPY_MAGIC_LEN 6
 #define NPY_PREAMBLE_MAX 12 /* magic, 2 version bytes, a u32 header length */
 #define NPY_ECHO_MAX 40     /* bytes of a header token quoted in a detail */
+#define NPY_DESCR_MAX 96    /* bytes of a skipped member's dtype code kept for the answer */
 
 enum npy_phase {
     NPY_PREAMBLE,
@@ -39,11 +46,20 @@ struct api_npy_decoder {
     size_t header_size;
     size_t header_len;
 
-    size_t elem_size;
+    uint64_t elem_size;        /* bytes per element (item size of a skipped dtype) */
     bool swap;                 /* big-endian data */
     uint64_t data_size;        /* bytes the header declares */
     uint64_t data_left;        /* of those, not read yet */
     struct api_elements elems; /* the data, once the header is parsed */
+
+    /* An .npz member (api_npy_member_new); all false / NULL / 0 for a body. */
+    bool member;
+    const char *label;               /* "npz member 'w.npy'", not owned */
+    uint64_t base;                   /* body offset of the member's first byte */
+    bool inflated;                   /* errors are located at base, the detail says where */
+    bool skip;                       /* a dtype that is not summed: the data is skipped */
+    bool size_unknown;               /* ...and the header does not give its size */
+    char skipped[NPY_DESCR_MAX + 4]; /* its dtype code, as the file has it */
 
     struct api_error *err; /* where this call's error goes (the body's record) */
 };
@@ -68,16 +84,46 @@ static enum api_status npy_create(struct api_result *res, const struct api_decod
     return API_OK;
 }
 
-/* Locates the invalid_npy error just recorded at body offset `offset`. */
-static enum api_status npy_at(struct api_npy_decoder *dec, uint64_t offset)
+/* Records st with a printf-style detail at position pos: the body offset
+ * of a body; in a member, the member's label opens the detail and pos
+ * counts from its first byte (an inflated member's error is located at its
+ * first byte in the body, and the detail gives the position). Returns st. */
+static enum api_status npy_fail_st(struct api_npy_decoder *dec, enum api_status st, uint64_t pos,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum api_status npy_fail_st(struct api_npy_decoder *dec, enum api_status st, uint64_t pos,
+                                   const char *fmt, ...)
 {
-    api_error_at_offset(dec->err, (int64_t)offset);
-    return API_INVALID_NPY;
+    char msg[API_DETAIL_MAX];
+    va_list ap;
+
+    if (dec->err == NULL || dec->err->status != API_OK)
+        return st;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!dec->member) {
+        api_error_set(dec->err, st, "%s", msg);
+        api_error_at_offset(dec->err, (int64_t)pos);
+    } else if (dec->inflated) {
+        api_error_set(dec->err, st, "%s: %s (byte %" PRIu64 " of the inflated member)", dec->label,
+                      msg, pos);
+        api_error_at_offset(dec->err, (int64_t)dec->base);
+    } else {
+        api_error_set(dec->err, st, "%s: %s", dec->label, msg);
+        api_error_at_offset(dec->err, (int64_t)(dec->base + pos));
+    }
+    return st;
 }
 
-/* Records invalid_npy, detail printf-style, at body offset `offset`. */
-#define npy_fail(dec, offset, ...)                                                                 \
-    (api_error_set((dec)->err, API_INVALID_NPY, __VA_ARGS__), npy_at((dec), (offset)))
+/* Records invalid_npy, detail printf-style, at position pos. */
+#define npy_fail(dec, pos, ...) npy_fail_st((dec), API_INVALID_NPY, (pos), __VA_ARGS__)
+
+/* "body", or "member" in an .npz. */
+static const char *unit(const struct api_npy_decoder *dec)
+{
+    return dec->member ? "member" : "body";
+}
 
 /* ---- preamble ------------------------------------------------------------ */
 
@@ -88,7 +134,8 @@ static enum api_status check_preamble_byte(struct api_npy_decoder *dec, size_t i
 
     if (i < NPY_MAGIC_LEN) {
         if (c != (unsigned char)NPY_MAGIC[i])
-            return npy_fail(dec, i, "not an .npy file: the body must start with \\x93NUMPY");
+            return npy_fail(dec, i, "not an .npy file: the %s must start with \\x93NUMPY",
+                            unit(dec));
     } else if (i == 6) {
         if (c < 1 || c > 3)
             return npy_fail(dec, i,
@@ -181,7 +228,107 @@ static enum api_status parse_string(struct hdr *h, const char *what, const unsig
     return API_OK;
 }
 
-/* The descr value: one of <f2 <f4 <f8 >f2 >f4 >f8 =f2 =f4 =f8. */
+/* Reads the decimal digits at d[*i..len) into *out; false when there are
+ * none or they overflow. */
+static bool descr_digits(const unsigned char *d, size_t len, size_t *i, uint64_t *out)
+{
+    size_t start = *i;
+    uint64_t v = 0;
+
+    for (; *i < len && d[*i] >= '0' && d[*i] <= '9'; (*i)++)
+        if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, d[*i] - '0', &v))
+            return false;
+    *out = v;
+    return *i > start;
+}
+
+/* A numpy type string that l2d does not sum but can skip in an .npz:
+ * byte order, kind and item size ('<i8', '|b1', '<c16', '<U5', '|S3',
+ * '|V8', '<f16'), datetimes with a unit ('<M8[ns]'), and the object kind
+ * '|O' (pickled data, whose size the header does not give). Sets
+ * elem_size, or size_unknown. */
+static bool skippable_descr(struct api_npy_decoder *dec, const unsigned char *d, size_t len)
+{
+    size_t i = 2;
+    uint64_t size = 0;
+
+    if (len < 2 || (d[0] != '<' && d[0] != '>' && d[0] != '|' && d[0] != '=') ||
+        memchr("biufcSUVmMO", d[1], 11) == NULL)
+        return false;
+    if (d[1] == 'O') {
+        dec->size_unknown = true;
+        return len == 2 || (descr_digits(d, len, &i, &size) && i == len);
+    }
+    if (!descr_digits(d, len, &i, &size))
+        return false;
+    if (d[1] == 'm' || d[1] == 'M') {
+        if (size != 8)
+            return false;
+        if (i < len && d[i] == '[') { /* a unit: [ns], [10us], [D] */
+            for (i++; i < len && ((d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'z') ||
+                                  (d[i] >= 'A' && d[i] <= 'Z'));
+                 i++)
+                ;
+            if (i == len || d[i++] != ']')
+                return false;
+        }
+    }
+    if (i != len || (d[1] == 'U' && __builtin_mul_overflow(size, 4u, &size)))
+        return false;
+    dec->elem_size = size;
+    return true;
+}
+
+/* Keeps a skipped member's dtype code for the answer: printable ASCII
+ * (others as '?'), cut at NPY_DESCR_MAX bytes with "...". */
+static void keep_skipped(struct api_npy_decoder *dec, const unsigned char *d, size_t len)
+{
+    size_t i;
+    size_t n = len < NPY_DESCR_MAX ? len : NPY_DESCR_MAX;
+
+    for (i = 0; i < n; i++)
+        dec->skipped[i] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
+    if (n < len) {
+        memcpy(dec->skipped + n, "...", 3);
+        n += 3;
+    }
+    dec->skipped[n] = '\0';
+    dec->skip = true;
+}
+
+/* A structured dtype in a member: the Python list literal, skipped as a
+ * whole (brackets balanced, quotes without escapes); its item size is not
+ * worked out, so its data runs to the member's end. */
+static enum api_status skip_structured(struct hdr *h)
+{
+    size_t start = h->i;
+    unsigned depth = 0;
+    unsigned char q = 0;
+
+    for (; h->i < h->n; h->i++) {
+        unsigned char c = h->s[h->i];
+
+        if (q != 0) {
+            if (c == q)
+                q = 0;
+        } else if (c == '\'' || c == '"') {
+            q = c;
+        } else if (c == '[' || c == '(') {
+            depth++;
+        } else if ((c == ']' || c == ')') && --depth == 0) {
+            break;
+        }
+    }
+    if (h->i == h->n)
+        return npy_fail(h->dec, h->base + start, "bad .npy header: unterminated structured descr");
+    h->i++;
+    keep_skipped(h->dec, h->s + start, h->i - start);
+    h->dec->size_unknown = true;
+    return API_OK;
+}
+
+/* The descr value: one of <f2 <f4 <f8 >f2 >f4 >f8 =f2 =f4 =f8 (summed); in
+ * a member also any other numpy dtype (skipped). */
 static enum api_status parse_descr(struct hdr *h)
 {
     struct api_npy_decoder *dec = h->dec;
@@ -191,6 +338,8 @@ static enum api_status parse_descr(struct hdr *h)
     char shown[NPY_ECHO_MAX + 4];
     enum api_status st;
 
+    if (dec->member && at(h, '['))
+        return skip_structured(h);
     if (at(h, '[') || at(h, '('))
         return npy_fail(dec, off,
                         "unsupported .npy dtype: structured arrays are not supported; l2d reads "
@@ -213,6 +362,10 @@ static enum api_status parse_descr(struct hdr *h)
             dec->swap = d[0] == '>';
             return API_OK;
         }
+    }
+    if (dec->member && skippable_descr(dec, d, len)) {
+        keep_skipped(dec, d, len);
+        return API_OK;
     }
     return npy_fail(dec, off,
                     "unsupported .npy dtype '%s': l2d reads float16, float32 and float64 "
@@ -284,7 +437,7 @@ static enum api_status parse_shape(struct hdr *h)
     h->i++;
     skip_ws(h);
     while (!at(h, ')')) {
-        uint64_t dim;
+        uint64_t dim = 0;
 
         if (ndim > 0 && !comma)
             return npy_fail(dec, hdr_off(h), "bad .npy header: expected ',' or ')' in shape");
@@ -381,14 +534,52 @@ static enum api_status parse_header(struct api_npy_decoder *dec)
     for (k = 0; k < dec->res->ndim; k++)
         if (__builtin_mul_overflow(count, dec->res->shape[k], &count))
             break;
-    if (k < dec->res->ndim ||
-        __builtin_mul_overflow(count, (uint64_t)dec->elem_size, &dec->data_size))
+    if (k < dec->res->ndim || __builtin_mul_overflow(count, dec->elem_size, &dec->data_size))
         return npy_fail(dec, shape_off, "bad .npy header: the shape's size overflows 64 bits");
+    if (dec->size_unknown)
+        dec->data_size = UINT64_MAX; /* to the member's end */
     dec->data_left = dec->data_size;
     return API_OK;
 }
 
 /* ---- the stream ---------------------------------------------------------- */
+
+/* The header is complete: parses it and gets ready for the data. */
+static enum api_status start_data(struct api_npy_decoder *dec)
+{
+    if (parse_header(dec) != API_OK)
+        return dec->err->status;
+    free(dec->header);
+    dec->header = NULL;
+    if (!dec->skip &&
+        api_elements_init(&dec->elems, &dec->res->total, dec->res->dtype,
+                          dec->swap && dec->data_size > 0,
+                          dec->member ? dec->label : "the .npy array", dec->err) != API_OK)
+        return dec->err->status;
+    dec->elems.count_nonfinite = dec->res->count_nonfinite;
+    dec->phase = NPY_DATA;
+    return API_OK;
+}
+
+/* Data bytes: summed, or skipped; invalid_length past the declared size. */
+static enum api_status feed_data(struct api_npy_decoder *dec, const unsigned char *p, size_t len)
+{
+    size_t take = len;
+
+    if (take > dec->data_left)
+        take = (size_t)dec->data_left;
+    if (!dec->size_unknown)
+        dec->data_left -= take;
+    dec->pos += take;
+    if (!dec->skip && api_elements_feed(&dec->elems, p, take, dec->err) != API_OK)
+        return dec->err->status;
+    if (take < len)
+        return npy_fail_st(dec, API_INVALID_LENGTH, dec->pos,
+                           "the .npy %s is longer than its header declares (%" PRIu64
+                           " data bytes after a %" PRIu64 "-byte header)",
+                           unit(dec), dec->data_size, dec->pos - dec->data_size);
+    return API_OK;
+}
 
 static enum api_status npy_feed(void *d, const unsigned char *p, size_t len, uint64_t offset,
                                 struct api_error *err)
@@ -418,36 +609,11 @@ static enum api_status npy_feed(void *d, const unsigned char *p, size_t len, uin
         p += take;
         len -= take;
     }
-    if (dec->phase == NPY_HEADER && dec->header_len == dec->header_size) {
-        if (parse_header(dec) != API_OK)
-            return err->status;
-        free(dec->header);
-        dec->header = NULL;
-        if (api_elements_init(&dec->elems, &dec->res->total, dec->res->dtype,
-                              dec->swap && dec->data_size > 0, "the .npy array",
-                              dec->err) != API_OK)
-            return err->status;
-        dec->elems.count_nonfinite = dec->res->count_nonfinite;
-        dec->phase = NPY_DATA;
-    }
-    if (len > 0 && dec->phase == NPY_DATA) {
-        size_t take = len;
-
-        if (take > dec->data_left)
-            take = (size_t)dec->data_left;
-        dec->data_left -= take;
-        dec->pos += take;
-        if (api_elements_feed(&dec->elems, p, take, dec->err) != API_OK)
-            return err->status;
-        if (take < len) {
-            api_error_set(dec->err, API_INVALID_LENGTH,
-                          "the .npy body is longer than its header declares (%" PRIu64
-                          " data bytes after a %" PRIu64 "-byte header)",
-                          dec->data_size, dec->pos - dec->data_size);
-            api_error_at_offset(dec->err, (int64_t)dec->pos);
-            return err->status;
-        }
-    }
+    if (dec->phase == NPY_HEADER && dec->header_len == dec->header_size &&
+        start_data(dec) != API_OK)
+        return err->status;
+    if (len > 0 && dec->phase == NPY_DATA)
+        return feed_data(dec, p, len);
     return API_OK;
 }
 
@@ -457,25 +623,18 @@ static enum api_status npy_finish(void *d, uint64_t length, struct api_error *er
 
     dec->err = err;
     dec->pos = length;
-    if (dec->phase == NPY_PREAMBLE) {
-        npy_fail(dec, dec->pos, "the body ends inside the .npy preamble (%" PRIu64 " bytes)",
-                 dec->pos);
-        return err->status;
-    }
-    if (dec->phase == NPY_HEADER) {
-        /* api_npy_feed parses the header as soon as its last byte arrives. */
-        npy_fail(dec, dec->pos, "the body ends inside the .npy header (%zu of %zu bytes)",
-                 dec->header_len, dec->header_size);
-        return err->status;
-    }
-    if (dec->data_left > 0) {
-        api_error_set(dec->err, API_INVALID_LENGTH,
-                      "the .npy body is shorter than its header declares (%" PRIu64 " of %" PRIu64
-                      " data bytes)",
-                      dec->data_size - dec->data_left, dec->data_size);
-        api_error_at_offset(dec->err, (int64_t)dec->pos);
-        return err->status;
-    }
+    if (dec->phase == NPY_PREAMBLE)
+        return npy_fail(dec, dec->pos, "the %s ends inside the .npy preamble (%" PRIu64 " bytes)",
+                        unit(dec), dec->pos);
+    /* npy_feed parses the header as soon as its last byte arrives. */
+    if (dec->phase == NPY_HEADER)
+        return npy_fail(dec, dec->pos, "the %s ends inside the .npy header (%zu of %zu bytes)",
+                        unit(dec), dec->header_len, dec->header_size);
+    if (dec->data_left > 0 && !dec->size_unknown)
+        return npy_fail_st(dec, API_INVALID_LENGTH, dec->pos,
+                           "the .npy %s is shorter than its header declares (%" PRIu64
+                           " of %" PRIu64 " data bytes)",
+                           unit(dec), dec->data_size - dec->data_left, dec->data_size);
     return API_OK;
 }
 
@@ -491,3 +650,43 @@ static void npy_destroy(void *d)
 }
 
 const struct api_decoder_ops api_npy_ops = {npy_create, npy_feed, npy_finish, npy_destroy};
+
+/* ---- .npz members -------------------------------------------------------- */
+
+enum api_status api_npy_member_new(struct api_result *res, const struct api_npy_member *m,
+                                   struct api_npy_decoder **out, struct api_error *err)
+{
+    struct api_npy_decoder *dec;
+
+    *out = NULL;
+    dec = calloc(1, sizeof *dec);
+    if (dec == NULL)
+        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for an .npz member");
+    dec->res = res;
+    dec->phase = NPY_PREAMBLE;
+    dec->preamble_size = NPY_PREAMBLE_MAX;
+    dec->member = true;
+    dec->label = m->label;
+    dec->base = m->base;
+    dec->inflated = m->inflated;
+    *out = dec;
+    return API_OK;
+}
+
+uint64_t api_npy_member_wants(const struct api_npy_decoder *dec)
+{
+    switch (dec->phase) {
+    case NPY_PREAMBLE: /* up to the version byte, which fixes the preamble's size */
+        return (dec->preamble_len <= NPY_MAGIC_LEN ? NPY_MAGIC_LEN + 1 : dec->preamble_size) -
+               dec->preamble_len;
+    case NPY_HEADER:
+        return dec->header_size - dec->header_len;
+    default:
+        return dec->data_left; /* UINT64_MAX when the size is unknown */
+    }
+}
+
+const char *api_npy_member_skipped(const struct api_npy_decoder *dec)
+{
+    return dec->skip ? dec->skipped : NULL;
+}

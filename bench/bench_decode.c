@@ -1,12 +1,15 @@
-/* bench_decode.c -- decoding throughput of raw, .npy and safetensors
+/* bench_decode.c -- decoding throughput of raw, .npy, .npz and safetensors
  * float32 bodies.
  *
  * Feeds a 256 MiB body through api_body_feed in 16 KiB, 64 KiB and 1 MiB
- * chunks, as the server would, and prints the median GB/s of 7 runs per
- * case and its ratio to the raw body at the same chunk size. The data
- * are random float32 values that are finite in both byte orders, so the
- * same bytes serve as raw, '<f4' and '>f4' bodies, and as a safetensors
- * checkpoint of BENCH_ST_TENSORS float32 tensors. */
+ * chunks, as the server would, and prints the median GB/s of 5 runs per
+ * case, and each case's ratio to raw float32 at the same chunk size. The
+ * data are random float32 values that are finite in both byte orders, so
+ * the same bytes serve as raw, '<f4' and '>f4' bodies, and as the member of
+ * a stored .npz (laid out as np.savez writes it: zip64 extra field, CRC-32
+ * in the local header, which the decoder checks) and as a safetensors
+ * checkpoint of BENCH_ST_TENSORS tensors. BENCH_CPU_TIME=1 times
+ * by the thread's CPU time instead of the wall clock. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,21 +17,38 @@
 #include <string.h>
 #include <time.h>
 
+#include <zlib.h>
+
 #include "../api/body.h"
+#include "../api/crc32.h"
 #include "../tests/support/rng.h"
 
 #define BENCH_DATA_BYTES ((size_t)256 << 20)
 #define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
-#define BENCH_ROOM 1024  /* bytes before the data: room for either header */
-#define BENCH_ST_TENSORS 4
-#define BENCH_CASES 4
 #define BENCH_RUNS 7
+#define BENCH_CASES 5
+#define BENCH_ST_TENSORS 4
+#define BENCH_ROOM 1024   /* room for a safetensors header (within BENCH_PREFIX) */
+#define BENCH_PREFIX 1024 /* room before the data for the .npy, zip and safetensors headers */
+#define BENCH_SUFFIX 128  /* and after it for the central directory and end record */
+#define NPZ_NAME "w.npy"
+#define NPZ_LOCAL (30 + 5 + 20) /* local header, name, zip64 extra field */
+
+/* The clock: wall time, or with BENCH_CPU_TIME=1 in the environment the
+ * thread's CPU time (on a machine shared with other work, time spent
+ * descheduled then does not count). */
+static clockid_t bench_clock(void)
+{
+    const char *v = getenv("BENCH_CPU_TIME");
+
+    return v != NULL && strcmp(v, "1") == 0 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+}
 
 static double now(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock(), &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -45,6 +65,68 @@ static void npy_header(char *buf, const char *descr, size_t n)
     memset(buf + 10, ' ', BENCH_HEADER - 10);
     memcpy(buf + 10, dict, (size_t)len);
     buf[BENCH_HEADER - 1] = '\n';
+}
+
+static void put16(char *p, uint32_t v)
+{
+    p[0] = (char)v;
+    p[1] = (char)(v >> 8);
+}
+
+static void put32(char *p, uint32_t v)
+{
+    put16(p, v);
+    put16(p + 2, v >> 16);
+}
+
+static void put64(char *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Wraps the .npy at npy[0..len), whose CRC-32 is crc, as the one member of
+ * a stored .npz, as np.savez writes it: the local header before it
+ * (NPZ_LOCAL bytes), the central directory and end record after it.
+ * Returns the archive's length. */
+static size_t npz_wrap(char *npy, size_t len, uint32_t crc)
+{
+    char *h = npy - NPZ_LOCAL;
+    char *c = npy + len;
+
+    put32(h, 0x04034b50);
+    put16(h + 4, 20);
+    put16(h + 6, 0);
+    put16(h + 8, 0);
+    put32(h + 10, 0x00210000);
+    put32(h + 14, crc);
+    put32(h + 18, (uint32_t)len);
+    put32(h + 22, (uint32_t)len);
+    put16(h + 26, 5);
+    put16(h + 28, 20);
+    memcpy(h + 30, NPZ_NAME, 5);
+    put16(h + 35, 1);
+    put16(h + 37, 16);
+    put64(h + 39, len);
+    put64(h + 47, len);
+    memset(c, 0, 46);
+    put32(c, 0x02014b50);
+    put16(c + 4, 0x0314);
+    put16(c + 6, 20);
+    put32(c + 12, 0x00210000);
+    put32(c + 16, crc);
+    put32(c + 20, (uint32_t)len);
+    put32(c + 24, (uint32_t)len);
+    put16(c + 28, 5);
+    memcpy(c + 46, NPZ_NAME, 5);
+    c += 51;
+    memset(c, 0, 22);
+    put32(c, 0x06054b50);
+    put16(c + 8, 1);
+    put16(c + 10, 1);
+    put32(c + 12, 51);
+    put32(c + 16, (uint32_t)(len + NPZ_LOCAL));
+    return NPZ_LOCAL + len + 51 + 22;
 }
 
 /* Writes, ending at `end`, the length and header of a safetensors file of
@@ -80,7 +162,7 @@ static char *st_header(char *end, size_t n)
 static double run_once(enum api_format fmt, bool has_dtype, const char *body, size_t len,
                        size_t chunk, double *sum)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, has_dtype, false};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, has_dtype, false, 0};
     struct api_body *b;
     struct api_error err;
     double t0, t1;
@@ -121,16 +203,19 @@ int main(void)
     static const struct {
         const char *name;
         enum api_format fmt;
-        const char *descr; /* .npy descr; NULL otherwise */
+        const char *descr; /* NULL for raw */
+        bool npz;          /* the .npy as the member of a stored .npz */
     } cases[BENCH_CASES] = {
-        {"raw float32", API_FORMAT_RAW, NULL},
-        {"npy <f4", API_FORMAT_NPY, "<f4"},
-        {"npy >f4", API_FORMAT_NPY, ">f4"},
-        {"safetensors", API_FORMAT_SAFETENSORS, NULL},
+        {"raw float32", API_FORMAT_RAW, NULL, false},
+        {"npy <f4", API_FORMAT_NPY, "<f4", false},
+        {"npy >f4", API_FORMAT_NPY, ">f4", false},
+        {"npz stored <f4", API_FORMAT_NPZ, "<f4", true},
+        {"safetensors", API_FORMAT_SAFETENSORS, NULL, false},
     };
     size_t n = BENCH_DATA_BYTES / 4;
-    char *buf = malloc(BENCH_ROOM + BENCH_DATA_BYTES);
-    double raw_rate = 0;
+    char *buf = malloc(BENCH_PREFIX + BENCH_DATA_BYTES + BENCH_SUFFIX);
+    char *data;
+    uint32_t npz_crc;
     uint64_t seed = 1;
     int result = 1;
 
@@ -145,30 +230,41 @@ int main(void)
             v ^= 1u << 30;
         if ((v & 0x7f) == 0x7f) /* ... when read big-endian */
             v ^= 1u << 6;
-        memcpy(buf + BENCH_ROOM + 4 * i, &v, 4);
+        memcpy(buf + BENCH_PREFIX + 4 * i, &v, 4);
     }
-    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs\n"
-           "(the cases take turns within each run, so that a load on the machine falls on "
-           "all of them)\n",
-           BENCH_DATA_BYTES >> 20, BENCH_RUNS);
-    printf("%-14s %10s %10s %8s\n", "format", "chunk", "GB/s", "x raw");
+    data = buf + BENCH_PREFIX;
+    npy_header(data - BENCH_HEADER, "<f4", n);
+    npz_crc = (uint32_t)crc32(0, (const unsigned char *)data - BENCH_HEADER,
+                              (uInt)(BENCH_HEADER + BENCH_DATA_BYTES));
+    printf("bench_decode: %zu MiB float32 body through api_body_feed, median of %d runs, the "
+           "cases interleaved; / raw: the median ratio to the raw run beside it (CRC-32: %s; "
+           "%s time)\n",
+           BENCH_DATA_BYTES >> 20, BENCH_RUNS, api_crc32_name(api_crc32_best()),
+           bench_clock() == CLOCK_MONOTONIC ? "wall" : "CPU");
+    printf("%-16s %10s %10s %8s\n", "format", "chunk", "GB/s", "/ raw");
     for (size_t k = 0; k < 3; k++) {
         double secs[BENCH_CASES][BENCH_RUNS];
         size_t len[BENCH_CASES];
 
         for (int r = 0; r < BENCH_RUNS; r++) {
             for (size_t c = 0; c < BENCH_CASES; c++) {
-                char *body = buf + BENCH_ROOM;
+                char *body = data;
                 double sum = 0;
 
-                /* the headers share the room before the data: written each time */
+                len[c] = BENCH_DATA_BYTES;
                 if (cases[c].descr != NULL) {
-                    body -= BENCH_HEADER;
-                    npy_header(body, cases[c].descr, n);
-                } else if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
-                    body = st_header(body, n);
+                    npy_header(data - BENCH_HEADER, cases[c].descr, n);
+                    body = data - BENCH_HEADER;
+                    len[c] += BENCH_HEADER;
                 }
-                len[c] = BENCH_DATA_BYTES + (size_t)(buf + BENCH_ROOM - body);
+                if (cases[c].npz) {
+                    len[c] = npz_wrap(data - BENCH_HEADER, len[c], npz_crc);
+                    body = data - BENCH_HEADER - NPZ_LOCAL;
+                }
+                if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
+                    body = st_header(data, n);
+                    len[c] = BENCH_DATA_BYTES + (size_t)(data - body);
+                }
                 secs[c][r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body, len[c],
                                       chunks[k], &sum);
                 if (secs[c][r] < 0)
@@ -176,14 +272,14 @@ int main(void)
             }
         }
         for (size_t c = 0; c < BENCH_CASES; c++) {
-            double rate;
+            double ratio[BENCH_RUNS];
 
+            for (int r = 0; r < BENCH_RUNS; r++)
+                ratio[r] = ((double)len[c] / secs[c][r]) / ((double)len[0] / secs[0][r]);
+            qsort(ratio, BENCH_RUNS, sizeof ratio[0], cmp_double);
             qsort(secs[c], BENCH_RUNS, sizeof secs[c][0], cmp_double);
-            rate = (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9;
-            if (c == 0)
-                raw_rate = rate;
-            printf("%-14s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunks[k] >> 10, rate,
-                   rate / raw_rate);
+            printf("%-16s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunks[k] >> 10,
+                   (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9, ratio[BENCH_RUNS / 2]);
         }
     }
     result = 0;

@@ -24,6 +24,8 @@ Test(body, content_types_accepted)
         {"application/octet-stream; foo=bar; baz=1", API_FORMAT_RAW},
         {"application/x-npy", API_FORMAT_NPY},
         {"APPLICATION/X-NPY;", API_FORMAT_NPY},
+        {"application/x-npz", API_FORMAT_NPZ},
+        {"Application/Zip; x=1", API_FORMAT_NPZ},
     };
 
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -68,6 +70,7 @@ Test(body, content_types_refused_with_415_detail)
         cr_assert_not_null(strstr(err.detail, "application/json"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/octet-stream"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/x-npy"), "%s", err.detail);
+        cr_assert_not_null(strstr(err.detail, "application/x-npz"), "%s", err.detail);
     }
 
     struct api_error err;
@@ -77,7 +80,7 @@ Test(body, content_types_refused_with_415_detail)
     cr_assert_str_eq(err.detail,
                      "unsupported Content-Type 'application/x-www-form-urlencoded': send one of "
                      "application/json, application/octet-stream, application/x-npy, "
-                     "application/x-safetensors");
+                     "application/x-safetensors, application/x-npz");
 
     /* Non-ASCII is not echoed raw, and a long value is cut. */
     char long_ct[300];
@@ -88,7 +91,7 @@ Test(body, content_types_refused_with_415_detail)
     cr_assert_eq(api_content_type_parse(long_ct, &fmt, &err), API_UNSUPPORTED_MEDIA_TYPE);
     cr_assert_not_null(strstr(err.detail, "'aaa?aaaa"));
     cr_assert_not_null(strstr(err.detail, "aaa...'"));
-    cr_assert_lt(strlen(err.detail), 200);
+    cr_assert_lt(strlen(err.detail), 300);
     for (const char *p = err.detail; *p != '\0'; p++)
         cr_assert(*p >= 0x20 && *p < 0x7f);
 
@@ -103,7 +106,7 @@ Test(body, raw_requires_dtype)
 
     api_error_init(&err);
     cr_assert_eq(api_body_new(API_FORMAT_RAW,
-                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false},
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0},
                               API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
                  API_INVALID_DTYPE);
     cr_assert_null(body);
@@ -119,7 +122,7 @@ Test(body, npy_forbids_dtype)
 
     api_error_init(&err);
     cr_assert_eq(api_body_new(API_FORMAT_NPY,
-                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false},
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false, 0},
                               API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
                  API_INVALID_NPY);
     cr_assert_null(body);
@@ -134,7 +137,7 @@ Test(body, npy_forbids_dtype)
 static enum api_status run(enum api_format fmt, bool has_dtype, enum l2_dtype dtype, const char *s,
                            size_t len, uint64_t seed, struct api_body **out, struct api_error *err)
 {
-    struct api_decode_opts opts = {dtype, has_dtype, false};
+    struct api_decode_opts opts = {dtype, has_dtype, false, 0};
     enum api_status st;
     size_t at = 0;
 
@@ -374,7 +377,7 @@ Test(body, rechunking_invariance_all_formats)
 Test(body, empty_chunks_with_null_buffer)
 {
     for (int f = 0; f < API_FORMAT_COUNT; f++) {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT32, f == API_FORMAT_RAW, false};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT32, f == API_FORMAT_RAW, false, 0};
         struct api_body *body;
         struct api_error err;
 
@@ -392,7 +395,7 @@ Test(body, empty_chunks_with_null_buffer)
  * and not decoded, whatever the format. */
 Test(body, decoded_size_limit)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0};
     struct api_body *body;
     struct api_error err;
     const char zeros[20] = {0};
@@ -411,7 +414,7 @@ Test(body, decoded_size_limit)
 /* Every format in the list has a label, a decoder and a media type. */
 Test(body, format_list)
 {
-    static const char *const labels[] = {"json", "raw", "npy", "safetensors"};
+    static const char *const labels[] = {"json", "raw", "npy", "safetensors", "npz"};
 
     cr_assert_eq(API_FORMAT_COUNT, sizeof labels / sizeof labels[0]);
     for (int f = 0; f < API_FORMAT_COUNT; f++) {

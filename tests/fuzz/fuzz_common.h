@@ -194,6 +194,10 @@ static inline void fuzz_same_result(const char *what, const struct api_result *a
                        fuzz_bits(ta->half_sum) == fuzz_bits(tb->half_sum),
                    "%s: tensor %zu sums differ", what, i);
         FUZZ_CHECK(ta->count == tb->count, "%s: tensor %zu count differs", what, i);
+        FUZZ_CHECK(ta->dtype == tb->dtype, "%s: tensor %zu dtype differs", what, i);
+        FUZZ_CHECK((ta->skipped == NULL) == (tb->skipped == NULL) &&
+                       (ta->skipped == NULL || strcmp(ta->skipped, tb->skipped) == 0),
+                   "%s: tensor %zu skipped differs", what, i);
         FUZZ_CHECK(ta->ndim == tb->ndim, "%s: tensor %zu ndim differs", what, i);
         for (d = 0; d < ta->ndim; d++)
             FUZZ_CHECK(ta->shape[d] == tb->shape[d], "%s: tensor %zu shape[%u] differs", what, i,
@@ -231,7 +235,7 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     enum api_status st;
     size_t i, start = 0;
 
-    struct api_decode_opts opts = {in->dtype, in->has_dtype, false};
+    struct api_decode_opts opts = {in->dtype, in->has_dtype, false, 0};
 
     api_error_init(err);
     st = api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, err);

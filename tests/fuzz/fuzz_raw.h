@@ -19,7 +19,7 @@
 static enum api_status raw_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                   struct api_error *err)
 {
-    struct api_decode_opts opts = {in->dtype, true, false};
+    struct api_decode_opts opts = {in->dtype, true, false, 0};
 
     return fuzz_run_ops(&api_raw_ops, &opts, res, in->body, in->len, step, err);
 }

@@ -27,7 +27,7 @@
 static enum api_status st_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
                                  struct api_error *err)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
 
     return fuzz_run_ops(&api_safetensors_ops, &opts, res, in->body, in->len, step, err);
 }
