@@ -80,10 +80,10 @@ static inline __attribute__((always_inline)) uint64_t accum_max(uint64_t a, uint
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* One iteration's elements as vectors of the compiler's generic kind (SIMD
  * where the CPU has it, else plain integers): the largest magnitude is kept
- * this way beside the scalar bucket adds, at a fraction of their cost (kept
- * in scalars it took a quarter of the speed). Magnitudes (sign cleared)
- * compare as signed integers, float64 ones as doubles (x86-64's baseline
- * has no 64-bit integer compare; the default floating-point mode, without
+ * this way beside the scalar bucket adds, at a fraction of their cost, and
+ * NaNs are searched 64 bytes at a time. Magnitudes (sign cleared) compare as
+ * signed integers, float64 ones as doubles (x86-64's baseline has no 64-bit
+ * integer compare; the default floating-point mode, without
  * denormals-are-zero, is assumed). */
 typedef int16_t accum_v16 __attribute__((vector_size(16)));
 typedef int32_t accum_v32 __attribute__((vector_size(16)));
