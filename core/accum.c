@@ -197,10 +197,10 @@ void l2_accum_add_nonfinite(struct l2_accum *acc, double x)
 {
     if (isfinite(x)) {
         l2_accum_add(acc, x);
-        return;
+    } else {
+        accum_count_nonfinite(acc, x);
+        acc->count++;
     }
-    accum_count_nonfinite(acc, x);
-    acc->count++;
 }
 
 void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src)

@@ -4,7 +4,8 @@
  * fixed-point integer wide enough for any float64 square (down to the square
  * of the smallest subnormal, 2^-2148) times any 64-bit count. Nothing is
  * rounded until a result is read, and then only once, so the answer never
- * depends on the order, the count or the block sizes of the elements. */
+ * depends on the order, the count or the block sizes of the elements. Beside
+ * it: the count, the largest magnitude, and the NaN and infinity counts. */
 #ifndef L2_ACCUM_H
 #define L2_ACCUM_H
 

@@ -80,7 +80,7 @@ ACCUM_INLINE void accum_prefetch(const unsigned char *p, const unsigned char *en
 /* Mask of the first r < 16 lanes (all 16 when r >= 16). */
 static inline __mmask16 accum_mask16(size_t r)
 {
-    return r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << r) - 1);
+    return (__mmask16)(r >= 16 ? 0xffffu : (1u << r) - 1);
 }
 
 /* ---- float32, float16, bfloat16 ---------------------------------------- */

@@ -4,9 +4,10 @@
  * is the integer m^2 at bit 2e of the fixed-point sum. The square is added as
  * a plain integer into a bucket indexed by the element's exponent field, and
  * the buckets go into the wide sum before any could overflow. The field of
- * NaN and infinity has its own bucket: one test per block finds them. The
- * largest magnitude is the largest of the elements' bits with the sign
- * cleared, as IEEE magnitudes order as their bits do. */
+ * NaN and infinity has its own bucket: one test per block finds them (and
+ * the feed stops clean before them). The largest magnitude is the largest of
+ * the elements' bits with the sign cleared: IEEE magnitudes order as their
+ * bits do. */
 #include "accum_impl.h"
 
 #include <string.h>
@@ -79,10 +80,10 @@ static inline __attribute__((always_inline)) uint64_t accum_max(uint64_t a, uint
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* One iteration's elements as vectors of the compiler's generic kind (SIMD
  * where the CPU has it, else plain integers): the largest magnitude is kept
- * this way beside the scalar bucket adds, at a fraction of their cost (kept
- * in scalars it took a quarter of the speed). Magnitudes (sign cleared)
- * compare as signed integers, float64 ones as doubles (x86-64's baseline
- * has no 64-bit integer compare; the default floating-point mode, without
+ * this way beside the scalar bucket adds, at a fraction of their cost, and
+ * NaNs are searched 64 bytes at a time. Magnitudes (sign cleared) compare as
+ * signed integers, float64 ones as doubles (x86-64's baseline has no 64-bit
+ * integer compare; the default floating-point mode, without
  * denormals-are-zero, is assumed). */
 typedef int16_t accum_v16 __attribute__((vector_size(16)));
 typedef int32_t accum_v32 __attribute__((vector_size(16)));
@@ -93,6 +94,72 @@ _Static_assert(ACCUM_WAYS == 8, "a vector holds one iteration's elements");
 #else
 #define ACCUM_VMAX 0 /* lanes would hold byte-swapped elements */
 #endif
+
+/* The largest magnitude bits of a block's elements, of a type of w bytes,
+ * fbits fraction and ebits exponent bits, as the bucket loops keep it. */
+struct accum_bmax {
+#if ACCUM_VMAX
+    accum_v16 h;    /* w == 2 */
+    accum_v32 f[2]; /* w == 4 */
+    accum_v64 d[2]; /* w == 8 */
+#endif
+    uint64_t x; /* tails (and all of it without vectors) */
+};
+
+/* Takes the 8 (w <= 4) or 4 (w == 8) elements at r into m. */
+static inline __attribute__((always_inline)) void accum_bmax_step(struct accum_bmax *m,
+                                                                  const unsigned char *r,
+                                                                  unsigned w, unsigned fbits,
+                                                                  unsigned ebits)
+{
+#if ACCUM_VMAX
+    if (w == 2) {
+        accum_v16 v, c;
+        memcpy(&v, r, sizeof v);
+        v &= (int16_t)((1u << (fbits + ebits)) - 1);
+        c = v > m->h;
+        m->h = (v & c) | (m->h & ~c);
+    } else if (w == 4) {
+        for (unsigned k = 0; k < 2; k++) {
+            accum_v32 v, c;
+            memcpy(&v, r + k * sizeof v, sizeof v);
+            v &= (int32_t)((UINT32_C(1) << (fbits + ebits)) - 1);
+            c = v > m->f[k];
+            m->f[k] = (v & c) | (m->f[k] & ~c);
+        }
+    } else {
+        for (unsigned k = 0; k < 2; k++) {
+            accum_v64 v, c;
+            memcpy(&v, r + k * sizeof v, sizeof v);
+            v &= (int64_t)((UINT64_C(1) << (fbits + ebits)) - 1);
+            c = (accum_vd)v > (accum_vd)m->d[k];
+            m->d[k] = (v & c) | (m->d[k] & ~c);
+        }
+    }
+#else
+    for (unsigned k = 0; k < (w == 8 ? 4 : 8); k++)
+        m->x = accum_max(m->x, accum_load(r + k * w, w), fbits, ebits);
+#endif
+}
+
+/* The largest of m's magnitude bits and xmax. */
+static inline __attribute__((always_inline)) uint64_t
+accum_bmax_end(const struct accum_bmax *m, uint64_t xmax, unsigned fbits, unsigned ebits)
+{
+    uint64_t x = m->x > xmax ? m->x : xmax;
+    (void)fbits, (void)ebits; /* used with vectors */
+#if ACCUM_VMAX
+    for (unsigned k = 0; k < 8; k++)
+        x = accum_max(x, (uint64_t)(uint16_t)m->h[k], fbits, ebits);
+    for (unsigned k = 0; k < 4; k++)
+        x = accum_max(accum_max(x, (uint32_t)m->f[0][k], fbits, ebits), (uint32_t)m->f[1][k], fbits,
+                      ebits);
+    for (unsigned k = 0; k < 2; k++)
+        x = accum_max(accum_max(x, (uint64_t)m->d[0][k], fbits, ebits), (uint64_t)m->d[1][k], fbits,
+                      ebits);
+#endif
+    return x;
+}
 
 /* Adds n elements one by one: the path for tiny feeds. */
 static inline __attribute__((always_inline)) enum l2_status
@@ -226,9 +293,6 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
      * load would falsely wait on the other array's store) */
     uint64_t b[ACCUM_WAYS][NB + PAD];
     uint64_t xmax = 0; /* largest magnitude bits of the blocks done */
-#if ACCUM_VMAX
-    const int32_t abs_mask = (int32_t)((UINT32_C(1) << (fbits + ebits)) - 1);
-#endif
 
     if (n < direct_max)
         return accum_feed_direct(acc, p, n, bad_index, t, w, fbits, ebits, bias);
@@ -237,11 +301,7 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
         size_t len = n - base < block ? n - base : block;
         const unsigned char *q = p + base * w;
         size_t j = 0;
-        uint64_t x0 = 0, x1 = 0; /* the block's largest magnitude bits (scalar, tail) */
-#if ACCUM_VMAX
-        accum_v16 m16 = {0}; /* the block's vector maxima, for w == 2 and w == 4 */
-        accum_v32 m32 = {0}, n32 = {0};
-#endif
+        struct accum_bmax bm = {0};
 
         for (unsigned k = 0; k < ACCUM_WAYS; k++)
             memset(b[k], 0, nb * sizeof b[k][0]); /* float16 uses 32 of the 256 */
@@ -257,35 +317,12 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
             accum_bucket(b[5], accum_load(r + 5 * w, w), fbits, ebits);
             accum_bucket(b[6], accum_load(r + 6 * w, w), fbits, ebits);
             accum_bucket(b[7], accum_load(r + 7 * w, w), fbits, ebits);
-#if ACCUM_VMAX
-            if (w == 2) {
-                accum_v16 v, c;
-                memcpy(&v, r, sizeof v);
-                v &= (int16_t)abs_mask;
-                c = v > m16;
-                m16 = (v & c) | (m16 & ~c);
-            } else {
-                accum_v32 v, u, c, d;
-                memcpy(&v, r, sizeof v);
-                memcpy(&u, r + sizeof v, sizeof u);
-                v &= abs_mask;
-                u &= abs_mask;
-                c = v > m32;
-                d = u > n32;
-                m32 = (v & c) | (m32 & ~c);
-                n32 = (u & d) | (n32 & ~d);
-            }
-#else
-            for (unsigned k = 0; k < ACCUM_WAYS; k += 2) {
-                x0 = accum_max(x0, accum_load(r + k * w, w), fbits, ebits);
-                x1 = accum_max(x1, accum_load(r + (k + 1) * w, w), fbits, ebits);
-            }
-#endif
+            accum_bmax_step(&bm, r, w, fbits, ebits);
         }
         for (; j < len; j++) {
             uint64_t u = accum_load(q + j * w, w);
             accum_bucket(b[0], u, fbits, ebits);
-            x0 = accum_max(x0, u, fbits, ebits);
+            bm.x = accum_max(bm.x, u, fbits, ebits);
         }
 
         uint64_t nonfinite = 0;
@@ -301,16 +338,7 @@ accum_feed_narrow(struct l2_accum *acc, const unsigned char *p, size_t n, size_t
             if (s)
                 l2_accum_add_at(acc->limb, s, l2_accum_shift(e, fbits, bias));
         }
-#if ACCUM_VMAX
-        for (unsigned k = 0; k < 8; k++)
-            x0 = accum_max(x0, (uint64_t)(uint16_t)m16[k], fbits, ebits);
-        for (unsigned k = 0; k < 4; k++) {
-            x0 = accum_max(x0, (uint64_t)(uint32_t)m32[k], fbits, ebits);
-            x1 = accum_max(x1, (uint64_t)(uint32_t)n32[k], fbits, ebits);
-        }
-#endif
-        x0 = x0 > x1 ? x0 : x1;
-        xmax = x0 > xmax ? x0 : xmax;
+        xmax = accum_bmax_end(&bm, xmax, fbits, ebits);
     }
     l2_accum_take_max(acc, t, xmax);
     return L2_OK;
@@ -331,12 +359,10 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
                                      size_t *bad_index)
 {
     enum { NB = 1 << L2_FLOAT64_EBITS, PAD = 4, W = L2_FLOAT64_BYTES };
+    enum { FB = L2_FLOAT64_FBITS, EB = L2_FLOAT64_EBITS };
     const size_t block = (size_t)1 << 22;
     l2_accum_u128 b[ACCUM_WAYS64][NB + PAD]; /* padded as in accum_feed_narrow */
     uint64_t xmax = 0;                       /* largest magnitude bits of the blocks done */
-#if ACCUM_VMAX
-    const int64_t abs_mask = (int64_t)((UINT64_C(1) << L2_FLOAT64_SIGN) - 1);
-#endif
 
     if (n < ACCUM_DIRECT_F64)
         return accum_feed_direct(acc, p, n, bad_index, ACCUM_LAYOUT(FLOAT64));
@@ -345,10 +371,7 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
         size_t len = n - base < block ? n - base : block;
         const unsigned char *q = p + base * W;
         size_t j = 0;
-        uint64_t x0 = 0, x1 = 0; /* the block's largest magnitude bits (scalar, tail) */
-#if ACCUM_VMAX
-        accum_v64 m0 = {0}, m1 = {0}; /* the block's vector maxima */
-#endif
+        struct accum_bmax bm = {0};
 
         memset(b, 0, sizeof b);
         for (; j + 4 <= len; j += 4) {
@@ -358,51 +381,28 @@ static enum l2_status accum_feed_f64(struct l2_accum *acc, const unsigned char *
             accum_bucket128(b[1 % ACCUM_WAYS64], accum_load(r + W, W));
             accum_bucket128(b[2 % ACCUM_WAYS64], accum_load(r + 2 * W, W));
             accum_bucket128(b[3 % ACCUM_WAYS64], accum_load(r + 3 * W, W));
-#if ACCUM_VMAX
-            accum_v64 v, u, c, d;
-            memcpy(&v, r, sizeof v);
-            memcpy(&u, r + sizeof v, sizeof u);
-            v &= abs_mask;
-            u &= abs_mask;
-            c = (accum_vd)v > (accum_vd)m0;
-            d = (accum_vd)u > (accum_vd)m1;
-            m0 = (v & c) | (m0 & ~c);
-            m1 = (u & d) | (m1 & ~d);
-#else
-            x0 = accum_max(accum_max(x0, accum_load(r, W), L2_FLOAT64_FBITS, L2_FLOAT64_EBITS),
-                           accum_load(r + 2 * W, W), L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-            x1 = accum_max(accum_max(x1, accum_load(r + W, W), L2_FLOAT64_FBITS, L2_FLOAT64_EBITS),
-                           accum_load(r + 3 * W, W), L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-#endif
+            accum_bmax_step(&bm, r, W, FB, EB);
         }
         for (; j < len; j++) {
             uint64_t u = accum_load(q + j * W, W);
             accum_bucket128(b[0], u);
-            x0 = accum_max(x0, u, L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
+            bm.x = accum_max(bm.x, u, FB, EB);
         }
 
         l2_accum_u128 nonfinite = 0;
         for (unsigned k = 0; k < ACCUM_WAYS64; k++)
             nonfinite |= b[k][L2_FLOAT64_EALL];
         if (nonfinite)
-            return accum_stop(acc, L2_DTYPE_FLOAT64, p, base,
-                              accum_find_bad(q, len, W, L2_FLOAT64_FBITS, L2_FLOAT64_EBITS), xmax,
-                              bad_index);
+            return accum_stop(acc, L2_DTYPE_FLOAT64, p, base, accum_find_bad(q, len, W, FB, EB),
+                              xmax, bad_index);
         for (unsigned e = 0; e < NB - 1; e++) {
             l2_accum_u128 s = 0;
             for (unsigned k = 0; k < ACCUM_WAYS64; k++)
                 s += b[k][e];
             if (s)
-                l2_accum_add_at(acc->limb, s, l2_accum_shift(e, L2_FLOAT64_FBITS, L2_FLOAT64_BIAS));
+                l2_accum_add_at(acc->limb, s, l2_accum_shift(e, FB, L2_FLOAT64_BIAS));
         }
-#if ACCUM_VMAX
-        for (unsigned k = 0; k < 2; k++) {
-            x0 = accum_max(x0, (uint64_t)m0[k], L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-            x1 = accum_max(x1, (uint64_t)m1[k], L2_FLOAT64_FBITS, L2_FLOAT64_EBITS);
-        }
-#endif
-        x0 = x0 > x1 ? x0 : x1;
-        xmax = x0 > xmax ? x0 : xmax;
+        xmax = accum_bmax_end(&bm, xmax, FB, EB);
     }
     l2_accum_take_max(acc, L2_DTYPE_FLOAT64, xmax);
     return L2_OK;
