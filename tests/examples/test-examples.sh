@@ -3,8 +3,8 @@
 # and numpy, JavaScript with Node's fetch, shell with curl) against a live l2d
 # on a free loopback port, and check what each prints against the exact
 # answers: [[1,2],[3,4]] -> loss 15.0; float32 [0.5,-1.25,2,3] -> sum_squares
-# 14.8125, loss 7.40625, scale 0.01 -> 0.0740625; an integer scale -> 400
-# invalid_scale.
+# 14.8125, loss 7.40625, scale 0.01 -> 0.0740625; an .npz and a safetensors
+# checkpoint per tensor (Python); an integer scale -> 400 invalid_scale.
 #
 # Usage: tests/examples/test-examples.sh [L2D_BINARY]     (default build/l2d)
 # PYTHON picks the interpreter (default /usr/bin/python3: Debian's, which has
@@ -80,6 +80,12 @@ cat >"$W/python.want" <<'EOF'
 json [[1,2],[3,4]]: loss=15.0 sum_squares=30.0 count=4 shape=[2, 2] dtype=float64
 raw float32 [0.5,-1.25,2,3]: loss=7.40625 sum_squares=14.8125 count=4 shape=[4] dtype=float32
 npy float64 [[1,2],[3,4]] scale=0.01: loss=0.15 sum_squares=30.0 count=4 shape=[2, 2] dtype=float64
+npz: loss=15.125 count=5 max_abs=4.0 skipped={'step': '<i8'}
+  kernel: dtype=float32 shape=[2, 2] loss=15.0 norm=5.477225575051661
+  bias: dtype=float16 shape=[1] loss=0.125 norm=0.5
+safetensors scale=0.01: loss=0.1525 sum_squares=30.5 count=6
+  dense/bias: dtype=float64 shape=[2] loss=0.0025
+  dense/kernel: dtype=float32 shape=[2, 2] loss=0.15
 error: 400 invalid_scale: scale cannot be an integer: 1
 EOF
 cat >"$W/node.want" <<'EOF'
@@ -90,11 +96,11 @@ error: 400 invalid_scale: scale cannot be an integer: 1
 EOF
 cat >"$W/shell.want" <<'EOF'
 json [[1,2],[3,4]]:
-{"loss": 15.0, "sum_squares": 30.0, "norm": 5.477225575051661, "count": 4, "shape": [2, 2], "dtype": "float64"}
+{"loss": 15.0, "sum_squares": 30.0, "norm": 5.477225575051661, "count": 4, "max_abs": 4.0, "shape": [2, 2], "dtype": "float64"}
 raw float32 [0.5,-1.25,2,3]:
-{"loss": 7.40625, "sum_squares": 14.8125, "norm": 3.848701079585163, "count": 4, "shape": [4], "dtype": "float32"}
+{"loss": 7.40625, "sum_squares": 14.8125, "norm": 3.848701079585163, "count": 4, "max_abs": 3.0, "shape": [4], "dtype": "float32"}
 raw float32 [0.5,-1.25,2,3] scale=0.01:
-{"loss": 0.0740625, "sum_squares": 14.8125, "norm": 3.848701079585163, "count": 4, "shape": [4], "dtype": "float32", "scale": 0.01}
+{"loss": 0.0740625, "sum_squares": 14.8125, "norm": 3.848701079585163, "count": 4, "max_abs": 3.0, "shape": [4], "dtype": "float32", "scale": 0.01}
 error (integer scale):
 {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "scale cannot be an integer: 1", "code": "invalid_scale"} HTTP 400
 EOF
@@ -103,10 +109,10 @@ check python "$W/python.want" "$PYTHON" examples/client.py "$URL"
 check node "$W/node.want" "$NODE" examples/client.mjs "$URL"
 check shell "$W/shell.want" sh examples/client.sh "$URL"
 
-# Each client really reached this server: 4 + 4 + 4 requests in its log.
+# Each client really reached this server: 6 + 4 + 4 requests in its log.
 requests=$(grep -cE ' POST /(l2_loss|regularize)' "$W/server.log" || true)
-[ "$requests" -eq 12 ] || {
-    echo "test-examples: FAIL: server logged $requests compute requests, expected 12" >&2
+[ "$requests" -eq 14 ] || {
+    echo "test-examples: FAIL: server logged $requests compute requests, expected 14" >&2
     failures=$((failures + 1))
 }
 
