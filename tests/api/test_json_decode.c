@@ -15,21 +15,13 @@
 
 #include "api/json_decode.h"
 #include "tests/support/oracle.h"
-
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
+#include "tests/support/bits.h"
+#include "tests/support/rng.h"
 
 static uint64_t rng_state = 0x853c49e6748fea9bu;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
+    return rng_xorshift64s(&rng_state);
 }
 
 /* ---- decoding with chosen chunk boundaries ------------------------------ */

@@ -12,13 +12,7 @@
 
 #include "api/numparse.h"
 #include "tests/support/rng.h"
-
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
+#include "tests/support/bits.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u; /* rng_xorshift64s */
 

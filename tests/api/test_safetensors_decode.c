@@ -15,6 +15,7 @@
 #include "tests/support/decode.h"
 #include "tests/support/oracle.h"
 #include "tests/support/safetensors_gen.h"
+#include "tests/support/bits.h"
 
 #define SMALL_CHUNK 13
 #define RECHUNKINGS 100
@@ -152,13 +153,6 @@ static enum api_status decode(const void *b, size_t n, enum chunking how, uint64
     struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
 
     return decode_chunked(&api_safetensors_ops, &opts, b, n, how, seed, SMALL_CHUNK, res, err);
-}
-
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, 8);
-    return u;
 }
 
 static const struct api_tensor *find(const struct api_result *res, const char *name)

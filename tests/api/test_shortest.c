@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/shortest.h"
+#include "tests/support/rng.h"
 
 /* Outputs of Python 3's repr(float). */
 static const struct {
@@ -77,14 +78,6 @@ Test(shortest, non_finite_as_repr)
     cr_assert_str_eq(buf, "-inf");
     api_shortest_repr(NAN, buf);
     cr_assert_str_eq(buf, "nan");
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
 }
 
 /* Significant digits of a repr string, and its value as an exact decimal. */
@@ -174,7 +167,7 @@ Test(shortest, round_trip_and_minimal_property, .timeout = 60)
 
     mpfr_init2(exact, 64);
     while (checked < 100000) {
-        uint64_t bits = xorshift(&seed);
+        uint64_t bits = rng_xorshift64(&seed);
         double x;
 
         memcpy(&x, &bits, sizeof x);

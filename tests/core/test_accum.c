@@ -15,6 +15,8 @@
 #include "core/accum.h"
 #include "core/accum_impl.h"
 #include "tests/support/oracle.h"
+#include "tests/support/bits.h"
+#include "tests/support/rng.h"
 
 /* Defines test name in suite accum (the implementation l2_accum_feed picks),
  * in suite accum_portable (the portable code forced) and in accum_avx2 (the
@@ -40,20 +42,10 @@
 static const enum l2_dtype all_types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
                                            L2_DTYPE_FLOAT64};
 
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
 static uint64_t rng_state = 0x243f6a8885a308d3u;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
+    return rng_xorshift64s(&rng_state);
 }
 
 /* Writes element i of dtype t with raw bits u, little-endian. */

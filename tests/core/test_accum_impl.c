@@ -14,6 +14,8 @@
 #include "core/accum.h"
 #include "core/accum_impl.h"
 #include "tests/support/oracle.h"
+#include "tests/support/bits.h"
+#include "tests/support/rng.h"
 
 static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
                                        L2_DTYPE_FLOAT64};
@@ -35,10 +37,7 @@ static unsigned ebits_of(enum l2_dtype t)
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
+    return rng_xorshift64s(&rng_state);
 }
 
 /* Bits of dtype t with sign s, exponent field e and fraction f. */

@@ -13,24 +13,16 @@
 
 #include "core/accum.h"
 #include "core/accum_impl.h"
+#include "tests/support/bits.h"
+#include "tests/support/rng.h"
 
 static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
                                        L2_DTYPE_FLOAT64};
 
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
 static uint64_t rng_state = 0x6a09e667f3bcc909u;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
+    return rng_xorshift64s(&rng_state);
 }
 
 static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)

@@ -10,13 +10,8 @@
 
 #include "core/dtype.h"
 #include "tests/support/oracle.h"
-
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
+#include "tests/support/bits.h"
+#include "tests/support/rng.h"
 
 /* Same value and sign, or both NaN. */
 static bool same(double a, double b)
@@ -28,10 +23,7 @@ static bool same(double a, double b)
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
+    return rng_xorshift64s(&rng_state);
 }
 
 /* float16 bits decoded by definition: (-1)^s * 2^(e-15) * (1 + f/1024). */

@@ -7,13 +7,8 @@
 #include <string.h>
 
 #include "tests/support/oracle.h"
-
-static uint64_t bits_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
+#include "tests/support/bits.h"
+#include "tests/support/rng.h"
 
 /* Rounds sum_i 2^e[i] (exact, any exponents) to float64. */
 static bool round_pow2_sum(const long *e, size_t n, double *out)
