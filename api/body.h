@@ -1,8 +1,8 @@
 /* body.h -- one request body, decoded as it streams, whatever its format.
  *
- * The server picks the format from Content-Type (api_content_type_parse),
- * makes a body with the query's decoding options, feeds every upload chunk
- * and reads the result at the end. The body is the one owner of the decoded
+ * The server picks the format from Content-Type (api_content_type_parse in
+ * format.h), makes a body with the query's decoding options, feeds every
+ * upload chunk and reads the result at the end. The body is the one owner of the decoded
  * offset and of the first error: the format's decoder (api/format.h) writes
  * its error, with its position, straight into the body's record. */
 #ifndef API_BODY_H
@@ -17,12 +17,6 @@
 #include "format.h"
 
 struct api_body;
-
-/* Parses a Content-Type header value (NULL when absent, which means JSON):
- * media type case-insensitive, parameters ignored. API_UNSUPPORTED_MEDIA_TYPE,
- * with a detail naming the accepted types, for anything else. */
-enum api_status api_content_type_parse(const char *content_type, enum api_format *out,
-                                       struct api_error *err);
 
 /* A body of format fmt, sent with Content-Encoding enc (inflated before
  * the format's decoder sees it), decoded with opts, refused with

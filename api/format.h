@@ -7,6 +7,7 @@
 #define API_FORMAT_H
 
 #include "decoder.h"
+#include "error.h"
 
 #define API_FORMAT_LIST(X)                                                                         \
     X(API_FORMAT_JSON, "json", api_json_ops, "application/json", NULL)                             \
@@ -32,5 +33,12 @@ const char *api_format_label(enum api_format fmt);
 
 /* The decoder operations of fmt. */
 const struct api_decoder_ops *api_format_ops(enum api_format fmt);
+
+/* Parses a Content-Type header value (NULL when absent, which means JSON):
+ * media type case-insensitive, parameters ignored, a format's media type or
+ * its alias. API_UNSUPPORTED_MEDIA_TYPE, with a detail naming the accepted
+ * types, for anything else (*out is then left alone). */
+enum api_status api_content_type_parse(const char *content_type, enum api_format *out,
+                                       struct api_error *err);
 
 #endif
