@@ -10,58 +10,9 @@
 #include "tests/support/oracle.h"
 #include "tests/support/chunks.h"
 #include "tests/support/decode.h"
+#include "tests/support/elem_bits.h"
 
 #define RAW_MAX_BODY 4096
-
-static size_t size_of(enum l2_dtype dt)
-{
-    return dt == L2_DTYPE_FLOAT64 ? 8 : dt == L2_DTYPE_FLOAT32 ? 4 : 2;
-}
-
-/* The value of an element's bits, decoded here independently of core/. */
-static double value_of(enum l2_dtype dt, uint64_t bits)
-{
-    if (dt == L2_DTYPE_FLOAT64) {
-        double d;
-        memcpy(&d, &bits, 8);
-        return d;
-    }
-    if (dt == L2_DTYPE_BFLOAT16)
-        bits <<= 16, dt = L2_DTYPE_FLOAT32;
-    if (dt == L2_DTYPE_FLOAT32) {
-        uint32_t u = (uint32_t)bits;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    /* float16: 1 sign, 5 exponent, 10 fraction bits. */
-    int e = (int)((bits >> 10) & 0x1f);
-    double m = (double)(bits & 0x3ff);
-    double v = e == 0    ? ldexp(m, -24)
-               : e == 31 ? (m == 0 ? INFINITY : NAN)
-                         : ldexp(m + 1024.0, e - 25);
-    return (bits & 0x8000) ? -v : v;
-}
-
-/* Random finite element bits of dt: any sign, exponent and fraction (for
- * float64, below 2^500, so that sums of squares stay in range). */
-static uint64_t random_finite(enum l2_dtype dt, uint64_t *rng)
-{
-    for (;;) {
-        uint64_t b = chunks_rng(rng);
-
-        if (dt != L2_DTYPE_FLOAT64)
-            b &= dt == L2_DTYPE_FLOAT32 ? 0xffffffffu : 0xffffu;
-        if (isfinite(value_of(dt, b)) && fabs(value_of(dt, b)) < 0x1p500)
-            return b;
-    }
-}
-
-static void put_le(unsigned char *p, uint64_t bits, size_t size)
-{
-    for (size_t i = 0; i < size; i++)
-        p[i] = (unsigned char)(bits >> (8 * i));
-}
 
 /* Decodes b[0..n) as dt, fed per `how` (RANDOM: chunk sizes from seed,
  * empty chunks included). res must be freed by the caller. */
@@ -78,20 +29,20 @@ static enum api_status decode(enum l2_dtype dt, const unsigned char *b, size_t n
 static size_t make_body(enum l2_dtype dt, size_t n, uint64_t seed, unsigned char *b, double *sum,
                         double *half)
 {
-    size_t size = size_of(dt);
+    size_t size = elem_size(dt);
     struct oracle_sum s;
 
     cr_assert_leq(n * size, RAW_MAX_BODY);
     oracle_sum_init(&s);
     for (size_t i = 0; i < n; i++) {
-        uint64_t bits = random_finite(dt, &seed);
+        uint64_t bits = elem_random_finite(dt, &seed);
 
         if (i == 0)
             bits = 0; /* +0 */
         else if (i == 1)
             bits = 1; /* the smallest subnormal */
-        put_le(b + i * size, bits, size);
-        oracle_sum_add_sq(&s, value_of(dt, bits));
+        elem_put_le(b + i * size, bits, size);
+        oracle_sum_add_sq(&s, elem_value(dt, bits));
     }
     cr_assert(oracle_sum_round(&s, false, sum));
     cr_assert(oracle_sum_round(&s, true, half));
@@ -163,8 +114,8 @@ Test(raw_decode, extremes_float16_bfloat16)
 
     oracle_sum_init(&s);
     for (size_t i = 0; i < 6; i++) {
-        put_le(b + 2 * i, f16[i], 2);
-        oracle_sum_add_sq(&s, value_of(L2_DTYPE_FLOAT16, f16[i]));
+        elem_put_le(b + 2 * i, f16[i], 2);
+        oracle_sum_add_sq(&s, elem_value(L2_DTYPE_FLOAT16, f16[i]));
     }
     cr_assert(oracle_sum_round(&s, false, &sum));
     cr_assert(oracle_sum_round(&s, true, &half));
@@ -175,8 +126,8 @@ Test(raw_decode, extremes_float16_bfloat16)
 
     oracle_sum_init(&s);
     for (size_t i = 0; i < 5; i++) {
-        put_le(b + 2 * i, bf16[i], 2);
-        oracle_sum_add_sq(&s, value_of(L2_DTYPE_BFLOAT16, bf16[i]));
+        elem_put_le(b + 2 * i, bf16[i], 2);
+        oracle_sum_add_sq(&s, elem_value(L2_DTYPE_BFLOAT16, bf16[i]));
     }
     cr_assert(oracle_sum_round(&s, false, &sum));
     cr_assert(oracle_sum_round(&s, true, &half));
@@ -239,7 +190,7 @@ Test(raw_decode, non_finite_every_dtype_with_index)
 
     for (int d = 0; d < 4; d++) {
         enum l2_dtype dt = all_dtypes[d];
-        size_t size = size_of(dt);
+        size_t size = elem_size(dt);
         double sum, half;
         size_t n = make_body(dt, 100, 9, b, &sum, &half);
 
@@ -249,8 +200,8 @@ Test(raw_decode, non_finite_every_dtype_with_index)
                 unsigned char c[RAW_MAX_BODY];
 
                 memcpy(c, b, n);
-                put_le(c + at[j] * size, bad_bits[d][k], size);
-                put_le(c + 99 * size, bad_bits[d][(k + 1) % 3], size); /* a later one too */
+                elem_put_le(c + at[j] * size, bad_bits[d][k], size);
+                elem_put_le(c + 99 * size, bad_bits[d][(k + 1) % 3], size); /* a later one too */
                 for (int how = WHOLE; how <= RANDOM; how++) {
                     struct api_result res;
                     struct api_error err;
@@ -272,7 +223,7 @@ Test(raw_decode, non_finite_split_across_chunks)
     unsigned char b[24] = {0};
     static const size_t cuts[][2] = {{11, 4}, {8, 1}, {1, 15}, {16, 8}};
 
-    put_le(b + 8, 0x7ff0000000000000u, 8); /* element 1 is +inf */
+    elem_put_le(b + 8, 0x7ff0000000000000u, 8); /* element 1 is +inf */
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         struct api_result res;
         struct api_error err;
@@ -310,7 +261,7 @@ Test(raw_decode, rechunking_invariance)
 
     for (int d = 0; d < 4; d++) {
         enum l2_dtype dt = all_dtypes[d];
-        size_t size = size_of(dt);
+        size_t size = elem_size(dt);
         double sum, half;
         size_t n = make_body(dt, 61, 100 + (uint64_t)d, orig, &sum, &half);
 
@@ -321,7 +272,7 @@ Test(raw_decode, rechunking_invariance)
             enum api_status want = API_OK;
 
             if (variant == 1) {
-                put_le(b + 45 * size, bad_bits[d][2], size);
+                elem_put_le(b + 45 * size, bad_bits[d][2], size);
                 want = API_NON_FINITE;
             } else if (variant == 2) {
                 len = n + 1; /* a trailing partial element: the bytes are there */
@@ -380,7 +331,7 @@ Test(elements, big_endian_swap_matches_little_endian)
 {
     for (int d = 0; d < 4; d++) {
         enum l2_dtype dt = all_dtypes[d];
-        size_t size = size_of(dt);
+        size_t size = elem_size(dt);
         unsigned char le[RAW_MAX_BODY], be[RAW_MAX_BODY];
         double sum, half;
         size_t n = make_body(dt, 200, 7 + (uint64_t)d, le, &sum, &half);

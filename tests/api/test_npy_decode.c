@@ -11,49 +11,9 @@
 #include "tests/support/oracle.h"
 #include "tests/support/chunks.h"
 #include "tests/support/decode.h"
+#include "tests/support/elem_bits.h"
 
 #define NPY_BODY_MAX 8192
-
-/* The value of element bits of `size` bytes (2: float16, 4, 8), decoded
- * here independently of core/. */
-static double value_of(size_t size, uint64_t bits)
-{
-    if (size == 8) {
-        double d;
-        memcpy(&d, &bits, 8);
-        return d;
-    }
-    if (size == 4) {
-        uint32_t u = (uint32_t)bits;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    int e = (int)((bits >> 10) & 0x1f);
-    double m = (double)(bits & 0x3ff);
-    double v = e == 0    ? ldexp(m, -24)
-               : e == 31 ? (m == 0 ? INFINITY : NAN)
-                         : ldexp(m + 1024.0, e - 25);
-    return (bits & 0x8000) ? -v : v;
-}
-
-static uint64_t random_finite(size_t size, uint64_t *rng)
-{
-    for (;;) {
-        uint64_t b = chunks_rng(rng);
-
-        if (size < 8)
-            b &= size == 4 ? 0xffffffffu : 0xffffu;
-        if (isfinite(value_of(size, b)) && fabs(value_of(size, b)) < 0x1p500)
-            return b;
-    }
-}
-
-static void put(unsigned char *p, uint64_t bits, size_t size, bool big)
-{
-    for (size_t i = 0; i < size; i++)
-        p[big ? size - 1 - i : i] = (unsigned char)(bits >> (8 * i));
-}
 
 /* Writes an .npy preamble and header for `dict` as numpy does (padded with
  * spaces and a final '\n' to a multiple of 64 bytes) into out; returns its
@@ -99,6 +59,7 @@ static size_t make_npy(unsigned char *b, int major, const char *descr, bool fort
 {
     char dict[256];
     size_t size = (size_t)(descr[2] - '0');
+    enum l2_dtype dt = elem_dtype_of_size(size);
     bool big = descr[0] == '>';
     struct oracle_sum s;
     size_t n;
@@ -109,10 +70,10 @@ static size_t make_npy(unsigned char *b, int major, const char *descr, bool fort
     cr_assert_leq(n + count * size, NPY_BODY_MAX);
     oracle_sum_init(&s);
     for (size_t i = 0; i < count; i++) {
-        uint64_t bits = random_finite(size, &seed);
+        uint64_t bits = elem_random_finite(dt, &seed);
 
-        put(b + n + i * size, bits, size, big);
-        oracle_sum_add_sq(&s, value_of(size, bits));
+        elem_put(b + n + i * size, bits, size, big);
+        oracle_sum_add_sq(&s, elem_value(dt, bits));
     }
     cr_assert(oracle_sum_round(&s, false, sum));
     cr_assert(oracle_sum_round(&s, true, half));
@@ -190,6 +151,7 @@ Test(npy_decode, big_endian_spanning_swap_blocks)
     static unsigned char big[128 + 160000]; /* larger than make_npy's bodies */
     for (int d = 0; d < 3; d++) {
         size_t size = (size_t)(descrs[d][2] - '0');
+        enum l2_dtype dt = elem_dtype_of_size(size);
         size_t count = 160000 / size;
         char dict[128];
         uint64_t seed = 99;
@@ -202,9 +164,9 @@ Test(npy_decode, big_endian_spanning_swap_blocks)
         cr_assert_eq(n, 128);
         oracle_sum_init(&s);
         for (size_t i = 0; i < count; i++) {
-            uint64_t bits = random_finite(size, &seed);
-            put(big + n + i * size, bits, size, true);
-            oracle_sum_add_sq(&s, value_of(size, bits));
+            uint64_t bits = elem_random_finite(dt, &seed);
+            elem_put(big + n + i * size, bits, size, true);
+            oracle_sum_add_sq(&s, elem_value(dt, bits));
         }
         cr_assert(oracle_sum_round(&s, false, &sum));
         cr_assert(oracle_sum_round(&s, true, &half));
@@ -219,11 +181,11 @@ Test(npy_decode, big_endian_spanning_swap_blocks)
         }
         /* A NaN two and a half blocks in. */
         size_t at = 150000 / size + 1;
-        put(big + n + at * size,
-            size == 2   ? 0x7e00
-            : size == 4 ? 0x7fc00000
-                        : 0x7ff8000000000000u,
-            size, true);
+        elem_put(big + n + at * size,
+                 size == 2   ? 0x7e00
+                 : size == 4 ? 0x7fc00000
+                             : 0x7ff8000000000000u,
+                 size, true);
         for (int how = WHOLE; how <= RANDOM; how += 2) {
             struct api_result res;
             struct api_error err;
@@ -604,8 +566,8 @@ Test(npy_decode, non_finite_each_descr_with_index)
                 unsigned char x[NPY_BODY_MAX];
 
                 memcpy(x, b, n);
-                put(x + data + at[j] * size, cases[c].bad[k], size, big);
-                put(x + data + 99 * size, cases[c].bad[(k + 1) % 3], size, big);
+                elem_put(x + data + at[j] * size, cases[c].bad[k], size, big);
+                elem_put(x + data + 99 * size, cases[c].bad[(k + 1) % 3], size, big);
                 for (int how = WHOLE; how <= RANDOM; how++) {
                     struct api_result res;
                     struct api_error err;
@@ -631,7 +593,7 @@ Test(npy_decode, errors_are_replayed_by_the_body)
     struct api_error err;
     const struct api_error *first;
 
-    put(b + n - 4, 0x7f800000, 4, true);
+    elem_put(b + n - 4, 0x7f800000, 4, true);
     api_error_init(&err);
     cr_assert_eq(
         api_body_new(API_FORMAT_NPY, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
@@ -670,7 +632,7 @@ Test(npy_decode, rechunking_invariance)
     lens[nb] = make_npy(bodies[nb], 1, ">f8", false, "(9,)", 9, 7, &sum, &half), nb++;
     /* Errors: non-finite, too long, too short, bad descr, bad magic. */
     lens[nb] = make_npy(bodies[nb], 1, ">f4", false, "(13,)", 13, 8, &sum, &half);
-    put(bodies[nb] + lens[nb] - 4 * 6, 0x7fc00000, 4, true), nb++;
+    elem_put(bodies[nb] + lens[nb] - 4 * 6, 0x7fc00000, 4, true), nb++;
     lens[nb] = make_npy(bodies[nb], 1, "<f8", false, "(3,)", 3, 9, &sum, &half) + 3, nb++;
     lens[nb] = make_npy(bodies[nb], 1, "<f2", false, "(7,)", 7, 10, &sum, &half) - 3, nb++;
     lens[nb] = make_npy(bodies[nb], 1, "<i8", false, "(7,)", 0, 11, &sum, &half) + 8, nb++;

@@ -16,48 +16,11 @@
 #include "api/npz_decode.h"
 #include "tests/support/chunks.h"
 #include "tests/support/decode.h"
+#include "tests/support/elem_bits.h"
 #include "tests/support/npzw.h"
 #include "tests/support/oracle.h"
 
 #define NPZ_FILE_MAX 65536
-
-/* ---- values as gen.py draws them ---------------------------------------- */
-
-/* The value of element bits of `size` bytes (2: float16, 4, 8), decoded
- * here independently of core/. */
-static double value_of(size_t size, uint64_t bits)
-{
-    if (size == 8) {
-        double d;
-        memcpy(&d, &bits, 8);
-        return d;
-    }
-    if (size == 4) {
-        uint32_t u = (uint32_t)bits;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    int e = (int)((bits >> 10) & 0x1f);
-    double m = (double)(bits & 0x3ff);
-    double v = e == 0    ? ldexp(m, -24)
-               : e == 31 ? (m == 0 ? INFINITY : NAN)
-                         : ldexp(m + 1024.0, e - 25);
-    return (bits & 0x8000) ? -v : v;
-}
-
-/* gen.py's random_finite: bits of a finite value below 2^500. */
-static uint64_t random_finite(size_t size, uint64_t *rng)
-{
-    for (;;) {
-        uint64_t b = chunks_rng(rng);
-
-        if (size < 8)
-            b &= size == 4 ? 0xffffffffu : 0xffffu;
-        if (isfinite(value_of(size, b)) && fabs(value_of(size, b)) < 0x1p500)
-            return b;
-    }
-}
 
 /* ---- the fixtures -------------------------------------------------------- */
 
@@ -140,11 +103,10 @@ static size_t read_fixture(const char *file, unsigned char *b)
 /* Adds member m's squares to s (and to total when not NULL). */
 static void member_sum(const struct member *m, struct oracle_sum *s, struct oracle_sum *total)
 {
-    size_t size = l2_dtype_size(m->dtype);
     uint64_t rng = m->seed;
 
     for (uint64_t i = 0; i < m->count; i++) {
-        double x = value_of(size, random_finite(size, &rng));
+        double x = elem_value(m->dtype, elem_random_finite(m->dtype, &rng));
 
         oracle_sum_add_sq_times(s, x, m->times);
         if (total != NULL)

@@ -16,11 +16,12 @@
 #include "tests/support/oracle.h"
 #include "tests/support/safetensors_gen.h"
 #include "tests/support/bits.h"
+#include "tests/support/elem_bits.h"
 
 #define SMALL_CHUNK 13
 #define RECHUNKINGS 100
 
-/* ---- element values, decoded here independently of core/ --------------- */
+/* ---- dtypes by code (element bits: tests/support/elem_bits.h) ---------- */
 
 static enum l2_dtype dtype_of(const char *code)
 {
@@ -28,52 +29,6 @@ static enum l2_dtype dtype_of(const char *code)
            : strcmp(code, "BF16") == 0 ? L2_DTYPE_BFLOAT16
            : strcmp(code, "F32") == 0  ? L2_DTYPE_FLOAT32
                                        : L2_DTYPE_FLOAT64;
-}
-
-static size_t size_of(enum l2_dtype dt)
-{
-    return dt == L2_DTYPE_FLOAT64 ? 8 : dt == L2_DTYPE_FLOAT32 ? 4 : 2;
-}
-
-static double value_of(enum l2_dtype dt, uint64_t bits)
-{
-    if (dt == L2_DTYPE_FLOAT64) {
-        double d;
-        memcpy(&d, &bits, 8);
-        return d;
-    }
-    if (dt == L2_DTYPE_BFLOAT16)
-        bits <<= 16, dt = L2_DTYPE_FLOAT32;
-    if (dt == L2_DTYPE_FLOAT32) {
-        uint32_t u = (uint32_t)bits;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    int e = (int)((bits >> 10) & 0x1f);
-    double m = (double)(bits & 0x3ff);
-    double v = e == 0    ? ldexp(m, -24)
-               : e == 31 ? (m == 0 ? INFINITY : NAN)
-                         : ldexp(m + 1024.0, e - 25);
-    return (bits & 0x8000) ? -v : v;
-}
-
-static uint64_t random_finite(enum l2_dtype dt, uint64_t *rng)
-{
-    for (;;) {
-        uint64_t b = chunks_rng(rng);
-
-        if (dt != L2_DTYPE_FLOAT64)
-            b &= dt == L2_DTYPE_FLOAT32 ? 0xffffffffu : 0xffffu;
-        if (isfinite(value_of(dt, b)) && fabs(value_of(dt, b)) < 0x1p500)
-            return b;
-    }
-}
-
-static void put_le(unsigned char *p, uint64_t bits, size_t size)
-{
-    for (size_t i = 0; i < size; i++)
-        p[i] = (unsigned char)(bits >> (8 * i));
 }
 
 /* ---- tensors to write, with their exact answers ------------------------- */
@@ -122,10 +77,10 @@ static void ftensor_make(struct ftensor *f, const char *name, const char *code, 
     }
     enum l2_dtype dt = dtype_of(code);
     for (uint64_t i = 0; i < f->count; i++) {
-        uint64_t b = random_finite(dt, rng);
+        uint64_t b = elem_random_finite(dt, rng);
 
-        put_le(f->data + i * size_of(dt), b, size_of(dt));
-        oracle_sum_add_sq(&f->sum, value_of(dt, b));
+        elem_put_le(f->data + i * elem_size(dt), b, elem_size(dt));
+        oracle_sum_add_sq(&f->sum, elem_value(dt, b));
     }
 }
 
@@ -998,15 +953,15 @@ Test(safetensors_decode, non_finite_index_is_within_its_tensor)
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         struct ftensor f[3];
         const uint64_t s0[1] = {50}, s1[2] = {7, 9}, s2[1] = {5};
-        size_t size = size_of(dtype_of(bad[k].code));
+        size_t size = elem_size(dtype_of(bad[k].code));
 
         ftensor_make(&f[0], "first", "F64", 1, s0, &rng);
         ftensor_make(&f[1], "layer/w", bad[k].code, 2, s1, &rng);
         ftensor_make(&f[2], "ints", "I32", 1, s2, &rng);
         size_t at = 20 + k * 5; /* within layer/w's 63 elements */
-        put_le(f[1].data + at * size, bad[k].bits, size);
+        elem_put_le(f[1].data + at * size, bad[k].bits, size);
         /* a NaN pattern in a skipped tensor is not looked at */
-        put_le(f[2].data, 0x7fc00000, 4);
+        elem_put_le(f[2].data, 0x7fc00000, 4);
         size_t len;
         unsigned char *b = write_file(f, 3, NULL, &len, NULL);
 
