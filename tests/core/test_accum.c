@@ -16,7 +16,7 @@
 #include "core/accum_impl.h"
 #include "tests/support/oracle.h"
 #include "tests/support/bits.h"
-#include "tests/support/rng.h"
+#include "tests/support/core_bits.h"
 
 /* Defines test name in suite accum (the implementation l2_accum_feed picks),
  * in suite accum_portable (the portable code forced) and in accum_avx2 (the
@@ -39,22 +39,7 @@
     }                                                                                              \
     static void name##_body(void)
 
-static const enum l2_dtype all_types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
-                                           L2_DTYPE_FLOAT64};
-
-static uint64_t rng_state = 0x243f6a8885a308d3u;
-static uint64_t rnd(void)
-{
-    return rng_xorshift64s(&rng_state);
-}
-
-/* Writes element i of dtype t with raw bits u, little-endian. */
-static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)
-{
-    size_t w = l2_dtype_size(t);
-    for (size_t k = 0; k < w; k++)
-        buf[i * w + k] = (unsigned char)(u >> (8 * k));
-}
+CORE_BITS_RNG(0x243f6a8885a308d3u);
 
 /* Raw bits of a value exactly representable in dtype t. */
 static uint64_t bits_for(enum l2_dtype t, double v)
@@ -697,26 +682,24 @@ Test(accum, long_carries)
  * flush must come before a bucket could wrap. */
 FEED_TEST(full_buckets_do_not_wrap)
 {
-    const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
-                                    L2_DTYPE_FLOAT64};
     const double x[4] = {2 - 0x1p-10, 2 - 0x1p-7, 2 - 0x1p-23, 2 - 0x1p-52};
     const size_t n = (UINT64_C(1) << 23) + 3;
 
     for (int t = 0; t < 4; t++) {
-        size_t w = l2_dtype_size(types[t]);
+        size_t w = l2_dtype_size(all_types[t]);
         unsigned char *buf = malloc(n * w);
         struct oracle_sum o;
         struct l2_accum acc;
 
         cr_assert_not_null(buf);
-        uint64_t u = bits_for(types[t], x[t]);
+        uint64_t u = bits_for(all_types[t], x[t]);
         for (size_t i = 0; i < n; i++)
-            put_bits(types[t], buf, i, u);
+            put_bits(all_types[t], buf, i, u);
         l2_accum_init(&acc);
-        cr_assert_eq(l2_accum_feed(&acc, types[t], buf, n, NULL), L2_OK);
+        cr_assert_eq(l2_accum_feed(&acc, all_types[t], buf, n, NULL), L2_OK);
         oracle_sum_init(&o);
         oracle_sum_add_sq_times(&o, x[t], n);
-        check_oracle(&acc, &o, l2_dtype_name(types[t]));
+        check_oracle(&acc, &o, l2_dtype_name(all_types[t]));
         oracle_sum_free(&o);
         free(buf);
     }

@@ -14,30 +14,9 @@
 #include "core/accum.h"
 #include "core/accum_impl.h"
 #include "tests/support/bits.h"
-#include "tests/support/rng.h"
+#include "tests/support/core_bits.h"
 
-static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
-                                       L2_DTYPE_FLOAT64};
-
-static uint64_t rng_state = 0xbb67ae8584caa73bu;
-static uint64_t rnd(void)
-{
-    return rng_xorshift64s(&rng_state);
-}
-
-static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)
-{
-    size_t w = l2_dtype_size(t);
-    for (size_t k = 0; k < w; k++)
-        buf[i * w + k] = (unsigned char)(u >> (8 * k));
-}
-
-/* Bits of dtype t with sign s, exponent field e and fraction f. */
-static uint64_t make_bits(enum l2_dtype t, uint64_t s, uint64_t e, uint64_t f)
-{
-    struct l2_dtype_layout l = l2_dtype_layout(t);
-    return s << l.sign | e << l.fbits | (f & ((UINT64_C(1) << l.fbits) - 1));
-}
+CORE_BITS_RNG(0xbb67ae8584caa73bu);
 
 /* A NaN or infinity of t, of kind k: +-inf, quiet and signalling NaNs of
  * either sign, with payloads (the fraction's top bit is the quiet bit). */
@@ -150,7 +129,7 @@ Test(accum_counting, without_non_finite_as_feed)
 {
     const size_t sizes[] = {0, 1, 31, 32, 33, 4096, 65535, 65536, 65537, 200000};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
         unsigned char *buf = malloc(200000 * w);
         cr_assert_not_null(buf);
@@ -179,7 +158,7 @@ Test(accum_counting, single_at_boundaries)
     const size_t pos[] = {0,     1,     31,    32,    2047,      2048,    4095,  4096,
                           65535, 65536, 65537, 65600, 2 * 65536, n - 100, n - 2, n - 1};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
         unsigned char *buf = malloc(n * w);
         cr_assert_not_null(buf);
@@ -203,7 +182,7 @@ Test(accum_counting, runs_and_densities)
 {
     const size_t n = 140000;
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         unsigned char *buf = malloc(n * l2_dtype_size(t));
         cr_assert_not_null(buf);
         for (int r = 0; r < 12; r++) {
@@ -234,7 +213,7 @@ Test(accum_counting, all_non_finite_and_tiny_finite)
 {
     const size_t sizes[] = {1, 5, 40, 5000, 70000};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         unsigned char *buf = malloc(70000 * l2_dtype_size(t));
         cr_assert_not_null(buf);
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -262,7 +241,7 @@ Test(accum_counting, all_non_finite_and_tiny_finite)
 Test(accum_counting, patterns_count_as_nan_or_inf)
 {
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         for (unsigned k = 0; k < 6; k++) {
             unsigned char buf[8];
             struct l2_accum acc;

@@ -15,44 +15,9 @@
 #include "core/accum_impl.h"
 #include "tests/support/oracle.h"
 #include "tests/support/bits.h"
-#include "tests/support/rng.h"
+#include "tests/support/core_bits.h"
 
-static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
-                                       L2_DTYPE_FLOAT64};
-
-/* Field layout of each dtype: fraction bits, exponent bits. */
-static unsigned fbits_of(enum l2_dtype t)
-{
-    return t == L2_DTYPE_FLOAT16    ? 10
-           : t == L2_DTYPE_BFLOAT16 ? 7
-           : t == L2_DTYPE_FLOAT32  ? 23
-                                    : 52;
-}
-
-static unsigned ebits_of(enum l2_dtype t)
-{
-    return t == L2_DTYPE_FLOAT16 ? 5 : t == L2_DTYPE_FLOAT64 ? 11 : 8;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-static uint64_t rnd(void)
-{
-    return rng_xorshift64s(&rng_state);
-}
-
-/* Bits of dtype t with sign s, exponent field e and fraction f. */
-static uint64_t make_bits(enum l2_dtype t, uint64_t s, uint64_t e, uint64_t f)
-{
-    unsigned fb = fbits_of(t), eb = ebits_of(t);
-    return s << (fb + eb) | e << fb | (f & ((UINT64_C(1) << fb) - 1));
-}
-
-static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)
-{
-    size_t w = l2_dtype_size(t);
-    for (size_t k = 0; k < w; k++)
-        buf[i * w + k] = (unsigned char)(u >> (8 * k));
-}
+CORE_BITS_RNG(0x9e3779b97f4a7c15u);
 
 enum kind {
     K_NARROW,   /* exponents within +-8 of 1.0 */
@@ -66,8 +31,8 @@ enum kind {
 /* One random finite element of dtype t of the given kind. */
 static uint64_t random_element(enum l2_dtype t, enum kind k)
 {
-    unsigned eb = ebits_of(t);
-    uint64_t emax = (UINT64_C(1) << eb) - 1, bias = emax >> 1;
+    struct l2_dtype_layout l = l2_dtype_layout(t);
+    uint64_t emax = l.eall, bias = l.bias;
     uint64_t s = rnd() & 1, f = rnd();
 
     switch (k) {
@@ -104,19 +69,6 @@ static enum l2_status feed_with(enum l2_accum_impl impl, enum l2_dtype t, const 
     cr_assert_eq(l2_accum_impl_get(), impl);
     l2_accum_init(acc);
     return l2_accum_feed(acc, t, buf, n, bad);
-}
-
-/* The largest |x| of buf[0..n) of t, the obvious way (0.0 when empty). */
-static double naive_max_abs(enum l2_dtype t, const unsigned char *buf, size_t n)
-{
-    size_t w = l2_dtype_size(t);
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double x = fabs(l2_dtype_load_le(t, buf + i * w));
-        if (x > m)
-            m = x;
-    }
-    return m;
 }
 
 /* Every supported implementation gives the portable limbs on buf and the
@@ -198,7 +150,7 @@ Test(accum_impl, selection)
 Test(accum_impl, every_small_size_and_alignment)
 {
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
         unsigned char *mem = malloc(301 * w + 8);
         cr_assert_not_null(mem);
@@ -221,7 +173,7 @@ Test(accum_impl, every_kind_many_blocks)
 {
     const size_t sizes[3] = {4095, 9001, 70001};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
         for (int k = 0; k < K_KINDS; k++) {
             for (int s = 0; s < 3; s++) {
@@ -247,9 +199,9 @@ Test(accum_impl, window_moves_between_blocks)
     const int shifts[] = {0, 0, 1, 2, 3, -1, -5, 0, 30, -30, 0, 100, -100, 0, 27, 28, 29, 0};
     const size_t nb = sizeof shifts / sizeof shifts[0], blk = 2048;
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t), n = nb * blk + 13;
-        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1, mid = emax / 2;
+        uint64_t emax = l2_dtype_layout(t).eall, mid = emax / 2;
         unsigned char *buf = malloc(n * w);
         struct oracle_sum o;
         cr_assert_not_null(buf);
@@ -284,10 +236,10 @@ Test(accum_impl, window_moves_between_blocks)
 Test(accum_impl, accumulators_full_do_not_wrap)
 {
     for (int ts = 0; ts < 4 * 4; ts++) {
-        enum l2_dtype t = types[ts / 4];
+        enum l2_dtype t = all_types[ts / 4];
         size_t w = l2_dtype_size(t), n = 300000;
         unsigned span = (t == L2_DTYPE_FLOAT64 ? 23 : 26) + (unsigned)(ts % 4);
-        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        uint64_t emax = l2_dtype_layout(t).eall;
         uint64_t top = t == L2_DTYPE_FLOAT16 ? emax - 1 : emax / 2 + 10;
         uint64_t big = make_bits(t, 0, top, UINT64_MAX);
         uint64_t small = make_bits(t, 1, top >= span ? top - span : 1, 0);
@@ -312,7 +264,7 @@ Test(accum_impl, accumulators_full_do_not_wrap)
 Test(accum_impl, splits_agree_across_impls)
 {
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t), n = 100000;
         unsigned char *buf = malloc(n * w);
         struct l2_accum ref, acc;
@@ -347,9 +299,9 @@ Test(accum_impl, first_non_finite_index)
 {
     const size_t sizes[] = {31, 32, 33, 300, 2048, 4097, 9000, 20000};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
-        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        uint64_t emax = l2_dtype_layout(t).eall;
         const uint64_t bad[4] = {make_bits(t, 0, emax, 0), make_bits(t, 1, emax, 0),
                                  make_bits(t, 0, emax, UINT64_MAX), make_bits(t, 1, emax, 1)};
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -387,9 +339,9 @@ Test(accum_impl, first_non_finite_index)
 Test(accum_impl, subnormals_and_edges)
 {
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t), n = 5000;
-        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        uint64_t emax = l2_dtype_layout(t).eall;
         unsigned char *buf = malloc(n * w);
         cr_assert_not_null(buf);
         for (int round = 0; round < 3; round++) {
@@ -415,9 +367,9 @@ Test(accum_impl, portable_runs_and_back)
 {
     const size_t n = 40 * 4096, odd[3] = {5000, 60000, 100000};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
-        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        uint64_t emax = l2_dtype_layout(t).eall;
         unsigned char *buf = malloc(n * w);
         struct oracle_sum o;
         cr_assert_not_null(buf);
@@ -463,9 +415,9 @@ Test(accum_impl, stops_clean_at_non_finite)
     const size_t n = 20 * 4096 + 77;
     const size_t pos[] = {0, 1, 31, 32, 100, 4095, 4096, 4097, 5000, 9000, 40000, 65536, n - 1};
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
-        uint64_t emax = (UINT64_C(1) << ebits_of(t)) - 1;
+        uint64_t emax = l2_dtype_layout(t).eall;
         unsigned char *buf = malloc(n * w);
         cr_assert_not_null(buf);
         for (size_t p = 0; p < sizeof pos / sizeof pos[0]; p++) {

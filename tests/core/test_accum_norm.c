@@ -17,23 +17,9 @@
 #include "tests/support/oracle.h"
 #include "tests/support/oracle_norm.h"
 #include "tests/support/bits.h"
-#include "tests/support/rng.h"
+#include "tests/support/core_bits.h"
 
-static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
-                                       L2_DTYPE_FLOAT64};
-
-static uint64_t rng_state = 0x2545f4914f6cdd1du;
-static uint64_t rnd(void)
-{
-    return rng_xorshift64s(&rng_state);
-}
-
-static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)
-{
-    size_t w = l2_dtype_size(t);
-    for (size_t k = 0; k < w; k++)
-        buf[i * w + k] = (unsigned char)(u >> (8 * k));
-}
+CORE_BITS_RNG(0x2545f4914f6cdd1du);
 
 /* The bits of v, a value of dtype t (checked by decoding them again). */
 static uint64_t encode(enum l2_dtype t, double v)
@@ -313,7 +299,7 @@ Test(accum_norm, next_to_midpoints_every_dtype)
     oracle_sum_init(&o);
     mpz_inits(mid4, g, q, t4, NULL);
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         struct l2_dtype_layout l = l2_dtype_layout(t);
         int tiny = 1074 - ((int)l.bias - 1 + (int)l.fbits); /* smallest value, in units */
 
@@ -531,7 +517,7 @@ Test(accum_norm, limbs_at_every_scale)
 Test(accum_norm, single_elements_exactly)
 {
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
         long n = w == 2 ? 65536 : 1000000;
         for (long i = 0; i < n; i++) {

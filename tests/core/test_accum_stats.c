@@ -14,43 +14,9 @@
 #include "core/accum.h"
 #include "core/accum_impl.h"
 #include "tests/support/bits.h"
-#include "tests/support/rng.h"
+#include "tests/support/core_bits.h"
 
-static const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
-                                       L2_DTYPE_FLOAT64};
-
-static uint64_t rng_state = 0x6a09e667f3bcc909u;
-static uint64_t rnd(void)
-{
-    return rng_xorshift64s(&rng_state);
-}
-
-static void put_bits(enum l2_dtype t, unsigned char *buf, size_t i, uint64_t u)
-{
-    size_t w = l2_dtype_size(t);
-    for (size_t k = 0; k < w; k++)
-        buf[i * w + k] = (unsigned char)(u >> (8 * k));
-}
-
-/* Bits of dtype t with sign s, exponent field e and fraction f. */
-static uint64_t make_bits(enum l2_dtype t, uint64_t s, uint64_t e, uint64_t f)
-{
-    struct l2_dtype_layout l = l2_dtype_layout(t);
-    return s << l.sign | e << l.fbits | (f & ((UINT64_C(1) << l.fbits) - 1));
-}
-
-/* The largest |x| of buf[0..n) of t, the obvious way (+0.0 when none). */
-static double naive_max_abs(enum l2_dtype t, const unsigned char *buf, size_t n)
-{
-    size_t w = l2_dtype_size(t);
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double x = fabs(l2_dtype_load_le(t, buf + i * w));
-        if (x > m)
-            m = x;
-    }
-    return m;
-}
+CORE_BITS_RNG(0x6a09e667f3bcc909u);
 
 /* Feeds buf[0..n) of t with every supported implementation, in one call and
  * in random splits, and checks max_abs (bit for bit) and the count. */
@@ -146,7 +112,7 @@ Test(accum_stats, empty_and_zeros)
 {
     unsigned char buf[8 * 5000];
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         check_feed(t, buf, 0, "empty");
         for (size_t n = 1; n <= 5000; n = n * 3 + 1) {
             for (size_t i = 0; i < n; i++)
@@ -164,7 +130,7 @@ Test(accum_stats, subnormals)
     unsigned char *buf = malloc(8 * 20000);
     cr_assert_not_null(buf);
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         for (size_t n = 1; n <= 20000; n = n * 5 + 3) {
             for (size_t i = 0; i < n; i++)
                 put_bits(t, buf, i, make_bits(t, rnd() & 1, 0, rnd() % 7 ? rnd() : 0));
@@ -190,7 +156,7 @@ Test(accum_stats, maximum_anywhere)
     unsigned char *buf = malloc(8 * n);
     cr_assert_not_null(buf);
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         struct l2_dtype_layout l = l2_dtype_layout(t);
         for (size_t p = 0; p < sizeof pos / sizeof pos[0]; p++) {
             for (int spread = 0; spread < 3; spread++) {
@@ -217,7 +183,7 @@ Test(accum_stats, every_16_bit_value_and_random_wide_ones)
 {
     unsigned char buf[8 * 40];
     for (int ti = 0; ti < 4; ti++) {
-        enum l2_dtype t = types[ti];
+        enum l2_dtype t = all_types[ti];
         size_t w = l2_dtype_size(t);
         long n = w == 2 ? 65536 : 100000;
         for (long i = 0; i < n; i++) {
