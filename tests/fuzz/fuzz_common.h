@@ -18,6 +18,7 @@
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -303,6 +304,103 @@ static inline enum api_status fuzz_run_ops(const struct api_decoder_ops *ops,
         st = ops->finish(dec, len, err);
     ops->destroy(dec);
     return st;
+}
+
+/* Decodes the input with ops whole (step 0) or step bytes at a time, with
+ * the options fuzz_body_pieces gives api_body. res must be freed by the
+ * caller. */
+static inline enum api_status fuzz_decode(const struct api_decoder_ops *ops,
+                                          const struct fuzz_input *in, size_t step,
+                                          struct api_result *res, struct api_error *err)
+{
+    struct api_decode_opts opts = {in->dtype, in->has_dtype, false, 0};
+
+    return fuzz_run_ops(ops, &opts, res, in->body, in->len, step, err);
+}
+
+/* A format as fuzz_decode_three checks it. */
+struct fuzz_format {
+    const char *name; /* in messages */
+    enum api_format format;
+    const struct api_decoder_ops *ops;
+    /* Compares what fuzz_same_result leaves out of two successful results;
+     * NULL when nothing. */
+    void (*same)(const struct api_result *a, const struct api_result *b);
+};
+
+/* Decodes the input the three ways this file's opening comment says: whole
+ * by f's ops with the kernels impl_sel picks (fuzz_use_impl), in the
+ * input's pieces through api_body with those of impl_sel >> 2, and byte by
+ * byte when short; aborts unless all agree. Returns the status of the whole
+ * run; *whole, *ew and *body hold its result, error and the pieces' body,
+ * which the caller frees (api_result_free, api_body_free). */
+static inline enum api_status fuzz_decode_three(const struct fuzz_format *f,
+                                                const struct fuzz_input *in, unsigned impl_sel,
+                                                struct api_result *whole, struct api_error *ew,
+                                                struct api_body **body)
+{
+    struct api_result bytes;
+    struct api_error ep, eb;
+    enum api_status sw, sp, sb;
+    char what[64];
+
+    fuzz_use_impl(impl_sel);
+    sw = fuzz_decode(f->ops, in, 0, whole, ew);
+    fuzz_use_impl(impl_sel >> 2);
+    sp = fuzz_body_pieces(f->format, in, body, &ep);
+    snprintf(what, sizeof what, "%s whole vs pieces", f->name);
+    fuzz_same_outcome(what, sw, ew, whole, sp, &ep, api_body_result(*body));
+    if (sw == API_OK && f->same != NULL)
+        f->same(whole, api_body_result(*body));
+    if (in->len <= FUZZ_BYTEWISE_MAX) {
+        sb = fuzz_decode(f->ops, in, 1, &bytes, &eb);
+        snprintf(what, sizeof what, "%s whole vs bytes", f->name);
+        fuzz_same_outcome(what, sw, ew, whole, sb, &eb, &bytes);
+        if (sw == API_OK && f->same != NULL)
+            f->same(whole, &bytes);
+        api_result_free(&bytes);
+    }
+    return sw;
+}
+
+/* One element of dtype at p, byte-swapped first when swap (big-endian). */
+static inline double fuzz_load(enum l2_dtype dtype, const uint8_t *p, bool swap)
+{
+    unsigned char tmp[8];
+    size_t size = l2_dtype_size(dtype);
+
+    if (!swap)
+        return l2_dtype_load_le(dtype, p);
+    for (size_t k = 0; k < size; k++)
+        tmp[k] = p[size - 1 - k];
+    return l2_dtype_load_le(dtype, tmp);
+}
+
+/* The slow reference of a one-array body: its n elements of dtype at p
+ * (byte-swapped when swap) loaded one by one and added to *ref with
+ * l2_accum_add. At the first NaN or infinity, checks that the decoder
+ * stopped there (status st non_finite, err at the same index) and returns
+ * false; true when every element is finite. */
+static inline bool fuzz_ref_elements(enum l2_dtype dtype, const uint8_t *p, size_t n, bool swap,
+                                     enum api_status st, const struct api_error *err,
+                                     struct l2_accum *ref)
+{
+    size_t size = l2_dtype_size(dtype);
+
+    l2_accum_init(ref);
+    for (size_t i = 0; i < n; i++) {
+        double x = fuzz_load(dtype, p + i * size, swap);
+
+        if (!isfinite(x)) {
+            FUZZ_CHECK(st == API_NON_FINITE, "reference: element %zu is not finite, status %d", i,
+                       (int)st);
+            FUZZ_CHECK(err->index == (int64_t)i, "reference: non_finite at %zu, decoder says %lld",
+                       i, (long long)err->index);
+            return false;
+        }
+        FUZZ_CHECK(l2_accum_add(ref, x) == L2_OK, "reference: l2_accum_add refused %a", x);
+    }
+    return true;
 }
 
 /* True when s (len bytes) is valid UTF-8 (no surrogates, no overlongs). */

@@ -13,25 +13,17 @@
 #ifndef FUZZ_NPY_H
 #define FUZZ_NPY_H
 
-#include <math.h>
-
 #include "api/npy_decode.h"
 #include "fuzz_common.h"
 #include "npy_frame.h"
 
-static enum api_status npy_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
-                                  struct api_error *err)
-{
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
-
-    return fuzz_run_ops(&api_npy_ops, &opts, res, in->body, in->len, step, err);
-}
+static const struct fuzz_format npy_format = {"npy", API_FORMAT_NPY, &api_npy_ops, NULL};
 
 static void npy_reference(const struct fuzz_input *in, enum api_status st,
                           const struct api_error *err, const struct api_result *res)
 {
     struct npy_frame f;
-    size_t size, i, n;
+    size_t size, n;
     struct l2_accum ref;
     uint64_t count = 1;
 
@@ -41,19 +33,8 @@ static void npy_reference(const struct fuzz_input *in, enum api_status st,
     FUZZ_CHECK(res->dtype != L2_DTYPE_BFLOAT16, "reference: bfloat16 from a .npy header");
     size = l2_dtype_size(res->dtype);
     n = (in->len - f.data) / size;
-    l2_accum_init(&ref);
-    for (i = 0; i < n; i++) {
-        double x = npy_load(res->dtype, in->body + f.data + i * size, f.swap);
-
-        if (!isfinite(x)) {
-            FUZZ_CHECK(st == API_NON_FINITE, "reference: element %zu is not finite, status %d", i,
-                       (int)st);
-            FUZZ_CHECK(err->index == (int64_t)i, "reference: non_finite at %zu, decoder says %lld",
-                       i, (long long)err->index);
-            return;
-        }
-        FUZZ_CHECK(l2_accum_add(&ref, x) == L2_OK, "reference: l2_accum_add refused %a", x);
-    }
+    if (!fuzz_ref_elements(res->dtype, in->body + f.data, n, f.swap, st, err, &ref))
+        return;
     FUZZ_CHECK(st == API_OK, "reference: every element finite but status %d (index %lld)", (int)st,
                (long long)err->index);
     for (unsigned d = 0; d < res->ndim; d++)
@@ -69,25 +50,16 @@ static void npy_reference(const struct fuzz_input *in, enum api_status st,
 static void npy_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole, bytes;
-    struct api_error ew, ep, eb;
+    struct api_result whole;
+    struct api_error ew;
     struct api_body *body = NULL;
-    enum api_status sw, sp, sb;
+    enum api_status sw;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
     in.has_dtype = false;
 
-    fuzz_use_impl(data[0] >> 3);
-    sw = npy_decode(&in, 0, &whole, &ew);
-    fuzz_use_impl(data[0] >> 5);
-    sp = fuzz_body_pieces(API_FORMAT_NPY, &in, &body, &ep);
-    fuzz_same_outcome("npy whole vs pieces", sw, &ew, &whole, sp, &ep, api_body_result(body));
-    if (in.len <= FUZZ_BYTEWISE_MAX) {
-        sb = npy_decode(&in, 1, &bytes, &eb);
-        fuzz_same_outcome("npy whole vs bytes", sw, &ew, &whole, sb, &eb, &bytes);
-        api_result_free(&bytes);
-    }
+    sw = fuzz_decode_three(&npy_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
     npy_reference(&in, sw, &ew, &whole);
 
     api_body_free(body);

@@ -13,20 +13,13 @@
 #ifndef FUZZ_NPZ_H
 #define FUZZ_NPZ_H
 
-#include <math.h>
 #include <zlib.h>
 
 #include "api/npz_decode.h"
 #include "fuzz_common.h"
 #include "npy_frame.h"
 
-static enum api_status npz_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
-                                  struct api_error *err)
-{
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
-
-    return fuzz_run_ops(&api_npz_ops, &opts, res, in->body, in->len, step, err);
-}
+static const struct fuzz_format npz_format = {"npz", API_FORMAT_NPZ, &api_npz_ops, NULL};
 
 static uint64_t npz_rd(const uint8_t *p, size_t n)
 {
@@ -171,7 +164,7 @@ static bool npz_ref_sum(const uint8_t *b, size_t len, const struct api_tensor *t
     size = l2_dtype_size(t->dtype);
     FUZZ_CHECK((len - f.data) % size == 0, "reference: '%s' has a partial element", t->name);
     for (size_t i = f.data; i < len; i += size) {
-        double x = npy_load(t->dtype, b + i, f.swap);
+        double x = fuzz_load(t->dtype, b + i, f.swap);
 
         FUZZ_CHECK(l2_accum_add(acc, x) == L2_OK, "reference: '%s': %a not finite", t->name, x);
     }
@@ -222,25 +215,16 @@ static void npz_reference(const struct fuzz_input *in, const struct api_result *
 static void npz_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole, bytes;
-    struct api_error ew, ep, eb;
+    struct api_result whole;
+    struct api_error ew;
     struct api_body *body = NULL;
-    enum api_status sw, sp, sb;
+    enum api_status sw;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
     in.has_dtype = false;
 
-    fuzz_use_impl(data[0] >> 3);
-    sw = npz_decode(&in, 0, &whole, &ew);
-    fuzz_use_impl(data[0] >> 5);
-    sp = fuzz_body_pieces(API_FORMAT_NPZ, &in, &body, &ep);
-    fuzz_same_outcome("npz whole vs pieces", sw, &ew, &whole, sp, &ep, api_body_result(body));
-    if (in.len <= FUZZ_BYTEWISE_MAX) {
-        sb = npz_decode(&in, 1, &bytes, &eb);
-        fuzz_same_outcome("npz whole vs bytes", sw, &ew, &whole, sb, &eb, &bytes);
-        api_result_free(&bytes);
-    }
+    sw = fuzz_decode_three(&npz_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
     if (sw == API_OK)
         npz_reference(&in, &whole);
     for (size_t i = 0; sw == API_OK && i < whole.n_tensors; i++)

@@ -10,41 +10,21 @@
 #ifndef FUZZ_RAW_H
 #define FUZZ_RAW_H
 
-#include <math.h>
-
 #include "api/elements.h"
 #include "fuzz_common.h"
 
-/* Decodes body whole (step 0) or step bytes at a time into res. */
-static enum api_status raw_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
-                                  struct api_error *err)
-{
-    struct api_decode_opts opts = {in->dtype, true, false, 0};
-
-    return fuzz_run_ops(&api_raw_ops, &opts, res, in->body, in->len, step, err);
-}
+static const struct fuzz_format raw_format = {"raw", API_FORMAT_RAW, &api_raw_ops, NULL};
 
 /* The reference: element by element. */
 static void raw_reference(const struct fuzz_input *in, enum api_status st,
                           const struct api_error *err, const struct api_result *res)
 {
     size_t size = l2_dtype_size(in->dtype);
-    size_t n = in->len / size, i;
+    size_t n = in->len / size;
     struct l2_accum ref;
 
-    l2_accum_init(&ref);
-    for (i = 0; i < n; i++) {
-        double x = l2_dtype_load_le(in->dtype, in->body + i * size);
-
-        if (!isfinite(x)) {
-            FUZZ_CHECK(st == API_NON_FINITE, "reference: element %zu is not finite, status %d", i,
-                       (int)st);
-            FUZZ_CHECK(err->index == (int64_t)i, "reference: non_finite at %zu, decoder says %lld",
-                       i, (long long)err->index);
-            return;
-        }
-        FUZZ_CHECK(l2_accum_add(&ref, x) == L2_OK, "reference: l2_accum_add refused %a", x);
-    }
+    if (!fuzz_ref_elements(in->dtype, in->body, n, false, st, err, &ref))
+        return;
     if (in->len % size != 0) {
         FUZZ_CHECK(st == API_INVALID_LENGTH, "reference: partial element, status %d", (int)st);
         FUZZ_CHECK(err->offset == (int64_t)(n * size), "reference: offset %zu, decoder says %lld",
@@ -61,25 +41,16 @@ static void raw_reference(const struct fuzz_input *in, enum api_status st,
 static void raw_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole, bytes;
-    struct api_error ew, ep, eb;
+    struct api_result whole;
+    struct api_error ew;
     struct api_body *body = NULL;
-    enum api_status sw, sp, sb;
+    enum api_status sw;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
     in.has_dtype = true;
 
-    fuzz_use_impl(data[0] >> 3);
-    sw = raw_decode(&in, 0, &whole, &ew);
-    fuzz_use_impl(data[0] >> 5);
-    sp = fuzz_body_pieces(API_FORMAT_RAW, &in, &body, &ep);
-    fuzz_same_outcome("raw whole vs pieces", sw, &ew, &whole, sp, &ep, api_body_result(body));
-    if (in.len <= FUZZ_BYTEWISE_MAX) {
-        sb = raw_decode(&in, 1, &bytes, &eb);
-        fuzz_same_outcome("raw whole vs bytes", sw, &ew, &whole, sb, &eb, &bytes);
-        api_result_free(&bytes);
-    }
+    sw = fuzz_decode_three(&raw_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
     raw_reference(&in, sw, &ew, &whole);
 
     api_body_free(body);

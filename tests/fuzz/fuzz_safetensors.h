@@ -24,14 +24,6 @@
 #include "api/safetensors_decode.h"
 #include "fuzz_common.h"
 
-static enum api_status st_decode(const struct fuzz_input *in, size_t step, struct api_result *res,
-                                 struct api_error *err)
-{
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
-
-    return fuzz_run_ops(&api_safetensors_ops, &opts, res, in->body, in->len, step, err);
-}
-
 /* What the reference knows of one tensor. */
 struct st_ref_tensor {
     const char *name; /* in the JSON tree */
@@ -238,14 +230,17 @@ static void st_same_entries(const struct api_result *a, const struct api_result 
     }
 }
 
+static const struct fuzz_format st_format = {"safetensors", API_FORMAT_SAFETENSORS,
+                                             &api_safetensors_ops, st_same_entries};
+
 /* Checks one input; aborts on a broken invariant. */
 static void safetensors_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole, bytes;
-    struct api_error ew, ep, eb;
+    struct api_result whole;
+    struct api_error ew, ep;
     struct api_body *body = NULL;
-    enum api_status sw, sp, sb;
+    enum api_status sw, sp;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
@@ -255,21 +250,7 @@ static void safetensors_check(const uint8_t *data, size_t size)
                    "a dtype parameter was not refused (%d)", (int)sp);
         return;
     }
-    fuzz_use_impl(data[0] >> 3);
-    sw = st_decode(&in, 0, &whole, &ew);
-    fuzz_use_impl(data[0] >> 5);
-    sp = fuzz_body_pieces(API_FORMAT_SAFETENSORS, &in, &body, &ep);
-    fuzz_same_outcome("safetensors whole vs pieces", sw, &ew, &whole, sp, &ep,
-                      api_body_result(body));
-    if (sw == API_OK)
-        st_same_entries(&whole, api_body_result(body));
-    if (in.len <= FUZZ_BYTEWISE_MAX) {
-        sb = st_decode(&in, 1, &bytes, &eb);
-        fuzz_same_outcome("safetensors whole vs bytes", sw, &ew, &whole, sb, &eb, &bytes);
-        if (sw == API_OK)
-            st_same_entries(&whole, &bytes);
-        api_result_free(&bytes);
-    }
+    sw = fuzz_decode_three(&st_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
     st_reference(&in, sw, &ew, &whole);
 
     api_body_free(body);

@@ -1,5 +1,6 @@
 /* npy_frame.h -- how the fuzz references (fuzz_npy.h, fuzz_npz.h) read an
- * .npy file's framing and elements, independently of api/npy_decode.c. */
+ * .npy file's framing, independently of api/npy_decode.c (its elements:
+ * fuzz_load of fuzz_common.h). */
 #ifndef FUZZ_NPY_FRAME_H
 #define FUZZ_NPY_FRAME_H
 
@@ -7,8 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "core/dtype.h"
 
 /* The file's framing as the reference reads it. */
 struct npy_frame {
@@ -57,18 +56,6 @@ static bool npy_frame(const uint8_t *b, size_t len, struct npy_frame *f)
         return false;
     f->swap = h[i + 1] == '>';
     return true;
-}
-
-static double npy_load(enum l2_dtype dtype, const uint8_t *p, bool swap)
-{
-    unsigned char tmp[8];
-    size_t size = l2_dtype_size(dtype);
-
-    if (!swap)
-        return l2_dtype_load_le(dtype, p);
-    for (size_t k = 0; k < size; k++)
-        tmp[k] = p[size - 1 - k];
-    return l2_dtype_load_le(dtype, tmp);
 }
 
 #endif
