@@ -6,10 +6,10 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "api/body.h"
 #include "tests/support/chunks.h"
+#include "tests/support/zcompress.h"
 
 Test(encoding, parse_accepts)
 {
@@ -64,24 +64,10 @@ Test(encoding, parse_refuses)
                                  "one of gzip, x-gzip or deflate");
 }
 
-/* Compresses src with zlib: gzip framing (windowBits 31) or zlib (15). */
+/* src compressed with zlib at level 6: gzip framing or zlib (deflate). */
 static unsigned char *compress_with(const void *src, size_t n, bool gzip, size_t *out_len)
 {
-    z_stream zs;
-    size_t cap = n + n / 10 + 64;
-    unsigned char *out = malloc(cap);
-
-    cr_assert_not_null(out);
-    memset(&zs, 0, sizeof zs);
-    cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    zs.next_in = (unsigned char *)src;
-    zs.avail_in = (uInt)n;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    cr_assert_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    *out_len = zs.total_out;
-    deflateEnd(&zs);
-    return out;
+    return zcompress(src, n, 6, 8, gzip ? ZC_GZIP : ZC_ZLIB, out_len);
 }
 
 /* Decodes b[0..n) sent with enc, in chunks per seed (0 whole, 1 bytes,

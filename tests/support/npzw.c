@@ -7,6 +7,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "tests/support/zcompress.h"
+
 void npzw_init(struct npzw *w)
 {
     memset(w, 0, sizeof *w);
@@ -70,21 +72,7 @@ static void u64(struct npzw *w, uint64_t v)
 
 unsigned char *npzw_deflate(const void *data, size_t len, size_t *out_len)
 {
-    z_stream zs;
-    size_t cap = compressBound((uLong)len) + 64;
-    unsigned char *out = malloc(cap);
-
-    cr_assert_not_null(out);
-    memset(&zs, 0, sizeof zs);
-    cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    zs.next_in = (unsigned char *)(uintptr_t)data;
-    zs.avail_in = (uInt)len;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    cr_assert_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    *out_len = cap - zs.avail_out;
-    deflateEnd(&zs);
-    return out;
+    return zcompress(data, len, 6, 8, ZC_RAW, out_len);
 }
 
 void npzw_member(struct npzw *w, const char *name, size_t name_len, const void *data, size_t len,
