@@ -318,7 +318,7 @@ static inline enum api_status fuzz_decode(const struct api_decoder_ops *ops,
     return fuzz_run_ops(ops, &opts, res, in->body, in->len, step, err);
 }
 
-/* A format as fuzz_decode_three checks it. */
+/* A format as fuzz_check_format checks it. */
 struct fuzz_format {
     const char *name; /* in messages */
     enum api_format format;
@@ -326,6 +326,10 @@ struct fuzz_format {
     /* Compares what fuzz_same_result leaves out of two successful results;
      * NULL when nothing. */
     void (*same)(const struct api_result *a, const struct api_result *b);
+    /* The format's slow reference: checks the whole run's status st, its
+     * error and its result against the input read another way. */
+    void (*reference)(const struct fuzz_input *in, enum api_status st, const struct api_error *err,
+                      const struct api_result *res);
 };
 
 /* Decodes the input the three ways this file's opening comment says: whole
@@ -361,6 +365,23 @@ static inline enum api_status fuzz_decode_three(const struct fuzz_format *f,
         api_result_free(&bytes);
     }
     return sw;
+}
+
+/* Checks one parsed input of format f: the three runs agree
+ * (fuzz_decode_three) and the whole one passes f's reference. Aborts on a
+ * broken invariant. */
+static inline void fuzz_check_format(const struct fuzz_format *f, const struct fuzz_input *in,
+                                     unsigned impl_sel)
+{
+    struct api_result whole;
+    struct api_error ew;
+    struct api_body *body = NULL;
+    enum api_status sw;
+
+    sw = fuzz_decode_three(f, in, impl_sel, &whole, &ew, &body);
+    f->reference(in, sw, &ew, &whole);
+    api_body_free(body);
+    api_result_free(&whole);
 }
 
 /* One element of dtype at p, byte-swapped first when swap (big-endian). */

@@ -17,8 +17,6 @@
 #include "fuzz_common.h"
 #include "npy_frame.h"
 
-static const struct fuzz_format npy_format = {"npy", API_FORMAT_NPY, &api_npy_ops, NULL};
-
 static void npy_reference(const struct fuzz_input *in, enum api_status st,
                           const struct api_error *err, const struct api_result *res)
 {
@@ -46,24 +44,18 @@ static void npy_reference(const struct fuzz_input *in, enum api_status st,
     fuzz_same_accum("reference", &ref, &res->total);
 }
 
+static const struct fuzz_format npy_format = {"npy", API_FORMAT_NPY, &api_npy_ops, NULL,
+                                              npy_reference};
+
 /* Checks one input; aborts on a broken invariant. */
 static void npy_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole;
-    struct api_error ew;
-    struct api_body *body = NULL;
-    enum api_status sw;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
     in.has_dtype = false;
-
-    sw = fuzz_decode_three(&npy_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
-    npy_reference(&in, sw, &ew, &whole);
-
-    api_body_free(body);
-    api_result_free(&whole);
+    fuzz_check_format(&npy_format, &in, (unsigned)data[0] >> 3);
 }
 
 #endif

@@ -19,8 +19,6 @@
 #include "fuzz_common.h"
 #include "npy_frame.h"
 
-static const struct fuzz_format npz_format = {"npz", API_FORMAT_NPZ, &api_npz_ops, NULL};
-
 static uint64_t npz_rd(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
@@ -171,7 +169,7 @@ static bool npz_ref_sum(const uint8_t *b, size_t len, const struct api_tensor *t
     return true;
 }
 
-static void npz_reference(const struct fuzz_input *in, const struct api_result *res)
+static void npz_ref_archive(const struct fuzz_input *in, const struct api_result *res)
 {
     struct npz_ref_dir d;
     uint64_t at;
@@ -211,31 +209,34 @@ static void npz_reference(const struct fuzz_input *in, const struct api_result *
     fuzz_same_accum("reference total", &total, &res->total);
 }
 
+/* The outcome of the whole run: an accepted archive as the reference reads
+ * it, with UTF-8 names; any error with a location. */
+static void npz_reference(const struct fuzz_input *in, enum api_status st,
+                          const struct api_error *err, const struct api_result *res)
+{
+    if (st == API_OK) {
+        npz_ref_archive(in, res);
+        for (size_t i = 0; i < res->n_tensors; i++)
+            FUZZ_CHECK(fuzz_utf8_valid((const unsigned char *)res->tensors[i].name,
+                                       res->tensors[i].name_len),
+                       "tensor %zu's name is not UTF-8", i);
+    }
+    FUZZ_CHECK(st == API_OK || err->offset >= 0 || err->index >= 0, "error without a location: %s",
+               err->detail);
+}
+
+static const struct fuzz_format npz_format = {"npz", API_FORMAT_NPZ, &api_npz_ops, NULL,
+                                              npz_reference};
+
 /* Checks one input; aborts on a broken invariant. */
 static void npz_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole;
-    struct api_error ew;
-    struct api_body *body = NULL;
-    enum api_status sw;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
     in.has_dtype = false;
-
-    sw = fuzz_decode_three(&npz_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
-    if (sw == API_OK)
-        npz_reference(&in, &whole);
-    for (size_t i = 0; sw == API_OK && i < whole.n_tensors; i++)
-        FUZZ_CHECK(fuzz_utf8_valid((const unsigned char *)whole.tensors[i].name,
-                                   whole.tensors[i].name_len),
-                   "tensor %zu's name is not UTF-8", i);
-    FUZZ_CHECK(sw == API_OK || ew.offset >= 0 || ew.index >= 0, "error without a location: %s",
-               ew.detail);
-
-    api_body_free(body);
-    api_result_free(&whole);
+    fuzz_check_format(&npz_format, &in, (unsigned)data[0] >> 3);
 }
 
 #endif

@@ -231,16 +231,15 @@ static void st_same_entries(const struct api_result *a, const struct api_result 
 }
 
 static const struct fuzz_format st_format = {"safetensors", API_FORMAT_SAFETENSORS,
-                                             &api_safetensors_ops, st_same_entries};
+                                             &api_safetensors_ops, st_same_entries, st_reference};
 
 /* Checks one input; aborts on a broken invariant. */
 static void safetensors_check(const uint8_t *data, size_t size)
 {
     struct fuzz_input in;
-    struct api_result whole;
-    struct api_error ew, ep;
+    struct api_error ep;
     struct api_body *body = NULL;
-    enum api_status sw, sp;
+    enum api_status sp;
 
     if (!fuzz_input_parse(data, size, &in))
         return;
@@ -250,11 +249,7 @@ static void safetensors_check(const uint8_t *data, size_t size)
                    "a dtype parameter was not refused (%d)", (int)sp);
         return;
     }
-    sw = fuzz_decode_three(&st_format, &in, (unsigned)data[0] >> 3, &whole, &ew, &body);
-    st_reference(&in, sw, &ew, &whole);
-
-    api_body_free(body);
-    api_result_free(&whole);
+    fuzz_check_format(&st_format, &in, (unsigned)data[0] >> 3);
 }
 
 #endif
