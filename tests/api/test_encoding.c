@@ -10,6 +10,8 @@
 #include "api/body.h"
 #include "tests/support/chunks.h"
 #include "tests/support/zcompress.h"
+#include "tests/support/npzw.h"
+#include "tests/support/safetensors_gen.h"
 
 Test(encoding, parse_accepts)
 {
@@ -299,4 +301,58 @@ Test(encoding, decoded_size_is_bounded)
     cr_assert_eq(count, n / 4);
     free(c);
     free(zeros);
+}
+
+/* The checkpoint formats gzipped and deflated: the plain file's bits under
+ * any chunking of the compressed one. */
+Test(encoding, checkpoints_gzipped)
+{
+    static const float w[6] = {1.5f, -2.0f, 3.0f, 0.25f, -7.0f, 11.0f};
+    static const uint16_t h[3] = {0x3c00, 0xc000, 0x3800}; /* 1, -2, 0.5 */
+    struct stgen_tensor t[2] = {
+        {.name = "w", .dtype = "F32", .ndim = 2, .shape = {2, 3}, .data = w, .data_len = sizeof w},
+        {.name = "h", .dtype = "F16", .ndim = 1, .shape = {3}, .data = h, .data_len = sizeof h},
+    };
+    size_t st_len, st_header, npy_w_len, npy_h_len;
+    unsigned char *st = stgen_write(t, 2, NULL, &st_len, &st_header);
+    unsigned char *npy_w = npzw_npy("<f4", "(2, 3)", w, sizeof w, &npy_w_len);
+    unsigned char *npy_h = npzw_npy("<f2", "(3,)", h, sizeof h, &npy_h_len);
+    struct npzw_form stored = {0}, deflated = {.deflate = true, .descriptor = true, .zip64 = true};
+    struct npzw z;
+    const double want = 1.5 * 1.5 + 4 + 9 + 0.0625 + 49 + 121 + 1 + 4 + 0.25;
+
+    npzw_init(&z);
+    npzw_member(&z, "w.npy", 5, npy_w, npy_w_len, &stored);
+    npzw_member(&z, "h.npy", 5, npy_h, npy_h_len, &deflated);
+    npzw_finish(&z, false, NULL);
+    const struct {
+        enum api_format fmt;
+        const unsigned char *b;
+        size_t n;
+    } files[2] = {{API_FORMAT_SAFETENSORS, st, st_len}, {API_FORMAT_NPZ, z.b, z.n}};
+
+    for (size_t f = 0; f < 2; f++) {
+        for (int g = 0; g < 2; g++) {
+            size_t clen;
+            unsigned char *c = compress_with(files[f].b, files[f].n, g == 0, &clen);
+            enum api_encoding enc = g == 0 ? API_ENCODING_GZIP : API_ENCODING_DEFLATE;
+
+            for (uint64_t trial = 0; trial < 100; trial++) {
+                double sum;
+                uint64_t count;
+                struct api_error err;
+
+                cr_assert_eq(run(files[f].fmt, false, L2_DTYPE_FLOAT64, enc, UINT64_MAX, c, clen,
+                                 trial < 2 ? trial : trial * 613, &sum, &count, &err),
+                             API_OK, "%s", err.detail);
+                cr_assert_eq(sum, want);
+                cr_assert_eq(count, 9);
+            }
+            free(c);
+        }
+    }
+    npzw_free(&z);
+    free(npy_h);
+    free(npy_w);
+    free(st);
 }
