@@ -977,32 +977,6 @@ Test(npz_decode, deflated_member_errors_located_at_its_data)
     free(npy);
 }
 
-Test(npz_decode, crc32_matches_zlib)
-{
-    static unsigned char b[70000];
-    uint64_t rng = 5;
-
-    for (size_t i = 0; i < sizeof b; i++)
-        b[i] = (unsigned char)chunks_rng(&rng);
-    for (int impl = 0; impl < API_CRC32_IMPL_COUNT; impl++) {
-        if (!api_crc32_supported((enum api_crc32_impl)impl))
-            continue;
-        for (int t = 0; t < 3000; t++) {
-            size_t off = chunks_rng(&rng) % 64;
-            size_t len = t < 600 ? (size_t)t : chunks_rng(&rng) % (sizeof b - 64);
-            uint32_t init = t % 3 == 0 ? 0 : (uint32_t)chunks_rng(&rng);
-            uint32_t want = (uint32_t)crc32(init, b + off, (uInt)len);
-
-            cr_assert_eq(api_crc32_with((enum api_crc32_impl)impl, init, b + off, len), want,
-                         "%s: offset %zu length %zu", api_crc32_name((enum api_crc32_impl)impl),
-                         off, len);
-        }
-    }
-    cr_assert_eq(api_crc32(0, NULL, 0), 0);
-    cr_assert_eq(api_crc32(0, "123456789", 9), 0xcbf43926u); /* the check value */
-    cr_assert(api_crc32_supported(api_crc32_best()));
-}
-
 /* A deflated member is bounded like a gzip body: what it inflates to counts
  * against the body's limit (a small archive of zeros is no bomb). */
 Test(npz_decode, inflated_members_are_bounded)
