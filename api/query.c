@@ -18,8 +18,8 @@
 /* Longest scale accepted, in decoded bytes. Python would take any length,
  * but a decimal that long says nothing a 1 KiB one cannot. */
 #define QUERY_SCALE_MAX 1024
-/* Longest dtype value looked at; every accepted name is shorter. */
-#define QUERY_DTYPE_MAX 64
+/* Longest dtype or nonfinite value looked at; every accepted word is shorter. */
+#define QUERY_WORD_MAX 64
 /* Bytes of user text echoed in a detail before it is cut with "...". */
 #define QUERY_ECHO_MAX 64
 
@@ -63,7 +63,7 @@ static bool pct_decode(struct slice s, char *dst, size_t cap, size_t *out_len)
 
 /* Bytes of the buffer that holds an echo (api_text_echo, \xHH style). */
 #define QUERY_ECHO_BUF API_TEXT_ECHO_SIZE(QUERY_ECHO_MAX)
-_Static_assert(QUERY_ECHO_MAX <= QUERY_DTYPE_MAX, "a dtype echo reads only what was kept");
+_Static_assert(QUERY_ECHO_MAX <= QUERY_WORD_MAX, "a word's echo reads only what was kept");
 
 /* Does s (len bytes) match [+-]?(digits[.digits] | .digits)([eE][+-]?digits)?
  * Sets *integer when it has neither a '.' nor an exponent. */
@@ -169,27 +169,29 @@ static enum api_status parse_scale(const char *s, size_t len, bool truncated, st
     return API_OK;
 }
 
-/* Validates the decoded dtype, len bytes long, of which s holds the first
- * QUERY_DTYPE_MAX at most. */
-static enum api_status parse_dtype(const char *s, size_t len, enum l2_dtype *out,
-                                   struct api_error *err)
+/* Validates the dtype value raw (still percent-encoded). */
+static enum api_status parse_dtype(struct slice raw, enum l2_dtype *out, struct api_error *err)
 {
+    char s[QUERY_WORD_MAX];
     char echo[QUERY_ECHO_BUF];
+    size_t len = 0;
 
-    if (len <= QUERY_DTYPE_MAX && api_dtype_lookup(s, len, out))
+    pct_decode(raw, s, sizeof s, &len);
+    if (len <= QUERY_WORD_MAX && api_dtype_lookup(s, len, out))
         return API_OK;
     api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
     return api_error_set(err, API_INVALID_DTYPE,
                          "dtype must be one of " API_DTYPE_NAMES_ACCEPTED ", not '%s'", echo);
 }
 
-/* Validates the decoded nonfinite value, len bytes long, of which s holds
- * the first QUERY_DTYPE_MAX at most. */
-static enum api_status parse_nonfinite(const char *s, size_t len, bool *count,
-                                       struct api_error *err)
+/* Validates the nonfinite value raw (still percent-encoded). */
+static enum api_status parse_nonfinite(struct slice raw, bool *count, struct api_error *err)
 {
+    char s[QUERY_WORD_MAX];
     char echo[QUERY_ECHO_BUF];
+    size_t len = 0;
 
+    pct_decode(raw, s, sizeof s, &len);
     if (len == 6 && strncasecmp(s, "reject", 6) == 0) {
         *count = false;
         return API_OK;
@@ -305,25 +307,13 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         out->has_scale = true;
     }
     if (seen[QUERY_DTYPE]) {
-        char buf[QUERY_DTYPE_MAX];
-        size_t n = 0;
-        enum api_status st;
+        enum api_status st = parse_dtype(raw[QUERY_DTYPE], &out->dtype, err);
 
-        pct_decode(raw[QUERY_DTYPE], buf, sizeof buf, &n);
-        st = parse_dtype(buf, n, &out->dtype, err);
         if (st != API_OK)
             return st;
         out->has_dtype = true;
     }
-    if (seen[QUERY_NONFINITE]) {
-        char buf[QUERY_DTYPE_MAX];
-        size_t n = 0;
-        enum api_status st;
-
-        pct_decode(raw[QUERY_NONFINITE], buf, sizeof buf, &n);
-        st = parse_nonfinite(buf, n, &out->count_nonfinite, err);
-        if (st != API_OK)
-            return st;
-    }
+    if (seen[QUERY_NONFINITE])
+        return parse_nonfinite(raw[QUERY_NONFINITE], &out->count_nonfinite, err);
     return API_OK;
 }
