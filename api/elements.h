@@ -1,10 +1,12 @@
-/* elements.h -- a byte stream of fixed-size elements, fed to the kernel.
+/* elements.h -- a byte stream of fixed-size elements, fed to the kernel,
+ * and the application/octet-stream format (api_raw_ops) built on it.
  *
- * Raw and .npy bodies both end in elements of one dtype back to back. This
- * hands whole elements to l2_accum_feed straight from the caller's chunk,
- * completes an element split across chunks in an 8-byte carry, byte-swaps
- * big-endian data in blocks, and counts elements so that a NaN or infinity
- * is reported with its index in the whole stream. */
+ * Raw, .npy, npz and safetensors data are elements of one dtype back to
+ * back. This hands whole elements to l2_accum_feed straight from the
+ * caller's chunk, completes an element split across chunks in an 8-byte
+ * carry, byte-swaps big-endian data in blocks, and counts elements so that
+ * a NaN or infinity is reported with its index in the whole stream (or,
+ * under ?nonfinite=count, counted and left out of the sums). */
 #ifndef API_ELEMENTS_H
 #define API_ELEMENTS_H
 
@@ -47,5 +49,12 @@ enum api_status api_elements_feed(struct api_elements *s, const unsigned char *p
 
 /* Frees what s owns. s may be NULL. */
 void api_elements_free(struct api_elements *s);
+
+/* The decoder of application/octet-stream bodies (api_raw_ops in format.h):
+ * a dtype query parameter is required (invalid_dtype); non_finite with its
+ * index; invalid_length (offset of the partial element) when the body is
+ * not a whole number of elements; format_mismatch (offset 0) when it starts
+ * with the .npy magic or a whole safetensors header (api/sniff.h). The
+ * result's shape is [count]. */
 
 #endif

@@ -3,8 +3,9 @@
  * State is born in the URI log callback (MHD calls it once per request,
  * before the access handler, with the raw request target), refused or
  * admitted on the handler's first call, fed upload chunks straight into the
- * api/ decoder (never buffered), answered when the body ends, and freed only
- * in the completed callback. An error found mid-body stops the decoder and
+ * api/ body (never buffered; it inflates a Content-Encoding and owns the
+ * decoded offset and the first error), answered when the body ends, and
+ * freed only in the completed callback. An error found mid-body stops the decoder and
  * discards the rest: libmicrohttpd 0.9.75 cannot queue an answer before the
  * whole body is received, so the error is answered at its end. */
 #include "request.h"
