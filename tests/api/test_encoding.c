@@ -222,15 +222,14 @@ Test(encoding, corrupt_truncated_and_empty_streams)
     uint64_t count;
     struct api_error ref, err;
 
-    /* truncated anywhere: invalid_encoding at the end of the body */
+    /* truncated anywhere: invalid_encoding at the end of the body (the
+     * stream is checked before the format's own end, so a partial element
+     * in what was inflated is never what is reported) */
     for (size_t cut = 0; cut < clen; cut += 97) {
         cr_assert_eq(run(API_FORMAT_RAW, true, L2_DTYPE_FLOAT32, API_ENCODING_GZIP, UINT64_MAX, c,
                          cut, 0, &sum, &count, &err),
-                     cut == 0 ? API_INVALID_ENCODING : err.status);
-        cr_assert(err.status == API_INVALID_ENCODING || err.status == API_INVALID_LENGTH,
-                  "cut %zu: %s", cut, err.detail);
-        if (err.status == API_INVALID_ENCODING)
-            cr_assert_eq(err.offset, (int64_t)cut);
+                     API_INVALID_ENCODING, "cut %zu: %s", cut, err.detail);
+        cr_assert_eq(err.offset, (int64_t)cut);
     }
     /* a bad trailer CRC, and a broken block header: the same offset under
      * every chunking */
