@@ -140,10 +140,9 @@ struct raw_decoder {
     struct api_elements elems;
     char what[32]; /* "the float32 body", for details */
     /* The first bytes, held back while they may be a file's header
-     * (api/sniff.h); sniffing ends with the first verdict that is not MORE. */
-    bool sniffing;
+     * (api/sniff.h), until the first verdict that is not MORE. */
     unsigned char head[16]; /* the first bytes, while need fits */
-    unsigned char *held;    /* head, or a heap buffer of need bytes */
+    unsigned char *held;    /* head, or a heap buffer of need bytes; NULL once decided */
     size_t held_len, need;
 };
 
@@ -166,7 +165,6 @@ static enum api_status raw_create(struct api_result *res, const struct api_decod
     /* little-endian: nothing to allocate, cannot fail */
     api_elements_init(&dec->elems, &res->total, res->dtype, false, dec->what, err);
     dec->elems.count_nonfinite = opts->count_nonfinite;
-    dec->sniffing = true;
     dec->held = dec->head;
     dec->need = sizeof dec->head;
     *out = dec;
@@ -180,7 +178,6 @@ static enum api_status sniffed(struct raw_decoder *dec, enum api_sniff_verdict v
 {
     enum api_status st = API_OK;
 
-    dec->sniffing = false;
     if (v == API_SNIFF_NPY || v == API_SNIFF_SAFETENSORS) {
         api_error_set(err, API_FORMAT_MISMATCH,
                       "this body is a%s file, not raw values: send it with Content-Type: %s "
@@ -238,7 +235,7 @@ static enum api_status raw_feed(void *p, const unsigned char *buf, size_t len, u
     size_t taken = 0;
 
     (void)offset; /* errors are located by element index */
-    if (dec->sniffing) {
+    if (dec->held != NULL) {
         enum api_status st = sniff(dec, buf, len, &taken, err);
 
         if (st != API_OK || taken == len)
@@ -252,7 +249,7 @@ static enum api_status raw_finish(void *p, uint64_t length, struct api_error *er
     struct raw_decoder *dec = p;
     size_t want;
 
-    if (dec->sniffing) {
+    if (dec->held != NULL) {
         enum api_sniff_verdict v = api_sniff(dec->held, dec->held_len, &want);
 
         if (sniffed(dec, v == API_SNIFF_MORE ? API_SNIFF_NONE : v, err) != API_OK)

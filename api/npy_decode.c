@@ -21,8 +21,6 @@
 #include "elements.h"
 #include "text.h"
 
-#define NPY_MAGIC "\x93NUMPY"
-#define NPY_MAGIC_LEN 6
 #define NPY_PREAMBLE_MAX 12 /* magic, 2 version bytes, a u32 header length */
 #define NPY_ECHO_MAX 40     /* bytes of a header token quoted in a detail */
 #define NPY_DESCR_MAX 96    /* bytes of a skipped member's dtype code kept for the answer */
@@ -132,8 +130,8 @@ static enum api_status check_preamble_byte(struct api_npy_decoder *dec, size_t i
 {
     unsigned char c = dec->preamble[i];
 
-    if (i < NPY_MAGIC_LEN) {
-        if (c != (unsigned char)NPY_MAGIC[i])
+    if (i < API_NPY_MAGIC_LEN) {
+        if (c != (unsigned char)API_NPY_MAGIC[i])
             return npy_fail(dec, i, "not an .npy file: the %s must start with \\x93NUMPY",
                             unit(dec));
     } else if (i == 6) {
@@ -283,16 +281,8 @@ static bool skippable_descr(struct api_npy_decoder *dec, const unsigned char *d,
  * (others as '?'), cut at NPY_DESCR_MAX bytes with "...". */
 static void keep_skipped(struct api_npy_decoder *dec, const unsigned char *d, size_t len)
 {
-    size_t i;
-    size_t n = len < NPY_DESCR_MAX ? len : NPY_DESCR_MAX;
-
-    for (i = 0; i < n; i++)
-        dec->skipped[i] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
-    if (n < len) {
-        memcpy(dec->skipped + n, "...", 3);
-        n += 3;
-    }
-    dec->skipped[n] = '\0';
+    api_text_echo(dec->skipped, sizeof dec->skipped, (const char *)d, len, NPY_DESCR_MAX,
+                  API_TEXT_ECHO_MASK);
     dec->skip = true;
 }
 
@@ -677,7 +667,8 @@ uint64_t api_npy_member_wants(const struct api_npy_decoder *dec)
 {
     switch (dec->phase) {
     case NPY_PREAMBLE: /* up to the version byte, which fixes the preamble's size */
-        return (dec->preamble_len <= NPY_MAGIC_LEN ? NPY_MAGIC_LEN + 1 : dec->preamble_size) -
+        return (dec->preamble_len <= API_NPY_MAGIC_LEN ? API_NPY_MAGIC_LEN + 1
+                                                       : dec->preamble_size) -
                dec->preamble_len;
     case NPY_HEADER:
         return dec->header_size - dec->header_len;

@@ -9,6 +9,10 @@
 
 #include "decoder.h"
 
+/* The first bytes of every .npy file. */
+#define API_NPY_MAGIC "\x93NUMPY"
+#define API_NPY_MAGIC_LEN 6
+
 /* Largest header accepted (numpy itself writes a few hundred bytes). */
 #define API_NPY_MAX_HEADER 65536
 

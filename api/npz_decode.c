@@ -20,6 +20,7 @@
 #include "crc32.h"
 #include "format.h"
 #include "npy_decode.h"
+#include "text.h"
 
 #define ZIP_LOCAL_SIG 0x04034b50u
 #define ZIP_CENTRAL_SIG 0x02014b50u
@@ -202,56 +203,6 @@ static enum api_status npz_fail(struct npz_decoder *z, uint64_t offset, const ch
     return API_INVALID_NPZ;
 }
 
-/* Copies up to 40 bytes of s into out as printable ASCII (others as '?'):
- * for names that are not known to be UTF-8. */
-static void echo(const unsigned char *s, size_t len, char out[48])
-{
-    size_t i;
-    size_t n = len < 40 ? len : 40;
-
-    for (i = 0; i < n; i++)
-        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
-    if (n < len) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-}
-
-/* Length of the valid UTF-8 sequence at s[0..len) (no overlongs, no
- * surrogates, at most U+10FFFF), 0 when there is none. */
-static size_t utf8_char(const unsigned char *s, size_t len)
-{
-    size_t n, k;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        n = 2;
-        cp = s[0] & 0x1fu;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        n = 3;
-        cp = s[0] & 0x0fu;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        n = 4;
-        cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (k = 1; k < n; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[k] & 0x3fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Sets the member's label, "npz member 'NAME'", the name (valid UTF-8) cut
  * at a character boundary after NPZ_LABEL_NAME bytes. */
 static void set_label(struct npz_decoder *z)
@@ -259,7 +210,7 @@ static void set_label(struct npz_decoder *z)
     size_t n = 0;
 
     while (n < z->m.name_len) {
-        size_t c = utf8_char(z->name + n, z->m.name_len - n);
+        size_t c = api_text_utf8_len((const char *)z->name + n, z->m.name_len - n);
 
         if (n + c > NPZ_LABEL_NAME)
             break;
@@ -430,13 +381,13 @@ static enum api_status check_name_text(struct npz_decoder *z)
     char shown[48];
 
     while (i < len) {
-        size_t c = utf8_char(s + i, len - i);
+        size_t c = api_text_utf8_len((const char *)s + i, len - i);
 
         if (s[i] != 0 && c != 0 && (c == 1 || utf8)) {
             i += c;
             continue;
         }
-        echo(s, len, shown);
+        api_text_echo(shown, sizeof shown, (const char *)s, len, 40, API_TEXT_ECHO_MASK);
         if (s[i] == 0)
             return npz_fail(z, z->rec_off + ZIP_LOCAL_SIZE + i,
                             "member %zu's name '%s' holds a NUL byte", z->n_entries, shown);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "elements.h"
+#include "text.h"
 
 #define ST_LENGTH_BYTES 8              /* the little-endian u64 header length */
 #define ST_HEADER_FIRST_CAP 65536      /* the header buffer grows from this as bytes arrive */
@@ -250,38 +251,11 @@ static size_t take_header(struct api_safetensors_decoder *dec, const unsigned ch
  * n when all of it is valid. */
 static size_t utf8_prefix(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
+    size_t i = 0, k;
 
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t extra;
-        unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            extra = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            extra = 2;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            extra = 3;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return i;
-        }
-        if (n - i <= extra || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= extra; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-        i += extra + 1;
-    }
-    return n;
+    while (i < n && (k = api_text_utf8_len((const char *)s + i, n - i)) != 0)
+        i += k;
+    return i;
 }
 
 /* True when the JSON text s[0..n) holds more than API_SAFETENSORS_MAX_VALUES

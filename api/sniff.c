@@ -8,10 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "npy_decode.h"
 #include "safetensors_decode.h"
 
-#define SNIFF_NPY_MAGIC "\x93NUMPY"
-#define SNIFF_NPY_MAGIC_LEN 6
 #define SNIFF_ST_LENGTH 8 /* the safetensors header length, little-endian */
 
 static bool json_space(unsigned char c)
@@ -42,7 +41,7 @@ enum api_sniff_verdict api_sniff(const unsigned char *head, size_t len, size_t *
 {
     uint64_t header = 0;
 
-    if (len >= SNIFF_NPY_MAGIC_LEN && memcmp(head, SNIFF_NPY_MAGIC, SNIFF_NPY_MAGIC_LEN) == 0)
+    if (len >= API_NPY_MAGIC_LEN && memcmp(head, API_NPY_MAGIC, API_NPY_MAGIC_LEN) == 0)
         return API_SNIFF_NPY;
     if (len < SNIFF_ST_LENGTH + 1) {
         *need = SNIFF_ST_LENGTH + 1; /* enough for either file's first check */
