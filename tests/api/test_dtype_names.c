@@ -46,11 +46,11 @@ Test(dtype_names, refused)
     static const char *const bad[] = {"",       "float8", ">f4", "f16",     "float32 ", "int32",
                                       "<i8",    "fp8",    "f",   "bfloat",  "float6",   "FP",
                                       "float1", "=f4",    "|f4", "double64"};
-    enum l2_dtype dt = L2_DTYPE_FLOAT16;
+    enum l2_dtype dt = (enum l2_dtype)99;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(api_dtype_lookup(bad[i], strlen(bad[i]), &dt), "%s", bad[i]);
-    cr_assert_eq(dt, L2_DTYPE_FLOAT16, "out is left alone");
+    cr_assert_eq(dt, (enum l2_dtype)99, "out is left alone");
     /* the length bounds the name: "f4" inside "f44" */
     cr_assert(api_dtype_lookup("f44", 2, &dt) && dt == L2_DTYPE_FLOAT32);
 }

@@ -24,6 +24,8 @@ Test(format, content_types_accepted)
         {"application/octet-stream; foo=bar; baz=1", API_FORMAT_RAW},
         {"application/x-npy", API_FORMAT_NPY},
         {"APPLICATION/X-NPY;", API_FORMAT_NPY},
+        {"application/x-safetensors", API_FORMAT_SAFETENSORS},
+        {"APPLICATION/X-SAFETENSORS; a=b", API_FORMAT_SAFETENSORS},
         {"application/x-npz", API_FORMAT_NPZ},
         {"Application/Zip; x=1", API_FORMAT_NPZ},
     };
@@ -70,6 +72,7 @@ Test(format, content_types_refused_with_415_detail)
         cr_assert_not_null(strstr(err.detail, "application/json"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/octet-stream"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/x-npy"), "%s", err.detail);
+        cr_assert_not_null(strstr(err.detail, "application/x-safetensors"), "%s", err.detail);
         cr_assert_not_null(strstr(err.detail, "application/x-npz"), "%s", err.detail);
     }
 

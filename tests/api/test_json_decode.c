@@ -788,8 +788,8 @@ Test(json_decode, nonfinite_tokens_are_invalid_json)
     outcome_free(&o);
 }
 
-/* Under ?nonfinite=count the tokens are elements (counting is not in core
- * yet: refused as such, at the token), checked for shape like numbers; a
+/* Under ?nonfinite=count the tokens are elements, counted in nan_count or
+ * inf_count and left out of the sums, checked for shape like numbers; a
  * number too large for the dtype stays number_out_of_range. */
 Test(json_decode, nonfinite_tokens_under_count)
 {

@@ -1013,3 +1013,51 @@ Test(npz_decode, inflated_members_are_bounded)
     free(npy);
     free(zeros);
 }
+
+/* ?nonfinite=count: NaN and infinities of stored and deflated members are
+ * counted per member and in the total, left out of the sums. */
+Test(npz_decode, nonfinite_count)
+{
+    const float a[3] = {2.0f, 0.0f, 0.0f};
+    const double d[2] = {-3.0, 0.0};
+    float an[3];
+    double dn[2];
+    size_t la, ld;
+    struct npzw w;
+
+    memcpy(an, a, sizeof a);
+    memcpy(&an[1], &(uint32_t){0x7fc00000u}, 4); /* NaN */
+    memcpy(&an[2], &(uint32_t){0xff800000u}, 4); /* -inf */
+    memcpy(dn, d, sizeof d);
+    memcpy(&dn[1], &(uint64_t){0x7ff0000000000000u}, 8); /* +inf */
+    unsigned char *npy_a = npzw_npy("<f4", "(3,)", an, sizeof an, &la);
+    unsigned char *npy_d = npzw_npy("<f8", "(2,)", dn, sizeof dn, &ld);
+    npzw_init(&w);
+    npzw_member(&w, "a.npy", 5, npy_a, la, &(struct npzw_form){0});
+    npzw_member(&w, "d.npy", 5, npy_d, ld, &(struct npzw_form){.deflate = true});
+    npzw_finish(&w, false, NULL);
+    for (uint64_t seed = 0; seed < 50; seed++) {
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, true, 0};
+        struct api_result res;
+        struct api_error err;
+        double sum;
+
+        cr_assert_eq(decode_chunked(&api_npz_ops, &opts, w.b, w.n, seed ? RANDOM : WHOLE, seed, 7,
+                                    &res, &err),
+                     API_OK, "%s", err.detail);
+        cr_assert_eq(l2_accum_sum(&res.total, &sum), L2_OK);
+        cr_assert_eq(sum, 13.0);
+        cr_assert_eq(res.total.count, 5);
+        cr_assert_eq(res.total.nan_count, 1);
+        cr_assert_eq(res.total.inf_count, 2);
+        cr_assert_eq(res.total.max_abs, 3.0);
+        cr_assert_eq(res.n_tensors, 2);
+        cr_assert_eq(res.tensors[0].nan_count, 1);
+        cr_assert_eq(res.tensors[0].inf_count, 1);
+        cr_assert_eq(res.tensors[1].inf_count, 1);
+        api_result_free(&res);
+    }
+    npzw_free(&w);
+    free(npy_d);
+    free(npy_a);
+}

@@ -957,11 +957,11 @@ Test(safetensors_decode, non_finite_index_is_within_its_tensor)
 
         ftensor_make(&f[0], "first", "F64", 1, s0, &rng);
         ftensor_make(&f[1], "layer/w", bad[k].code, 2, s1, &rng);
-        ftensor_make(&f[2], "ints", "I32", 1, s2, &rng);
-        size_t at = 20 + k * 5; /* within layer/w's 63 elements */
+        ftensor_make(&f[2], "ints", "I64", 1, s2, &rng); /* written first: highest rank */
+        size_t at = 20 + k * 5;                          /* within layer/w's 63 elements */
         elem_put_le(f[1].data + at * size, bad[k].bits, size);
         /* a NaN pattern in a skipped tensor is not looked at */
-        elem_put_le(f[2].data, 0x7fc00000, 4);
+        elem_put_le(f[2].data, 0x7ff8000000000000u, 8);
         size_t len;
         unsigned char *b = write_file(f, 3, NULL, &len, NULL);
 
@@ -1077,5 +1077,54 @@ Test(safetensors_decode, through_api_body)
     }
     for (size_t i = 0; i < 4; i++)
         ftensor_free(&f[i]);
+    free(b);
+}
+
+/* ?nonfinite=count: NaN and infinities in any tensor are counted per tensor
+ * and in the total, left out of the sums, under any chunking. */
+Test(safetensors_decode, nonfinite_count)
+{
+    static const float w[4] = {1.0f, 2.0f, 3.0f, -5.0f};
+    static const uint16_t h[3] = {0x3c00, 0x7e00, 0xfc00}; /* 1, NaN, -inf */
+    struct stgen_tensor t[2] = {
+        {.name = "w", .dtype = "F32", .ndim = 1, .shape = {4}, .data = w, .data_len = sizeof w},
+        {.name = "h", .dtype = "F16", .ndim = 1, .shape = {3}, .data = h, .data_len = sizeof h},
+    };
+    float wn[4];
+    size_t len;
+    unsigned char *b;
+
+    memcpy(wn, w, sizeof w);
+    memcpy(&wn[1], &(uint32_t){0x7f800000u}, 4); /* w[1] = +inf */
+    t[0].data = wn;
+    b = stgen_write(t, 2, NULL, &len, NULL);
+    for (uint64_t seed = 0; seed < 50; seed++) {
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, true, 0};
+        struct api_result res;
+        struct api_error err;
+        double sum;
+
+        cr_assert_eq(decode_chunked(&api_safetensors_ops, &opts, b, len, seed ? RANDOM : WHOLE,
+                                    seed, SMALL_CHUNK, &res, &err),
+                     API_OK, "%s", err.detail);
+        cr_assert_eq(l2_accum_sum(&res.total, &sum), L2_OK);
+        cr_assert_eq(sum, 1.0 + 9.0 + 25.0 + 1.0);
+        cr_assert_eq(res.total.count, 7);
+        cr_assert_eq(res.total.nan_count, 1);
+        cr_assert_eq(res.total.inf_count, 2);
+        cr_assert_eq(res.total.max_abs, 5.0);
+        const struct api_tensor *hw = find(&res, "h");
+        cr_assert_not_null(hw);
+        cr_assert_eq(hw->nan_count, 1);
+        cr_assert_eq(hw->inf_count, 1);
+        cr_assert_eq(hw->count, 3);
+        api_result_free(&res);
+    }
+    /* without count, the first one (in file order: w before h) is an error */
+    struct api_result res;
+    struct api_error err;
+    cr_assert_eq(decode(b, len, WHOLE, 0, &res, &err), API_NON_FINITE);
+    cr_assert_eq(err.index, 1);
+    api_result_free(&res);
     free(b);
 }

@@ -283,17 +283,20 @@ Test(dtype, bit_layouts)
     const enum l2_dtype types[4] = {L2_DTYPE_FLOAT16, L2_DTYPE_BFLOAT16, L2_DTYPE_FLOAT32,
                                     L2_DTYPE_FLOAT64};
     const unsigned want_e[4] = {5, 8, 8, 11}, want_f[4] = {10, 7, 23, 52};
+    const unsigned want_w[4] = {2, 2, 4, 8}, want_eall[4] = {31, 255, 255, 2047},
+                   want_bias[4] = {15, 127, 127, 1023};
     for (int t = 0; t < 4; t++) {
         struct l2_dtype_layout l = l2_dtype_layout(types[t]);
         size_t w = l2_dtype_size(types[t]);
         unsigned char b[8];
         uint64_t u;
-        cr_assert_eq(l.bytes, w);
+        cr_assert_eq(w, want_w[t]);
+        cr_assert_eq(l.bytes, want_w[t]);
         cr_assert_eq(l.ebits, want_e[t]);
         cr_assert_eq(l.fbits, want_f[t]);
-        cr_assert_eq(l.sign, 8 * w - 1);
-        cr_assert_eq(l.eall, (1u << l.ebits) - 1);
-        cr_assert_eq(l.bias, (1u << (l.ebits - 1)) - 1);
+        cr_assert_eq(l.sign, 8 * want_w[t] - 1);
+        cr_assert_eq(l.eall, want_eall[t]);
+        cr_assert_eq(l.bias, want_bias[t]);
         const uint64_t pats[5] = {
             (uint64_t)l.bias << l.fbits,                                        /* 1.0 */
             UINT64_C(1) << l.sign | (uint64_t)l.bias << l.fbits,                /* -1.0 */

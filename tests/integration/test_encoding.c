@@ -1,7 +1,8 @@
 /* test_encoding.c -- Content-Encoding against the real binary: gzip, x-gzip
- * and deflate bodies of every format on both compute endpoints, the order
- * of checks (415 for a coding l2d does not decode), corrupt streams, and a
- * small gzip bomb refused by --max-body-bytes on its decoded size. */
+ * and deflate raw and JSON bodies on both compute endpoints (every format in
+ * the unit tests), the order of checks (415 for a coding l2d does not
+ * decode), corrupt streams, and a small gzip bomb refused by
+ * --max-body-bytes on its decoded size. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* test_statistics.c -- the dashboard figures against the real binary:
  * max_abs in every result object, ?nonfinite=count (NaN and infinities
- * counted, left out of the sums) in every format, and dtype aliases. */
+ * counted, left out of the sums) in raw, .npy and JSON bodies (safetensors
+ * and .npz in their unit tests), and dtype aliases. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
