@@ -145,8 +145,6 @@ struct npz_decoder {
     struct npz_extra ex;
     struct npz_member m;
     struct api_result scratch; /* the member's sums and shape */
-    size_t n_summed;           /* members summed */
-    bool mixed_dtypes;         /* of more than one dtype */
 
     struct npz_entry *entries; /* every member read, in order */
     size_t n_entries;
@@ -662,9 +660,6 @@ static enum api_status member_done(struct npz_decoder *z)
     } else {
         st = api_result_add_typed(z->res, name, len, z->scratch.dtype, &z->scratch.total,
                                   z->scratch.ndim, z->scratch.shape, z->err);
-        z->mixed_dtypes |= z->n_summed > 0 && z->res->dtype != z->scratch.dtype;
-        z->res->dtype = z->scratch.dtype;
-        z->n_summed++;
     }
     if (st != API_OK)
         return st;
@@ -1180,8 +1175,7 @@ static enum api_status npz_finish(void *d, uint64_t length, struct api_error *er
     z->err = err;
     z->pos = length;
     if (z->state == NPZ_DONE) {
-        if (z->mixed_dtypes)
-            z->res->dtype = L2_DTYPE_FLOAT64;
+        api_result_settle_dtype(z->res);
         return API_OK;
     }
     if (length == 0)

@@ -102,25 +102,6 @@ static void put_dtype(struct api_text_buf *b, enum l2_dtype dtype)
     put_string(b, l2_dtype_name(dtype), strlen(l2_dtype_name(dtype)));
 }
 
-/* The dtype every summed tensor shares, for the top level of a checkpoint's
- * answer; false when there is none (no tensor, or several dtypes). */
-static bool shared_dtype(const struct api_result *res, enum l2_dtype *out)
-{
-    bool found = false;
-
-    for (size_t i = 0; i < res->n_tensors; i++) {
-        const struct api_tensor *t = &res->tensors[i];
-
-        if (t->skipped != NULL)
-            continue;
-        if (found && t->dtype != *out)
-            return false;
-        *out = t->dtype;
-        found = true;
-    }
-    return found;
-}
-
 /* "skipped": {NAME: "DTYPE", ...} when a checkpoint had tensors not summed. */
 static void put_skipped(struct api_text_buf *b, const struct api_result *res)
 {
@@ -193,7 +174,7 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
     }
     if (!res->typed)
         put_dtype(&b, res->dtype);
-    else if (shared_dtype(res, &dtype))
+    else if (api_result_common_dtype(res, &dtype))
         put_dtype(&b, dtype);
     put_scale(&b, scale);
     if (res->named) {

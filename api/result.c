@@ -263,6 +263,30 @@ enum api_status api_result_add_skipped(struct api_result *res, const char *name,
     return add_entry(res, name, len, res->dtype, file_dtype, NULL, 0, NULL, err);
 }
 
+bool api_result_common_dtype(const struct api_result *res, enum l2_dtype *out)
+{
+    bool found = false;
+
+    for (size_t i = 0; i < res->n_tensors; i++) {
+        const struct api_tensor *t = &res->tensors[i];
+
+        if (t->skipped != NULL)
+            continue;
+        if (found && t->dtype != *out)
+            return false;
+        *out = t->dtype;
+        found = true;
+    }
+    return found;
+}
+
+void api_result_settle_dtype(struct api_result *res)
+{
+    enum l2_dtype common;
+
+    res->dtype = api_result_common_dtype(res, &common) ? common : L2_DTYPE_FLOAT64;
+}
+
 void api_result_free(struct api_result *res)
 {
     if (res == NULL)

@@ -74,6 +74,14 @@ enum api_status api_result_add_typed(struct api_result *res, const char *name, s
 enum api_status api_result_add_skipped(struct api_result *res, const char *name, size_t len,
                                        const char *file_dtype, struct api_error *err);
 
+/* The dtype every summed (not skipped) tensor shares, in *out; false when
+ * there is none (no summed tensor, or several dtypes). */
+bool api_result_common_dtype(const struct api_result *res, enum l2_dtype *out);
+
+/* Sets res->dtype of a checkpoint's result to its tensors' common dtype,
+ * float64 when they have none. */
+void api_result_settle_dtype(struct api_result *res);
+
 /* Checks, before its tensor is read, that a tensor called name (len bytes)
  * could be added: the same errors as api_result_add_tensor except out of
  * memory. Returns API_OK or API_INVALID_TENSOR. */

@@ -543,25 +543,6 @@ static enum api_status check_layout(struct api_safetensors_decoder *dec)
     return API_OK;
 }
 
-/* res->dtype: the summed tensors' dtype when they share one. */
-static void set_result_dtype(struct api_safetensors_decoder *dec)
-{
-    int common = ST_SKIPPED;
-
-    for (size_t i = 0; i < dec->n_tensors; i++) {
-        int s = st_dtypes[dec->tensors[i].dtype].summed;
-
-        if (s == ST_SKIPPED)
-            continue;
-        if (common != ST_SKIPPED && common != s) {
-            common = L2_DTYPE_FLOAT64;
-            break;
-        }
-        common = s;
-    }
-    dec->res->dtype = common == ST_SKIPPED ? L2_DTYPE_FLOAT64 : (enum l2_dtype)common;
-}
-
 #define ST_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
 /* Parses the header with jansson. jansson reports a failed allocation as
@@ -634,10 +615,7 @@ static enum api_status parse_header(struct api_safetensors_decoder *dec)
     if (st != API_OK)
         return st;
     qsort(dec->tensors, dec->n_tensors, sizeof *dec->tensors, by_offsets);
-    st = check_layout(dec);
-    if (st == API_OK)
-        set_result_dtype(dec);
-    return st;
+    return check_layout(dec);
 }
 
 /* ---- the data ------------------------------------------------------------ */
@@ -765,8 +743,10 @@ static enum api_status st_finish(void *d, uint64_t length, struct api_error *err
         return st_fail(dec, length,
                        "the body ends inside the safetensors header (%zu of %zu bytes)",
                        dec->header_len, dec->header_size);
-    if (dec->cur == dec->n_tensors)
+    if (dec->cur == dec->n_tensors) {
+        api_result_settle_dtype(dec->res);
         return API_OK;
+    }
     t = &dec->tensors[dec->cur];
     echo(t->name, t->name_len, shown);
     return st_fail(dec, length,
