@@ -18,16 +18,23 @@ void api_error_init(struct api_error *err)
     err->offset = -1;
 }
 
-enum api_status api_error_set(struct api_error *err, enum api_status st, const char *fmt, ...)
+enum api_status api_error_vset(struct api_error *err, enum api_status st, const char *fmt,
+                               va_list ap)
 {
-    va_list ap;
-
     if (err == NULL || err->status != API_OK || st == API_OK)
         return st;
     api_error_init(err);
     err->status = st;
-    va_start(ap, fmt);
     vsnprintf(err->detail, sizeof err->detail, fmt, ap);
+    return st;
+}
+
+enum api_status api_error_set(struct api_error *err, enum api_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    api_error_vset(err, st, fmt, ap);
     va_end(ap);
     return st;
 }

@@ -7,6 +7,7 @@
 #ifndef API_ERROR_H
 #define API_ERROR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,10 @@ void api_error_init(struct api_error *err);
  * naturally. A detail longer than API_DETAIL_MAX is truncated. */
 enum api_status api_error_set(struct api_error *err, enum api_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* api_error_set with a va_list. */
+enum api_status api_error_vset(struct api_error *err, enum api_status st, const char *fmt,
+                               va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Hands a recorded error on: copies *recorded into err unless err is NULL or
  * already holds an error (first error wins). Returns recorded->status, so a

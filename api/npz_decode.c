@@ -188,15 +188,13 @@ static enum api_status npz_fail(struct npz_decoder *z, uint64_t offset, const ch
 
 static enum api_status npz_fail(struct npz_decoder *z, uint64_t offset, const char *fmt, ...)
 {
-    char msg[API_DETAIL_MAX];
     va_list ap;
 
     if (z->err->status != API_OK)
         return z->err->status;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    api_error_vset(z->err, API_INVALID_NPZ, fmt, ap);
     va_end(ap);
-    api_error_set(z->err, API_INVALID_NPZ, "%s", msg);
     api_error_at_offset(z->err, (int64_t)offset);
     return API_INVALID_NPZ;
 }

@@ -138,13 +138,11 @@ static enum api_status st_fail(struct api_safetensors_decoder *dec, uint64_t off
 static enum api_status st_fail(struct api_safetensors_decoder *dec, uint64_t offset,
                                const char *fmt, ...)
 {
-    char detail[API_DETAIL_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    api_error_vset(dec->err, API_INVALID_SAFETENSORS, fmt, ap);
     va_end(ap);
-    api_error_set(dec->err, API_INVALID_SAFETENSORS, "%s", detail);
     api_error_at_offset(dec->err, (int64_t)offset);
     return API_INVALID_SAFETENSORS;
 }
