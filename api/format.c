@@ -18,6 +18,9 @@ static const struct {
 #define API_FORMAT_ROW(name, label, ops, type, alias) [name] = {label, &ops, type, alias},
     API_FORMAT_LIST(API_FORMAT_ROW)
 #undef API_FORMAT_ROW
+#define API_FORMAT_ROUTED_ROW(name, label, ops) [name] = {label, &ops, NULL, NULL},
+        API_FORMAT_ROUTED_LIST(API_FORMAT_ROUTED_ROW)
+#undef API_FORMAT_ROUTED_ROW
 };
 
 /* "application/json, application/octet-stream, ..., ": the 415 detail
@@ -68,7 +71,7 @@ enum api_status api_content_type_parse(const char *content_type, enum api_format
     while (end > start && is_space(end[-1]))
         end--;
     len = (size_t)(end - start);
-    for (i = 0; i < API_FORMAT_COUNT; i++) {
+    for (i = 0; i < API_FORMAT_TYPED_COUNT; i++) {
         if (type_is(formats[i].type, start, len) || type_is(formats[i].alias, start, len)) {
             *out = (enum api_format)i;
             return API_OK;

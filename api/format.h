@@ -2,7 +2,10 @@
  *
  * Each row: enum name, metric label, decoder ops (defined in the format's own
  * file), media type and an alias media type (NULL for none). The format enum,
- * the Content-Type table, the 415 detail and the metric labels derive from it. */
+ * the Content-Type table, the 415 detail and the metric labels derive from it.
+ * API_FORMAT_ROUTED_LIST holds the formats that the request's path picks
+ * instead of its Content-Type (the inference protocol's infer body): they
+ * share the enum, the ops and the labels, not the Content-Type table. */
 #ifndef API_FORMAT_H
 #define API_FORMAT_H
 
@@ -17,15 +20,23 @@
       NULL)                                                                                        \
     X(API_FORMAT_NPZ, "npz", api_npz_ops, "application/x-npz", "application/zip")
 
+#define API_FORMAT_ROUTED_LIST(X) X(API_FORMAT_INFER, "infer", api_infer_ops)
+
 enum api_format {
 #define API_FORMAT_ENUM(name, label, ops, type, alias) name,
     API_FORMAT_LIST(API_FORMAT_ENUM)
 #undef API_FORMAT_ENUM
+        API_FORMAT_TYPED_COUNT, /* formats chosen by Content-Type come before */
+    API_FORMAT_BEFORE_ROUTED = API_FORMAT_TYPED_COUNT - 1,
+#define API_FORMAT_ROUTED_ENUM(name, label, ops) name,
+    API_FORMAT_ROUTED_LIST(API_FORMAT_ROUTED_ENUM)
+#undef API_FORMAT_ROUTED_ENUM
         API_FORMAT_COUNT
 };
 
-#define API_FORMAT_OPS_DECL(name, label, ops, type, alias) extern const struct api_decoder_ops ops;
+#define API_FORMAT_OPS_DECL(name, label, ops, ...) extern const struct api_decoder_ops ops;
 API_FORMAT_LIST(API_FORMAT_OPS_DECL)
+API_FORMAT_ROUTED_LIST(API_FORMAT_OPS_DECL)
 #undef API_FORMAT_OPS_DECL
 
 /* The metric label of fmt ("json", "raw", ...). Static storage. */

@@ -45,6 +45,7 @@ enum level {
     LEVEL_TOP,     /* outside any object */
     LEVEL_ROOT,    /* in {"tensors": ...} */
     LEVEL_TENSORS, /* in {"name": <tensor>, ...} */
+    LEVEL_VALUE,   /* one tensor inside a larger document (api_json_value) */
 };
 
 /* What a value is, known from its first byte (TOK_NONE: no value starts
@@ -222,7 +223,11 @@ static size_t make_pointer(const struct api_json_decoder *dec, unsigned ndepth, 
     size_t pos = 0;
 
     buf[0] = '\0';
-    if (dec->level == LEVEL_TENSORS) {
+    if (dec->level == LEVEL_VALUE) { /* name holds the value's own pointer */
+        pos = dec->name_len < API_POINTER_MAX - 1 ? dec->name_len : API_POINTER_MAX - 1;
+        memcpy(buf, dec->name, pos);
+        buf[pos] = '\0';
+    } else if (dec->level == LEVEL_TENSORS) {
         api_result_pointer_append(buf, API_POINTER_MAX, &pos, "tensors", 7);
         api_result_pointer_append(buf, API_POINTER_MAX, &pos, dec->name, dec->name_len);
     }
@@ -999,7 +1004,8 @@ static enum api_status on_value(struct api_json_decoder *dec, struct cursor *cur
         return fail_json(err, off_at(cur, cur->p),
                          *cur->p == ']' ? "expected a value, found ']'" : "expected a value");
     dec->started = true;
-    if (!dec->in_tensor && (dec->level == LEVEL_ROOT || tok == TOK_OBJECT))
+    if (!dec->in_tensor && dec->level != LEVEL_VALUE &&
+        (dec->level == LEVEL_ROOT || tok == TOK_OBJECT))
         return outer_value(dec, tok, cur, err);
     if (!dec->in_tensor)
         tensor_begin(dec); /* the body is one tensor */
@@ -1120,24 +1126,36 @@ static enum api_status step(struct api_json_decoder *dec, struct cursor *cur, st
     return API_OK;
 }
 
-static enum api_status json_feed(void *opaque, const unsigned char *buf, size_t len,
-                                 uint64_t offset, struct api_error *err)
+/* Reads buf until it ends, an error, or (LEVEL_VALUE) the value's end;
+ * the bytes read in *used. */
+static enum api_status run(struct api_json_decoder *dec, const unsigned char *buf, size_t len,
+                           uint64_t offset, size_t *used, struct api_error *err)
 {
-    struct api_json_decoder *dec = opaque;
     enum api_status st = dec->status;
+    bool stop_at_end = dec->level == LEVEL_VALUE;
     struct cursor cur;
 
-    if (st != API_OK || len == 0)
-        return st;
     cur.buf = (const char *)buf;
     cur.p = cur.buf;
     cur.end = cur.buf + len;
     cur.off = offset;
-    while (st == API_OK && cur.p < cur.end)
+    while (st == API_OK && cur.p < cur.end && !(stop_at_end && dec->state == ST_END))
         st = step(dec, &cur, err);
     batch_flush(dec); /* between calls the result holds every element read */
     dec->status = st;
+    *used = (size_t)(cur.p - cur.buf);
     return st;
+}
+
+static enum api_status json_feed(void *opaque, const unsigned char *buf, size_t len,
+                                 uint64_t offset, struct api_error *err)
+{
+    struct api_json_decoder *dec = opaque;
+    size_t used;
+
+    if (dec->status != API_OK || len == 0)
+        return dec->status;
+    return run(dec, buf, len, offset, &used, err);
 }
 
 /* The body ended before its value did, at byte length. */
@@ -1211,6 +1229,65 @@ static enum api_status json_create(struct api_result *res, const struct api_deco
 static void json_destroy(void *dec)
 {
     free(dec);
+}
+
+/* ---- one value inside a document ----------------------------------------- */
+
+struct api_json_value {
+    struct api_result res;
+    struct api_json_decoder *dec;
+};
+
+enum api_status api_json_value_new(enum l2_dtype dtype, bool count_nonfinite, const char *pointer,
+                                   struct api_json_value **out, struct api_error *err)
+{
+    const struct api_decode_opts opts = {dtype, true, count_nonfinite, 0, NULL};
+    struct api_json_value *v = malloc(sizeof *v);
+    size_t len = strlen(pointer);
+    void *dec;
+
+    *out = NULL;
+    if (v == NULL)
+        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the JSON decoder");
+    api_result_init(&v->res, L2_DTYPE_FLOAT64);
+    if (json_create(&v->res, &opts, &dec, err) != API_OK) {
+        free(v);
+        return API_INTERNAL_ERROR;
+    }
+    v->dec = dec;
+    v->dec->level = LEVEL_VALUE;
+    v->dec->name_len = len < API_MAX_NAME ? len : API_MAX_NAME;
+    memcpy(v->dec->name, pointer, v->dec->name_len);
+    *out = v;
+    return API_OK;
+}
+
+enum api_status api_json_value_feed(struct api_json_value *v, const unsigned char *buf, size_t len,
+                                    uint64_t offset, size_t *used, struct api_error *err)
+{
+    *used = 0;
+    if (v->dec->status != API_OK || len == 0 || v->dec->state == ST_END)
+        return v->dec->status;
+    return run(v->dec, buf, len, offset, used, err);
+}
+
+bool api_json_value_done(const struct api_json_value *v)
+{
+    return v->dec->status == API_OK && v->dec->state == ST_END;
+}
+
+const struct api_result *api_json_value_result(const struct api_json_value *v)
+{
+    return &v->res;
+}
+
+void api_json_value_free(struct api_json_value *v)
+{
+    if (v == NULL)
+        return;
+    json_destroy(v->dec);
+    api_result_free(&v->res);
+    free(v);
 }
 
 const struct api_decoder_ops api_json_ops = {

@@ -34,4 +34,35 @@
  * returns it again without reading. */
 extern const struct api_decoder_ops api_json_ops;
 
+/* One tensor value inside a larger JSON document (an inference request's
+ * input `data`), read as the body decoder reads a tensor body: a number or
+ * a rectangular nested array, the same rounding, limits and errors, its
+ * JSON Pointers under `pointer` (e.g. "/inputs/0/data", at most
+ * API_MAX_NAME bytes kept). Feed it from the value's first byte; it stops
+ * right after the value's last one, so what follows belongs to the
+ * document. */
+struct api_json_value;
+
+/* A reader of one value of dtype; count_nonfinite as opts->count_nonfinite.
+ * internal_error when out of memory (*out is then NULL). */
+enum api_status api_json_value_new(enum l2_dtype dtype, bool count_nonfinite, const char *pointer,
+                                   struct api_json_value **out, struct api_error *err);
+
+/* Feeds len bytes at body offset `offset`; *used is how many belong to the
+ * value (all of them until it ends). After the value's end or an error,
+ * reads nothing and returns the same status. */
+enum api_status api_json_value_feed(struct api_json_value *v, const unsigned char *buf, size_t len,
+                                    uint64_t offset, size_t *used, struct api_error *err);
+
+/* True once the value is complete (and valid). A number is complete only
+ * when the byte after it has been fed. */
+bool api_json_value_done(const struct api_json_value *v);
+
+/* The value read so far: total (the exact accumulator), ndim and shape
+ * once done. */
+const struct api_result *api_json_value_result(const struct api_json_value *v);
+
+/* Frees v. v may be NULL. */
+void api_json_value_free(struct api_json_value *v);
+
 #endif

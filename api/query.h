@@ -38,4 +38,10 @@ struct api_query {
 enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, size_t len,
                                 struct api_query *out, struct api_error *err);
 
+/* Validates scale text s (len bytes, already decoded) as the scale
+ * parameter is validated: the same grammar, limits and TensorFlow messages
+ * (invalid_scale). For the inference protocol's parameters.scale. */
+enum api_status api_scale_parse(const char *s, size_t len, struct api_scale *out,
+                                struct api_error *err);
+
 #endif

@@ -21,7 +21,7 @@ static bool json_space(unsigned char c)
 /* True when the safetensors decoder reads head[0..len) as a whole header. */
 static bool safetensors_header_ok(const unsigned char *head, size_t len)
 {
-    const struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    const struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
     struct api_result res;
     struct api_error err;
     void *dec = NULL;

@@ -162,7 +162,7 @@ static char *st_header(char *end, size_t n)
 static double run_once(enum api_format fmt, bool has_dtype, const char *body, size_t len,
                        size_t chunk, double *sum)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, has_dtype, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, has_dtype, false, 0, NULL};
     struct api_body *b;
     struct api_error err;
     double t0, t1;

@@ -81,7 +81,7 @@ static double run_zlib(const unsigned char *z, size_t n)
 /* api_body: gzip Content-Encoding, raw float32; seconds, sum in *sum. */
 static double run_body(const unsigned char *z, size_t n, double *sum)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0, NULL};
     struct api_body *b;
     struct api_error err;
     enum api_status st = API_OK;

@@ -14,7 +14,7 @@ Test(body, raw_requires_dtype)
 
     api_error_init(&err);
     cr_assert_eq(api_body_new(API_FORMAT_RAW,
-                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0},
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL},
                               API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
                  API_INVALID_DTYPE);
     cr_assert_null(body);
@@ -30,7 +30,7 @@ Test(body, npy_forbids_dtype)
 
     api_error_init(&err);
     cr_assert_eq(api_body_new(API_FORMAT_NPY,
-                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false, 0},
+                              &(struct api_decode_opts){L2_DTYPE_FLOAT32, true, false, 0, NULL},
                               API_ENCODING_IDENTITY, UINT64_MAX, &body, &err),
                  API_INVALID_NPY);
     cr_assert_null(body);
@@ -45,7 +45,7 @@ Test(body, npy_forbids_dtype)
 static enum api_status run(enum api_format fmt, bool has_dtype, enum l2_dtype dtype, const char *s,
                            size_t len, uint64_t seed, struct api_body **out, struct api_error *err)
 {
-    struct api_decode_opts opts = {dtype, has_dtype, false, 0};
+    struct api_decode_opts opts = {dtype, has_dtype, false, 0, NULL};
     enum api_status st;
     size_t at = 0;
 
@@ -285,7 +285,7 @@ Test(body, rechunking_invariance_all_formats)
 Test(body, empty_chunks_with_null_buffer)
 {
     for (int f = 0; f < API_FORMAT_COUNT; f++) {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT32, f == API_FORMAT_RAW, false, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT32, f == API_FORMAT_RAW, false, 0, NULL};
         struct api_body *body;
         struct api_error err;
 
@@ -303,7 +303,7 @@ Test(body, empty_chunks_with_null_buffer)
  * and not decoded, whatever the format. */
 Test(body, decoded_size_limit)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0, NULL};
     struct api_body *body;
     struct api_error err;
     const char zeros[20] = {0};

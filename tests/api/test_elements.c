@@ -19,7 +19,7 @@
 static enum api_status decode(enum l2_dtype dt, const unsigned char *b, size_t n, enum chunking how,
                               uint64_t seed, struct api_result *res, struct api_error *err)
 {
-    struct api_decode_opts opts = {dt, true, false, 0};
+    struct api_decode_opts opts = {dt, true, false, 0, NULL};
 
     return decode_chunked(&api_raw_ops, &opts, b, n, how, seed, 11, res, err);
 }
@@ -227,7 +227,7 @@ Test(raw_decode, non_finite_split_across_chunks)
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         struct api_result res;
         struct api_error err;
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, true, false, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, true, false, 0, NULL};
         void *dec = NULL;
         size_t at = 0;
         enum api_status st = API_OK;
@@ -315,7 +315,7 @@ Test(raw_decode, dtype_is_required)
 {
     struct api_result res;
     struct api_error err;
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
     void *dec = (void *)1;
 
     api_result_init(&res, L2_DTYPE_FLOAT64);

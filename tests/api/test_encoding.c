@@ -79,7 +79,7 @@ static enum api_status run(enum api_format fmt, bool has_dtype, enum l2_dtype dt
                            enum api_encoding enc, uint64_t limit, const unsigned char *b, size_t n,
                            uint64_t seed, double *sum, uint64_t *count, struct api_error *err)
 {
-    struct api_decode_opts opts = {dtype, has_dtype, false, 0};
+    struct api_decode_opts opts = {dtype, has_dtype, false, 0, NULL};
     struct api_body *body;
     enum api_status st;
     size_t at = 0;

@@ -133,7 +133,7 @@ static enum api_status whole_status(enum api_format fmt, bool has_dtype, enum l2
     struct api_body *b = NULL;
     enum api_status st;
 
-    struct api_decode_opts opts = {dtype, has_dtype, false, 0};
+    struct api_decode_opts opts = {dtype, has_dtype, false, 0, NULL};
 
     api_error_init(err);
     st = api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &b, err);

@@ -47,7 +47,7 @@ static size_t npy_head(unsigned char *out, int major, const char *dict, size_t *
 static enum api_status decode(const unsigned char *b, size_t n, enum chunking how, uint64_t seed,
                               struct api_result *res, struct api_error *err)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
 
     return decode_chunked(&api_npy_ops, &opts, b, n, how, seed, 13, res, err);
 }
@@ -588,7 +588,7 @@ Test(npy_decode, errors_are_replayed_by_the_body)
     unsigned char b[NPY_BODY_MAX];
     double sum, half;
     size_t n = make_npy(b, 1, ">f4", false, "(2,)", 2, 1, &sum, &half);
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
     struct api_body *body = NULL;
     struct api_error err;
     const struct api_error *first;
@@ -736,7 +736,7 @@ Test(npy_decode, fixture_files)
 
 Test(npy_decode, empty_chunks_and_truncated_preamble)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
     struct api_body *body = NULL;
     struct api_error err;
 

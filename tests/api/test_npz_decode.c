@@ -171,7 +171,7 @@ static void expect_fixture(const struct fixture *fx, const struct api_result *re
 static enum api_status decode(const void *b, size_t n, enum chunking how, uint64_t seed,
                               struct api_result *res, struct api_error *err)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
 
     return decode_chunked(&api_npz_ops, &opts, b, n, how, seed, 61, res, err);
 }
@@ -301,7 +301,7 @@ Test(npz_decode, both_media_types_through_the_body)
     static const char *const types[] = {"application/x-npz", "application/zip"};
 
     for (size_t t = 0; t < 2; t++) {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
         enum api_format fmt;
         struct api_body *body;
         struct api_error err;
@@ -322,7 +322,7 @@ Test(npz_decode, both_media_types_through_the_body)
 
 Test(npz_decode, dtype_parameter_refused)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0, NULL};
     struct api_body *body = (struct api_body *)1;
     struct api_error err;
 
@@ -985,7 +985,7 @@ Test(npz_decode, inflated_members_are_bounded)
     float *zeros = calloc(n / 4, sizeof *zeros);
     unsigned char *npy = npzw_npy("<f4", "(2097152,)", zeros, n, &npy_len);
     struct npzw_form form = {.deflate = true};
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
     struct api_body *body;
     struct api_error err;
     struct npzw w;
@@ -1037,7 +1037,7 @@ Test(npz_decode, nonfinite_count)
     npzw_member(&w, "d.npy", 5, npy_d, ld, &(struct npzw_form){.deflate = true});
     npzw_finish(&w, false, NULL);
     for (uint64_t seed = 0; seed < 50; seed++) {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, true, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, true, 0, NULL};
         struct api_result res;
         struct api_error err;
         double sum;

@@ -105,7 +105,7 @@ static unsigned char *write_file(struct ftensor *f, size_t n, const char *const 
 static enum api_status decode(const void *b, size_t n, enum chunking how, uint64_t seed,
                               struct api_result *res, struct api_error *err)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
 
     return decode_chunked(&api_safetensors_ops, &opts, b, n, how, seed, SMALL_CHUNK, res, err);
 }
@@ -310,7 +310,7 @@ Test(safetensors_decode, large_tensors_span_many_chunks)
         struct api_error err;
 
         cr_assert_eq(decode_chunked(&api_safetensors_ops,
-                                    &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0}, b,
+                                    &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL}, b,
                                     len, RANDOM, seed, 5000, &res, &err),
                      API_OK, "%s", err.detail);
         for (size_t i = 0; i < 3; i++)
@@ -529,7 +529,7 @@ Test(safetensors_decode, large_header_with_metadata)
         struct api_error err;
 
         cr_assert_eq(decode_chunked(&api_safetensors_ops,
-                                    &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0}, b,
+                                    &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL}, b,
                                     len, RANDOM, seed, 4096, &res, &err),
                      API_OK, "%s", err.detail);
         cr_assert_eq(res.tensors[0].sum_squares, 4.0);
@@ -917,7 +917,7 @@ Test(safetensors_decode, exactly_api_max_tensors_are_read)
 
 Test(safetensors_decode, dtype_parameter_is_refused)
 {
-    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0};
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT32, true, false, 0, NULL};
     struct api_result res;
     struct api_error err;
     void *dec = (void *)1;
@@ -1021,7 +1021,7 @@ Test(safetensors_decode, through_api_body)
     unsigned char *b = write_file(f, 4, NULL, &len, NULL);
 
     for (uint64_t seed = 0; seed < 10; seed++) {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
         struct api_body *body;
         uint64_t s2 = seed;
         size_t at = 0;
@@ -1045,7 +1045,7 @@ Test(safetensors_decode, through_api_body)
     }
     /* the body's limit and a dtype parameter */
     {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
         struct api_body *body;
 
         cr_assert_eq(api_body_new(API_FORMAT_SAFETENSORS, &opts, API_ENCODING_IDENTITY, len - 1,
@@ -1062,7 +1062,7 @@ Test(safetensors_decode, through_api_body)
     }
     /* an error inside the body is kept and replayed */
     {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
         struct api_body *body;
 
         api_error_init(&err);
@@ -1099,7 +1099,7 @@ Test(safetensors_decode, nonfinite_count)
     t[0].data = wn;
     b = stgen_write(t, 2, NULL, &len, NULL);
     for (uint64_t seed = 0; seed < 50; seed++) {
-        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, true, 0};
+        struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, true, 0, NULL};
         struct api_result res;
         struct api_error err;
         double sum;

@@ -94,7 +94,7 @@ Test(sniff, values_are_not_files)
 static enum api_status raw(enum l2_dtype dtype, const unsigned char *b, size_t n, uint64_t seed,
                            struct api_error *err, uint64_t *count)
 {
-    struct api_decode_opts opts = {dtype, true, false, 0};
+    struct api_decode_opts opts = {dtype, true, false, 0, NULL};
     struct api_body *body;
     enum api_status st;
     size_t at = 0;

@@ -236,7 +236,7 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     enum api_status st;
     size_t i, start = 0;
 
-    struct api_decode_opts opts = {in->dtype, in->has_dtype, false, 0};
+    struct api_decode_opts opts = {in->dtype, in->has_dtype, false, 0, NULL};
 
     api_error_init(err);
     st = api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &body, err);
@@ -313,7 +313,7 @@ static inline enum api_status fuzz_decode(const struct api_decoder_ops *ops,
                                           const struct fuzz_input *in, size_t step,
                                           struct api_result *res, struct api_error *err)
 {
-    struct api_decode_opts opts = {in->dtype, in->has_dtype, false, 0};
+    struct api_decode_opts opts = {in->dtype, in->has_dtype, false, 0, NULL};
 
     return fuzz_run_ops(ops, &opts, res, in->body, in->len, step, err);
 }

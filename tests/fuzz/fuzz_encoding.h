@@ -25,7 +25,7 @@
 static enum api_status enc_decode(const struct fuzz_input *in, enum api_encoding enc, size_t step,
                                   struct api_body **out, struct api_error *err)
 {
-    struct api_decode_opts opts = {in->dtype, true, false, 0};
+    struct api_decode_opts opts = {in->dtype, true, false, 0, NULL};
     enum api_status st;
     size_t start = 0, i = 0;
 
@@ -85,7 +85,7 @@ static void enc_reference(const struct fuzz_input *in, enum api_encoding enc, en
                           const struct api_error *err, const struct api_result *res)
 {
     static unsigned char plain[FUZZ_ENC_LIMIT + 1];
-    struct api_decode_opts opts = {in->dtype, true, false, 0};
+    struct api_decode_opts opts = {in->dtype, true, false, 0, NULL};
     struct api_body *ref = NULL;
     struct api_error rerr;
     bool complete;

@@ -21,7 +21,7 @@
  * whole header. */
 static bool raw_is_file(const uint8_t *body, size_t len)
 {
-    const struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0};
+    const struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, NULL};
     struct api_result res;
     struct api_error err;
     uint64_t n = 0;
