@@ -134,7 +134,7 @@ struct input {
     /* data: one reader, of the known dtype (readers[0]), or one per
      * datatypes[] row when the dtype was not known yet */
     struct api_json_value *readers[N_DATATYPES];
-    struct api_error reader_err[N_DATATYPES]; /* errors of the non-driving readers */
+    struct api_error *reader_err; /* with several readers: their errors (not the driver's) */
     size_t n_readers;
 };
 
@@ -332,6 +332,8 @@ static void readers_free(struct input *in)
     for (size_t k = 0; k < in->n_readers; k++)
         api_json_value_free(in->readers[k]);
     in->n_readers = 0;
+    free(in->reader_err);
+    in->reader_err = NULL;
 }
 
 /* The element count of a shape; false when it overflows. */
@@ -773,6 +775,9 @@ static enum api_status data_begin(struct infer_decoder *dec, struct api_error *e
             return dec->status = API_INTERNAL_ERROR;
         in->n_readers = 1;
     } else {
+        in->reader_err = malloc(N_DATATYPES * sizeof *in->reader_err);
+        if (in->reader_err == NULL)
+            return fail(dec, err, API_INTERNAL_ERROR, "out of memory for the data readers");
         for (size_t k = 0; k < N_DATATYPES; k++) {
             if (api_json_value_new(datatypes[k].dtype, true, pointer, &in->readers[k], err) !=
                 API_OK)
@@ -1119,8 +1124,6 @@ static enum api_status infer_finish(void *opaque, uint64_t length, struct api_er
 
     if (dec->status != API_OK)
         return dec->status;
-    if (dec->state == HS_CAPTURE && dec->cap_primitive && dec->depth == 0)
-        return fail_json(dec, err, dec->cap_off, "the request must be a JSON object");
     if (req->has_header_length && length < req->header_length)
         return fail(dec, err, API_INVALID_LENGTH,
                     "the body ends at byte %" PRIu64 ", inside its JSON header of %" PRIu64
