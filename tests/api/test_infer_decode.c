@@ -420,13 +420,13 @@ static double scaled(double x, int k)
     return ldexp(frexp(x, &e), k);
 }
 
-/* A float64 of any exponent from -1074 to 1000 (squares stay finite in
+/* A float64 of any exponent from -1074 to 500 (squares stay finite in
  * sums of thousands), either sign. */
 static double wild(void)
 {
     uint64_t a = chunks_rng(&rng), b = chunks_rng(&rng);
     double m = (double)(a >> 11) * 0x1p-53;
-    int e = (int)(b % 2074) - 1074;
+    int e = (int)(b % 1574) - 1074;
     double x = ldexp(m, e);
     return (b >> 40) & 1 ? -x : x;
 }
@@ -599,18 +599,6 @@ Test(infer_decode, nonfinite_count_after_nan_tokens)
     expect_default_outputs(&r, true, false);
     run_free(&r);
 
-    /* The same data without it: the tokens are not JSON. */
-    const char *bad = "{\"inputs\": [{\"name\": \"x\", \"shape\": [2], \"datatype\": \"FP64\", "
-                      "\"data\": [1, NaN]}]}";
-    decode_json(&r, API_INFER_L2_LOSS, bad);
-    expect_err(&r, API_INVALID_JSON, NULL, NULL);
-    run_free(&r);
-    const char *bad2 = "{\"inputs\": [{\"name\": \"x\", \"shape\": [2], \"datatype\": \"FP64\", "
-                       "\"data\": [1, NaN]}], \"parameters\": {\"nonfinite\": \"reject\"}}";
-    decode_json(&r, API_INFER_L2_LOSS, bad2);
-    expect_err(&r, API_INVALID_JSON, NULL, NULL);
-    run_free(&r);
-
     /* Binary NaN and infinity: non_finite, or counted. */
     const float f[] = {1.0f, NAN, INFINITY, 3.0f};
     const char *h = "{\"inputs\": [{\"name\": \"f\", \"shape\": [4], \"datatype\": \"FP32\", "
@@ -625,6 +613,23 @@ Test(infer_decode, nonfinite_count_after_nan_tokens)
     expect_ok(&r);
     t = tensor(&r, 0);
     cr_assert(t->count == 4 && t->nan_count == 1 && t->inf_count == 1 && t->sum_squares == 10.0);
+    run_free(&r);
+}
+
+/* Without nonfinite = "count", NaN and Infinity tokens are not JSON
+ * (API.md, "Statistics for dashboards"), as on the native endpoints. */
+Test(infer_decode, nan_tokens_without_count_are_invalid_json)
+{
+    struct run r;
+    const char *bad = "{\"inputs\": [{\"name\": \"x\", \"shape\": [2], \"datatype\": \"FP64\", "
+                      "\"data\": [1, NaN]}]}";
+    decode_json(&r, API_INFER_L2_LOSS, bad);
+    expect_err(&r, API_INVALID_JSON, NULL, NULL);
+    run_free(&r);
+    const char *bad2 = "{\"inputs\": [{\"name\": \"x\", \"shape\": [2], \"datatype\": \"FP64\", "
+                       "\"data\": [1, NaN]}], \"parameters\": {\"nonfinite\": \"reject\"}}";
+    decode_json(&r, API_INFER_L2_LOSS, bad2);
+    expect_err(&r, API_INVALID_JSON, NULL, NULL);
     run_free(&r);
 }
 
@@ -715,7 +720,11 @@ Test(infer_decode, outputs_refused)
         cr_assert(r.st == API_INVALID_PARAMETER || r.st == API_INVALID_TENSOR, "%s: %s (%s)",
                   bad[i], api_status_code(r.st), r.err.detail);
         if (i < 3)
-            expect_err(&r, API_INVALID_PARAMETER, i == 0 ? "logits" : "loss", NULL);
+            expect_err(&r, API_INVALID_PARAMETER,
+                       i == 0   ? "logits"
+                       : i == 1 ? "loss"
+                                : "binary_data",
+                       NULL);
         run_free(&r);
     }
     static const char *const params[] = {
@@ -830,7 +839,6 @@ Test(infer_decode, scale_refused_as_tensorflow_does)
         {"-0.1", "Setting a scale less than 0 on a regularizer: -0.1."},
         {"\"-0.1\"", "Setting a scale less than 0 on a regularizer: -0.1."},
         {"-1e-3", "Setting a scale less than 0 on a regularizer: -0.001."},
-        {"1e400", NULL},
         {"\"inf\"", NULL},
         {"\"nan\"", NULL},
         {"\"0x1p-3\"", NULL},
@@ -869,6 +877,19 @@ Test(infer_decode, scale_refused_as_tensorflow_does)
     run_free(&r);
 }
 
+/* A scale that overflows float64 is invalid_scale (as ?scale=1e400 on
+ * /regularize), written as a JSON number or a string. */
+Test(infer_decode, scale_overflow_is_invalid_scale)
+{
+    static const char *const texts[] = {"\"1e400\"", "1e400"};
+    for (size_t i = 0; i < 2; i++) {
+        struct run r;
+        decode_scale(&r, API_INFER_REGULARIZE, texts[i]);
+        expect_err(&r, API_INVALID_SCALE, NULL, NULL);
+        run_free(&r);
+    }
+}
+
 /* --- errors ------------------------------------------------------------- */
 
 struct bad_case {
@@ -882,9 +903,14 @@ static void check_bad(const struct bad_case *cases, size_t n, enum api_infer_mod
     for (size_t i = 0; i < n; i++) {
         struct run r;
         decode_json(&r, m, cases[i].body);
-        cr_assert_eq(r.st, cases[i].st, "case %zu %s: %s (%s), expected %s", i, cases[i].body,
+        /* every case is checked (cr_expect), so that one report lists all */
+        cr_expect_eq(r.st, cases[i].st, "case %zu %s: %s (%s), expected %s", i, cases[i].body,
                      api_status_code(r.st), r.err.detail, api_status_code(cases[i].st));
-        expect_err(&r, cases[i].st, cases[i].needle, NULL);
+        cr_expect(r.err.detail[0] != '\0', "case %zu: no detail", i);
+        if (r.st == cases[i].st && cases[i].needle != NULL)
+            cr_expect_not_null(strstr(r.err.detail, cases[i].needle),
+                               "case %zu: detail \"%s\" lacks \"%s\"", i, r.err.detail,
+                               cases[i].needle);
         run_free(&r);
     }
 }
@@ -930,7 +956,7 @@ Test(infer_decode, inputs_malformed)
         {"{\"id\": \"x\"}", API_INVALID_TENSOR, "inputs"},
         {"{\"inputs\": {}}", API_INVALID_TENSOR, "inputs"},
         {"{\"inputs\": null}", API_INVALID_TENSOR, "inputs"},
-        {"{\"inputs\": [3]}", API_INVALID_TENSOR, "inputs[0]"},
+        {"{\"inputs\": [3]}", API_INVALID_TENSOR, "inputs"},
         {"{\"inputs\": [{\"shape\": [1], \"datatype\": \"FP32\", \"data\": [1]}]}",
          API_INVALID_TENSOR, "name"},
         {"{\"inputs\": [{\"name\": 5, \"shape\": [1], \"datatype\": \"FP32\", \"data\": [1]}]}",
