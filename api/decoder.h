@@ -19,11 +19,11 @@ struct api_infer_request;
 
 /* What the query says about decoding, checked by the format's create. */
 struct api_decode_opts {
-    enum l2_dtype dtype;   /* the dtype query parameter, when has_dtype */
-    bool has_dtype;        /* a dtype query parameter was sent */
-    bool count_nonfinite;  /* ?nonfinite=count: NaN/Inf counted, not an error */
-    uint64_t max_inflated; /* bytes a decoder may inflate from the body (npz
-                            * members): payload_too_large past it; 0: no limit */
+    enum l2_dtype dtype;             /* the dtype query parameter, when has_dtype */
+    bool has_dtype;                  /* a dtype query parameter was sent */
+    bool count_nonfinite;            /* ?nonfinite=count: NaN/Inf counted, not an error */
+    uint64_t max_inflated;           /* bytes a decoder may inflate from the body (npz
+                                      * members): payload_too_large past it; 0: no limit */
     struct api_infer_request *infer; /* an infer body's request (infer.h), filled
                                       * by its decoder; NULL for other formats */
 };

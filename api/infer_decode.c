@@ -1,8 +1,1193 @@
-/* PLACEHOLDER ON BRANCH infer-base ONLY: replaced by the real decoder before merge. */
+/* infer_decode.c -- the Open Inference Protocol v2 infer body, decoded as
+ * it streams (see infer.h).
+ *
+ * The JSON header is read by a small state machine that knows the
+ * protocol's shape: the request object, its inputs and outputs arrays,
+ * their objects and the three parameters objects. An input's `data` is
+ * handed to the JSON tensor reader (json_decode.h) in place, so its
+ * elements go straight into an accumulator; every other value is small: it
+ * is captured whole (at most API_INFER_MAX_VALUE bytes) and checked and
+ * read with jansson. Keys may come in any order: when an input's `data`
+ * arrives before its `datatype`, it is read in all four dtypes at once and
+ * the right one is kept when the input's object closes; NaN and Infinity
+ * tokens are always counted and refused, unless parameters.nonfinite says
+ * "count", once the whole header is known. After the header (its length is
+ * the Inference-Header-Content-Length), the binary data of the inputs that
+ * announced binary_data_size is fed to the element stream (elements.h),
+ * input after input. */
 #include "infer.h"
-static enum api_status c(struct api_result *res, const struct api_decode_opts *o, void **out, struct api_error *err)
-{ (void)res; (void)o; *out = NULL; return api_error_set(err, API_INTERNAL_ERROR, "infer decoder not yet written"); }
-static enum api_status f(void *d, const unsigned char *b, size_t l, uint64_t o, struct api_error *e) { (void)d;(void)b;(void)l;(void)o;(void)e; return API_OK; }
-static enum api_status fi(void *d, uint64_t l, struct api_error *e) { (void)d;(void)l;(void)e; return API_OK; }
-static void de(void *d) { (void)d; }
-const struct api_decoder_ops api_infer_ops = {c, f, fi, de};
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elements.h"
+#include "json_decode.h"
+#include "text.h"
+
+#define MAX_FRAMES 4     /* request > inputs > input > parameters */
+#define LABEL_MAX 320    /* `inputs[3] "dense/kernel"` in a detail */
+#define NAME_ECHO_MAX 64 /* bytes of a name quoted in a detail */
+
+/* The JSON containers the machine descends into. */
+enum frame {
+    F_TOP,           /* the request object */
+    F_TOP_PARAMS,    /* its "parameters" */
+    F_INPUTS,        /* its "inputs" array */
+    F_INPUT,         /* one input object */
+    F_INPUT_PARAMS,  /* an input's "parameters" */
+    F_OUTPUTS,       /* the "outputs" array */
+    F_OUTPUT,        /* one requested output */
+    F_OUTPUT_PARAMS, /* an output's "parameters" */
+};
+
+/* What the value being read stands for. */
+enum slot {
+    SL_ROOT,    /* the request: an object */
+    SL_IGNORED, /* the value of a key l2d does not know: checked, dropped */
+    SL_INPUTS,  /* containers */
+    SL_OUTPUTS,
+    SL_PARAMS,
+    SL_INPUT,
+    SL_OUTPUT,
+    SL_DATA, /* an input's data: the tensor reader */
+    SL_ID,   /* small values, captured */
+    SL_NAME,
+    SL_SHAPE,
+    SL_DATATYPE,
+    SL_BINARY_SIZE,
+    SL_OUT_NAME,
+    SL_OUT_BINARY,
+    SL_SCALE,
+    SL_NONFINITE,
+    SL_BINARY_OUTPUT,
+};
+
+/* The keys l2d reads, by the object they are in. */
+static const struct key_row {
+    enum frame frame;
+    const char *key;
+    enum slot slot;
+} key_rows[] = {
+    {F_TOP, "id", SL_ID},
+    {F_TOP, "inputs", SL_INPUTS},
+    {F_TOP, "outputs", SL_OUTPUTS},
+    {F_TOP, "parameters", SL_PARAMS},
+    {F_INPUT, "name", SL_NAME},
+    {F_INPUT, "shape", SL_SHAPE},
+    {F_INPUT, "datatype", SL_DATATYPE},
+    {F_INPUT, "data", SL_DATA},
+    {F_INPUT, "parameters", SL_PARAMS},
+    {F_INPUT_PARAMS, "binary_data_size", SL_BINARY_SIZE},
+    {F_OUTPUT, "name", SL_OUT_NAME},
+    {F_OUTPUT, "parameters", SL_PARAMS},
+    {F_OUTPUT_PARAMS, "binary_data", SL_OUT_BINARY},
+    {F_TOP_PARAMS, "scale", SL_SCALE},
+    {F_TOP_PARAMS, "nonfinite", SL_NONFINITE},
+    {F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT},
+};
+
+#define N_KEY_ROWS (sizeof key_rows / sizeof key_rows[0])
+
+enum state {
+    HS_VALUE,     /* a value is expected, for `slot` */
+    HS_OBJ_FIRST, /* after '{': a key or '}' */
+    HS_KEY_NEXT,  /* after ',' in an object: a key */
+    HS_KEY,       /* inside a key, captured */
+    HS_COLON,     /* after a key */
+    HS_ARR_FIRST, /* after '[': a value or ']' */
+    HS_AFTER,     /* after a value: ',' or the closer around it */
+    HS_CAPTURE,   /* inside a small value, captured */
+    HS_DATA,      /* inside an input's data */
+    HS_TRAILER,   /* after the request object: whitespace to the header's end */
+    HS_BINARY,    /* the binary data */
+};
+
+/* The datatypes of the protocol that l2d sums, and the reader per dtype
+ * when an input's data comes before its datatype. */
+static const struct {
+    const char *name;
+    enum l2_dtype dtype;
+} datatypes[] = {
+    {"FP16", L2_DTYPE_FLOAT16},
+    {"BF16", L2_DTYPE_BFLOAT16},
+    {"FP32", L2_DTYPE_FLOAT32},
+    {"FP64", L2_DTYPE_FLOAT64},
+};
+
+#define N_DATATYPES (sizeof datatypes / sizeof datatypes[0])
+#define DRIVER (N_DATATYPES - 1) /* FP64: the reader that finds the value's end */
+
+/* The input being read. */
+struct input {
+    size_t index;
+    char *name; /* owned, NUL-terminated */
+    size_t name_len;
+    bool has_name, has_shape, has_datatype, has_data, has_binary_size;
+    enum l2_dtype dtype;
+    unsigned ndim;
+    uint64_t shape[API_MAX_DEPTH];
+    uint64_t binary_size;
+    /* data: one reader, of the known dtype (readers[0]), or one per
+     * datatypes[] row when the dtype was not known yet */
+    struct api_json_value *readers[N_DATATYPES];
+    struct api_error *reader_err; /* with several readers: their errors (not the driver's) */
+    size_t n_readers;
+};
+
+/* The output being read. */
+struct output {
+    size_t index;
+    bool has_name, has_binary;
+    enum api_infer_output which;
+    bool binary;
+};
+
+/* An input whose data is binary, in input order. */
+struct binary_input {
+    size_t tensor; /* its entry in the result */
+    enum l2_dtype dtype;
+    uint64_t size;
+};
+
+struct infer_decoder {
+    struct api_result *res;
+    struct api_infer_request *req;
+    enum api_status status;
+    enum state state;
+    enum slot slot;
+
+    enum frame frames[MAX_FRAMES];
+    uint32_t seen[MAX_FRAMES]; /* key_rows already read in each open object */
+    unsigned depth;
+    bool inputs_seen;
+    bool outputs_named; /* an "outputs" array with at least one entry */
+    size_t n_inputs, n_outputs;
+    struct input in;
+    struct output out;
+    bool wanted_seen[API_INFER_OUT_COUNT_];
+    bool wanted_binary_set[API_INFER_OUT_COUNT_]; /* its binary_data was given */
+    bool has_binary_output;
+    size_t nonfinite_input; /* first input whose JSON data held NaN/Inf, +1; 0: none */
+    uint64_t nonfinite_nan, nonfinite_inf;
+
+    /* the key or small value being captured */
+    char *cap;
+    size_t cap_len, cap_size;
+    uint64_t cap_off;
+    unsigned cap_depth;
+    bool cap_string, cap_escape, cap_primitive;
+    char key[API_MAX_NAME + 1]; /* the last key read, decoded, for details */
+    size_t key_len;
+
+    /* binary data */
+    struct binary_input *bins;
+    size_t n_bins, cap_bins, bin; /* bin: the one being read */
+    uint64_t bin_left;
+    uint64_t binary_total;
+    struct l2_accum acc;
+    struct api_elements elems;
+    bool elems_live;
+    char what[LABEL_MAX];
+};
+
+/* ---- errors and labels ---------------------------------------------------- */
+
+static enum api_status fail(struct infer_decoder *dec, struct api_error *err, enum api_status st,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum api_status fail(struct infer_decoder *dec, struct api_error *err, enum api_status st,
+                            const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    api_error_vset(err, st, fmt, ap);
+    va_end(ap);
+    dec->status = st;
+    return st;
+}
+
+static enum api_status fail_json(struct infer_decoder *dec, struct api_error *err, uint64_t off,
+                                 const char *what)
+{
+    fail(dec, err, API_INVALID_JSON, "invalid JSON at byte %" PRIu64 " of the header: %s", off,
+         what);
+    api_error_at_offset(err, (int64_t)off);
+    return API_INVALID_JSON;
+}
+
+/* `inputs[3] "dense/kernel"` (or `inputs[3]` before its name is known). */
+static const char *input_label(const struct input *in, char *buf)
+{
+    char name[NAME_ECHO_MAX * 4 + 8];
+
+    if (!in->has_name) {
+        snprintf(buf, LABEL_MAX, "inputs[%zu]", in->index);
+        return buf;
+    }
+    api_text_echo(name, sizeof name, in->name, in->name_len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+    snprintf(buf, LABEL_MAX, "inputs[%zu] \"%s\"", in->index, name);
+    return buf;
+}
+
+/* ---- the capture buffer --------------------------------------------------- */
+
+static enum api_status cap_put(struct infer_decoder *dec, const char *p, size_t n,
+                               struct api_error *err)
+{
+    if (n > API_INFER_MAX_VALUE - dec->cap_len)
+        return fail(dec, err, API_PAYLOAD_TOO_LARGE,
+                    "the value at byte %" PRIu64 " of the header is longer than %d bytes",
+                    dec->cap_off, API_INFER_MAX_VALUE);
+    if (dec->cap_len + n > dec->cap_size) {
+        size_t size = dec->cap_size ? dec->cap_size : 256;
+        while (size < dec->cap_len + n)
+            size *= 2;
+        if (size > API_INFER_MAX_VALUE)
+            size = API_INFER_MAX_VALUE;
+        char *grown = realloc(dec->cap, size);
+        if (grown == NULL)
+            return fail(dec, err, API_INTERNAL_ERROR, "out of memory for the request header");
+        dec->cap = grown;
+        dec->cap_size = size;
+    }
+    memcpy(dec->cap + dec->cap_len, p, n);
+    dec->cap_len += n;
+    return API_OK;
+}
+
+/* Reads the captured text as JSON with jansson; NULL (error set) when it
+ * is not. */
+static json_t *cap_parse(struct infer_decoder *dec, struct api_error *err)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(dec->cap, dec->cap_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+
+    if (v == NULL) {
+        uint64_t at = dec->cap_off + (uint64_t)(jerr.position > 0 ? jerr.position - 1 : 0);
+        fail_json(dec, err, at, jerr.text);
+    }
+    return v;
+}
+
+/* ---- the cursor ----------------------------------------------------------- */
+
+struct cursor {
+    const char *p, *end, *buf;
+    uint64_t off; /* body offset of buf[0] */
+};
+
+static uint64_t off_at(const struct cursor *cur, const char *q)
+{
+    return cur->off + (uint64_t)(q - cur->buf);
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool skip_ws(struct cursor *cur)
+{
+    while (cur->p < cur->end && is_ws(*cur->p))
+        cur->p++;
+    return cur->p < cur->end;
+}
+
+/* ---- containers ----------------------------------------------------------- */
+
+static bool frame_is_object(enum frame f)
+{
+    return f != F_INPUTS && f != F_OUTPUTS;
+}
+
+static enum api_status push(struct infer_decoder *dec, enum frame f)
+{
+    dec->frames[dec->depth] = f;
+    dec->seen[dec->depth] = 0;
+    dec->depth++;
+    dec->state = frame_is_object(f) ? HS_OBJ_FIRST : HS_ARR_FIRST;
+    return API_OK;
+}
+
+static enum api_status input_begin(struct infer_decoder *dec, struct api_error *err)
+{
+    struct input *in = &dec->in;
+
+    if (dec->n_inputs == API_MAX_TENSORS)
+        return fail(dec, err, API_INVALID_TENSOR, "more than %d inputs", API_MAX_TENSORS);
+    free(in->name);
+    memset(in, 0, offsetof(struct input, readers));
+    in->index = dec->n_inputs++;
+    in->n_readers = 0;
+    return push(dec, F_INPUT);
+}
+
+static void readers_free(struct input *in)
+{
+    for (size_t k = 0; k < in->n_readers; k++)
+        api_json_value_free(in->readers[k]);
+    in->n_readers = 0;
+    free(in->reader_err);
+    in->reader_err = NULL;
+}
+
+/* The element count of a shape; false when it overflows. */
+static bool shape_count(const uint64_t *shape, unsigned ndim, uint64_t *out)
+{
+    uint64_t n = 1;
+
+    for (unsigned d = 0; d < ndim; d++)
+        if (__builtin_mul_overflow(n, shape[d], &n))
+            return false;
+    *out = n;
+    return true;
+}
+
+static enum api_status add_binary(struct infer_decoder *dec, struct api_error *err)
+{
+    if (dec->n_bins == dec->cap_bins) {
+        size_t cap = dec->cap_bins ? dec->cap_bins * 2 : 4;
+        struct binary_input *grown = realloc(dec->bins, cap * sizeof *grown);
+        if (grown == NULL)
+            return fail(dec, err, API_INTERNAL_ERROR, "out of memory for the inputs");
+        dec->bins = grown;
+        dec->cap_bins = cap;
+    }
+    dec->bins[dec->n_bins++] =
+        (struct binary_input){dec->res->n_tensors - 1, dec->in.dtype, dec->in.binary_size};
+    return API_OK;
+}
+
+/* The input object closed: check it and add it to the result. */
+static enum api_status input_done(struct infer_decoder *dec, struct api_error *err)
+{
+    struct input *in = &dec->in;
+    char label[LABEL_MAX];
+    uint64_t count;
+    enum api_status st;
+    struct l2_accum empty;
+
+    input_label(in, label);
+    if (!in->has_name || !in->has_shape || !in->has_datatype)
+        return fail(dec, err, API_INVALID_TENSOR, "%s has no \"%s\"", label,
+                    !in->has_name    ? "name"
+                    : !in->has_shape ? "shape"
+                                     : "datatype");
+    if (!shape_count(in->shape, in->ndim, &count))
+        return fail(dec, err, API_INVALID_TENSOR, "%s: the shape's element count overflows", label);
+    if (in->has_data == in->has_binary_size)
+        return fail(dec, err, API_INVALID_TENSOR,
+                    in->has_data ? "%s has both \"data\" and parameters.binary_data_size"
+                                 : "%s has neither \"data\" nor parameters.binary_data_size",
+                    label);
+    if (in->has_data) {
+        size_t k = 0;
+        if (in->n_readers > 1)
+            while (datatypes[k].dtype != in->dtype)
+                k++;
+        if (k != DRIVER && in->n_readers > 1 && in->reader_err[k].status != API_OK) {
+            dec->status = api_error_replay(&in->reader_err[k], err);
+            return dec->status;
+        }
+        const struct api_result *r = api_json_value_result(in->readers[k]);
+        if (r->total.count != count)
+            return fail(dec, err, API_INVALID_TENSOR,
+                        "%s: its shape holds %" PRIu64 " element%s, its data %" PRIu64, label,
+                        count, count == 1 ? "" : "s", r->total.count);
+        if (r->total.nan_count + r->total.inf_count != 0 && dec->nonfinite_input == 0) {
+            dec->nonfinite_input = in->index + 1;
+            dec->nonfinite_nan = r->total.nan_count;
+            dec->nonfinite_inf = r->total.inf_count;
+        }
+        st = api_result_add_typed(dec->res, in->name, in->name_len, in->dtype, &r->total, in->ndim,
+                                  in->shape, err);
+        readers_free(in);
+        if (st != API_OK)
+            dec->status = st;
+        return st;
+    }
+    if (!dec->req->has_header_length)
+        return fail(dec, err, API_INVALID_PARAMETER,
+                    "%s has parameters.binary_data_size, but the request has no "
+                    "Inference-Header-Content-Length header to say where its binary data starts",
+                    label);
+    uint64_t size;
+    if (__builtin_mul_overflow(count, (uint64_t)l2_dtype_size(in->dtype), &size) ||
+        size != in->binary_size)
+        return fail(dec, err, API_INVALID_LENGTH,
+                    "%s: binary_data_size is %" PRIu64 " bytes, but %" PRIu64
+                    " %s elements are %" PRIu64 " bytes",
+                    label, in->binary_size, count, l2_dtype_name(in->dtype),
+                    count * (uint64_t)l2_dtype_size(in->dtype));
+    if (__builtin_add_overflow(dec->binary_total, size, &dec->binary_total))
+        return fail(dec, err, API_INVALID_LENGTH, "the binary data sizes overflow");
+    l2_accum_init(&empty);
+    st = api_result_add_typed(dec->res, in->name, in->name_len, in->dtype, &empty, in->ndim,
+                              in->shape, err);
+    if (st != API_OK) {
+        dec->status = st;
+        return st;
+    }
+    return add_binary(dec, err);
+}
+
+static enum api_status output_done(struct infer_decoder *dec, struct api_error *err)
+{
+    struct output *o = &dec->out;
+    struct api_infer_request *req = dec->req;
+
+    if (!o->has_name)
+        return fail(dec, err, API_INVALID_PARAMETER, "outputs[%zu] has no \"name\"", o->index);
+    if (dec->wanted_seen[o->which])
+        return fail(dec, err, API_INVALID_PARAMETER, "output \"%s\" is requested twice",
+                    api_infer_output_name(o->which));
+    dec->wanted_seen[o->which] = true;
+    dec->wanted_binary_set[o->which] = o->has_binary;
+    req->wanted[req->n_wanted].which = o->which;
+    req->wanted[req->n_wanted].binary = o->binary;
+    req->n_wanted++;
+    return API_OK;
+}
+
+/* The request object closed: what needs the whole header. */
+static enum api_status header_done(struct infer_decoder *dec, struct api_error *err)
+{
+    struct api_infer_request *req = dec->req;
+
+    if (!dec->inputs_seen)
+        return fail(dec, err, API_INVALID_TENSOR, "the request has no \"inputs\"");
+    if (req->model == API_INFER_REGULARIZE && !req->has_scale)
+        return fail(dec, err, API_INVALID_SCALE,
+                    "scale is required: the regularize model needs parameters.scale "
+                    "(0.01, for example)");
+    if (dec->nonfinite_input != 0 && !req->count_nonfinite) {
+        struct api_tensor *t = &dec->res->tensors[dec->nonfinite_input - 1];
+        char name[NAME_ECHO_MAX * 4 + 8];
+        api_text_echo(name, sizeof name, t->name, t->name_len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+        return fail(dec, err, API_NON_FINITE,
+                    "the data of inputs[%zu] \"%s\" holds %" PRIu64 " NaN and %" PRIu64
+                    " infinite values: send finite numbers, or set parameters.nonfinite to "
+                    "\"count\" to count them",
+                    dec->nonfinite_input - 1, name, dec->nonfinite_nan, dec->nonfinite_inf);
+    }
+    if (req->n_wanted == 0) {
+        for (int o = 0; o < API_INFER_OUT_COUNT_; o++) {
+            bool counts = o == API_INFER_OUT_NAN_COUNT || o == API_INFER_OUT_INF_COUNT;
+            if (counts && !req->count_nonfinite)
+                continue;
+            req->wanted[req->n_wanted].which = (enum api_infer_output)o;
+            req->wanted[req->n_wanted].binary = req->binary_data_output;
+            req->n_wanted++;
+        }
+    } else {
+        for (size_t i = 0; i < req->n_wanted; i++)
+            if (!dec->wanted_binary_set[req->wanted[i].which])
+                req->wanted[i].binary = req->binary_data_output;
+    }
+    dec->res->count_nonfinite = req->count_nonfinite;
+    dec->state = HS_TRAILER;
+    return API_OK;
+}
+
+/* A container closed; `closer` is '}' or ']'. */
+static enum api_status close_frame(struct infer_decoder *dec, struct api_error *err)
+{
+    enum frame f = dec->frames[--dec->depth];
+    enum api_status st = API_OK;
+
+    dec->state = HS_AFTER;
+    if (f == F_INPUT)
+        st = input_done(dec, err);
+    else if (f == F_OUTPUT)
+        st = output_done(dec, err);
+    else if (f == F_TOP)
+        st = header_done(dec, err);
+    return st;
+}
+
+/* ---- small values ------------------------------------------------------------ */
+
+static enum api_status need_string(struct infer_decoder *dec, json_t *v, enum api_status st,
+                                   const char *what, struct api_error *err)
+{
+    if (json_is_string(v))
+        return API_OK;
+    return fail(dec, err, st, "%s must be a string", what);
+}
+
+static enum api_status read_shape(struct infer_decoder *dec, json_t *v, struct api_error *err)
+{
+    struct input *in = &dec->in;
+    char label[LABEL_MAX];
+    size_t i;
+    json_t *e;
+
+    input_label(in, label);
+    if (!json_is_array(v))
+        return fail(dec, err, API_INVALID_TENSOR, "%s: \"shape\" must be an array of integers",
+                    label);
+    if (json_array_size(v) > API_MAX_DEPTH)
+        return fail(dec, err, API_INVALID_TENSOR, "%s: \"shape\" has more than %d dimensions",
+                    label, API_MAX_DEPTH);
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_integer(e) || json_integer_value(e) < 0)
+            return fail(dec, err, API_INVALID_TENSOR,
+                        "%s: \"shape\" must hold integers >= 0 (shape[%zu] does not)", label, i);
+        in->shape[i] = (uint64_t)json_integer_value(e);
+    }
+    in->ndim = (unsigned)json_array_size(v);
+    in->has_shape = true;
+    return API_OK;
+}
+
+static enum api_status read_datatype(struct infer_decoder *dec, json_t *v, struct api_error *err)
+{
+    char label[LABEL_MAX];
+    char shown[NAME_ECHO_MAX * 4 + 8];
+    const char *s;
+
+    input_label(&dec->in, label);
+    if (!json_is_string(v))
+        return fail(dec, err, API_INVALID_DTYPE, "%s: \"datatype\" must be a string", label);
+    s = json_string_value(v);
+    for (size_t k = 0; k < N_DATATYPES; k++) {
+        if (json_string_length(v) == strlen(datatypes[k].name) &&
+            strcmp(s, datatypes[k].name) == 0) {
+            dec->in.dtype = datatypes[k].dtype;
+            dec->in.has_datatype = true;
+            return API_OK;
+        }
+    }
+    api_text_echo(shown, sizeof shown, s, json_string_length(v), NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+    return fail(dec, err, API_INVALID_DTYPE,
+                "%s: datatype \"%s\" is not summed: send FP16, BF16, FP32 or FP64", label, shown);
+}
+
+static enum api_status read_name(struct infer_decoder *dec, json_t *v, struct api_error *err)
+{
+    struct input *in = &dec->in;
+    char label[LABEL_MAX];
+    struct api_error why;
+    size_t len;
+
+    input_label(in, label);
+    if (!json_is_string(v))
+        return fail(dec, err, API_INVALID_TENSOR, "%s: \"name\" must be a string", label);
+    len = json_string_length(v);
+    api_error_init(&why);
+    if (api_result_check_name(dec->res, json_string_value(v), len, &why) != API_OK) {
+        char shown[NAME_ECHO_MAX * 4 + 8];
+        api_text_echo(shown, sizeof shown, json_string_value(v), len, NAME_ECHO_MAX,
+                      API_TEXT_ECHO_MASK);
+        return fail(dec, err, why.status, "%s: name \"%s\": %s", label, shown, why.detail);
+    }
+    in->name = malloc(len + 1);
+    if (in->name == NULL)
+        return fail(dec, err, API_INTERNAL_ERROR, "out of memory for an input name");
+    memcpy(in->name, json_string_value(v), len + 1);
+    in->name_len = len;
+    in->has_name = true;
+    return API_OK;
+}
+
+static enum api_status read_scale(struct infer_decoder *dec, json_t *v, struct api_error *err)
+{
+    struct api_infer_request *req = dec->req;
+    enum api_status st;
+
+    if (req->model != API_INFER_REGULARIZE)
+        return fail(dec, err, API_INVALID_PARAMETER,
+                    "parameters.scale is only accepted by the regularize model");
+    if (json_is_string(v))
+        st = api_scale_parse(json_string_value(v), json_string_length(v), &req->scale, err);
+    else if (json_is_number(v)) /* the literal as sent: 1 is an integer, 1.0 is not */
+        st = api_scale_parse(dec->cap, dec->cap_len, &req->scale, err);
+    else
+        st = api_error_set(err, API_INVALID_SCALE,
+                           "parameters.scale must be a number such as 0.01, or a string");
+    dec->status = st;
+    req->has_scale = st == API_OK;
+    return st;
+}
+
+/* A captured value is complete: read it for its slot. */
+static enum api_status value_captured(struct infer_decoder *dec, struct api_error *err)
+{
+    struct api_infer_request *req = dec->req;
+    enum api_status st = API_OK;
+    json_t *v = cap_parse(dec, err);
+
+    if (v == NULL)
+        return dec->status;
+    dec->state = HS_AFTER;
+    switch (dec->slot) {
+    case SL_ID:
+        st = need_string(dec, v, API_INVALID_PARAMETER, "\"id\"", err);
+        if (st == API_OK && json_string_length(v) > API_INFER_MAX_ID)
+            st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" is longer than %d bytes",
+                      API_INFER_MAX_ID);
+        if (st == API_OK) {
+            req->id_len = json_string_length(v);
+            memcpy(req->id, json_string_value(v), req->id_len + 1);
+            req->has_id = true;
+        }
+        break;
+    case SL_NAME:
+        st = read_name(dec, v, err);
+        break;
+    case SL_SHAPE:
+        st = read_shape(dec, v, err);
+        break;
+    case SL_DATATYPE:
+        st = read_datatype(dec, v, err);
+        break;
+    case SL_BINARY_SIZE:
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            char label[LABEL_MAX];
+            st = fail(dec, err, API_INVALID_LENGTH,
+                      "%s: parameters.binary_data_size must be an integer >= 0",
+                      input_label(&dec->in, label));
+        } else {
+            dec->in.binary_size = (uint64_t)json_integer_value(v);
+            dec->in.has_binary_size = true;
+        }
+        break;
+    case SL_OUT_NAME:
+        st = need_string(dec, v, API_INVALID_PARAMETER, "an output's \"name\"", err);
+        if (st == API_OK) {
+            int o = 0;
+            while (o < API_INFER_OUT_COUNT_ &&
+                   !(strlen(api_infer_output_name((enum api_infer_output)o)) ==
+                         json_string_length(v) &&
+                     strcmp(api_infer_output_name((enum api_infer_output)o),
+                            json_string_value(v)) == 0))
+                o++;
+            if (o == API_INFER_OUT_COUNT_) {
+                char shown[NAME_ECHO_MAX * 4 + 8];
+                api_text_echo(shown, sizeof shown, json_string_value(v), json_string_length(v),
+                              NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+                st = fail(dec, err, API_INVALID_PARAMETER,
+                          "unknown output \"%s\": the outputs are loss, sum_squares, norm, "
+                          "max_abs, count, nan_count, inf_count, input_loss, "
+                          "input_sum_squares and input_norm",
+                          shown);
+            } else {
+                dec->out.which = (enum api_infer_output)o;
+                dec->out.has_name = true;
+            }
+        }
+        break;
+    case SL_OUT_BINARY:
+    case SL_BINARY_OUTPUT:
+        if (!json_is_boolean(v)) {
+            st = fail(dec, err, API_INVALID_PARAMETER, "parameters.%s must be true or false",
+                      dec->slot == SL_OUT_BINARY ? "binary_data" : "binary_data_output");
+        } else if (dec->slot == SL_OUT_BINARY) {
+            dec->out.binary = json_is_true(v);
+            dec->out.has_binary = true;
+        } else {
+            req->binary_data_output = json_is_true(v);
+        }
+        break;
+    case SL_SCALE:
+        st = read_scale(dec, v, err);
+        break;
+    case SL_NONFINITE:
+        if (json_is_string(v) && strcmp(json_string_value(v), "count") == 0)
+            req->count_nonfinite = true;
+        else if (json_is_string(v) && strcmp(json_string_value(v), "reject") == 0)
+            req->count_nonfinite = false;
+        else
+            st = fail(dec, err, API_INVALID_PARAMETER,
+                      "parameters.nonfinite must be \"reject\" or \"count\"");
+        break;
+    default: /* SL_IGNORED: valid JSON, not read */
+        break;
+    }
+    json_decref(v);
+    return st;
+}
+
+/* HS_CAPTURE: the bytes of a small value up to its end: a string's closing
+ * quote, a container's closer, or the byte after a number or literal. */
+static enum api_status on_capture(struct infer_decoder *dec, struct cursor *cur,
+                                  struct api_error *err)
+{
+    const char *p = cur->p;
+    bool done = false;
+    bool keep_last = true;
+
+    for (; p < cur->end && !done; p++) {
+        char c = *p;
+        if (dec->cap_string) {
+            if (dec->cap_escape)
+                dec->cap_escape = false;
+            else if (c == '\\')
+                dec->cap_escape = true;
+            else if (c == '"') {
+                dec->cap_string = false;
+                done = dec->cap_depth == 0;
+            }
+        } else if (dec->cap_primitive) {
+            if (is_ws(c) || c == ',' || c == '}' || c == ']') {
+                done = true;
+                keep_last = false;
+            }
+        } else if (c == '"') {
+            dec->cap_string = true;
+        } else if (c == '[' || c == '{') {
+            dec->cap_depth++;
+        } else if (c == ']' || c == '}') {
+            if (dec->cap_depth > 0 && --dec->cap_depth == 0)
+                done = true;
+        }
+    }
+    if (done && !keep_last)
+        p--; /* the byte after a number or literal is the document's */
+    if (cap_put(dec, cur->p, (size_t)(p - cur->p), err) != API_OK)
+        return dec->status;
+    cur->p = p;
+    return done ? value_captured(dec, err) : API_OK;
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+static enum api_status data_begin(struct infer_decoder *dec, struct api_error *err)
+{
+    struct input *in = &dec->in;
+    char pointer[48];
+    char label[LABEL_MAX];
+
+    if (in->has_binary_size)
+        return fail(dec, err, API_INVALID_TENSOR,
+                    "%s has both \"data\" and parameters.binary_data_size", input_label(in, label));
+    snprintf(pointer, sizeof pointer, "/inputs/%zu/data", in->index);
+    /* Always counting NaN and Infinity: whether they are refused is known
+     * only when the header ends (parameters may come last). */
+    if (in->has_datatype) {
+        if (api_json_value_new(in->dtype, true, pointer, &in->readers[0], err) != API_OK)
+            return dec->status = API_INTERNAL_ERROR;
+        in->n_readers = 1;
+    } else {
+        in->reader_err = malloc(N_DATATYPES * sizeof *in->reader_err);
+        if (in->reader_err == NULL)
+            return fail(dec, err, API_INTERNAL_ERROR, "out of memory for the data readers");
+        for (size_t k = 0; k < N_DATATYPES; k++) {
+            if (api_json_value_new(datatypes[k].dtype, true, pointer, &in->readers[k], err) !=
+                API_OK)
+                return dec->status = API_INTERNAL_ERROR;
+            api_error_init(&in->reader_err[k]);
+            in->n_readers = k + 1;
+        }
+    }
+    in->has_data = true;
+    dec->state = HS_DATA;
+    return API_OK;
+}
+
+/* HS_DATA: the tensor reader takes what belongs to the value. */
+static enum api_status on_data(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+{
+    struct input *in = &dec->in;
+    size_t driver = in->n_readers == 1 ? 0 : DRIVER;
+    size_t used, len = (size_t)(cur->end - cur->p);
+    const unsigned char *p = (const unsigned char *)cur->p;
+    uint64_t off = off_at(cur, cur->p);
+
+    if (api_json_value_feed(in->readers[driver], p, len, off, &used, err) != API_OK)
+        return dec->status = err != NULL ? err->status : API_INVALID_JSON;
+    for (size_t k = 0; k + 1 < in->n_readers; k++) {
+        size_t ignored;
+        api_json_value_feed(in->readers[k], p, used, off, &ignored, &in->reader_err[k]);
+    }
+    cur->p += used;
+    if (api_json_value_done(in->readers[driver]))
+        dec->state = HS_AFTER;
+    return API_OK;
+}
+
+/* ---- the header machine --------------------------------------------------- */
+
+static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum api_status *st)
+{
+    enum frame f = dec->frames[dec->depth - 1];
+
+    *st = API_OK;
+    for (size_t i = 0; i < N_KEY_ROWS; i++) {
+        if (key_rows[i].frame != f || strlen(key_rows[i].key) != dec->key_len ||
+            memcmp(key_rows[i].key, dec->key, dec->key_len) != 0)
+            continue;
+        if (dec->seen[dec->depth - 1] >> i & 1) {
+            bool param = f == F_TOP_PARAMS || f == F_OUTPUTS || f == F_OUTPUT ||
+                         f == F_OUTPUT_PARAMS || (f == F_TOP && key_rows[i].slot == SL_ID);
+            *st = fail(dec, err, param ? API_INVALID_PARAMETER : API_INVALID_TENSOR,
+                       "duplicate key \"%s\"", key_rows[i].key);
+            return SL_IGNORED;
+        }
+        dec->seen[dec->depth - 1] |= UINT32_C(1) << i;
+        return key_rows[i].slot;
+    }
+    return SL_IGNORED;
+}
+
+/* The closing quote of a key: decode it. */
+static enum api_status key_captured(struct infer_decoder *dec, struct api_error *err)
+{
+    json_t *v = cap_parse(dec, err);
+    size_t len;
+
+    if (v == NULL)
+        return dec->status;
+    len = json_string_length(v);
+    dec->key_len = len < API_MAX_NAME ? len : API_MAX_NAME;
+    memcpy(dec->key, json_string_value(v), dec->key_len);
+    dec->key[dec->key_len] = '\0';
+    if (len > API_MAX_NAME) /* no key l2d reads is this long */
+        dec->key_len = 0;
+    json_decref(v);
+    dec->state = HS_COLON;
+    return API_OK;
+}
+
+static void capture_begin(struct infer_decoder *dec, const struct cursor *cur, bool primitive)
+{
+    dec->cap_len = 0;
+    dec->cap_off = off_at(cur, cur->p);
+    dec->cap_depth = 0;
+    dec->cap_string = false;
+    dec->cap_escape = false;
+    dec->cap_primitive = primitive;
+}
+
+/* The value for dec->slot starts at cur->p. */
+static enum api_status value_begin(struct infer_decoder *dec, struct cursor *cur,
+                                   struct api_error *err)
+{
+    char c = *cur->p;
+    enum frame parent = dec->depth > 0 ? dec->frames[dec->depth - 1] : F_TOP;
+    const char *what = NULL;
+
+    switch (dec->slot) {
+    case SL_ROOT:
+        if (c == '{') {
+            cur->p++;
+            return push(dec, F_TOP);
+        }
+        what = "the request must be a JSON object";
+        break;
+    case SL_INPUTS:
+    case SL_OUTPUTS:
+        if (c == '[') {
+            cur->p++;
+            if (dec->slot == SL_INPUTS)
+                dec->inputs_seen = true;
+            return push(dec, dec->slot == SL_INPUTS ? F_INPUTS : F_OUTPUTS);
+        }
+        what =
+            dec->slot == SL_INPUTS ? "\"inputs\" must be an array" : "\"outputs\" must be an array";
+        break;
+    case SL_PARAMS:
+        if (c == '{') {
+            cur->p++;
+            return push(dec, parent == F_TOP     ? F_TOP_PARAMS
+                             : parent == F_INPUT ? F_INPUT_PARAMS
+                                                 : F_OUTPUT_PARAMS);
+        }
+        what = "\"parameters\" must be an object";
+        break;
+    case SL_INPUT:
+        if (c == '{') {
+            cur->p++;
+            return input_begin(dec, err);
+        }
+        what = "each entry of \"inputs\" must be an object";
+        break;
+    case SL_OUTPUT:
+        if (c == '{') {
+            cur->p++;
+            if (dec->n_outputs == API_INFER_OUT_COUNT_)
+                return fail(dec, err, API_INVALID_PARAMETER,
+                            "more outputs requested than there are (%d)", API_INFER_OUT_COUNT_);
+            memset(&dec->out, 0, sizeof dec->out);
+            dec->out.index = dec->n_outputs++;
+            return push(dec, F_OUTPUT);
+        }
+        what = "each entry of \"outputs\" must be an object";
+        break;
+    case SL_DATA:
+        return data_begin(dec, err);
+    default:
+        if (c == ']' || c == '}' || c == ',' || c == ':')
+            return fail_json(dec, err, off_at(cur, cur->p), "expected a value");
+        capture_begin(dec, cur, c != '"' && c != '[' && c != '{');
+        dec->state = HS_CAPTURE;
+        return API_OK;
+    }
+    if (c == ']' || c == '}' || c == ',' || c == ':')
+        return fail_json(dec, err, off_at(cur, cur->p), "expected a value");
+    {
+        enum api_status st = dec->slot == SL_OUTPUT || dec->slot == SL_OUTPUTS
+                                 ? API_INVALID_PARAMETER
+                                 : API_INVALID_TENSOR;
+        return fail(dec, err, st, "%s", what);
+    }
+}
+
+static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+{
+    enum api_status st;
+    char c;
+
+    switch (dec->state) {
+    case HS_CAPTURE:
+        return on_capture(dec, cur, err);
+    case HS_DATA:
+        return on_data(dec, cur, err);
+    case HS_KEY:
+        for (const char *p = cur->p; p < cur->end; p++) {
+            if ((unsigned char)*p < 0x20)
+                return fail_json(dec, err, off_at(cur, p), "control character in a string");
+            if (dec->cap_escape) {
+                dec->cap_escape = false;
+            } else if (*p == '\\') {
+                dec->cap_escape = true;
+            } else if (*p == '"') {
+                if (cap_put(dec, cur->p, (size_t)(p + 1 - cur->p), err) != API_OK)
+                    return dec->status;
+                cur->p = p + 1;
+                return key_captured(dec, err);
+            }
+        }
+        if (cap_put(dec, cur->p, (size_t)(cur->end - cur->p), err) != API_OK)
+            return dec->status;
+        cur->p = cur->end;
+        return API_OK;
+    default:
+        break;
+    }
+    if (!skip_ws(cur))
+        return API_OK;
+    c = *cur->p;
+    switch (dec->state) {
+    case HS_VALUE:
+        return value_begin(dec, cur, err);
+    case HS_OBJ_FIRST:
+    case HS_KEY_NEXT:
+        if (c == '}' && dec->state == HS_OBJ_FIRST) {
+            cur->p++;
+            return close_frame(dec, err);
+        }
+        if (c != '"')
+            return fail_json(dec, err, off_at(cur, cur->p),
+                             dec->state == HS_OBJ_FIRST ? "expected a key or '}'"
+                                                        : "expected a key");
+        capture_begin(dec, cur, false);
+        cur->p++;
+        dec->state = HS_KEY;
+        return cap_put(dec, "\"", 1, err);
+    case HS_COLON:
+        if (c != ':')
+            return fail_json(dec, err, off_at(cur, cur->p), "expected ':'");
+        cur->p++;
+        dec->slot = key_slot(dec, err, &st);
+        if (st != API_OK)
+            return st;
+        dec->state = HS_VALUE;
+        return API_OK;
+    case HS_ARR_FIRST:
+        if (c == ']') {
+            cur->p++;
+            return close_frame(dec, err);
+        }
+        dec->slot = dec->frames[dec->depth - 1] == F_INPUTS ? SL_INPUT : SL_OUTPUT;
+        dec->state = HS_VALUE;
+        return API_OK;
+    case HS_AFTER: {
+        bool object = frame_is_object(dec->frames[dec->depth - 1]);
+        if (c == ',') {
+            cur->p++;
+            if (object) {
+                dec->state = HS_KEY_NEXT;
+            } else {
+                dec->slot = dec->frames[dec->depth - 1] == F_INPUTS ? SL_INPUT : SL_OUTPUT;
+                dec->state = HS_VALUE;
+            }
+            return API_OK;
+        }
+        if (c != (object ? '}' : ']'))
+            return fail_json(dec, err, off_at(cur, cur->p),
+                             object ? "expected ',' or '}'" : "expected ',' or ']'");
+        cur->p++;
+        return close_frame(dec, err);
+    }
+    case HS_TRAILER:
+        return fail_json(dec, err, off_at(cur, cur->p),
+                         dec->req->has_header_length
+                             ? "unexpected bytes after the request object, inside the header "
+                               "length (Inference-Header-Content-Length)"
+                             : "unexpected bytes after the request object");
+    default:
+        return API_OK;
+    }
+}
+
+/* ---- binary data ---------------------------------------------------------- */
+
+static enum api_status binary_next(struct infer_decoder *dec, struct api_error *err)
+{
+    const struct binary_input *b = &dec->bins[dec->bin];
+    const struct api_tensor *t = &dec->res->tensors[b->tensor];
+    char name[NAME_ECHO_MAX * 4 + 8];
+
+    api_text_echo(name, sizeof name, t->name, t->name_len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+    snprintf(dec->what, sizeof dec->what, "the binary data of input \"%s\"", name);
+    l2_accum_init(&dec->acc);
+    if (api_elements_init(&dec->elems, &dec->acc, b->dtype, false, dec->what, err) != API_OK)
+        return dec->status = API_INTERNAL_ERROR;
+    dec->elems.count_nonfinite = dec->req->count_nonfinite;
+    dec->elems_live = true;
+    dec->bin_left = b->size;
+    return API_OK;
+}
+
+static enum api_status on_binary(struct infer_decoder *dec, const unsigned char *p, size_t len,
+                                 uint64_t off, struct api_error *err)
+{
+    while (len > 0) {
+        if (dec->bin == dec->n_bins)
+            return fail(dec, err, API_INVALID_LENGTH,
+                        "unexpected bytes at byte %" PRIu64 ": the header announces %" PRIu64
+                        " bytes of binary data after its %" PRIu64 " bytes",
+                        off, dec->binary_total, dec->req->header_length);
+        if (!dec->elems_live && binary_next(dec, err) != API_OK)
+            return dec->status;
+        size_t n = len < dec->bin_left ? len : (size_t)dec->bin_left;
+        if (n > 0 && api_elements_feed(&dec->elems, p, n, err) != API_OK)
+            return dec->status = err != NULL ? err->status : API_NON_FINITE;
+        p += n;
+        len -= n;
+        off += n;
+        dec->bin_left -= n;
+        if (dec->bin_left == 0) {
+            api_result_set_sums(dec->res, dec->bins[dec->bin].tensor, &dec->acc);
+            api_elements_free(&dec->elems);
+            dec->elems_live = false;
+            dec->bin++;
+        }
+    }
+    return API_OK;
+}
+
+/* ---- the decoder ------------------------------------------------------------ */
+
+static enum api_status infer_feed(void *opaque, const unsigned char *buf, size_t len,
+                                  uint64_t offset, struct api_error *err)
+{
+    struct infer_decoder *dec = opaque;
+    const struct api_infer_request *req = dec->req;
+    size_t head = len;
+    struct cursor cur;
+
+    if (dec->status != API_OK)
+        return dec->status;
+    if (req->has_header_length)
+        head = offset >= req->header_length        ? 0
+               : req->header_length - offset < len ? (size_t)(req->header_length - offset)
+                                                   : len;
+    cur.buf = (const char *)buf;
+    cur.p = cur.buf;
+    cur.end = cur.buf + head;
+    cur.off = offset;
+    while (dec->status == API_OK && cur.p < cur.end)
+        dec->status = step(dec, &cur, err);
+    if (dec->status != API_OK || head == len)
+        return dec->status;
+    /* The header ends inside this chunk: the rest is binary data. */
+    if (dec->state != HS_TRAILER && dec->state != HS_BINARY)
+        return fail_json(dec, err, req->header_length,
+                         "the header ends (Inference-Header-Content-Length) inside its JSON "
+                         "value");
+    dec->state = HS_BINARY;
+    return on_binary(dec, buf + head, len - head, offset + head, err);
+}
+
+static enum api_status infer_finish(void *opaque, uint64_t length, struct api_error *err)
+{
+    struct infer_decoder *dec = opaque;
+    const struct api_infer_request *req = dec->req;
+
+    if (dec->status != API_OK)
+        return dec->status;
+    if (req->has_header_length && length < req->header_length)
+        return fail(dec, err, API_INVALID_LENGTH,
+                    "the body ends at byte %" PRIu64 ", inside its JSON header of %" PRIu64
+                    " bytes (Inference-Header-Content-Length)",
+                    length, req->header_length);
+    if (dec->state != HS_TRAILER && dec->state != HS_BINARY)
+        return fail_json(dec, err, length,
+                         length == 0 ? "empty body" : "unexpected end of the header");
+    if (dec->bin < dec->n_bins) {
+        const struct api_tensor *t = &dec->res->tensors[dec->bins[dec->bin].tensor];
+        char name[NAME_ECHO_MAX * 4 + 8];
+        uint64_t left = dec->elems_live ? dec->bin_left : dec->bins[dec->bin].size;
+        api_text_echo(name, sizeof name, t->name, t->name_len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+        return fail(dec, err, API_INVALID_LENGTH,
+                    "the body ends at byte %" PRIu64 ", %" PRIu64
+                    " byte%s short of the binary data of input \"%s\"",
+                    length, left, left == 1 ? "" : "s", name);
+    }
+    api_result_settle_dtype(dec->res);
+    return API_OK;
+}
+
+static enum api_status infer_create(struct api_result *res, const struct api_decode_opts *opts,
+                                    void **out, struct api_error *err)
+{
+    struct infer_decoder *dec;
+
+    *out = NULL;
+    if (opts->infer == NULL)
+        return api_error_set(err, API_INTERNAL_ERROR, "an infer body needs its request");
+    if (opts->has_dtype)
+        return api_error_set(err, API_INVALID_PARAMETER,
+                             "an inference request gives each input's datatype itself");
+    dec = calloc(1, sizeof *dec);
+    if (dec == NULL)
+        return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the infer decoder");
+    dec->res = res;
+    dec->req = opts->infer;
+    dec->state = HS_VALUE;
+    dec->slot = SL_ROOT;
+    res->named = true;
+    res->typed = true;
+    *out = dec;
+    return API_OK;
+}
+
+static void infer_destroy(void *opaque)
+{
+    struct infer_decoder *dec = opaque;
+
+    if (dec == NULL)
+        return;
+    readers_free(&dec->in);
+    free(dec->in.name);
+    if (dec->elems_live)
+        api_elements_free(&dec->elems);
+    free(dec->bins);
+    free(dec->cap);
+    free(dec);
+}
+
+const struct api_decoder_ops api_infer_ops = {
+    .create = infer_create,
+    .feed = infer_feed,
+    .finish = infer_finish,
+    .destroy = infer_destroy,
+};

@@ -321,6 +321,6 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
 enum api_status api_scale_parse(const char *s, size_t len, struct api_scale *out,
                                 struct api_error *err)
 {
-    return parse_scale(s, len > QUERY_SCALE_MAX ? QUERY_SCALE_MAX : len, len > QUERY_SCALE_MAX,
-                       out, err);
+    return parse_scale(s, len > QUERY_SCALE_MAX ? QUERY_SCALE_MAX : len, len > QUERY_SCALE_MAX, out,
+                       err);
 }

@@ -217,18 +217,10 @@ static enum api_status add_entry(struct api_result *res, const char *name, size_
     t->dtype = dtype;
     t->ndim = ndim;
     t->shape = shape_copy;
-    if (skipped_copy == NULL) {
-        t->count = acc->count;
-        t->nan_count = acc->nan_count;
-        t->inf_count = acc->inf_count;
-        t->max_abs = acc->max_abs;
-        l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
-        l2_accum_half(acc, &t->half_sum);
-        l2_accum_norm(acc, &t->norm);
-        l2_accum_merge(&res->total, acc);
-    }
-    index_put(res->names_index, res->tensors, res->n_tensors);
     res->n_tensors++;
+    if (skipped_copy == NULL)
+        api_result_set_sums(res, res->n_tensors - 1, acc);
+    index_put(res->names_index, res->tensors, res->n_tensors - 1);
     st = API_OK;
     goto out;
 
@@ -239,6 +231,20 @@ out_oom:
     free(name_copy);
 out:
     return st;
+}
+
+void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum *acc)
+{
+    struct api_tensor *t = &res->tensors[i];
+
+    t->count = acc->count;
+    t->nan_count = acc->nan_count;
+    t->inf_count = acc->inf_count;
+    t->max_abs = acc->max_abs;
+    l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
+    l2_accum_half(acc, &t->half_sum);
+    l2_accum_norm(acc, &t->norm);
+    l2_accum_merge(&res->total, acc);
 }
 
 enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,

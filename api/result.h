@@ -67,6 +67,12 @@ enum api_status api_result_add_typed(struct api_result *res, const char *name, s
                                      enum l2_dtype dtype, const struct l2_accum *acc, unsigned ndim,
                                      const uint64_t *shape, struct api_error *err);
 
+/* Sets the sums and counts of tensor i, added with an empty accumulator
+ * before its elements were read (an inference request's binary input, read
+ * after the inputs that follow it), from acc, and merges acc into the
+ * total. Cannot fail. */
+void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum *acc);
+
 /* Records a tensor that is not summed (an integer, bool, fp8 or complex
  * tensor of a checkpoint) with the file's own dtype code (NUL-terminated,
  * copied). Its name counts for duplicates and API_MAX_TENSORS like a summed

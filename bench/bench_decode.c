@@ -8,7 +8,9 @@
  * the same bytes serve as raw, '<f4' and '>f4' bodies, and as the member of
  * a stored .npz (laid out as np.savez writes it: zip64 extra field, CRC-32
  * in the local header, which the decoder checks) and as a safetensors
- * checkpoint of BENCH_ST_TENSORS tensors. BENCH_CPU_TIME=1 times
+ * checkpoint of BENCH_ST_TENSORS tensors, and as the binary data of an
+ * inference protocol request (one FP32 input after its JSON header, as
+ * tritonclient sends it). BENCH_CPU_TIME=1 times
  * by the thread's CPU time instead of the wall clock. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -21,12 +23,13 @@
 
 #include "../api/body.h"
 #include "../api/crc32.h"
+#include "../api/infer.h"
 #include "../tests/support/rng.h"
 
 #define BENCH_DATA_BYTES ((size_t)256 << 20)
 #define BENCH_HEADER 128 /* a numpy-padded v1 header for a 1-d float32 shape */
 #define BENCH_RUNS 7
-#define BENCH_CASES 5
+#define BENCH_CASES 6
 #define BENCH_ST_TENSORS 4
 #define BENCH_ROOM 1024   /* room for a safetensors header (within BENCH_PREFIX) */
 #define BENCH_PREFIX 1024 /* room before the data for the .npy, zip and safetensors headers */
@@ -157,11 +160,28 @@ static char *st_header(char *end, size_t n)
     return start;
 }
 
-/* One pass: decodes body[0..len) in `chunk`-byte pieces; returns seconds,
- * or a negative value on a decoding error. *sum receives sum_squares. */
-static double run_once(enum api_format fmt, bool has_dtype, const char *body, size_t len,
-                       size_t chunk, double *sum)
+/* Writes, ending at `end`, the JSON header of an infer request whose one
+ * FP32 input of n elements is binary data; returns its first byte. */
+static char *infer_header(char *end, size_t n)
 {
+    char json[BENCH_ROOM];
+    int len = snprintf(json, sizeof json,
+                       "{\"inputs\": [{\"name\": \"w\", \"shape\": [%zu], \"datatype\": \"FP32\", "
+                       "\"parameters\": {\"binary_data_size\": %zu}}], \"parameters\": "
+                       "{\"binary_data_output\": true}}",
+                       n, n * 4);
+
+    memcpy(end - len, json, (size_t)len);
+    return end - len;
+}
+
+/* One pass: decodes body[0..len) in `chunk`-byte pieces; returns seconds,
+ * or a negative value on a decoding error. *sum receives sum_squares.
+ * header is the infer request's header length (0: not an infer body). */
+static double run_once(enum api_format fmt, bool has_dtype, const char *body, size_t len,
+                       size_t chunk, size_t header, double *sum)
+{
+    struct api_infer_request req;
     struct api_decode_opts opts = {L2_DTYPE_FLOAT32, has_dtype, false, 0, NULL};
     struct api_body *b;
     struct api_error err;
@@ -169,6 +189,10 @@ static double run_once(enum api_format fmt, bool has_dtype, const char *body, si
     enum api_status st;
 
     api_error_init(&err);
+    if (fmt == API_FORMAT_INFER) {
+        api_infer_request_init(&req, API_INFER_L2_LOSS, true, header);
+        opts.infer = &req;
+    }
     if (api_body_new(fmt, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &b, &err) != API_OK) {
         fprintf(stderr, "bench_decode: %s\n", err.detail);
         return -1;
@@ -211,6 +235,7 @@ int main(void)
         {"npy >f4", API_FORMAT_NPY, ">f4", false},
         {"npz stored <f4", API_FORMAT_NPZ, "<f4", true},
         {"safetensors", API_FORMAT_SAFETENSORS, NULL, false},
+        {"v2 infer binary", API_FORMAT_INFER, NULL, false},
     };
     size_t n = BENCH_DATA_BYTES / 4;
     char *buf = malloc(BENCH_PREFIX + BENCH_DATA_BYTES + BENCH_SUFFIX);
@@ -265,8 +290,12 @@ int main(void)
                     body = st_header(data, n);
                     len[c] = BENCH_DATA_BYTES + (size_t)(data - body);
                 }
+                if (cases[c].fmt == API_FORMAT_INFER) {
+                    body = infer_header(data, n);
+                    len[c] = BENCH_DATA_BYTES + (size_t)(data - body);
+                }
                 secs[c][r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body, len[c],
-                                      chunks[k], &sum);
+                                      chunks[k], (size_t)(data - body), &sum);
                 if (secs[c][r] < 0)
                     goto out_free_buf;
             }

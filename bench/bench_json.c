@@ -3,13 +3,18 @@
  *
  * 1M float64 values printed "%.17g" and 1M float32 printed "%.9g" (fixed
  * seed), fed in 64 KiB chunks; median MB/s of 7 interleaved runs in thread
- * CPU time, so that other processes on a shared machine do not count. */
+ * CPU time, so that other processes on a shared machine do not count.
+ * Then the same arrays as the data of an inference protocol request (one
+ * input), with its datatype before the data (as clients send it) and after
+ * it (read in the four dtypes at once), next to the plain JSON body. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "api/body.h"
+#include "api/infer.h"
 #include "api/json_decode.h"
 #include "tests/support/rng.h"
 
@@ -105,6 +110,69 @@ static double run_json(const char *body, size_t len, enum l2_dtype dt, double *s
     return t;
 }
 
+/* The infer request around body (its data), the datatype before or after
+ * the data; *len gets its length. */
+static char *make_infer(const char *body, size_t blen, enum l2_dtype dt, bool data_first,
+                        size_t *len)
+{
+    const char *type = dt == L2_DTYPE_FLOAT64 ? "FP64" : "FP32";
+    char head[128], tail[128];
+    int h, t;
+    char *b;
+
+    if (data_first) {
+        h = snprintf(head, sizeof head, "{\"inputs\": [{\"name\": \"w\", \"data\": ");
+        t = snprintf(tail, sizeof tail, ", \"shape\": [%d], \"datatype\": \"%s\"}]}", N_NUMBERS,
+                     type);
+    } else {
+        h = snprintf(head, sizeof head,
+                     "{\"inputs\": [{\"name\": \"w\", \"shape\": [%d], \"datatype\": \"%s\", "
+                     "\"data\": ",
+                     N_NUMBERS, type);
+        t = snprintf(tail, sizeof tail, "}]}");
+    }
+    b = malloc((size_t)h + blen + (size_t)t + 1);
+    if (b == NULL)
+        return NULL;
+    memcpy(b, head, (size_t)h);
+    memcpy(b + h, body, blen);
+    memcpy(b + (size_t)h + blen, tail, (size_t)t + 1);
+    *len = (size_t)h + blen + (size_t)t;
+    return b;
+}
+
+/* One decode of an infer request in CHUNK pieces; returns seconds. */
+static double run_infer(const char *body, size_t len, double *sum)
+{
+    struct api_infer_request req;
+    struct api_decode_opts opts = {L2_DTYPE_FLOAT64, false, false, 0, &req};
+    struct api_body *b;
+    struct api_error err;
+    enum api_status st = API_OK;
+    double t0 = now();
+
+    api_infer_request_init(&req, API_INFER_L2_LOSS, false, 0);
+    api_error_init(&err);
+    if (api_body_new(API_FORMAT_INFER, &opts, API_ENCODING_IDENTITY, UINT64_MAX, &b, &err) !=
+        API_OK) {
+        fprintf(stderr, "bench_json: %s\n", err.detail);
+        exit(1);
+    }
+    for (size_t at = 0; at < len && st == API_OK; at += CHUNK)
+        st = api_body_feed(b, body + at, len - at < CHUNK ? len - at : CHUNK);
+    if (st == API_OK)
+        st = api_body_finish(b);
+    double t = now() - t0;
+    if (st != API_OK) {
+        fprintf(stderr, "bench_json: infer: %s: %s\n", api_status_code(st),
+                api_body_error(b)->detail);
+        exit(1);
+    }
+    l2_accum_sum(&api_body_result(b)->total, sum);
+    api_body_free(b);
+    return t;
+}
+
 /* strtod over the same tokens (the body is NUL-terminated); returns seconds. */
 static double run_strtod(const char *body, double *sum)
 {
@@ -155,6 +223,33 @@ int main(void)
         if (!(sj > 0) || !(ss > 0))
             fprintf(stderr, "bench_json: unexpected sums %g %g\n", sj, ss);
         free(body);
+    }
+    printf("\n%-22s %9s %14s %14s %7s\n", "v2 infer JSON data", "MB", "infer MB/s", "json MB/s",
+           "ratio");
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        for (int data_first = 0; data_first < 2; data_first++) {
+            size_t len, ilen;
+            char *body = make_body(sets[k].f32, &len);
+            char *infer = body ? make_infer(body, len, sets[k].dt, data_first, &ilen) : NULL;
+            double ti[RUNS], tj[RUNS], si = 0, sj = 0, ratio[RUNS];
+            if (infer == NULL) {
+                fprintf(stderr, "bench_json: out of memory\n");
+                return 1;
+            }
+            for (int r = 0; r < RUNS; r++) {
+                tj[r] = run_json(body, len, sets[k].dt, &sj);
+                ti[r] = run_infer(infer, ilen, &si);
+                ratio[r] = ((double)ilen / ti[r]) / ((double)len / tj[r]);
+            }
+            printf("%-13s %-8s %9.1f %14.1f %14.1f %7.2f\n",
+                   sets[k].dt == L2_DTYPE_FLOAT64 ? "float64" : "float32",
+                   data_first ? "data 1st" : "type 1st", (double)ilen / 1e6,
+                   (double)ilen / 1e6 / median(ti), (double)len / 1e6 / median(tj), median(ratio));
+            if (si != sj)
+                fprintf(stderr, "bench_json: infer sum %g differs from %g\n", si, sj);
+            free(infer);
+            free(body);
+        }
     }
     return 0;
 }
