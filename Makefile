@@ -91,9 +91,16 @@ $(BUILD)/api/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags jansson zlib)
 $(BUILD)/tests/%.o: EXTRA_CFLAGS = $(shell pkg-config --cflags $(PKGS_UNIT) $(PKGS_SERVER) libcurl) \
                               -Wno-conversion
 
-$(BUILD)/server/openapi_blob.o: server/openapi_blob.S openapi.yaml
+$(BUILD)/openapi.json: openapi.yaml tools/openapi-json.py
 	@mkdir -p $(@D)
-	$(Q)$(CC) -c -o $@ $<
+	@$(if $(filter 1,$(V)),,echo "  GEN     $@")
+	$(Q)python3 tools/openapi-json.py openapi.yaml $@
+
+# openapi.yaml and its JSON form (tools/openapi-json.py, python3 + PyYAML),
+# embedded side by side (OPENAPI_JSON names the build's JSON).
+$(BUILD)/server/openapi_blob.o: server/openapi_blob.S openapi.yaml $(BUILD)/openapi.json
+	@mkdir -p $(@D)
+	$(Q)$(CC) -DOPENAPI_JSON='"$(BUILD)/openapi.json"' -c -o $@ $<
 
 $(LIBCORE): $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -128,10 +135,6 @@ integration: $(INTEG) $(L2D) $(BUILD)/openapi.json ## libcurl tests against the 
 
 test-san: ## unit and integration tests under ASan/UBSan (clang, build-san/)
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang unit integration
-
-$(BUILD)/openapi.json: openapi.yaml tests/integration/openapi-json.sh
-	@mkdir -p $(@D)
-	$(Q)sh tests/integration/openapi-json.sh openapi.yaml $@
 
 # --- benchmarks -----------------------------------------------------------
 

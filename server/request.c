@@ -19,9 +19,12 @@
 
 #include "../api/body.h"
 #include "../api/error.h"
+#include "../api/infer.h"
+#include "../api/infer_response.h"
 #include "../api/query.h"
 #include "../api/response.h"
 #include "../api/status.h"
+#include "../api/text.h"
 #include "log.h"
 #include "openapi_blob.h"
 #include "routes.h"
@@ -30,24 +33,30 @@
 #define REQUEST_ID_MAX 128
 #define REQUEST_METHOD_MAX 16
 #define REQUEST_GENERATED_ID_BYTES 16
+#define REQUEST_ECHO_MAX 64 /* bytes of a refused header value quoted back */
+#define REQUEST_HEADER_LENGTH "Inference-Header-Content-Length"
 
 #define REQUEST_JSON "application/json"
 #define REQUEST_PROBLEM "application/problem+json"
 #define REQUEST_YAML "application/yaml"
 #define REQUEST_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define REQUEST_BINARY "application/octet-stream"
 
 struct request {
     struct request_shared *shared;
     uint64_t start_ns;
     enum route_id route;
-    bool started;         /* the access handler has run once */
-    bool admitted;        /* counted in shared->in_flight */
-    bool discarding;      /* err is set: drop the rest of the body */
-    unsigned http_status; /* of the queued response; 0 before one is queued */
-    uint64_t received;    /* body bytes received on the wire (the body counts decoded ones) */
+    bool v2;                    /* a /v2 path: errors as {"error": ...} (routes.h) */
+    enum api_infer_model model; /* of a /v2/models/{model} route */
+    bool started;               /* the access handler has run once */
+    bool admitted;              /* counted in shared->in_flight */
+    bool discarding;            /* err is set: drop the rest of the body */
+    unsigned http_status;       /* of the queued response; 0 before one is queued */
+    uint64_t received;          /* body bytes received on the wire (the body counts decoded ones) */
     struct api_body *body;
     struct api_query query;
     struct api_error err;
+    struct api_infer_request infer; /* ROUTE_V2_INFER: what the body asks (infer.h) */
     char request_id[REQUEST_ID_MAX + 1];
     char method[REQUEST_METHOD_MAX];
     size_t path_len; /* uri[0..path_len) is the raw path, NUL-terminated */
@@ -57,11 +66,16 @@ struct request {
 
 static const char body_healthz[] = "{\"status\":\"ok\",\"version\":\"" L2D_VERSION "\"}";
 static const char body_readyz[] = "{\"status\":\"ready\"}";
+static const char body_v2_live[] = "{\"live\": true}";
+static const char body_v2_ready[] = "{\"ready\": true}";
+static const char body_v2_not_ready[] = "{\"ready\": false}";
 /* What api_problem_encode gives for API_INTERNAL_ERROR "out of memory",
  * fixed so that it needs no allocation. */
 static const char body_out_of_memory[] =
     "{\"type\": \"about:blank\", \"title\": \"Internal Server Error\", \"status\": 500, "
     "\"detail\": \"out of memory\", \"code\": \"internal_error\"}";
+/* The same for a /v2 path (api_infer_error_encode's form). */
+static const char body_v2_out_of_memory[] = "{\"error\": \"out of memory\"}";
 
 /* A per-thread xorshift64* generator for request ids, seeded from
  * getrandom(2) on first use; never shared, so it needs no lock. */
@@ -263,28 +277,36 @@ out:
 }
 
 /* The one answer when memory runs out anywhere: a fixed 500
- * internal_error that needs no allocation. req may be NULL (see queue()). */
+ * internal_error that needs no allocation, in the /v2 form on a /v2 path.
+ * req may be NULL (see queue()). */
 static enum MHD_Result queue_out_of_memory(struct request *req, struct MHD_Connection *con,
                                            bool close)
 {
-    return queue(req, con,
-                 &(struct answer){.status = MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                  .content_type = REQUEST_PROBLEM,
-                                  .body = body_out_of_memory,
-                                  .len = sizeof(body_out_of_memory) - 1,
-                                  .close = close});
+    struct answer a = {.status = MHD_HTTP_INTERNAL_SERVER_ERROR,
+                       .content_type = REQUEST_PROBLEM,
+                       .body = body_out_of_memory,
+                       .len = sizeof(body_out_of_memory) - 1,
+                       .close = close};
+
+    if (req != NULL && req->v2) {
+        a.content_type = REQUEST_JSON;
+        a.body = body_v2_out_of_memory;
+        a.len = sizeof(body_v2_out_of_memory) - 1;
+    }
+    return queue(req, con, &a);
 }
 
-/* Answers err as problem+json. */
+/* Answers err as problem+json, or on a /v2 path as the protocol's
+ * {"error": ...} (application/json), with the same status and headers. */
 static enum MHD_Result queue_problem(struct request *req, struct MHD_Connection *con,
                                      const struct api_error *err, bool close)
 {
     struct answer a = {.status = (unsigned)api_status_http(err->status),
-                       .content_type = REQUEST_PROBLEM,
+                       .content_type = req->v2 ? REQUEST_JSON : REQUEST_PROBLEM,
                        .must_free = true,
                        .close = close};
 
-    a.body = api_problem_encode(err, &a.len);
+    a.body = req->v2 ? api_infer_error_encode(err, &a.len) : api_problem_encode(err, &a.len);
     if (a.body == NULL)
         return queue_out_of_memory(req, con, close);
     if (err->status == API_METHOD_NOT_ALLOWED) {
@@ -323,6 +345,37 @@ static enum MHD_Result serve_get(struct request *req, struct MHD_Connection *con
         a.content_type = REQUEST_YAML;
         a.body = openapi_blob_start;
         a.len = (size_t)(openapi_blob_end - openapi_blob_start);
+        break;
+    case ROUTE_OPENAPI_JSON:
+        a.content_type = REQUEST_JSON;
+        a.body = openapi_json_start;
+        a.len = (size_t)(openapi_json_end - openapi_json_start);
+        break;
+    case ROUTE_V2_SERVER:
+        a.content_type = REQUEST_JSON;
+        a.body = api_infer_server_metadata(L2D_VERSION, &a.len);
+        a.must_free = true;
+        break;
+    case ROUTE_V2_LIVE:
+        a.content_type = REQUEST_JSON;
+        a.body = body_v2_live;
+        a.len = sizeof(body_v2_live) - 1;
+        break;
+    case ROUTE_V2_READY:
+    case ROUTE_V2_MODEL_READY:
+        a.content_type = REQUEST_JSON;
+        a.body = body_v2_ready;
+        a.len = sizeof(body_v2_ready) - 1;
+        if (atomic_load(&req->shared->draining)) {
+            a.status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            a.body = body_v2_not_ready;
+            a.len = sizeof(body_v2_not_ready) - 1;
+        }
+        break;
+    case ROUTE_V2_MODEL:
+        a.content_type = REQUEST_JSON;
+        a.body = api_infer_model_metadata(req->model, &a.len);
+        a.must_free = true;
         break;
     default:
         break;
@@ -375,6 +428,28 @@ static bool content_encoding(struct MHD_Connection *con, enum api_encoding *enc,
     return scan.ok;
 }
 
+/* False, with err set to payload_too_large, when the request's
+ * Content-Length is past --max-body-bytes: refused before a byte is read. */
+static bool length_fits(struct request *req, struct MHD_Connection *con)
+{
+    uint64_t limit = req->shared->cfg->max_body_bytes;
+    const char *length =
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end = NULL;
+    unsigned long long n;
+
+    if (length == NULL)
+        return true;
+    n = strtoull(length, &end, 10);
+    if (end != length && *end == '\0' && n > limit) {
+        api_error_set(&req->err, API_PAYLOAD_TOO_LARGE,
+                      "the body of %llu bytes exceeds the limit of %llu bytes", n,
+                      (unsigned long long)limit);
+        return false;
+    }
+    return true;
+}
+
 /* Validates a compute request before its body: query, Content-Type, size,
  * then the decoder's own checks as it is created. Refusals go through refuse(). */
 static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *con,
@@ -385,7 +460,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
         req->route == ROUTE_REGULARIZE ? API_ENDPOINT_REGULARIZE : API_ENDPOINT_L2_LOSS;
     const char *query = NULL;
     size_t query_len = 0;
-    const char *content_type, *length;
+    const char *content_type;
     enum api_format format;
     enum api_encoding encoding;
     struct api_decode_opts opts;
@@ -405,24 +480,126 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
 
     /* 413 before the body's own checks (API.md: ... 415 -> 413 -> body):
      * api_body_new refuses a dtype that does not fit the format. */
-    length = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length != NULL) {
-        char *end = NULL;
-        unsigned long long n = strtoull(length, &end, 10);
-        if (end != length && *end == '\0' && n > cfg->max_body_bytes) {
-            api_error_set(&req->err, API_PAYLOAD_TOO_LARGE,
-                          "the body of %llu bytes exceeds the limit of %llu bytes", n,
-                          (unsigned long long)cfg->max_body_bytes);
-            return refuse(req, con, body_unread);
-        }
-    }
+    if (!length_fits(req, con))
+        return refuse(req, con, body_unread);
 
+    memset(&opts, 0, sizeof opts);
     opts.dtype = req->query.dtype;
     opts.has_dtype = req->query.has_dtype;
     opts.count_nonfinite = req->query.count_nonfinite;
     if (api_body_new(format, &opts, encoding, cfg->max_body_bytes, &req->body, &req->err) != API_OK)
         return refuse(req, con, body_unread);
     return MHD_YES;
+}
+
+struct header_scan {
+    const char *name;
+    const char *value; /* the first field's */
+    unsigned count;    /* fields named name */
+};
+
+static enum MHD_Result header_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct header_scan *scan = cls;
+
+    (void)kind;
+    if (strcasecmp(key, scan->name) == 0 && scan->count++ == 0)
+        scan->value = value;
+    return MHD_YES;
+}
+
+/* Reads Inference-Header-Content-Length: absent (*has = false), or one
+ * field of decimal digits that fits in 64 bits. Anything else -- a sign,
+ * a space, another base, an empty or repeated field -- is invalid_parameter
+ * (false, err set). */
+static bool header_length(struct request *req, struct MHD_Connection *con, bool *has, uint64_t *len)
+{
+    struct header_scan scan = {REQUEST_HEADER_LENGTH, NULL, 0};
+    char shown[API_TEXT_ECHO_SIZE(REQUEST_ECHO_MAX)];
+    const char *p;
+    uint64_t n = 0;
+
+    MHD_get_connection_values(con, MHD_HEADER_KIND, header_field, &scan);
+    *has = scan.count != 0;
+    *len = 0;
+    if (scan.count == 0)
+        return true;
+    if (scan.count > 1) {
+        api_error_set(&req->err, API_INVALID_PARAMETER,
+                      REQUEST_HEADER_LENGTH " is sent %u times: send it once", scan.count);
+        return false;
+    }
+    for (p = scan.value; *p >= '0' && *p <= '9'; p++) {
+        if (__builtin_mul_overflow(n, 10u, &n) ||
+            __builtin_add_overflow(n, (uint64_t)(*p - '0'), &n))
+            break;
+    }
+    if (p == scan.value || *p != '\0') {
+        api_text_echo(shown, sizeof shown, scan.value, strlen(scan.value), REQUEST_ECHO_MAX,
+                      API_TEXT_ECHO_HEX);
+        api_error_set(&req->err, API_INVALID_PARAMETER,
+                      REQUEST_HEADER_LENGTH " '%s' is not a number of bytes (decimal digits, "
+                                            "at most 18446744073709551615)",
+                      shown);
+        return false;
+    }
+    *len = n;
+    return true;
+}
+
+/* An infer request's Content-Type: none, application/json or
+ * application/octet-stream, parameters ignored (the body is the protocol's
+ * whatever it says). False, with err set to unsupported_media_type, for
+ * any other. */
+static bool infer_content_type(struct request *req, struct MHD_Connection *con)
+{
+    const char *ct =
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    char shown[API_TEXT_ECHO_SIZE(REQUEST_ECHO_MAX)];
+    enum api_format format;
+
+    if (api_content_type_parse(ct, &format, NULL) == API_OK &&
+        (format == API_FORMAT_JSON || format == API_FORMAT_RAW))
+        return true;
+    api_text_echo(shown, sizeof shown, ct, strlen(ct), REQUEST_ECHO_MAX, API_TEXT_ECHO_MASK);
+    api_error_set(&req->err, API_UNSUPPORTED_MEDIA_TYPE,
+                  "unsupported Content-Type '%s': send an infer request as " REQUEST_JSON
+                  " or " REQUEST_BINARY " (or with no Content-Type)",
+                  shown);
+    return false;
+}
+
+/* Validates an infer request before its body, in the native endpoints'
+ * order: its parameter (Inference-Header-Content-Length, 400), then
+ * Content-Type (415), Content-Encoding (415), Content-Length (413); then
+ * makes the body, whose decoder fills req->infer. Refusals go through
+ * refuse(). The query string is ignored, as the protocol's clients expect. */
+static enum MHD_Result start_infer(struct request *req, struct MHD_Connection *con,
+                                   bool body_unread)
+{
+    struct api_decode_opts opts;
+    enum api_encoding encoding;
+    uint64_t hdr_len;
+    bool has_hdr;
+
+    if (!header_length(req, con, &has_hdr, &hdr_len) || !infer_content_type(req, con) ||
+        !content_encoding(con, &encoding, &req->err) || !length_fits(req, con))
+        return refuse(req, con, body_unread);
+    api_infer_request_init(&req->infer, req->model, has_hdr, hdr_len);
+    memset(&opts, 0, sizeof opts);
+    opts.infer = &req->infer;
+    if (api_body_new(API_FORMAT_INFER, &opts, encoding, req->shared->cfg->max_body_bytes,
+                     &req->body, &req->err) != API_OK)
+        return refuse(req, con, body_unread);
+    return MHD_YES;
+}
+
+/* True for the protocol's readiness routes, which answer 503
+ * {"ready": false} while draining instead of the draining error. */
+static bool is_readiness(enum route_id route)
+{
+    return route == ROUTE_V2_READY || route == ROUTE_V2_MODEL_READY;
 }
 
 /* The handler's first call: headers are in, no body byte has been read. */
@@ -432,6 +609,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     struct request_shared *shared = req->shared;
     size_t mlen = strlen(method);
     bool body_unread = has_body(con);
+    struct route_match match;
 
     req->started = true;
     if (mlen >= sizeof(req->method))
@@ -440,19 +618,23 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     req->method[mlen] = '\0';
     set_request_id(req, con);
     url = origin_form(url);
-    req->route = route_lookup(url);
+    route_lookup(url, &match);
+    req->route = match.route;
+    req->v2 = match.v2;
+    req->model = match.model;
 
     /* Every started request counts, so a drain that ends can say how many
      * it cut. */
     atomic_fetch_add(&shared->in_flight, 1);
     metrics_in_flight_add(shared->metrics, 1);
     req->admitted = true;
-    if (atomic_load(&shared->draining)) {
+    if (atomic_load(&shared->draining) &&
+        !(is_readiness(req->route) && route_allows(req->route, method))) {
         api_error_set(&req->err, API_DRAINING, "the server is shutting down");
         return refuse(req, con, body_unread);
     }
     if (req->route == ROUTE_OTHER) {
-        api_error_set(&req->err, API_NOT_FOUND, "no such path; see /openapi.yaml");
+        route_not_found(&match, &req->err);
         return refuse(req, con, body_unread);
     }
     if (!route_allows(req->route, method)) {
@@ -460,7 +642,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
                       req->method, url, route_allow_header(req->route));
         return refuse(req, con, body_unread);
     }
-    if (req->route != ROUTE_HEALTHZ && req->route != ROUTE_READYZ &&
+    if (route_needs_token(req->route) &&
         !auth_check(shared->auth, MHD_lookup_connection_value(con, MHD_HEADER_KIND,
                                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
         api_error_set(&req->err, API_UNAUTHORIZED,
@@ -469,6 +651,8 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     }
     if (req->route == ROUTE_L2_LOSS || req->route == ROUTE_REGULARIZE)
         return start_upload(req, con, body_unread);
+    if (req->route == ROUTE_V2_INFER)
+        return start_infer(req, con, body_unread);
     /* A GET with a body is answered at once; otherwise on the next call. */
     return body_unread ? serve_get(req, con, true) : MHD_YES;
 }
@@ -491,6 +675,35 @@ static void consume(struct request *req, const char *data, size_t len)
         req->discarding = true;
 }
 
+/* An infer body has ended well: the protocol's response, JSON or (with a
+ * binary output) the JSON header and the binary data, whose header length
+ * goes in Inference-Header-Content-Length. */
+static enum MHD_Result finish_infer(struct request *req, struct MHD_Connection *con)
+{
+    struct api_infer_response resp;
+    char header_len[24];
+
+    if (api_infer_response_encode(&req->infer, api_body_result(req->body), &resp, &req->err) !=
+        API_OK)
+        return queue_problem(req, con, &req->err, false);
+    if (!resp.binary)
+        return queue(req, con,
+                     &(struct answer){.status = MHD_HTTP_OK,
+                                      .content_type = REQUEST_JSON,
+                                      .body = resp.body,
+                                      .len = resp.len,
+                                      .must_free = true});
+    snprintf(header_len, sizeof header_len, "%zu", resp.header_len);
+    return queue(req, con,
+                 &(struct answer){.status = MHD_HTTP_OK,
+                                  .content_type = REQUEST_BINARY,
+                                  .body = resp.body,
+                                  .len = resp.len,
+                                  .must_free = true,
+                                  .hname = REQUEST_HEADER_LENGTH,
+                                  .hvalue = header_len});
+}
+
 /* The body has ended: answer the error found on the way, or the result. */
 static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
 {
@@ -504,6 +717,8 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
         return serve_get(req, con, false);
     if (api_body_finish(req->body) != API_OK)
         return queue_problem(req, con, api_body_error(req->body), false);
+    if (req->route == ROUTE_V2_INFER)
+        return finish_infer(req, con);
     if (req->route == ROUTE_REGULARIZE)
         scale = &req->query.scale;
     if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)

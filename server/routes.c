@@ -1,31 +1,115 @@
 /* routes.c -- the service's paths and methods, generated from one list.
  *
  * The tables below are expanded from ROUTE_LIST; there are few enough routes
- * that a linear scan with strcmp is the fastest lookup. */
+ * that a linear scan with strcmp is the fastest lookup. A template row's
+ * path is its prefix, "{model}" and its suffix: the model's segment and an
+ * optional "/versions/V" are cut out of the path, and what is left must be
+ * the suffix. */
 #include "routes.h"
 
 #include <string.h>
+
+#include "../api/text.h"
+
+#define ROUTE_MODEL_SLOT "{model}"
+#define ROUTE_VERSIONS "/versions/"
+#define ROUTE_VERSION "1"
+#define ROUTE_ECHO_MAX 64 /* bytes of an unknown model or version quoted back */
 
 struct route_row {
     const char *path;
     const char *label;
     enum route_methods methods;
+    enum route_access access;
 };
 
 static const struct route_row rows[ROUTE_COUNT] = {
-#define ROUTE_ROW(id, path, label, methods) [id] = {path, label, methods},
+#define ROUTE_ROW(id, path, label, methods, access) [id] = {path, label, methods, access},
     ROUTE_LIST(ROUTE_ROW)
 #undef ROUTE_ROW
-        [ROUTE_OTHER] = {NULL, "other", ROUTE_GET},
+        [ROUTE_OTHER] = {NULL, "other", ROUTE_GET, ROUTE_TOKEN},
 };
 
-enum route_id route_lookup(const char *path)
+/* "l2_loss, regularize, ": the 404 detail prints it without its last two
+ * bytes. */
+#define ROUTE_MODEL_NAME(name, text) text ", "
+static const char model_names[] = API_INFER_MODEL_LIST(ROUTE_MODEL_NAME);
+#undef ROUTE_MODEL_NAME
+
+static bool starts_with(const char *s, const char *prefix, size_t len)
 {
-    for (int i = 0; i < ROUTE_OTHER; i++) {
-        if (strcmp(rows[i].path, path) == 0)
-            return (enum route_id)i;
+    return strncmp(s, prefix, len) == 0;
+}
+
+/* Matches path against the template row r (whose path has the model slot
+ * at slot). */
+static bool match_template(const char *path, const struct route_row *r, const char *slot,
+                           struct route_match *m)
+{
+    size_t prefix_len = (size_t)(slot - r->path);
+    const char *model, *rest, *version = NULL;
+    size_t model_len, version_len = 0;
+
+    if (!starts_with(path, r->path, prefix_len))
+        return false;
+    model = path + prefix_len;
+    model_len = strcspn(model, "/");
+    rest = model + model_len;
+    if (starts_with(rest, ROUTE_VERSIONS, strlen(ROUTE_VERSIONS))) {
+        version = rest + strlen(ROUTE_VERSIONS);
+        version_len = strcspn(version, "/");
+        rest = version + version_len;
     }
-    return ROUTE_OTHER;
+    if (strcmp(rest, slot + strlen(ROUTE_MODEL_SLOT)) != 0)
+        return false;
+    if (!api_infer_model_lookup(model, model_len, &m->model)) {
+        m->miss = ROUTE_MISS_MODEL;
+        m->segment = model;
+        m->segment_len = model_len;
+    } else if (version != NULL &&
+               (version_len != strlen(ROUTE_VERSION) || !starts_with(version, ROUTE_VERSION, 1))) {
+        m->miss = ROUTE_MISS_VERSION;
+        m->segment = version;
+        m->segment_len = version_len;
+    }
+    return true;
+}
+
+void route_lookup(const char *path, struct route_match *m)
+{
+    memset(m, 0, sizeof *m);
+    m->route = ROUTE_OTHER;
+    m->miss = ROUTE_MISS_PATH;
+    m->v2 = strcmp(path, "/v2") == 0 || starts_with(path, "/v2/", 4);
+    for (int i = 0; i < ROUTE_OTHER; i++) {
+        const char *slot = strstr(rows[i].path, ROUTE_MODEL_SLOT);
+
+        if (slot == NULL ? strcmp(rows[i].path, path) != 0
+                         : !match_template(path, &rows[i], slot, m))
+            continue;
+        if (m->miss == ROUTE_MISS_PATH) {
+            m->miss = ROUTE_MISS_NONE;
+            m->route = (enum route_id)i;
+        }
+        return;
+    }
+}
+
+enum api_status route_not_found(const struct route_match *m, struct api_error *err)
+{
+    char shown[API_TEXT_ECHO_SIZE(ROUTE_ECHO_MAX)];
+
+    if (m->miss == ROUTE_MISS_MODEL || m->miss == ROUTE_MISS_VERSION)
+        api_text_echo(shown, sizeof shown, m->segment, m->segment_len, ROUTE_ECHO_MAX,
+                      API_TEXT_ECHO_HEX);
+    if (m->miss == ROUTE_MISS_MODEL)
+        return api_error_set(err, API_NOT_FOUND, "no model '%s': the models are %.*s", shown,
+                             (int)(sizeof model_names - 3), model_names);
+    if (m->miss == ROUTE_MISS_VERSION)
+        return api_error_set(err, API_NOT_FOUND,
+                             "model %s has no version '%s': its one version is " ROUTE_VERSION,
+                             api_infer_model_name(m->model), shown);
+    return api_error_set(err, API_NOT_FOUND, "no such path; see /openapi.yaml");
 }
 
 bool route_allows(enum route_id route, const char *method)
@@ -35,6 +119,13 @@ bool route_allows(enum route_id route, const char *method)
     if (rows[route].methods == ROUTE_POST)
         return strcmp(method, "POST") == 0;
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+bool route_needs_token(enum route_id route)
+{
+    if (route > ROUTE_OTHER)
+        route = ROUTE_OTHER;
+    return rows[route].access == ROUTE_TOKEN;
 }
 
 const char *route_allow_header(enum route_id route)

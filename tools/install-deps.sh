@@ -2,14 +2,15 @@
 # install-deps.sh -- install the Debian 12 packages l2d needs, if missing.
 # Run as root (or with sudo available); prints the apt command otherwise.
 set -eu
-# build: gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev (gzip bodies, npz members)
+# build: gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev (gzip bodies, npz members),
+# python3 python3-yaml (openapi.yaml converted to the /openapi.json built into the binary)
 # tests: criterion, libcurl, MPFR (exact oracle), clang + its runtime (sanitizers,
 # libFuzzer), clang-format (lint), python3 (the table check of api/numparse_pow10.h),
 # python3-numpy (example client), openssl (TLS test
 # certificates), prometheus (promtool and a real scrape), wrk (benchmarks), groff (man page
 # check), valgrind (memcheck run), node (OpenAPI lint)
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libcriterion-dev \
-libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3 python3-numpy \
+libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3 python3-yaml python3-numpy \
 openssl prometheus wrk curl groff-base valgrind nodejs npm"
 if [ "${1:-}" = --list ]; then
     # one package a line, for .ci/run; node is left out where npm already runs

@@ -1,0 +1,351 @@
+/* infer_response.c -- the Open Inference Protocol v2 response bodies.
+ *
+ * An infer response is written into one bounded buffer (text.h): first the
+ * JSON header, whose length the client reads from
+ * Inference-Header-Content-Length, then the binary outputs' bytes in output
+ * order. Every value is computed from the result at the spot it is
+ * written, so the two passes (JSON, then binary) print the same numbers. */
+#include "infer_response.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+#include "response.h"
+#include "shortest.h"
+#include "text.h"
+
+/* Bytes of a metadata or error body: the longest detail, every byte
+ * escaped to six, stays far below it. */
+#define INFER_SMALL_MAX ((size_t)64 << 10)
+_Static_assert(6 * API_DETAIL_MAX + 64 < INFER_SMALL_MAX, "an error body always fits");
+
+#define INFER_VERSION "1"
+
+/* ---- figures --------------------------------------------------------------- */
+
+/* loss = l2, or scale x l2 rounded once (0.0 when disabled). Returns false
+ * when the product overflows. */
+static bool scaled_loss(double l2, const struct api_scale *scale, double *out)
+{
+    if (scale == NULL) {
+        *out = l2;
+    } else if (scale->disabled) {
+        *out = 0.0;
+    } else {
+        *out = scale->value * l2;
+        if (isinf(*out))
+            return false;
+    }
+    return true;
+}
+
+enum api_status api_infer_figures_total(const struct api_result *res, const struct api_scale *scale,
+                                        struct api_infer_figures *out, struct api_error *err)
+{
+    double l2;
+
+    if (l2_accum_sum(&res->total, &out->sum_squares) != L2_OK)
+        return api_error_set(
+            err, API_RESULT_OUT_OF_RANGE,
+            "sum_squares overflows float64 (the largest is 1.7976931348623157e+308)");
+    /* sum_squares is finite, so its exact half and its root are too. */
+    l2_accum_half(&res->total, &l2);
+    if (!scaled_loss(l2, scale, &out->loss))
+        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
+                             "scale * l2_loss overflows float64 (scale %g, l2_loss %g)",
+                             scale->value, l2);
+    l2_accum_norm(&res->total, &out->norm);
+    out->max_abs = res->total.max_abs;
+    out->count = res->total.count;
+    out->nan_count = res->total.nan_count;
+    out->inf_count = res->total.inf_count;
+    return API_OK;
+}
+
+enum api_status api_infer_figures_tensor(const struct api_tensor *t, const struct api_scale *scale,
+                                         struct api_infer_figures *out, struct api_error *err)
+{
+    /* Unreachable while the total is finite: each sum is part of it. */
+    if (isinf(t->sum_squares))
+        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
+                             "sum_squares of a tensor overflows float64");
+    if (!scaled_loss(t->half_sum, scale, &out->loss))
+        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
+                             "scale * l2_loss of a tensor overflows float64");
+    out->sum_squares = t->sum_squares;
+    out->norm = t->norm;
+    out->max_abs = t->max_abs;
+    out->count = t->count;
+    out->nan_count = t->nan_count;
+    out->inf_count = t->inf_count;
+    return API_OK;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void put_string(struct api_text_buf *b, const char *s, size_t len)
+{
+    api_text_buf_json_string(b, s, len, API_TEXT_JSON_SHORT);
+}
+
+static void put_str(struct api_text_buf *b, const char *s)
+{
+    put_string(b, s, strlen(s));
+}
+
+/* One element of an output: FP64 in d, or INT64 in u. */
+struct cell {
+    bool is_int;
+    double d;
+    uint64_t u;
+};
+
+/* The value of output which for the totals (i ignored) or for input i. */
+static enum api_status cell_of(enum api_infer_output which, const struct api_infer_figures *total,
+                               const struct api_result *res, size_t i,
+                               const struct api_scale *scale, struct cell *c, struct api_error *err)
+{
+    struct api_infer_figures f;
+    enum api_status st = API_OK;
+
+    memset(c, 0, sizeof *c);
+    if (api_infer_output_per_input(which)) {
+        st = api_infer_figures_tensor(&res->tensors[i], scale, &f, err);
+        if (st != API_OK)
+            return st;
+    } else {
+        f = *total;
+    }
+    switch (which) {
+    case API_INFER_OUT_LOSS:
+    case API_INFER_OUT_INPUT_LOSS:
+        c->d = f.loss;
+        break;
+    case API_INFER_OUT_SUM_SQUARES:
+    case API_INFER_OUT_INPUT_SUM_SQUARES:
+        c->d = f.sum_squares;
+        break;
+    case API_INFER_OUT_NORM:
+    case API_INFER_OUT_INPUT_NORM:
+        c->d = f.norm;
+        break;
+    case API_INFER_OUT_MAX_ABS:
+        c->d = f.max_abs;
+        break;
+    case API_INFER_OUT_COUNT:
+        c->is_int = true;
+        c->u = f.count;
+        break;
+    case API_INFER_OUT_NAN_COUNT:
+        c->is_int = true;
+        c->u = f.nan_count;
+        break;
+    case API_INFER_OUT_INF_COUNT:
+        c->is_int = true;
+        c->u = f.inf_count;
+        break;
+    default:
+        break;
+    }
+    return API_OK;
+}
+
+static void put_cell_json(struct api_text_buf *b, const struct cell *c)
+{
+    char tmp[API_SHORTEST_MAX];
+
+    if (c->is_int)
+        api_text_buf_appendf(b, "%" PRIu64, c->u);
+    else
+        api_text_buf_append(b, tmp, api_shortest_repr(c->d, tmp));
+}
+
+static void put_cell_binary(struct api_text_buf *b, const struct cell *c)
+{
+    unsigned char le[8];
+    uint64_t bits = c->u;
+
+    if (!c->is_int)
+        memcpy(&bits, &c->d, sizeof bits);
+    for (size_t k = 0; k < sizeof le; k++)
+        le[k] = (unsigned char)(bits >> (8 * k));
+    api_text_buf_append(b, le, sizeof le);
+}
+
+/* Elements of output which: one, or one per input. */
+static size_t output_size(enum api_infer_output which, const struct api_result *res)
+{
+    return api_infer_output_per_input(which) ? res->n_tensors : 1;
+}
+
+/* Writes the values of output w, as JSON (data's array) or as binary. */
+static enum api_status put_values(struct api_text_buf *b, const struct api_infer_wanted *w,
+                                  const struct api_infer_figures *total,
+                                  const struct api_result *res, const struct api_scale *scale,
+                                  bool binary, struct api_error *err)
+{
+    size_t n = output_size(w->which, res);
+    struct cell c;
+    enum api_status st;
+
+    for (size_t i = 0; i < n; i++) {
+        st = cell_of(w->which, total, res, i, scale, &c, err);
+        if (st != API_OK)
+            return st;
+        if (binary) {
+            put_cell_binary(b, &c);
+        } else {
+            if (i > 0)
+                api_text_buf_append_str(b, ", ");
+            put_cell_json(b, &c);
+        }
+    }
+    return API_OK;
+}
+
+/* {"name", "datatype", "shape", then "data" or the binary size} of w. */
+static enum api_status put_output(struct api_text_buf *b, const struct api_infer_wanted *w,
+                                  const struct api_infer_figures *total,
+                                  const struct api_result *res, const struct api_scale *scale,
+                                  struct api_error *err)
+{
+    size_t n = output_size(w->which, res);
+    enum api_status st = API_OK;
+
+    api_text_buf_append_str(b, "{\"name\": ");
+    put_str(b, api_infer_output_name(w->which));
+    api_text_buf_append_str(b, ", \"datatype\": ");
+    put_str(b, api_infer_output_datatype(w->which));
+    api_text_buf_appendf(b, ", \"shape\": [%zu], ", n);
+    if (w->binary) {
+        api_text_buf_appendf(b, "\"parameters\": {\"binary_data_size\": %zu}}", 8 * n);
+    } else {
+        api_text_buf_append_str(b, "\"data\": [");
+        st = put_values(b, w, total, res, scale, false, err);
+        api_text_buf_append_str(b, "]}");
+    }
+    return st;
+}
+
+enum api_status api_infer_response_encode(const struct api_infer_request *req,
+                                          const struct api_result *res,
+                                          struct api_infer_response *out, struct api_error *err)
+{
+    const struct api_scale *scale = req->has_scale ? &req->scale : NULL;
+    struct api_infer_figures total;
+    struct api_text_buf b;
+    enum api_status result;
+    size_t header_len;
+
+    memset(out, 0, sizeof *out);
+    api_text_buf_init(&b, API_RESPONSE_MAX);
+    result = api_infer_figures_total(res, scale, &total, err);
+    if (result != API_OK)
+        goto out_free_buf;
+    api_text_buf_append_str(&b, "{\"model_name\": ");
+    put_str(&b, api_infer_model_name(req->model));
+    api_text_buf_append_str(&b, ", \"model_version\": \"" INFER_VERSION "\"");
+    if (req->has_id) {
+        api_text_buf_append_str(&b, ", \"id\": ");
+        put_string(&b, req->id, req->id_len);
+    }
+    api_text_buf_append_str(&b, ", \"outputs\": [");
+    for (size_t i = 0; i < req->n_wanted; i++) {
+        if (i > 0)
+            api_text_buf_append_str(&b, ", ");
+        result = put_output(&b, &req->wanted[i], &total, res, scale, err);
+        if (result != API_OK)
+            goto out_free_buf;
+        if (req->wanted[i].binary)
+            out->binary = true;
+    }
+    api_text_buf_append_str(&b, "]}");
+    header_len = b.len;
+    for (size_t i = 0; i < req->n_wanted && result == API_OK; i++) {
+        if (req->wanted[i].binary)
+            result = put_values(&b, &req->wanted[i], &total, res, scale, true, err);
+    }
+    if (result != API_OK)
+        goto out_free_buf;
+    out->body = api_text_buf_take(&b, &out->len);
+    if (out->body == NULL) {
+        out->binary = false;
+        result = api_error_set(err, API_INTERNAL_ERROR, "out of memory encoding the response");
+        goto out_free_buf;
+    }
+    out->header_len = header_len;
+
+out_free_buf:
+    api_text_buf_free(&b);
+    return result;
+}
+
+/* ---- small bodies ------------------------------------------------------------ */
+
+char *api_infer_error_encode(const struct api_error *err, size_t *out_len)
+{
+    enum api_status st = err != NULL ? err->status : API_INTERNAL_ERROR;
+    const char *detail = err != NULL ? err->detail : "";
+    struct api_text_buf b;
+    size_t len = 0;
+    char *text;
+
+    if (detail[0] == '\0')
+        detail = api_status_title(st);
+    api_text_buf_init(&b, INFER_SMALL_MAX);
+    api_text_buf_append_str(&b, "{\"error\": ");
+    put_str(&b, detail);
+    api_text_buf_append_str(&b, "}");
+    text = api_text_buf_take(&b, &len);
+    if (text != NULL && out_len != NULL)
+        *out_len = len;
+    return text;
+}
+
+char *api_infer_server_metadata(const char *version, size_t *out_len)
+{
+    struct api_text_buf b;
+    size_t len = 0;
+    char *text;
+
+    api_text_buf_init(&b, INFER_SMALL_MAX);
+    api_text_buf_append_str(&b, "{\"name\": \"l2d\", \"version\": ");
+    put_str(&b, version);
+    api_text_buf_append_str(&b, ", \"extensions\": [\"binary_tensor_data\"]}");
+    text = api_text_buf_take(&b, &len);
+    if (text != NULL && out_len != NULL)
+        *out_len = len;
+    return text;
+}
+
+char *api_infer_model_metadata(enum api_infer_model model, size_t *out_len)
+{
+    struct api_text_buf b;
+    size_t len = 0;
+    char *text;
+
+    api_text_buf_init(&b, INFER_SMALL_MAX);
+    api_text_buf_append_str(&b, "{\"name\": ");
+    put_str(&b, api_infer_model_name(model));
+    api_text_buf_append_str(&b, ", \"versions\": [\"" INFER_VERSION "\"], \"platform\": \"l2d\", "
+                                "\"inputs\": [{\"name\": \"weights\", \"datatype\": \"FP32\", "
+                                "\"shape\": [-1]}], \"outputs\": [");
+    for (int o = 0; o < API_INFER_OUT_COUNT_; o++) {
+        enum api_infer_output which = (enum api_infer_output)o;
+
+        if (o > 0)
+            api_text_buf_append_str(&b, ", ");
+        api_text_buf_append_str(&b, "{\"name\": ");
+        put_str(&b, api_infer_output_name(which));
+        api_text_buf_append_str(&b, ", \"datatype\": ");
+        put_str(&b, api_infer_output_datatype(which));
+        api_text_buf_append_str(&b, api_infer_output_per_input(which) ? ", \"shape\": [-1]}"
+                                                                      : ", \"shape\": [1]}");
+    }
+    api_text_buf_append_str(&b, "]}");
+    text = api_text_buf_take(&b, &len);
+    if (text != NULL && out_len != NULL)
+        *out_len = len;
+    return text;
+}
