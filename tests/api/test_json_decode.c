@@ -1562,3 +1562,94 @@ Test(json_decode, result_current_after_each_feed)
     api_json_ops.destroy(dec);
     api_result_free(&res);
 }
+
+/* ---- one value inside a document (api_json_value) ----------------------- */
+
+/* Feeds doc to a value reader starting at byte `at`, cut every `step`
+ * bytes; returns how many bytes the value took (SIZE_MAX on an error,
+ * recorded in *err) and leaves its sum in *sum. */
+static size_t value_run(const char *doc, size_t at, size_t step, enum l2_dtype dt, double *sum,
+                        struct api_error *err)
+{
+    struct api_json_value *v;
+    size_t len = strlen(doc), taken = 0;
+
+    api_error_init(err);
+    cr_assert_eq(api_json_value_new(dt, false, "/inputs/0/data", &v, err), API_OK);
+    for (size_t i = at; i < len && !api_json_value_done(v); i += step) {
+        size_t n = len - i < step ? len - i : step, used;
+        if (api_json_value_feed(v, (const unsigned char *)doc + i, n, i, &used, err) != API_OK) {
+            api_json_value_free(v);
+            return SIZE_MAX;
+        }
+        cr_assert_leq(used, n);
+        taken += used;
+        if (used < n)
+            cr_assert(api_json_value_done(v), "stopped early at %zu without ending the value", i);
+    }
+    cr_assert(api_json_value_done(v));
+    cr_assert_eq(l2_accum_sum(&api_json_value_result(v)->total, sum), L2_OK);
+    api_json_value_free(v);
+    return taken;
+}
+
+Test(json_value, stops_right_after_the_value_in_every_chunking)
+{
+    static const struct {
+        const char *doc;
+        size_t at, len; /* the value's place in doc */
+        double sum;
+    } cases[] = {
+        {"{\"data\": [[1, 2], [3, 4]], \"x\": 1}", 9, 16, 30.0},
+        {"{\"data\":5,\"x\":1}", 8, 1, 25.0},
+        {"{\"data\": -0.5e1 }", 9, 6, 25.0},
+        {"[1.5]]]", 0, 5, 2.25},
+        {"{\"data\": [] , \"more\": [9]}", 9, 2, 0.0},
+    };
+
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t step = 1; step <= strlen(cases[c].doc); step++) {
+            struct api_error err;
+            double sum;
+            size_t taken = value_run(cases[c].doc, cases[c].at, step, L2_DTYPE_FLOAT64, &sum, &err);
+            cr_assert_eq(taken, cases[c].len, "case %zu, step %zu: took %zu bytes", c, step, taken);
+            cr_assert_eq(sum, cases[c].sum, "case %zu, step %zu", c, step);
+        }
+    }
+}
+
+Test(json_value, errors_point_under_the_prefix)
+{
+    struct api_error err;
+    double sum;
+
+    cr_assert_eq(value_run("[1, \"a\"]", 0, 3, L2_DTYPE_FLOAT64, &sum, &err), SIZE_MAX);
+    cr_assert_eq(err.status, API_INVALID_TENSOR);
+    cr_assert_str_eq(err.pointer, "/inputs/0/data/1");
+    cr_assert(strstr(err.detail, "/inputs/0/data/1") != NULL, "%s", err.detail);
+
+    /* an object is not a tensor here: no named-tensor body inside a value */
+    cr_assert_eq(value_run("{\"tensors\": {}}", 0, 4, L2_DTYPE_FLOAT64, &sum, &err), SIZE_MAX);
+    cr_assert_eq(err.status, API_INVALID_TENSOR);
+    cr_assert_str_eq(err.pointer, "/inputs/0/data");
+
+    cr_assert_eq(value_run("[70000]", 0, 2, L2_DTYPE_FLOAT16, &sum, &err), SIZE_MAX);
+    cr_assert_eq(err.status, API_NUMBER_OUT_OF_RANGE);
+    cr_assert_str_eq(err.pointer, "/inputs/0/data/0");
+
+    cr_assert_eq(value_run("[1,,2]", 0, 1, L2_DTYPE_FLOAT64, &sum, &err), SIZE_MAX);
+    cr_assert_eq(err.status, API_INVALID_JSON);
+    cr_assert_eq(err.offset, 3);
+}
+
+Test(json_value, rounds_to_its_dtype)
+{
+    struct api_error err;
+    double sum;
+
+    /* 0.1 as float32 has 24 significant bits: its square is exact in float64 */
+    cr_assert_eq(value_run("[0.1]", 0, 1, L2_DTYPE_FLOAT32, &sum, &err), 5);
+    cr_assert_eq(sum, (double)0.1f * (double)0.1f);
+    cr_assert_eq(value_run("[0.1]", 0, 2, L2_DTYPE_FLOAT64, &sum, &err), 5);
+    cr_assert_eq(sum, 0.1 * 0.1); /* one product: the exact square rounded once */
+}
