@@ -1010,3 +1010,164 @@ Test(v2_limits, ready_503_while_draining)
     cr_assert(seen, "/v2/health/ready never answered 503 during the drain");
     cr_assert_neq(it_wait_exit(&srv, 15000), -1, "the server did not exit");
 }
+
+/* --- the same numbers as the native endpoints ------------------------------ */
+
+/* The figures of a native answer, bit for bit. */
+struct figures {
+    double loss, sum_squares, norm, max_abs;
+    long long count;
+};
+
+static struct figures native(const char *target, const char *ct, const void *body, size_t len)
+{
+    struct it_response r;
+    request("POST", target, ct, body, len, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s: %ld %s", target, r.status, r.body);
+    json_t *j = it_json(&r);
+    struct figures f = {json_real_value(json_object_get(j, "loss")),
+                        json_real_value(json_object_get(j, "sum_squares")),
+                        json_real_value(json_object_get(j, "norm")),
+                        json_real_value(json_object_get(j, "max_abs")),
+                        json_integer_value(json_object_get(j, "count"))};
+    json_decref(j);
+    it_response_free(&r);
+    return f;
+}
+
+static void expect_figures(const struct answer *a, const struct figures *f, const char *what)
+{
+    cr_assert(memcmp(&find(a, "loss")->d[0], &f->loss, 8) == 0 &&
+                  memcmp(&find(a, "sum_squares")->d[0], &f->sum_squares, 8) == 0 &&
+                  memcmp(&find(a, "norm")->d[0], &f->norm, 8) == 0 &&
+                  memcmp(&find(a, "max_abs")->d[0], &f->max_abs, 8) == 0 &&
+                  find(a, "count")->i[0] == f->count,
+              "%s: infer loss %.17g sum %.17g norm %.17g max %.17g count %lld; native %.17g %.17g "
+              "%.17g %.17g %lld",
+              what, find(a, "loss")->d[0], find(a, "sum_squares")->d[0], find(a, "norm")->d[0],
+              find(a, "max_abs")->d[0], find(a, "count")->i[0], f->loss, f->sum_squares, f->norm,
+              f->max_abs, f->count);
+}
+
+/* Random weights of every magnitude a datatype holds, as raw on /l2_loss
+ * and /regularize and as binary and JSON infer bodies on both models: the
+ * same bits everywhere (the native endpoints are tested exact). */
+Test(v2, infer_agrees_with_the_native_endpoints)
+{
+    static const char *const types[] = {"FP16", "BF16", "FP32", "FP64"};
+    static const char *const dtypes[] = {"float16", "bfloat16", "float32", "float64"};
+    static const size_t sizes[] = {2, 2, 4, 8};
+    const size_t n = 3000;
+    uint64_t s = 0x5eed;
+
+    for (size_t t = 0; t < 4; t++) {
+        unsigned char *raw = malloc(n * 8);
+        float *f = malloc(n * sizeof *f);
+        cr_assert(raw && f);
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            double m = (double)(s >> 11) * 0x1p-53 * ((s >> 3) & 1 ? -1 : 1);
+            int e = (int)((s >> 5) % 40) - 20;
+            double x = ldexp(m, t == 0 ? e / 2 : e * 3);
+            if (t == 0) {
+                uint16_t h = oip_f16((float)x);
+                memcpy(raw + 2 * i, &h, 2);
+            } else if (t == 1) {
+                f[i] = (float)x; /* tritonclient cuts to bfloat16 */
+                uint16_t h = oip_bf16_trunc(f[i]);
+                memcpy(raw + 2 * i, &h, 2);
+            } else if (t == 2) {
+                f[i] = (float)x;
+                memcpy(raw + 4 * i, &f[i], 4);
+            } else {
+                memcpy(raw + 8 * i, &x, 8);
+            }
+        }
+        /* The JSON data: each element as the float it holds (FP16 and
+         * BF16 read back from their bits). */
+        char target[96];
+        snprintf(target, sizeof target, "/l2_loss?dtype=%s", dtypes[t]);
+        struct figures nl = native(target, "application/octet-stream", raw, n * sizes[t]);
+        snprintf(target, sizeof target, "/regularize?scale=0.001&dtype=%s", dtypes[t]);
+        struct figures nr = native(target, "application/octet-stream", raw, n * sizes[t]);
+        cr_assert_eq(nl.count, (long long)n);
+
+        const int64_t shape[] = {(int64_t)n};
+        struct oip_buf js;
+        oip_buf_init(&js);
+        oip_buf_printf(&js,
+                       "{\"inputs\": [{\"name\": \"w\", \"shape\": [%zu], \"datatype\": "
+                       "\"%s\", \"data\": [",
+                       n, types[t]);
+        for (size_t i = 0; i < n; i++) {
+            double v;
+            if (sizes[t] == 2) {
+                uint16_t h;
+                memcpy(&h, raw + 2 * i, 2);
+                uint32_t u = (uint32_t)h << 16;
+                if (t == 0) {
+                    int ex = (h >> 10) & 0x1f;
+                    double mm = h & 0x3ff;
+                    v = ex == 0 ? ldexp(mm, -24) : ldexp(mm + 1024.0, ex - 25);
+                    if (h & 0x8000)
+                        v = -v;
+                } else {
+                    float g;
+                    memcpy(&g, &u, 4);
+                    v = g;
+                }
+            } else if (t == 2) {
+                v = f[i];
+            } else {
+                memcpy(&v, raw + 8 * i, 8);
+            }
+            oip_buf_puts(&js, i ? ", " : "");
+            oip_put_pyfloat(&js, v);
+        }
+        oip_buf_puts(&js, "]}]}");
+
+        for (int model = 0; model < 2; model++) {
+            static const struct oip_param scale = {"scale", "0.001"};
+            const char *infer = model ? "/v2/models/regularize/infer" : "/v2/models/l2_loss/infer";
+            const struct figures *want = model ? &nr : &nl;
+            /* binary, as tritonclient sends it */
+            struct oip_tensor in = {
+                "w",
+                types[t],
+                1,
+                shape,
+                t == 0 ? (const void *)raw : t == 3 ? (const void *)raw : (const void *)f,
+                n,
+                true};
+            struct oip_call c = {.inputs = &in,
+                                 .n_inputs = 1,
+                                 .params = model ? &scale : NULL,
+                                 .n_params = model ? 1 : 0};
+            struct oip_body b;
+            oip_triton(&c, &b);
+            struct it_response r;
+            post_oip(infer, &b, &r);
+            struct answer a;
+            parse_answer(&r, &a);
+            expect_figures(&a, want, types[t]);
+            answer_free(&a);
+            it_response_free(&r);
+            oip_body_free(&b);
+
+            /* JSON */
+            struct oip_buf body;
+            oip_buf_init(&body);
+            oip_buf_put(&body, js.data, js.len - 1);
+            oip_buf_puts(&body, model ? ", \"parameters\": {\"scale\": 0.001}}" : "}");
+            request("POST", infer, "application/json", body.data, body.len, NULL, &r);
+            parse_answer(&r, &a);
+            expect_figures(&a, want, types[t]);
+            answer_free(&a);
+            it_response_free(&r);
+            oip_buf_free(&body);
+        }
+        oip_buf_free(&js);
+        free(raw);
+        free(f);
+    }
+}
