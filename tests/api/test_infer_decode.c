@@ -579,6 +579,62 @@ Test(infer_decode, keys_in_any_order)
     run_free(&r);
 }
 
+/* data before datatype: each number is rounded in the datatype that comes
+ * after it, and is out of range only in that datatype. */
+Test(infer_decode, data_before_datatype_rounds_in_the_datatype)
+{
+    static const struct {
+        const char *datatype;
+        enum l2_dtype dt;
+        enum api_status wide; /* [0.1, 70000, 1e39, 1e-8] */
+    } types[] = {{"FP16", L2_DTYPE_FLOAT16, API_NUMBER_OUT_OF_RANGE},
+                 {"BF16", L2_DTYPE_BFLOAT16, API_NUMBER_OUT_OF_RANGE},
+                 {"FP32", L2_DTYPE_FLOAT32, API_NUMBER_OUT_OF_RANGE},
+                 {"FP64", L2_DTYPE_FLOAT64, API_OK}};
+    static const double vals[] = {0.1, 300, 1e-8, -2.7};
+
+    for (size_t t = 0; t < 4; t++) {
+        char js[256];
+        struct run r;
+
+        snprintf(js, sizeof js,
+                 "{\"inputs\": [{\"data\": [[0.1, 300], [1e-8, -2.7]], \"name\": \"x\", "
+                 "\"shape\": [2, 2], \"datatype\": \"%s\"}]}",
+                 types[t].datatype);
+        struct oracle_sum o;
+        double sum;
+        oracle_sum_init(&o);
+        for (size_t i = 0; i < 4; i++)
+            oracle_sum_add_sq(&o, oracle_round_dtype(types[t].dt, vals[i]));
+        cr_assert(oracle_sum_round(&o, false, &sum));
+        oracle_sum_free(&o);
+        decode_json(&r, API_INFER_L2_LOSS, js);
+        expect_ok(&r);
+        cr_assert_eq(tensor(&r, 0)->dtype, types[t].dt);
+        cr_assert_eq(bits(tensor(&r, 0)->sum_squares), bits(sum), "%s: %a vs oracle %a",
+                     types[t].datatype, tensor(&r, 0)->sum_squares, sum);
+        cr_assert_eq(bits(tensor(&r, 0)->max_abs), bits(oracle_round_dtype(types[t].dt, 300)));
+        run_free(&r);
+
+        snprintf(js, sizeof js,
+                 "{\"inputs\": [{\"data\": [0.1, 70000, 1e39, 1e-8], \"shape\": [4], "
+                 "\"name\": \"x\", \"datatype\": \"%s\"}]}",
+                 types[t].datatype);
+        decode_json(&r, API_INFER_L2_LOSS, js);
+        cr_assert_eq(r.st, types[t].wide, "%s: %s (%s)", types[t].datatype, api_status_code(r.st),
+                     r.err.detail);
+        run_free(&r);
+    }
+
+    /* and an unknown datatype after the data */
+    struct run r;
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"inputs\": [{\"data\": [1], \"shape\": [1], \"name\": \"x\", "
+                "\"datatype\": \"UINT8\"}]}");
+    expect_err(&r, API_INVALID_DTYPE, "UINT8", NULL);
+    run_free(&r);
+}
+
 /* parameters.nonfinite = "count" given after JSON data that holds the
  * NaN and Infinity tokens Python's json.dumps writes. */
 Test(infer_decode, nonfinite_count_after_nan_tokens)
