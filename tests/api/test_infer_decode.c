@@ -537,6 +537,143 @@ Test(infer_decode, json_and_binary_inputs_mixed)
     run_free(&r);
 }
 
+/* Many inputs, JSON and binary by turns (empty ones included), names
+ * with JSON escapes: each its own tensor, in input order, the binary data
+ * taken in the order of the binary inputs. */
+Test(infer_decode, many_inputs_escaped_names)
+{
+    struct oip_buf js, bin;
+    struct oracle_sum total;
+    const size_t n_inputs = 60;
+    double sums[60];
+
+    oip_buf_init(&js);
+    oip_buf_init(&bin);
+    oracle_sum_init(&total);
+    oip_buf_puts(&js, "{\"inputs\": [");
+    for (size_t i = 0; i < n_inputs; i++) {
+        size_t count = i % 7 == 3 ? 0 : i % 5 + 1;
+        bool binary = i % 3 != 0;
+        struct oracle_sum o;
+        oracle_sum_init(&o);
+        oip_buf_printf(&js,
+                       "%s{\"name\": \"layer\\/%zu\\u00e9\", \"datatype\": \"%s\", \"shape\": "
+                       "[%zu], ",
+                       i ? ", " : "", i, binary ? "FP32" : "FP64", count);
+        if (binary)
+            oip_buf_printf(&js, "\"parameters\": {\"binary_data_size\": %zu}}", 4 * count);
+        else
+            oip_buf_puts(&js, "\"data\": [");
+        for (size_t k = 0; k < count; k++) {
+            float v = (float)((double)(i + 1) * 0.25 - (double)k);
+            if (binary) {
+                oip_buf_put(&bin, &v, 4);
+            } else {
+                oip_buf_puts(&js, k ? ", " : "");
+                oip_put_pyfloat(&js, v);
+            }
+            oracle_sum_add_sq(&o, v);
+            oracle_sum_add_sq(&total, v);
+        }
+        if (!binary)
+            oip_buf_puts(&js, "]}");
+        cr_assert(oracle_sum_round(&o, false, &sums[i]));
+        oracle_sum_free(&o);
+    }
+    oip_buf_puts(&js, "]}");
+    double want;
+    cr_assert(oracle_sum_round(&total, false, &want));
+    oracle_sum_free(&total);
+
+    struct run r;
+    decode_bin(&r, API_INFER_L2_LOSS, (const char *)js.data, bin.data, bin.len);
+    expect_ok(&r);
+    cr_assert_eq(api_body_result(r.body)->n_tensors, n_inputs);
+    for (size_t i = 0; i < n_inputs; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "layer/%zu\xc3\xa9", i);
+        const struct api_tensor *t = tensor(&r, i);
+        cr_assert_str_eq(t->name, name);
+        cr_assert_eq(t->dtype, i % 3 != 0 ? L2_DTYPE_FLOAT32 : L2_DTYPE_FLOAT64, "%zu", i);
+        cr_assert_eq(t->count, i % 7 == 3 ? 0 : i % 5 + 1, "%zu", i);
+        cr_assert_eq(bits(t->sum_squares), bits(sums[i]), "input %zu", i);
+    }
+    cr_assert_eq(bits(total_sum(&r)), bits(want));
+    run_free(&r);
+    oip_buf_free(&js);
+    oip_buf_free(&bin);
+}
+
+/* An empty binary input (shape [0], binary_data_size 0), last or not,
+ * as tritonclient sends an empty numpy array. */
+Test(infer_decode, empty_binary_inputs)
+{
+    const float f[] = {3.0f, 4.0f};
+    const char *last = "{\"inputs\": [{\"name\": \"a\", \"shape\": [2], \"datatype\": \"FP32\", "
+                       "\"parameters\": {\"binary_data_size\": 8}}, {\"name\": \"e\", \"shape\": "
+                       "[0], \"datatype\": \"FP32\", \"parameters\": {\"binary_data_size\": 0}}]}";
+    const char *first = "{\"inputs\": [{\"name\": \"e\", \"shape\": [0], \"datatype\": "
+                        "\"FP16\", \"parameters\": {\"binary_data_size\": 0}}, {\"name\": \"a\", "
+                        "\"shape\": [2], \"datatype\": \"FP32\", \"parameters\": "
+                        "{\"binary_data_size\": 8}}]}";
+    const char *only = "{\"inputs\": [{\"name\": \"e\", \"shape\": [0], \"datatype\": \"FP64\", "
+                       "\"parameters\": {\"binary_data_size\": 0}}]}";
+    const struct {
+        const char *js;
+        size_t bin_len;
+        size_t full; /* the input that holds 3, 4 */
+    } cases[] = {{first, 8, 1}, {last, 8, 0}, {only, 0, 9}};
+
+    for (size_t i = 0; i < 3; i++) {
+        struct run r;
+        decode_bin(&r, API_INFER_L2_LOSS, cases[i].js, f, cases[i].bin_len);
+        cr_expect_eq(r.st, API_OK, "case %zu: %s: %s", i, api_status_code(r.st), r.err.detail);
+        if (r.st == API_OK && cases[i].full < 9)
+            cr_expect_eq(tensor(&r, cases[i].full)->sum_squares, 25.0, "case %zu", i);
+        if (r.st == API_OK)
+            cr_expect_eq(tensor(&r, cases[i].full < 9 ? 1 - cases[i].full : 0)->count, 0);
+        run_free(&r);
+    }
+}
+
+/* A shape whose element count, or byte count, overflows 64 bits must
+ * not wrap around to match an empty tensor. */
+Test(infer_decode, shape_products_do_not_wrap)
+{
+    static const char *const bodies[] = {
+        /* 2^62 x 4 = 2^64 elements */
+        "{\"inputs\": [{\"name\": \"w\", \"shape\": [4611686018427387904, 4], \"datatype\": "
+        "\"FP32\", \"data\": []}]}",
+        "{\"inputs\": [{\"name\": \"w\", \"shape\": [4294967296, 4294967296], \"datatype\": "
+        "\"FP64\", \"data\": []}]}",
+        "{\"inputs\": [{\"name\": \"w\", \"shape\": [4611686018427387904, 4, 0], "
+        "\"datatype\": \"FP32\", \"data\": []}]}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        struct run r;
+        decode_json(&r, API_INFER_L2_LOSS, bodies[i]);
+        if (i < 2)
+            cr_expect_neq(r.st, API_OK, "case %zu accepted: %s", i, bodies[i]);
+        else /* a zero anywhere: 0 elements, whatever the rest (numpy's rule) */
+            cr_expect(r.st == API_OK || r.st == API_INVALID_TENSOR, "case 2: %s", r.err.detail);
+        run_free(&r);
+    }
+    /* binary: 2^62 FP32 elements are 2^64 bytes, which wrap to 0 */
+    const char *js = "{\"inputs\": [{\"name\": \"w\", \"shape\": [4611686018427387904], "
+                     "\"datatype\": \"FP32\", \"parameters\": {\"binary_data_size\": 0}}]}";
+    struct run r;
+    decode_bin(&r, API_INFER_L2_LOSS, js, NULL, 0);
+    cr_expect_neq(r.st, API_OK, "2^62 FP32 elements in 0 bytes accepted");
+    run_free(&r);
+    js = "{\"inputs\": [{\"name\": \"w\", \"shape\": [2305843009213693952], \"datatype\": "
+         "\"FP64\", \"parameters\": {\"binary_data_size\": 0}}, {\"name\": \"v\", \"shape\": "
+         "[1], \"datatype\": \"FP32\", \"parameters\": {\"binary_data_size\": 4}}]}";
+    const float one = 1.0f;
+    decode_bin(&r, API_INFER_L2_LOSS, js, &one, 4);
+    cr_expect_neq(r.st, API_OK, "2^61 FP64 elements in 0 bytes accepted");
+    run_free(&r);
+}
+
 /* Keys in any order: data before datatype and shape, outputs and
  * parameters before inputs, id last. */
 Test(infer_decode, keys_in_any_order)
