@@ -1171,3 +1171,103 @@ Test(v2, infer_agrees_with_the_native_endpoints)
         free(f);
     }
 }
+
+/* --- connections ---------------------------------------------------------- */
+
+/* Twenty infer requests, binary and JSON answers by turns, some refused
+ * once their body is read, on one keep-alive connection; then one with
+ * Expect: 100-continue. */
+Test(v2, keep_alive_and_100_continue)
+{
+    CURL *h = curl_easy_init();
+    long connects = 0;
+    for (int i = 0; i < 20; i++) {
+        char js[256];
+        if (i % 5 == 4)
+            snprintf(js, sizeof js,
+                     "{\"inputs\": [{\"name\": \"w\", \"shape\": [2], \"datatype\": \"FP32\", "
+                     "\"data\": [%d]}]}",
+                     i);
+        else
+            snprintf(js, sizeof js,
+                     "{\"inputs\": [{\"name\": \"w\", \"shape\": [2], \"datatype\": \"FP32\", "
+                     "\"data\": [%d, 1]}], \"parameters\": {\"binary_data_output\": %s}}",
+                     i, i % 2 ? "true" : "false");
+        struct it_request req = {.method = "POST",
+                                 .target = "/v2/models/l2_loss/infer",
+                                 .body = js,
+                                 .body_len = strlen(js)};
+        struct it_response r;
+        it_http(h, srv.port, &req, &r);
+        connects += r.connects;
+        if (i % 5 == 4) {
+            expect_v2_error(&r, 400, "w");
+        } else {
+            struct answer a;
+            parse_answer(&r, &a);
+            expect_d(&a, "sum_squares", (double)i * i + 1);
+            cr_assert_eq(a.o[0].binary, i % 2 == 1);
+            answer_free(&a);
+        }
+        it_response_free(&r);
+    }
+    curl_easy_cleanup(h);
+    cr_assert_eq(connects, 1, "20 requests used %ld connections", connects);
+
+    /* 64 KiB of binary FP64 twos behind Expect: 100-continue; curl waits
+     * 60 s for the 100, the request may take 20 s. */
+    double *d = malloc(8192 * sizeof *d);
+    cr_assert(d);
+    for (int i = 0; i < 8192; i++)
+        d[i] = 2.0;
+    const int64_t s[] = {8192};
+    struct oip_tensor in = {"w", "FP64", 1, s, d, 8192, true};
+    struct oip_call c = {.inputs = &in, .n_inputs = 1};
+    struct oip_body b;
+    oip_triton(&c, &b);
+    char storage[2][96];
+    const char *lines[4];
+    oip_header_lines(&b, storage, lines);
+    lines[1] = "Expect: 100-continue";
+    lines[2] = NULL;
+    struct it_request req = {.method = "POST",
+                             .target = "/v2/models/l2_loss/infer",
+                             .body = b.buf.data,
+                             .body_len = b.buf.len,
+                             .headers = lines,
+                             .timeout_s = 20,
+                             .expect_100_ms = 60000};
+    struct it_response r;
+    it_http(NULL, srv.port, &req, &r);
+    struct answer a;
+    parse_answer(&r, &a);
+    expect_d(&a, "sum_squares", 32768.0);
+    expect_i(&a, "count", 8192);
+    answer_free(&a);
+    it_response_free(&r);
+    oip_body_free(&b);
+    free(d);
+}
+
+/* No inputs: zeros, per-input outputs of shape [0], binary or not. */
+Test(v2, no_inputs)
+{
+    static const char *const bodies[] = {
+        "{\"inputs\": []}", "{\"inputs\": [], \"parameters\": {\"binary_data_output\": true}}"};
+    for (int i = 0; i < 2; i++) {
+        struct it_response r;
+        request("POST", "/v2/models/l2_loss/infer", NULL, bodies[i], strlen(bodies[i]), NULL, &r);
+        if (r.status == 400) { /* a request without inputs may be refused */
+            expect_v2_error(&r, 400, "inputs");
+            it_response_free(&r);
+            continue;
+        }
+        struct answer a;
+        parse_answer(&r, &a);
+        expect_d(&a, "sum_squares", 0.0);
+        expect_i(&a, "count", 0);
+        cr_assert_eq(find(&a, "input_loss")->n, 0);
+        answer_free(&a);
+        it_response_free(&r);
+    }
+}
