@@ -549,9 +549,9 @@ static bool header_length(struct request *req, struct MHD_Connection *con, bool 
 }
 
 /* An infer request's Content-Type: none, application/json or
- * application/octet-stream, parameters ignored (the body is the protocol's
- * whatever it says). False, with err set to unsupported_media_type, for
- * any other. */
+ * application/octet-stream, parameters ignored; the body is read as the
+ * protocol's whichever it is (clients send the same bytes under all three).
+ * False, with err set to unsupported_media_type, for any other. */
 static bool infer_content_type(struct request *req, struct MHD_Connection *con)
 {
     const char *ct =
