@@ -235,16 +235,26 @@ static void render_requests(struct api_text_buf *t, struct metrics *m)
     }
 }
 
+/* One series per endpoint that has answered a request, as
+ * l2d_requests_total has: an endpoint never called adds no lines, so the
+ * exposition grows with the traffic's endpoints, not with ROUTE_LIST. */
 static void render_duration(struct api_text_buf *t, struct metrics *m)
 {
     family(t, "l2d_request_duration_seconds", "histogram",
            "Time from request line to response completion, by endpoint.");
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
         const char *label = route_label((enum route_id)r);
-        uint64_t cumulative = 0, ns;
+        uint64_t snap[METRICS_BUCKET_COUNT + 1], cumulative = 0, ns;
 
         for (size_t b = 0; b <= METRICS_BUCKET_COUNT; b++) {
-            cumulative += atomic_load_explicit(&m->buckets[r][b], memory_order_relaxed);
+            snap[b] = atomic_load_explicit(&m->buckets[r][b], memory_order_relaxed);
+            cumulative += snap[b];
+        }
+        if (cumulative == 0)
+            continue;
+        cumulative = 0;
+        for (size_t b = 0; b <= METRICS_BUCKET_COUNT; b++) {
+            cumulative += snap[b];
             if (b < METRICS_BUCKET_COUNT)
                 api_text_buf_appendf(
                     t, "l2d_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
