@@ -171,8 +171,9 @@ struct infer_decoder {
     bool wanted_seen[API_INFER_OUT_COUNT_];
     bool wanted_binary_set[API_INFER_OUT_COUNT_]; /* its binary_data was given */
     bool has_binary_output;
-    size_t nonfinite_input; /* first input whose JSON data held NaN/Inf, +1; 0: none */
-    uint64_t nonfinite_nan, nonfinite_inf;
+    bool nonfinite_seen;       /* some input's JSON data held a NaN/Infinity token */
+    uint64_t nonfinite_off;    /* the first one's offset */
+    const char *nonfinite_tok; /* and text (static) */
 
     /* the key or small value being captured */
     char *cap;
@@ -234,6 +235,23 @@ static const char *input_label(const struct input *in, char *buf)
     return buf;
 }
 
+/* Records st with "<the input's label><the detail>". */
+static enum api_status fail_input(struct infer_decoder *dec, struct api_error *err,
+                                  enum api_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum api_status fail_input(struct infer_decoder *dec, struct api_error *err,
+                                  enum api_status st, const char *fmt, ...)
+{
+    char label[LABEL_MAX], what[API_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return fail(dec, err, st, "%s%s", input_label(&dec->in, label), what);
+}
+
 /* ---- the capture buffer --------------------------------------------------- */
 
 static enum api_status cap_put(struct infer_decoder *dec, const char *p, size_t n,
@@ -260,18 +278,179 @@ static enum api_status cap_put(struct infer_decoder *dec, const char *p, size_t 
     return API_OK;
 }
 
-/* Reads the captured text as JSON with jansson; NULL (error set) when it
- * is not. */
-static json_t *cap_parse(struct infer_decoder *dec, struct api_error *err)
+/* A captured value, read. The forms the protocol's values take -- a
+ * string without escapes, an integer >= 0, an array of at most
+ * API_MAX_DEPTH of them, true, false -- are read here; anything else goes
+ * through jansson, and what jansson gives is brought to the same forms
+ * where it has one (SM_JSON otherwise). */
+enum small_kind { SM_STRING, SM_UINT, SM_UINTS, SM_BOOL, SM_JSON };
+
+struct small {
+    enum small_kind kind;
+    const char *s; /* SM_STRING: len bytes, not NUL-terminated */
+    size_t len;
+    uint64_t u; /* SM_UINT */
+    bool b;     /* SM_BOOL */
+    unsigned n; /* SM_UINTS: n entries of list */
+    uint64_t list[API_MAX_DEPTH];
+    json_t *j; /* jansson's value, when it read it (owned); else NULL */
+};
+
+/* Digits of an integer >= 0 without a leading zero, at most 19 of them
+ * (so it fits): its value in *out and the bytes read, else 0. */
+static size_t plain_uint(const char *p, const char *end, uint64_t *out)
+{
+    const char *q = p;
+    uint64_t v = 0;
+
+    while (q < end && *q >= '0' && *q <= '9' && q - p < 19)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == p || (*p == '0' && q - p > 1) || (q < end && *q >= '0' && *q <= '9'))
+        return 0;
+    *out = v;
+    return (size_t)(q - p);
+}
+
+static bool plain_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The plain forms, without jansson; false when t is not one of them. */
+static bool plain_read(const char *t, size_t len, struct small *v)
+{
+    const char *end = t + len;
+
+    if (len >= 2 && t[0] == '"' && t[len - 1] == '"') {
+        for (const char *p = t + 1; p < end - 1;) {
+            unsigned char c = (unsigned char)*p;
+            size_t n = c < 0x80 ? 1 : api_text_utf8_len(p, (size_t)(end - 1 - p));
+            if (c < 0x20 || c == '\\' || c == '"' || n == 0)
+                return false;
+            p += n;
+        }
+        v->kind = SM_STRING;
+        v->s = t + 1;
+        v->len = len - 2;
+        return true;
+    }
+    if (len == 4 && memcmp(t, "true", 4) == 0) {
+        v->kind = SM_BOOL;
+        v->b = true;
+        return true;
+    }
+    if (len == 5 && memcmp(t, "false", 5) == 0) {
+        v->kind = SM_BOOL;
+        v->b = false;
+        return true;
+    }
+    if (t[0] >= '0' && t[0] <= '9') {
+        v->kind = SM_UINT;
+        return plain_uint(t, end, &v->u) == len;
+    }
+    if (t[0] != '[' || t[len - 1] != ']')
+        return false;
+    v->kind = SM_UINTS;
+    v->n = 0;
+    for (const char *p = t + 1;;) {
+        size_t n;
+        while (plain_ws(*p))
+            p++;
+        if (*p == ']' && v->n == 0)
+            return p == end - 1;
+        if (v->n == API_MAX_DEPTH || (n = plain_uint(p, end, &v->list[v->n])) == 0)
+            return false;
+        v->n++;
+        p += n;
+        while (plain_ws(*p))
+            p++;
+        if (*p == ']')
+            return p == end - 1;
+        if (*p++ != ',')
+            return false;
+    }
+}
+
+/* Whether t (len bytes) is one JSON number:
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number_literal(const char *t, size_t len)
+{
+    size_t i = 0, d;
+
+    if (i < len && t[i] == '-')
+        i++;
+    for (d = i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
+        ;
+    if (i == d || (t[d] == '0' && i - d > 1))
+        return false;
+    if (i < len && t[i] == '.') {
+        for (d = ++i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
+            ;
+        if (i == d)
+            return false;
+    }
+    if (i < len && (t[i] == 'e' || t[i] == 'E')) {
+        i++;
+        if (i < len && (t[i] == '+' || t[i] == '-'))
+            i++;
+        for (d = i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
+            ;
+        if (i == d)
+            return false;
+    }
+    return i == len;
+}
+
+/* Brings jansson's value v to the plain forms where it has one. */
+static void small_from_json(json_t *v, struct small *out)
+{
+    size_t i;
+    json_t *e;
+
+    out->kind = SM_JSON;
+    if (json_is_string(v)) {
+        out->kind = SM_STRING;
+        out->s = json_string_value(v);
+        out->len = json_string_length(v);
+    } else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        out->kind = SM_UINT;
+        out->u = (uint64_t)json_integer_value(v);
+    } else if (json_is_boolean(v)) {
+        out->kind = SM_BOOL;
+        out->b = json_is_true(v);
+    } else if (json_is_array(v) && json_array_size(v) <= API_MAX_DEPTH) {
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_integer(e) || json_integer_value(e) < 0)
+                return;
+            out->list[i] = (uint64_t)json_integer_value(e);
+        }
+        out->kind = SM_UINTS;
+        out->n = (unsigned)json_array_size(v);
+    }
+}
+
+/* Reads the captured text into *v; false (error set) when it is not JSON. */
+static bool cap_read(struct infer_decoder *dec, struct small *v, struct api_error *err)
 {
     json_error_t jerr;
-    json_t *v = json_loadb(dec->cap, dec->cap_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 
-    if (v == NULL) {
+    v->j = NULL;
+    if (plain_read(dec->cap, dec->cap_len, v))
+        return true;
+    v->j = json_loadb(dec->cap, dec->cap_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (v->j == NULL) {
         uint64_t at = dec->cap_off + (uint64_t)(jerr.position > 0 ? jerr.position - 1 : 0);
         fail_json(dec, err, at, jerr.text);
+        return false;
     }
-    return v;
+    small_from_json(v->j, v);
+    return true;
+}
+
+static bool small_is(const struct small *v, const char *text)
+{
+    return v->kind == SM_STRING && v->len == strlen(text) && memcmp(v->s, text, v->len) == 0;
 }
 
 /* ---- the cursor ----------------------------------------------------------- */
@@ -367,24 +546,21 @@ static enum api_status add_binary(struct infer_decoder *dec, struct api_error *e
 static enum api_status input_done(struct infer_decoder *dec, struct api_error *err)
 {
     struct input *in = &dec->in;
-    char label[LABEL_MAX];
     uint64_t count;
     enum api_status st;
     struct l2_accum empty;
 
-    input_label(in, label);
     if (!in->has_name || !in->has_shape || !in->has_datatype)
-        return fail(dec, err, API_INVALID_TENSOR, "%s has no \"%s\"", label,
-                    !in->has_name    ? "name"
-                    : !in->has_shape ? "shape"
-                                     : "datatype");
+        return fail_input(dec, err, API_INVALID_TENSOR, " has no \"%s\"",
+                          !in->has_name    ? "name"
+                          : !in->has_shape ? "shape"
+                                           : "datatype");
     if (!shape_count(in->shape, in->ndim, &count))
-        return fail(dec, err, API_INVALID_TENSOR, "%s: the shape's element count overflows", label);
+        return fail_input(dec, err, API_INVALID_TENSOR, ": the shape's element count overflows");
     if (in->has_data == in->has_binary_size)
-        return fail(dec, err, API_INVALID_TENSOR,
-                    in->has_data ? "%s has both \"data\" and parameters.binary_data_size"
-                                 : "%s has neither \"data\" nor parameters.binary_data_size",
-                    label);
+        return fail_input(dec, err, API_INVALID_TENSOR,
+                          " has %s \"data\" %s parameters.binary_data_size",
+                          in->has_data ? "both" : "neither", in->has_data ? "and" : "nor");
     if (in->has_data) {
         size_t k = 0;
         if (in->n_readers > 1)
@@ -396,14 +572,12 @@ static enum api_status input_done(struct infer_decoder *dec, struct api_error *e
         }
         const struct api_result *r = api_json_value_result(in->readers[k]);
         if (r->total.count != count)
-            return fail(dec, err, API_INVALID_TENSOR,
-                        "%s: its shape holds %" PRIu64 " element%s, its data %" PRIu64, label,
-                        count, count == 1 ? "" : "s", r->total.count);
-        if (r->total.nan_count + r->total.inf_count != 0 && dec->nonfinite_input == 0) {
-            dec->nonfinite_input = in->index + 1;
-            dec->nonfinite_nan = r->total.nan_count;
-            dec->nonfinite_inf = r->total.inf_count;
-        }
+            return fail_input(dec, err, API_INVALID_TENSOR,
+                              ": its shape holds %" PRIu64 " element%s, its data %" PRIu64, count,
+                              count == 1 ? "" : "s", r->total.count);
+        if (!dec->nonfinite_seen)
+            dec->nonfinite_seen =
+                api_json_value_nonfinite(in->readers[k], &dec->nonfinite_off, &dec->nonfinite_tok);
         st = api_result_add_typed(dec->res, in->name, in->name_len, in->dtype, &r->total, in->ndim,
                                   in->shape, err);
         readers_free(in);
@@ -412,18 +586,18 @@ static enum api_status input_done(struct infer_decoder *dec, struct api_error *e
         return st;
     }
     if (!dec->req->has_header_length)
-        return fail(dec, err, API_INVALID_PARAMETER,
-                    "%s has parameters.binary_data_size, but the request has no "
-                    "Inference-Header-Content-Length header to say where its binary data starts",
-                    label);
+        return fail_input(dec, err, API_INVALID_PARAMETER,
+                          " has parameters.binary_data_size, but the request has no "
+                          "Inference-Header-Content-Length header to say where its binary data "
+                          "starts");
     uint64_t size;
     if (__builtin_mul_overflow(count, (uint64_t)l2_dtype_size(in->dtype), &size) ||
         size != in->binary_size)
-        return fail(dec, err, API_INVALID_LENGTH,
-                    "%s: binary_data_size is %" PRIu64 " bytes, but %" PRIu64
-                    " %s elements are %" PRIu64 " bytes",
-                    label, in->binary_size, count, l2_dtype_name(in->dtype),
-                    count * (uint64_t)l2_dtype_size(in->dtype));
+        return fail_input(dec, err, API_INVALID_LENGTH,
+                          ": binary_data_size is %" PRIu64 " bytes, but %" PRIu64
+                          " %s elements are %" PRIu64 " bytes",
+                          in->binary_size, count, l2_dtype_name(in->dtype),
+                          count * (uint64_t)l2_dtype_size(in->dtype));
     if (__builtin_add_overflow(dec->binary_total, size, &dec->binary_total))
         return fail(dec, err, API_INVALID_LENGTH, "the binary data sizes overflow");
     l2_accum_init(&empty);
@@ -465,15 +639,10 @@ static enum api_status header_done(struct infer_decoder *dec, struct api_error *
         return fail(dec, err, API_INVALID_SCALE,
                     "scale is required: the regularize model needs parameters.scale "
                     "(0.01, for example)");
-    if (dec->nonfinite_input != 0 && !req->count_nonfinite) {
-        struct api_tensor *t = &dec->res->tensors[dec->nonfinite_input - 1];
-        char name[NAME_ECHO_MAX * 4 + 8];
-        api_text_echo(name, sizeof name, t->name, t->name_len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
-        return fail(dec, err, API_NON_FINITE,
-                    "the data of inputs[%zu] \"%s\" holds %" PRIu64 " NaN and %" PRIu64
-                    " infinite values: send finite numbers, or set parameters.nonfinite to "
-                    "\"count\" to count them",
-                    dec->nonfinite_input - 1, name, dec->nonfinite_nan, dec->nonfinite_inf);
+    if (dec->nonfinite_seen && !req->count_nonfinite) {
+        dec->status = api_json_nonfinite_error(err, dec->nonfinite_off, dec->nonfinite_tok,
+                                               "set parameters.nonfinite to \"count\"");
+        return dec->status;
     }
     if (req->n_wanted == 0) {
         for (int o = 0; o < API_INFER_OUT_COUNT_; o++) {
@@ -512,91 +681,53 @@ static enum api_status close_frame(struct infer_decoder *dec, struct api_error *
 
 /* ---- small values ------------------------------------------------------------ */
 
-static enum api_status need_string(struct infer_decoder *dec, json_t *v, enum api_status st,
-                                   const char *what, struct api_error *err)
+static enum api_status read_datatype(struct infer_decoder *dec, const struct small *v,
+                                     struct api_error *err)
 {
-    if (json_is_string(v))
-        return API_OK;
-    return fail(dec, err, st, "%s must be a string", what);
-}
-
-static enum api_status read_shape(struct infer_decoder *dec, json_t *v, struct api_error *err)
-{
-    struct input *in = &dec->in;
-    char label[LABEL_MAX];
-    size_t i;
-    json_t *e;
-
-    input_label(in, label);
-    if (!json_is_array(v))
-        return fail(dec, err, API_INVALID_TENSOR, "%s: \"shape\" must be an array of integers",
-                    label);
-    if (json_array_size(v) > API_MAX_DEPTH)
-        return fail(dec, err, API_INVALID_TENSOR, "%s: \"shape\" has more than %d dimensions",
-                    label, API_MAX_DEPTH);
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_integer(e) || json_integer_value(e) < 0)
-            return fail(dec, err, API_INVALID_TENSOR,
-                        "%s: \"shape\" must hold integers >= 0 (shape[%zu] does not)", label, i);
-        in->shape[i] = (uint64_t)json_integer_value(e);
-    }
-    in->ndim = (unsigned)json_array_size(v);
-    in->has_shape = true;
-    return API_OK;
-}
-
-static enum api_status read_datatype(struct infer_decoder *dec, json_t *v, struct api_error *err)
-{
-    char label[LABEL_MAX];
     char shown[NAME_ECHO_MAX * 4 + 8];
-    const char *s;
 
-    input_label(&dec->in, label);
-    if (!json_is_string(v))
-        return fail(dec, err, API_INVALID_DTYPE, "%s: \"datatype\" must be a string", label);
-    s = json_string_value(v);
+    if (v->kind != SM_STRING)
+        return fail_input(dec, err, API_INVALID_TENSOR, ": \"datatype\" must be a string");
     for (size_t k = 0; k < N_DATATYPES; k++) {
-        if (json_string_length(v) == strlen(datatypes[k].name) &&
-            strcmp(s, datatypes[k].name) == 0) {
+        if (small_is(v, datatypes[k].name)) {
             dec->in.dtype = datatypes[k].dtype;
             dec->in.has_datatype = true;
             return API_OK;
         }
     }
-    api_text_echo(shown, sizeof shown, s, json_string_length(v), NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
-    return fail(dec, err, API_INVALID_DTYPE,
-                "%s: datatype \"%s\" is not summed: send FP16, BF16, FP32 or FP64", label, shown);
+    api_text_echo(shown, sizeof shown, v->s, v->len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+    return fail_input(dec, err, API_INVALID_DTYPE,
+                      ": datatype \"%s\" is not summed: send FP16, BF16, FP32 or FP64", shown);
 }
 
-static enum api_status read_name(struct infer_decoder *dec, json_t *v, struct api_error *err)
+static enum api_status read_name(struct infer_decoder *dec, const struct small *v,
+                                 struct api_error *err)
 {
     struct input *in = &dec->in;
-    char label[LABEL_MAX];
     struct api_error why;
-    size_t len;
 
-    input_label(in, label);
-    if (!json_is_string(v))
-        return fail(dec, err, API_INVALID_TENSOR, "%s: \"name\" must be a string", label);
-    len = json_string_length(v);
+    if (v->kind != SM_STRING)
+        return fail_input(dec, err, API_INVALID_TENSOR, ": \"name\" must be a string");
     api_error_init(&why);
-    if (api_result_check_name(dec->res, json_string_value(v), len, &why) != API_OK) {
+    if (api_result_check_name(dec->res, v->s, v->len, &why) != API_OK) {
         char shown[NAME_ECHO_MAX * 4 + 8];
-        api_text_echo(shown, sizeof shown, json_string_value(v), len, NAME_ECHO_MAX,
-                      API_TEXT_ECHO_MASK);
-        return fail(dec, err, why.status, "%s: name \"%s\": %s", label, shown, why.detail);
+        api_text_echo(shown, sizeof shown, v->s, v->len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+        return fail_input(dec, err, why.status, ": name \"%s\": %s", shown, why.detail);
     }
-    in->name = malloc(len + 1);
+    in->name = malloc(v->len + 1);
     if (in->name == NULL)
         return fail(dec, err, API_INTERNAL_ERROR, "out of memory for an input name");
-    memcpy(in->name, json_string_value(v), len + 1);
-    in->name_len = len;
+    memcpy(in->name, v->s, v->len);
+    in->name[v->len] = '\0';
+    in->name_len = v->len;
     in->has_name = true;
     return API_OK;
 }
 
-static enum api_status read_scale(struct infer_decoder *dec, json_t *v, struct api_error *err)
+/* parameters.scale: text is the number's literal or the string's
+ * contents, validated as /regularize's scale; NULL for any other value. */
+static enum api_status read_scale(struct infer_decoder *dec, const char *text, size_t len,
+                                  struct api_error *err)
 {
     struct api_infer_request *req = dec->req;
     enum api_status st;
@@ -604,10 +735,8 @@ static enum api_status read_scale(struct infer_decoder *dec, json_t *v, struct a
     if (req->model != API_INFER_REGULARIZE)
         return fail(dec, err, API_INVALID_PARAMETER,
                     "parameters.scale is only accepted by the regularize model");
-    if (json_is_string(v))
-        st = api_scale_parse(json_string_value(v), json_string_length(v), &req->scale, err);
-    else if (json_is_number(v)) /* the literal as sent: 1 is an integer, 1.0 is not */
-        st = api_scale_parse(dec->cap, dec->cap_len, &req->scale, err);
+    if (text != NULL)
+        st = api_scale_parse(text, len, &req->scale, err);
     else
         st = api_error_set(err, API_INVALID_SCALE,
                            "parameters.scale must be a number such as 0.01, or a string");
@@ -616,93 +745,104 @@ static enum api_status read_scale(struct infer_decoder *dec, json_t *v, struct a
     return st;
 }
 
+static enum api_status read_output_name(struct infer_decoder *dec, const struct small *v,
+                                        struct api_error *err)
+{
+    char shown[NAME_ECHO_MAX * 4 + 8];
+
+    if (v->kind != SM_STRING)
+        return fail(dec, err, API_INVALID_PARAMETER, "an output's \"name\" must be a string");
+    for (int o = 0; o < API_INFER_OUT_COUNT_; o++) {
+        if (small_is(v, api_infer_output_name((enum api_infer_output)o))) {
+            dec->out.which = (enum api_infer_output)o;
+            dec->out.has_name = true;
+            return API_OK;
+        }
+    }
+    api_text_echo(shown, sizeof shown, v->s, v->len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
+    return fail(dec, err, API_INVALID_PARAMETER,
+                "unknown output \"%s\": the outputs are loss, sum_squares, norm, max_abs, count, "
+                "nan_count, inf_count, input_loss, input_sum_squares and input_norm",
+                shown);
+}
+
 /* A captured value is complete: read it for its slot. */
 static enum api_status value_captured(struct infer_decoder *dec, struct api_error *err)
 {
     struct api_infer_request *req = dec->req;
     enum api_status st = API_OK;
-    json_t *v = cap_parse(dec, err);
+    struct small v;
 
-    if (v == NULL)
+    if (dec->slot == SL_SCALE && json_number_literal(dec->cap, dec->cap_len)) {
+        /* the literal as sent: 1 is an integer, 1.0 is not, 1e400 is out of
+         * range (which jansson would call invalid JSON) */
+        dec->state = HS_AFTER;
+        return read_scale(dec, dec->cap, dec->cap_len, err);
+    }
+    if (!cap_read(dec, &v, err))
         return dec->status;
     dec->state = HS_AFTER;
     switch (dec->slot) {
     case SL_ID:
-        st = need_string(dec, v, API_INVALID_PARAMETER, "\"id\"", err);
-        if (st == API_OK && json_string_length(v) > API_INFER_MAX_ID)
+        if (v.kind != SM_STRING)
+            st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" must be a string");
+        else if (v.len > API_INFER_MAX_ID)
             st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" is longer than %d bytes",
                       API_INFER_MAX_ID);
         if (st == API_OK) {
-            req->id_len = json_string_length(v);
-            memcpy(req->id, json_string_value(v), req->id_len + 1);
+            memcpy(req->id, v.s, v.len);
+            req->id[v.len] = '\0';
+            req->id_len = v.len;
             req->has_id = true;
         }
         break;
     case SL_NAME:
-        st = read_name(dec, v, err);
+        st = read_name(dec, &v, err);
         break;
     case SL_SHAPE:
-        st = read_shape(dec, v, err);
+        if (v.kind != SM_UINTS) {
+            st = fail_input(dec, err, API_INVALID_TENSOR,
+                            ": \"shape\" must be an array of at most %d integers >= 0",
+                            API_MAX_DEPTH);
+        } else {
+            memcpy(dec->in.shape, v.list, v.n * sizeof v.list[0]);
+            dec->in.ndim = v.n;
+            dec->in.has_shape = true;
+        }
         break;
     case SL_DATATYPE:
-        st = read_datatype(dec, v, err);
+        st = read_datatype(dec, &v, err);
         break;
     case SL_BINARY_SIZE:
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            char label[LABEL_MAX];
-            st = fail(dec, err, API_INVALID_LENGTH,
-                      "%s: parameters.binary_data_size must be an integer >= 0",
-                      input_label(&dec->in, label));
+        if (v.kind != SM_UINT) {
+            st = fail_input(dec, err, API_INVALID_LENGTH,
+                            ": parameters.binary_data_size must be an integer >= 0");
         } else {
-            dec->in.binary_size = (uint64_t)json_integer_value(v);
+            dec->in.binary_size = v.u;
             dec->in.has_binary_size = true;
         }
         break;
     case SL_OUT_NAME:
-        st = need_string(dec, v, API_INVALID_PARAMETER, "an output's \"name\"", err);
-        if (st == API_OK) {
-            int o = 0;
-            while (o < API_INFER_OUT_COUNT_ &&
-                   !(strlen(api_infer_output_name((enum api_infer_output)o)) ==
-                         json_string_length(v) &&
-                     strcmp(api_infer_output_name((enum api_infer_output)o),
-                            json_string_value(v)) == 0))
-                o++;
-            if (o == API_INFER_OUT_COUNT_) {
-                char shown[NAME_ECHO_MAX * 4 + 8];
-                api_text_echo(shown, sizeof shown, json_string_value(v), json_string_length(v),
-                              NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
-                st = fail(dec, err, API_INVALID_PARAMETER,
-                          "unknown output \"%s\": the outputs are loss, sum_squares, norm, "
-                          "max_abs, count, nan_count, inf_count, input_loss, "
-                          "input_sum_squares and input_norm",
-                          shown);
-            } else {
-                dec->out.which = (enum api_infer_output)o;
-                dec->out.has_name = true;
-            }
-        }
+        st = read_output_name(dec, &v, err);
         break;
     case SL_OUT_BINARY:
     case SL_BINARY_OUTPUT:
-        if (!json_is_boolean(v)) {
+        if (v.kind != SM_BOOL) {
             st = fail(dec, err, API_INVALID_PARAMETER, "parameters.%s must be true or false",
                       dec->slot == SL_OUT_BINARY ? "binary_data" : "binary_data_output");
         } else if (dec->slot == SL_OUT_BINARY) {
-            dec->out.binary = json_is_true(v);
+            dec->out.binary = v.b;
             dec->out.has_binary = true;
         } else {
-            req->binary_data_output = json_is_true(v);
+            req->binary_data_output = v.b;
         }
         break;
-    case SL_SCALE:
-        st = read_scale(dec, v, err);
+    case SL_SCALE: /* not a number */
+        st = read_scale(dec, v.kind == SM_STRING ? v.s : NULL, v.len, err);
         break;
     case SL_NONFINITE:
-        if (json_is_string(v) && strcmp(json_string_value(v), "count") == 0)
-            req->count_nonfinite = true;
-        else if (json_is_string(v) && strcmp(json_string_value(v), "reject") == 0)
-            req->count_nonfinite = false;
+        if (small_is(&v, "count") || small_is(&v, "reject"))
+            req->count_nonfinite = small_is(&v, "count");
         else
             st = fail(dec, err, API_INVALID_PARAMETER,
                       "parameters.nonfinite must be \"reject\" or \"count\"");
@@ -710,7 +850,7 @@ static enum api_status value_captured(struct infer_decoder *dec, struct api_erro
     default: /* SL_IGNORED: valid JSON, not read */
         break;
     }
-    json_decref(v);
+    json_decref(v.j);
     return st;
 }
 
@@ -762,11 +902,10 @@ static enum api_status data_begin(struct infer_decoder *dec, struct api_error *e
 {
     struct input *in = &dec->in;
     char pointer[48];
-    char label[LABEL_MAX];
 
     if (in->has_binary_size)
-        return fail(dec, err, API_INVALID_TENSOR,
-                    "%s has both \"data\" and parameters.binary_data_size", input_label(in, label));
+        return fail_input(dec, err, API_INVALID_TENSOR,
+                          " has both \"data\" and parameters.binary_data_size");
     snprintf(pointer, sizeof pointer, "/inputs/%zu/data", in->index);
     /* Always counting NaN and Infinity: whether they are refused is known
      * only when the header ends (parameters may come last). */
@@ -839,18 +978,15 @@ static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum
 /* The closing quote of a key: decode it. */
 static enum api_status key_captured(struct infer_decoder *dec, struct api_error *err)
 {
-    json_t *v = cap_parse(dec, err);
-    size_t len;
+    struct small v;
 
-    if (v == NULL)
+    if (!cap_read(dec, &v, err))
         return dec->status;
-    len = json_string_length(v);
-    dec->key_len = len < API_MAX_NAME ? len : API_MAX_NAME;
-    memcpy(dec->key, json_string_value(v), dec->key_len);
+    /* a key is a string: the capture ends at its closing quote */
+    dec->key_len = v.len <= API_MAX_NAME ? v.len : 0; /* no key l2d reads is this long */
+    memcpy(dec->key, v.s, dec->key_len);
     dec->key[dec->key_len] = '\0';
-    if (len > API_MAX_NAME) /* no key l2d reads is this long */
-        dec->key_len = 0;
-    json_decref(v);
+    json_decref(v.j);
     dec->state = HS_COLON;
     return API_OK;
 }

@@ -92,7 +92,10 @@ struct api_json_decoder {
     enum state state;
     enum level level;
     bool count_nonfinite; /* ?nonfinite=count */
-    bool started;         /* a value began */
+    bool nonfinite_seen;  /* a NaN/Infinity token was counted: the first, at nonfinite_off */
+    enum token nonfinite_tok;
+    uint64_t nonfinite_off;
+    bool started; /* a value began */
     bool tensors_seen;
     bool in_tensor;
 
@@ -259,6 +262,16 @@ static enum api_status fail_at(const struct api_json_decoder *dec, struct api_er
     api_error_set(err, st, "%s", detail);
     api_error_at_pointer(err, ptr, len);
     return st;
+}
+
+enum api_status api_json_nonfinite_error(struct api_error *err, uint64_t off, const char *token,
+                                         const char *how)
+{
+    return fail_json(err, off,
+                     "%s is not JSON (Python's json.dumps writes it for non-finite floats): "
+                     "send finite numbers, with json.dumps(..., allow_nan=False), or %s to "
+                     "count NaN and infinities",
+                     token, how);
 }
 
 /* The pointer text for a detail message. */
@@ -581,11 +594,7 @@ static enum api_status literal_done(struct api_json_decoder *dec, struct api_err
     char ptr[API_POINTER_MAX];
 
     if (dec->lit >= TOK_NAN && !dec->count_nonfinite)
-        return fail_json(err, dec->lit_off,
-                         "%s is not JSON (Python's json.dumps writes it for non-finite floats): "
-                         "send finite numbers, with json.dumps(..., allow_nan=False), or add "
-                         "?nonfinite=count to count NaN and infinities",
-                         l->text);
+        return api_json_nonfinite_error(err, dec->lit_off, l->text, "add ?nonfinite=count");
     if (!dec->in_tensor)
         return fail_not_tensors(err);
     if (dec->lit < TOK_NAN)
@@ -594,6 +603,11 @@ static enum api_status literal_done(struct api_json_decoder *dec, struct api_err
             dec->tdepth == 0 ? " or an array" : "", where(dec, dec->tdepth, ptr), l->text);
     st = scalar_begin(dec, err);
     if (st == API_OK) {
+        if (!dec->nonfinite_seen) {
+            dec->nonfinite_seen = true;
+            dec->nonfinite_tok = dec->lit;
+            dec->nonfinite_off = dec->lit_off;
+        }
         count_nonfinite(dec, l->value);
         st = value_done(dec, err);
     }
@@ -1200,6 +1214,9 @@ static enum api_status json_create(struct api_result *res, const struct api_deco
     dec->state = ST_VALUE;
     dec->level = LEVEL_TOP;
     dec->count_nonfinite = opts->count_nonfinite;
+    dec->nonfinite_seen = false;
+    dec->nonfinite_tok = TOK_NONE;
+    dec->nonfinite_off = 0;
     dec->started = false;
     dec->tensors_seen = false;
     dec->in_tensor = false;
@@ -1269,6 +1286,13 @@ enum api_status api_json_value_feed(struct api_json_value *v, const unsigned cha
     if (v->dec->status != API_OK || len == 0 || v->dec->state == ST_END)
         return v->dec->status;
     return run(v->dec, buf, len, offset, used, err);
+}
+
+bool api_json_value_nonfinite(const struct api_json_value *v, uint64_t *off, const char **token)
+{
+    *off = v->dec->nonfinite_off;
+    *token = v->dec->nonfinite_seen ? literals[v->dec->nonfinite_tok].text : NULL;
+    return v->dec->nonfinite_seen;
 }
 
 bool api_json_value_done(const struct api_json_value *v)

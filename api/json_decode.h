@@ -54,6 +54,16 @@ enum api_status api_json_value_new(enum l2_dtype dtype, bool count_nonfinite, co
 enum api_status api_json_value_feed(struct api_json_value *v, const unsigned char *buf, size_t len,
                                     uint64_t offset, size_t *used, struct api_error *err);
 
+/* True when a NaN, Infinity or -Infinity token was counted (count_nonfinite),
+ * with the body offset of the first in *off and its text in *token. */
+bool api_json_value_nonfinite(const struct api_json_value *v, uint64_t *off, const char **token);
+
+/* Records the invalid_json error of a NaN/Infinity token (token: its text)
+ * at body offset off; `how` completes "or ... to count NaN and
+ * infinities" (how the request can ask to count them). */
+enum api_status api_json_nonfinite_error(struct api_error *err, uint64_t off, const char *token,
+                                         const char *how);
+
 /* True once the value is complete (and valid). A number is complete only
  * when the byte after it has been fed. */
 bool api_json_value_done(const struct api_json_value *v);

@@ -1,151 +1,185 @@
 /* shortest.c -- doubles printed as Python's repr(float).
  *
- * The digits are the fewest that strtod reads back to the same bits: the
- * correctly rounded p-digit decimal, or its neighbour towards x, for the
- * smallest such p, found by bisection from one correctly rounded 17-digit
- * print of x. */
+ * The digits are the fewest that strtod reads back to the same bits, the
+ * nearest to x among those of that length (Gay's shortest mode, which repr
+ * uses), computed in integers without printf or strtod. */
 #include "shortest.h"
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* Reads the p significant digits and the exponent of "%.*e" output. */
-static void sci_split(const char *s, char *digits, int *exp10)
+#include "shortest_pow5.h"
+
+/* The shortest decimal of a finite double is found as Ryu does (Ulf Adams,
+ * "Ryu: fast float-to-string conversion", PLDI 2018), written here from the
+ * paper: x = m2 * 2^e2 (with two extra bits, so that the halfway points to
+ * its neighbours are integers too) has the rounding interval
+ * [4*m2 - 1 - mm_shift, 4*m2 + 2] * 2^(e2-2); the three bounds are scaled
+ * by a power of ten with one 64x128-bit product each (the 125-bit powers of
+ * five of shortest_pow5.h), then digits are removed while the two ends of
+ * the interval still differ, keeping the candidate nearest to x. Whether a
+ * bound is exactly on a decimal (its removed digits all zero) matters only
+ * for small exponents, where it is checked by divisibility. */
+
+/* floor(log10(2^e)) for 0 <= e <= 1650, floor(log10(5^e)) for 0 <= e <=
+ * 2620, and the bit length of 5^e for 0 <= e <= 3528: the usual integer
+ * approximations, exact on those ranges. */
+static int log10_pow2(int e)
+{
+    return (int)(((uint32_t)e * 78913u) >> 18);
+}
+
+static int log10_pow5(int e)
+{
+    return (int)(((uint32_t)e * 732923u) >> 20);
+}
+
+static int pow5_bits(int e)
+{
+    return (int)((((uint32_t)e * 1217359u) >> 19) + 1);
+}
+
+/* (m * mul) >> j for the 128-bit mul, j >= 64. */
+static uint64_t mul_shift(uint64_t m, const uint64_t mul[2], int j)
+{
+    unsigned __int128 lo = (unsigned __int128)m * mul[0];
+    unsigned __int128 hi = (unsigned __int128)m * mul[1];
+
+    return (uint64_t)(((lo >> 64) + hi) >> (j - 64));
+}
+
+/* Whether 5^p divides v (v > 0). */
+static bool divisible_by_pow5(uint64_t v, int p)
 {
     int n = 0;
 
-    for (; *s != 'e'; s++)
-        if (*s >= '0' && *s <= '9')
-            digits[n++] = *s;
-    *exp10 = (int)strtol(s + 1, NULL, 10);
+    while (v % 5 == 0) {
+        v /= 5;
+        n++;
+    }
+    return n >= p;
 }
 
-/* Reads back digits[0..p) x 10^exp10 (as d.ddd) with strtod. */
-static double sci_value(const char *digits, int p, int exp10)
+/* The shortest decimal digits*10^e10 that reads back as finite ax > 0,
+ * nearest to ax among those of its length: digits in *out. */
+static void shortest_decimal(double ax, uint64_t *out, int *e10_out)
 {
-    char buf[48];
-    int n = 0;
+    uint64_t bits, frac, m2, mv, vr, vp, vm;
+    int biased, e2, e10, removed = 0;
+    bool even, mm_shift, vm_zeros = false, vr_zeros = false;
+    unsigned last = 0;
 
-    buf[n++] = digits[0];
-    if (p > 1) {
-        buf[n++] = '.';
-        memcpy(buf + n, digits + 1, (size_t)(p - 1));
-        n += p - 1;
+    memcpy(&bits, &ax, sizeof bits);
+    frac = bits & ((UINT64_C(1) << 52) - 1);
+    biased = (int)(bits >> 52);
+    if (biased == 0) {
+        m2 = frac;
+        e2 = 1 - 1023 - 52 - 2;
+    } else {
+        m2 = frac | UINT64_C(1) << 52;
+        e2 = biased - 1023 - 52 - 2;
     }
-    buf[n++] = 'e';
-    if (exp10 < 0) {
-        buf[n++] = '-';
-        exp10 = -exp10;
-    }
-    if (exp10 >= 100)
-        buf[n++] = (char)('0' + exp10 / 100);
-    if (exp10 >= 10)
-        buf[n++] = (char)('0' + exp10 / 10 % 10);
-    buf[n++] = (char)('0' + exp10 % 10);
-    buf[n] = '\0';
-    return strtod(buf, NULL);
-}
+    even = (m2 & 1) == 0; /* the interval's ends read back as ax (round to even) */
+    mv = 4 * m2;
+    mm_shift = frac != 0 || biased <= 1; /* the lower neighbour is as far as the upper */
 
-/* Moves the p-digit decimal digits x 10^exp10 one unit in its last place
- * up (dir > 0) or down, renormalising across a power of ten. */
-static void sci_step(char *digits, int p, int *exp10, int dir)
-{
-    int i;
-
-    if (dir > 0) {
-        for (i = p - 1; i >= 0 && digits[i] == '9'; i--)
-            digits[i] = '0';
-        if (i >= 0) {
-            digits[i]++;
-        } else { /* 99..9 -> 100..0 */
-            digits[0] = '1';
-            (*exp10)++;
+    if (e2 >= 0) {
+        int q = log10_pow2(e2) - (e2 > 3);
+        int j = -e2 + q + POW5_INV_BITS + pow5_bits(q) - 1;
+        e10 = q;
+        vr = mul_shift(mv, pow5_inv[q], j);
+        vp = mul_shift(mv + 2, pow5_inv[q], j);
+        vm = mul_shift(mv - 1 - mm_shift, pow5_inv[q], j);
+        if (q <= 21) { /* the bounds may be exact multiples of 10^q */
+            if (mv % 5 == 0)
+                vr_zeros = divisible_by_pow5(mv, q);
+            else if (even)
+                vm_zeros = divisible_by_pow5(mv - 1 - mm_shift, q);
+            else
+                vp -= divisible_by_pow5(mv + 2, q);
         }
     } else {
-        for (i = p - 1; i >= 0 && digits[i] == '0'; i--)
-            digits[i] = '9';
-        digits[i]--;            /* digits[0] >= '1', so i >= 0 */
-        if (digits[0] == '0') { /* 10..0 -> 9..9 one decade down */
-            memset(digits, '9', (size_t)p);
-            (*exp10)--;
+        int q = log10_pow5(-e2) - (-e2 > 1);
+        int i = -e2 - q;
+        int j = q - (pow5_bits(i) - POW5_BITS);
+        e10 = q + e2;
+        vr = mul_shift(mv, pow5[i], j);
+        vp = mul_shift(mv + 2, pow5[i], j);
+        vm = mul_shift(mv - 1 - mm_shift, pow5[i], j);
+        if (q <= 1) {
+            vr_zeros = true;
+            if (even)
+                vm_zeros = mm_shift;
+            else
+                vp--;
+        } else if (q < 63) {
+            vr_zeros = (mv & ((UINT64_C(1) << q) - 1)) == 0;
         }
     }
-}
 
-/* The nearest p-digit decimal to x, from d17/e17, the nearest 17-digit one:
- * rounding d17 again gives the same digits unless d17 sits exactly on a
- * p-digit midpoint (a midpoint strictly between x and d17 would be a closer
- * 17-digit decimal). Returns false in that one case. */
-static bool round_from_17(const char d17[17], int e17, int p, char digits[17], int *exp10)
-{
-    int i;
-
-    memcpy(digits, d17, 17);
-    *exp10 = e17;
-    if (p == 17)
-        return true;
-    if (d17[p] == '5') {
-        for (i = p + 1; i < 17 && d17[i] == '0'; i++)
-            ;
-        if (i == 17)
-            return false;
+    if (vm_zeros || vr_zeros) { /* rare: a bound sits on a decimal */
+        while (vp / 10 > vm / 10) {
+            vm_zeros &= vm % 10 == 0;
+            vr_zeros &= last == 0;
+            last = (unsigned)(vr % 10);
+            vr /= 10;
+            vp /= 10;
+            vm /= 10;
+            removed++;
+        }
+        if (vm_zeros) {
+            while (vm % 10 == 0) {
+                vr_zeros &= last == 0;
+                last = (unsigned)(vr % 10);
+                vr /= 10;
+                vp /= 10;
+                vm /= 10;
+                removed++;
+            }
+        }
+        if (vr_zeros && last == 5 && vr % 2 == 0)
+            last = 4; /* exactly halfway: round to even */
+        *out = vr + ((vr == vm && (!even || !vm_zeros)) || last >= 5);
+    } else {
+        bool round_up = false;
+        while (vp / 10 > vm / 10) {
+            round_up = vr % 10 >= 5;
+            vr /= 10;
+            vp /= 10;
+            vm /= 10;
+            removed++;
+        }
+        *out = vr + (vr == vm || round_up);
     }
-    if (d17[p] >= '5')
-        sci_step(digits, p, exp10, 1);
-    return true;
-}
-
-/* Whether some p-digit decimal reads back as ax: the nearest one, or, where
- * the rounding interval is lopsided (at a power of two), the neighbour on the
- * other side of ax. On true, digits/exp10 hold that decimal. This only gets
- * truer as p grows: a p-digit decimal inside the interval is also a
- * (p+1)-digit one, and the nearest (p+1)-digit decimal on its side of ax is
- * at least as close. d17/e17: ax's nearest 17-digit decimal. */
-static bool round_trips(double ax, int p, const char d17[17], int e17, char digits[17], int *exp10)
-{
-    char buf[40];
-    double back;
-
-    if (!round_from_17(d17, e17, p, digits, exp10)) {
-        snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
-        sci_split(buf, digits, exp10);
-    }
-    back = sci_value(digits, p, *exp10);
-    if (back == ax)
-        return true;
-    sci_step(digits, p, exp10, back > ax ? -1 : 1);
-    return sci_value(digits, p, *exp10) == ax;
+    *e10_out = e10 + removed;
 }
 
 /* The shortest significant digits (no trailing zeros) of finite ax > 0 that
- * strtod reads back as ax, and its decimal exponent: ax ~ d.ddd x 10^exp10.
- * Among candidates of that length the nearest to ax is chosen, as Gay's
- * shortest mode (used by repr) does. round_trips is monotone in p, so the
- * shortest length is found by bisection (17 digits always round-trip), each
- * candidate rounded from one correctly rounded 17-digit print of ax.
- * Returns the digit count. */
+ * strtod reads back as ax, the nearest to ax among those of that length,
+ * and its decimal exponent: ax ~ d.ddd x 10^exp10. Returns the digit
+ * count. */
 static int shortest_digits(double ax, char digits[17], int *exp10)
 {
-    char buf[40], d17[17];
-    int e17, lo = 1, hi = 17, p;
+    uint64_t v;
+    int e10, n = 0;
+    char rev[20];
 
-    snprintf(buf, sizeof buf, "%.16e", ax);
-    sci_split(buf, d17, &e17);
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (round_trips(ax, mid, d17, e17, digits, exp10))
-            hi = mid;
-        else
-            lo = mid + 1;
+    shortest_decimal(ax, &v, &e10);
+    while (v % 10 == 0) { /* Ryu may keep zeros the interval did not remove */
+        v /= 10;
+        e10++;
     }
-    p = lo;
-    round_trips(ax, p, d17, e17, digits, exp10); /* true: leaves p's digits behind */
-    while (p > 1 && digits[p - 1] == '0')
-        p--;
-    return p;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (int i = 0; i < n; i++)
+        digits[i] = rev[n - 1 - i];
+    *exp10 = e10 + n - 1;
+    return n;
 }
 
 size_t api_shortest_repr(double x, char buf[API_SHORTEST_MAX])

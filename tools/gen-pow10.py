@@ -3,7 +3,7 @@
 api/numparse.c's Eisel-Lemire path, from exact integer arithmetic.
 
 Usage: python3 tools/gen-pow10.py > api/numparse_pow10.h
-(tests/api/test_numparse_pow10.c checks that the file is this output.)
+(tests/api/test_generated_tables.c checks that the file is this output.)
 
 Each 10^e is a 128-bit mantissa with its top bit set, truncated:
 floor(10^e * 2^k) for the k that gives it 128 bits. Standard library only.

@@ -309,10 +309,11 @@ Test(safetensors_decode, large_tensors_span_many_chunks)
         struct api_result res;
         struct api_error err;
 
-        cr_assert_eq(decode_chunked(&api_safetensors_ops,
-                                    &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL}, b,
-                                    len, RANDOM, seed, 5000, &res, &err),
-                     API_OK, "%s", err.detail);
+        cr_assert_eq(
+            decode_chunked(&api_safetensors_ops,
+                           &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL}, b,
+                           len, RANDOM, seed, 5000, &res, &err),
+            API_OK, "%s", err.detail);
         for (size_t i = 0; i < 3; i++)
             expect_tensor(&res, &f[i]);
         expect_total(&res, f, 3);
@@ -528,10 +529,11 @@ Test(safetensors_decode, large_header_with_metadata)
     for (uint64_t seed = 0; seed < 5; seed++) {
         struct api_error err;
 
-        cr_assert_eq(decode_chunked(&api_safetensors_ops,
-                                    &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL}, b,
-                                    len, RANDOM, seed, 4096, &res, &err),
-                     API_OK, "%s", err.detail);
+        cr_assert_eq(
+            decode_chunked(&api_safetensors_ops,
+                           &(struct api_decode_opts){L2_DTYPE_FLOAT64, false, false, 0, NULL}, b,
+                           len, RANDOM, seed, 4096, &res, &err),
+            API_OK, "%s", err.detail);
         cr_assert_eq(res.tensors[0].sum_squares, 4.0);
         api_result_free(&res);
     }

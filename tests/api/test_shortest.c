@@ -196,3 +196,39 @@ Test(shortest, powers_of_two_property, .timeout = 60)
     }
     mpfr_clear(exact);
 }
+
+/* Values that are short decimals (k / 10^d) or integers: their bounds
+ * can sit exactly on a decimal, the shortest search's rare path, which
+ * random bit patterns almost never take. */
+Test(shortest, short_decimals_property, .timeout = 60)
+{
+    uint64_t seed = 0x2545f4914f6cdd1du;
+    mpfr_t exact;
+
+    mpfr_init2(exact, 64);
+    for (int d = 0; d <= 22; d++) {
+        for (int i = 0; i < 2000; i++) {
+            double k = (double)(rng_xorshift64(&seed) % 1000000 + 1);
+            check_shortest(k / pow(10.0, d), exact);
+            check_shortest(k * pow(10.0, d), exact);
+        }
+    }
+    mpfr_clear(exact);
+}
+
+Test(shortest, integers_print_as_python_does)
+{
+    char buf[API_SHORTEST_MAX], want[API_SHORTEST_MAX];
+
+    for (int64_t i = 1; i <= 300000; i++) {
+        api_shortest_repr((double)i, buf);
+        snprintf(want, sizeof want, "%lld.0", (long long)i);
+        cr_assert_str_eq(buf, want);
+    }
+    api_shortest_repr(9007199254740993.0, buf); /* 2^53 + 1 rounds to 2^53 */
+    cr_assert_str_eq(buf, "9007199254740992.0");
+    api_shortest_repr(1e16, buf);
+    cr_assert_str_eq(buf, "1e+16");
+    api_shortest_repr(123456789012345678.0, buf);
+    cr_assert_str_eq(buf, "1.2345678901234568e+17");
+}
