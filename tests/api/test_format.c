@@ -102,12 +102,15 @@ Test(format, content_types_refused_with_415_detail)
     cr_assert_eq(api_content_type_parse("text/plain", &fmt, NULL), API_UNSUPPORTED_MEDIA_TYPE);
 }
 
-/* Every format in the list has a label, a decoder and a media type. */
+/* Every format in the list has a label and a decoder; the formats chosen
+ * by Content-Type come first, the routed ones (the infer body) after. */
 Test(format, format_list)
 {
-    static const char *const labels[] = {"json", "raw", "npy", "safetensors", "npz"};
+    static const char *const labels[] = {"json", "raw", "npy", "safetensors", "npz", "infer"};
 
     cr_assert_eq(API_FORMAT_COUNT, sizeof labels / sizeof labels[0]);
+    cr_assert_eq(API_FORMAT_TYPED_COUNT, 5);
+    cr_assert_eq(API_FORMAT_INFER, API_FORMAT_TYPED_COUNT);
     for (int f = 0; f < API_FORMAT_COUNT; f++) {
         const struct api_decoder_ops *ops = api_format_ops((enum api_format)f);
 
@@ -115,4 +118,15 @@ Test(format, format_list)
         cr_assert(ops->create && ops->feed && ops->finish && ops->destroy);
     }
     cr_assert_str_eq(api_format_label(API_FORMAT_COUNT), "unknown");
+}
+
+/* No Content-Type picks the routed infer format, not even its label. */
+Test(format, routed_format_not_by_content_type)
+{
+    static const char *const cts[] = {"infer", "application/infer", "application/x-infer"};
+    for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++) {
+        enum api_format fmt = (enum api_format)99;
+        cr_assert_eq(api_content_type_parse(cts[i], &fmt, NULL), API_UNSUPPORTED_MEDIA_TYPE);
+        cr_assert_eq(fmt, (enum api_format)99);
+    }
 }

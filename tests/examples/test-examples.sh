@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # test-examples.sh -- run the example clients in examples/ (Python with urllib
-# and numpy, JavaScript with Node's fetch, shell with curl) against a live l2d
-# on a free loopback port, and check what each prints against the exact
-# answers: [[1,2],[3,4]] -> loss 15.0; float32 [0.5,-1.25,2,3] -> sum_squares
-# 14.8125, loss 7.40625, scale 0.01 -> 0.0740625; an .npz and a safetensors
-# checkpoint per tensor (Python); an integer scale -> 400 invalid_scale.
+# and numpy, JavaScript with Node's fetch, shell with curl; the inference
+# protocol v2 in Python; TypeScript through the client generated from
+# openapi.yaml) against a live l2d on a free loopback port, and check what
+# each prints against the exact answers: [[1,2],[3,4]] -> loss 15.0; float32
+# [0.5,-1.25,2,3] -> sum_squares 14.8125, loss 7.40625, scale 0.01 ->
+# 0.0740625; an .npz and a safetensors checkpoint per tensor (Python); an
+# integer scale -> 400 invalid_scale. The v2 Python client's answers are
+# computed here independently, with exact fractions.
 #
-# Usage: tests/examples/test-examples.sh [L2D_BINARY]     (default build/l2d)
+# Usage: tests/examples/test-examples.sh [L2D_BINARY [TS_MAIN_JS]]
+#   L2D_BINARY  default build/l2d
+#   TS_MAIN_JS  examples/ts/main.ts compiled beside the client generated from
+#               openapi.yaml (`make test-examples` builds both; default
+#               build/examples/ts/js/main.js)
 # PYTHON picks the interpreter (default /usr/bin/python3: Debian's, which has
 # python3-numpy), NODE the Node.js binary (default node, 18 or later).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 L2D=${1:-build/l2d}
+TS_MAIN=${2:-build/examples/ts/js/main.js}
 PYTHON=${PYTHON:-/usr/bin/python3}
 NODE=${NODE:-node}
 W=$(mktemp -d "${TMPDIR:-/tmp}/l2d-examples.XXXXXX")
@@ -34,6 +42,7 @@ fail() {
 }
 
 [ -x "$L2D" ] || fail "no l2d binary at $L2D (run make first)"
+[ -f "$TS_MAIN" ] || fail "no compiled TypeScript example at $TS_MAIN (run make test-examples)"
 "$PYTHON" -c 'import numpy' 2>/dev/null ||
     fail "$PYTHON cannot import numpy (Debian: apt-get install python3-numpy)"
 node_major=$("$NODE" -p 'process.versions.node.split(".")[0]' 2>/dev/null) ||
@@ -105,16 +114,105 @@ error (integer scale):
 {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "scale cannot be an integer: 1", "code": "invalid_scale"} HTTP 400
 EOF
 
+# The TypeScript example: /regularize with an .npy file numpy writes, the
+# l2_loss model with binary data (kernel [[1,2],[3,4]] and bias [0.5,-0.5],
+# float32: sums 30 and 0.5), and the protocol's error body.
+"$PYTHON" -c 'import sys, numpy as np
+np.save(sys.argv[1], np.array([[0.5, -1.25], [2, 3]], dtype=np.float32))' "$W/w.npy"
+cat >"$W/typescript.want" <<'EOF'
+regularize npy scale=0.01: loss=0.0740625 sum_squares=14.8125 norm=3.848701079585163 count=4 max_abs=3 dtype=float32 shape=[2,2]
+infer l2_loss id=ts-1: loss=[15.25] input_loss=[15,0.25] count=[6]
+infer regularize scale=1: 400 scale cannot be an integer: 1
+EOF
+
+# The answers examples/v2_client.py must print, computed without l2d and
+# without numpy: each element rounded to its dtype with struct, its exact
+# square as a Fraction, the sums exact, each result rounded once to float64
+# (float(Fraction) rounds to nearest, ties to even), regularize's loss the
+# exact scale x sum / 2 rounded once, the norm the correctly rounded square
+# root of the exact sum.
+"$PYTHON" - >"$W/v2.want" <<'EOF'
+import math
+import struct
+from fractions import Fraction
+
+
+def rounded(fmt, values):
+    return [struct.unpack(fmt, struct.pack(fmt, v))[0] for v in values]
+
+
+def sqrt_rn(s):
+    """The float64 nearest to the square root of the Fraction s."""
+    x = math.sqrt(float(s))
+    while True:
+        lo, hi = math.nextafter(x, 0.0), math.nextafter(x, math.inf)
+        if s > ((Fraction(x) + Fraction(hi)) / 2) ** 2:
+            x = hi
+        elif x > 0 and s < ((Fraction(x) + Fraction(lo)) / 2) ** 2:
+            x = lo
+        else:
+            return x
+
+
+inputs = {
+    "dense/kernel": rounded("<f", [0.1, -0.2, 0.3, 0.4]),
+    "dense/bias": rounded("<e", [0.5, -1.5, 2.25]),
+    "embedding": [1e-3, -7.0],
+}
+
+
+def outputs(named, scale=None):
+    sums = {n: sum(Fraction(v) ** 2 for v in vals) for n, vals in named.items()}
+    total = sum(sums.values())
+    k = Fraction(1, 2) if scale is None else Fraction(scale) / 2
+    return {
+        "loss": [float(total * k)],
+        "sum_squares": [float(total)],
+        "norm": [sqrt_rn(total)],
+        "max_abs": [max(abs(v) for vals in named.values() for v in vals)],
+        "count": [sum(len(vals) for vals in named.values())],
+        "input_loss": [float(s * k) for s in sums.values()],
+        "input_sum_squares": [float(s) for s in sums.values()],
+        "input_norm": [sqrt_rn(s) for s in sums.values()],
+    }
+
+
+def show(label, outs, binary, names=None):
+    print(label)
+    for name in names or outs:
+        dtype = "int64" if name == "count" else "float64"
+        how = "binary" if name in binary else "json"
+        print(f"  {name} {dtype} {how} {outs[name]}")
+
+
+asked = ["loss", "sum_squares", "norm", "max_abs", "count", "input_loss"]
+show("l2_loss, binary inputs: id=py-1", outputs(inputs), {"loss", "sum_squares", "count", "input_loss"}, asked)
+show("regularize scale=0.01, JSON inputs:", outputs(inputs, 0.01), set())
+bias = {"w": inputs["dense/bias"]}
+show("regularize scale=0.5, binary outputs:", outputs(bias, 0.5), set(outputs(bias)))
+print("error (integer scale): 400 scale cannot be an integer: 1")
+print("error (scale on l2_loss): 400 parameters.scale is only accepted by the regularize model")
+print("error (unknown model): 404 no model 'l3_loss': the models are l2_loss, regularize")
+EOF
+
 check python "$W/python.want" "$PYTHON" examples/client.py "$URL"
 check node "$W/node.want" "$NODE" examples/client.mjs "$URL"
 check shell "$W/shell.want" sh examples/client.sh "$URL"
+check v2-python "$W/v2.want" "$PYTHON" examples/v2_client.py "$URL"
+check typescript "$W/typescript.want" "$NODE" "$TS_MAIN" "$URL" "$W/w.npy"
 
-# Each client really reached this server: 6 + 4 + 4 requests in its log.
-requests=$(grep -cE ' POST /(l2_loss|regularize)' "$W/server.log" || true)
-[ "$requests" -eq 14 ] || {
-    echo "test-examples: FAIL: server logged $requests compute requests, expected 14" >&2
+# Each client really reached this server: 6 + 4 + 4 + 1 (TypeScript) native
+# compute requests, 6 (v2 Python) + 2 (TypeScript) infer requests.
+requests=$(grep -cE ' POST /(l2_loss|regularize) ' "$W/server.log" || true)
+[ "$requests" -eq 15 ] || {
+    echo "test-examples: FAIL: server logged $requests native compute requests, expected 15" >&2
+    failures=$((failures + 1))
+}
+requests=$(grep -cE ' POST /v2/models/[a-z0-9_]+/infer ' "$W/server.log" || true)
+[ "$requests" -eq 8 ] || {
+    echo "test-examples: FAIL: server logged $requests infer requests, expected 8" >&2
     failures=$((failures + 1))
 }
 
 [ "$failures" -eq 0 ] || fail "$failures check(s) failed"
-echo "test-examples: all 3 clients give the exact answers"
+echo "test-examples: all 5 clients give the exact answers"
