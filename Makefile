@@ -37,7 +37,7 @@ CORE_SRC   := $(wildcard core/*.c)
 API_SRC    := $(wildcard api/*.c)
 SERVER_SRC := $(wildcard server/*.c)
 UNIT_SRC   := $(wildcard tests/core/*.c tests/api/*.c tests/server/*.c tests/support/*.c)
-INTEG_SRC  := $(wildcard tests/integration/*.c)
+INTEG_SRC  := $(wildcard tests/integration/*.c) tests/support/oip.c
 BENCH_SRC  := $(wildcard bench/*.c)
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)

@@ -1268,6 +1268,9 @@ static enum api_status infer_finish(void *opaque, uint64_t length, struct api_er
     if (dec->state != HS_TRAILER && dec->state != HS_BINARY)
         return fail_json(dec, err, length,
                          length == 0 ? "empty body" : "unexpected end of the header");
+    /* binary inputs of 0 bytes at the end: their tensors were added empty */
+    while (dec->bin < dec->n_bins && !dec->elems_live && dec->bins[dec->bin].size == 0)
+        dec->bin++;
     if (dec->bin < dec->n_bins) {
         const struct api_tensor *t = &dec->res->tensors[dec->bins[dec->bin].tensor];
         char name[NAME_ECHO_MAX * 4 + 8];
