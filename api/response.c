@@ -6,10 +6,10 @@
 #include "response.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "infer_response.h"
 #include "shortest.h"
 #include "text.h"
 
@@ -49,34 +49,9 @@ static void put_shape(struct api_text_buf *b, unsigned ndim, const uint64_t *sha
 
 /* ---- success bodies ------------------------------------------------------ */
 
-/* The numbers of one entry (the totals or a tensor). */
-struct figures {
-    double loss;
-    double sum_squares;
-    double norm;
-    double max_abs;
-    uint64_t count;
-    uint64_t nan_count, inf_count;
-    bool counts; /* nonfinite=count: print nan_count and inf_count */
-};
-
-/* loss = l2 loss, or scale x l2 loss rounded once (0.0 when disabled).
- * Returns false when the product overflows. */
-static bool scaled_loss(double l2, const struct api_scale *scale, double *out)
-{
-    if (scale == NULL) {
-        *out = l2;
-    } else if (scale->disabled) {
-        *out = 0.0;
-    } else {
-        *out = scale->value * l2;
-        if (isinf(*out))
-            return false;
-    }
-    return true;
-}
-
-static void put_figures(struct api_text_buf *b, const struct figures *f)
+/* The numbers of one entry (the totals or a tensor); counts: print
+ * nan_count and inf_count (nonfinite=count). */
+static void put_figures(struct api_text_buf *b, const struct api_infer_figures *f, bool counts)
 {
     api_text_buf_append_str(b, "\"loss\": ");
     put_double(b, f->loss);
@@ -88,7 +63,7 @@ static void put_figures(struct api_text_buf *b, const struct figures *f)
     put_u64(b, f->count);
     api_text_buf_append_str(b, ", \"max_abs\": ");
     put_double(b, f->max_abs);
-    if (f->counts) {
+    if (counts) {
         api_text_buf_append_str(b, ", \"nan_count\": ");
         put_u64(b, f->nan_count);
         api_text_buf_append_str(b, ", \"inf_count\": ");
@@ -136,38 +111,20 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
                                     char **out, size_t *out_len, struct api_error *err)
 {
     struct api_text_buf b;
-    struct figures total;
+    struct api_infer_figures total;
     enum api_status result = API_OK;
     enum l2_dtype dtype;
     bool first = true;
-    double l2;
 
     *out = NULL;
     *out_len = 0;
     api_text_buf_init(&b, API_RESPONSE_MAX);
-    if (l2_accum_sum(&res->total, &total.sum_squares) != L2_OK) {
-        result =
-            api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                          "sum_squares overflows float64 (the largest is 1.7976931348623157e+308)");
+    result = api_infer_figures_total(res, scale, &total, err);
+    if (result != API_OK)
         goto out_free_buf;
-    }
-    /* sum_squares is finite, so its exact half is too. */
-    l2_accum_half(&res->total, &l2);
-    if (!scaled_loss(l2, scale, &total.loss)) {
-        result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                               "scale * l2_loss overflows float64 (scale %g, l2_loss %g)",
-                               scale->value, l2);
-        goto out_free_buf;
-    }
-    l2_accum_norm(&res->total, &total.norm);
-    total.max_abs = res->total.max_abs;
-    total.count = res->total.count;
-    total.nan_count = res->total.nan_count;
-    total.inf_count = res->total.inf_count;
-    total.counts = res->count_nonfinite;
 
     api_text_buf_append_str(&b, "{");
-    put_figures(&b, &total);
+    put_figures(&b, &total, res->count_nonfinite);
     if (!res->named) {
         api_text_buf_append_str(&b, ", \"shape\": ");
         put_shape(&b, res->ndim, res->shape);
@@ -181,34 +138,19 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
         api_text_buf_append_str(&b, ", \"tensors\": {");
         for (size_t i = 0; i < res->n_tensors; i++) {
             const struct api_tensor *t = &res->tensors[i];
-            struct figures f;
+            struct api_infer_figures f;
 
             if (t->skipped != NULL)
                 continue;
-            if (isinf(t->sum_squares)) { /* unreachable while the total is finite */
-                result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                                       "sum_squares of a tensor overflows float64");
+            result = api_infer_figures_tensor(t, scale, &f, err);
+            if (result != API_OK)
                 goto out_free_buf;
-            }
-            f.sum_squares = t->sum_squares;
-            l2 = t->half_sum;
-            if (!scaled_loss(l2, scale, &f.loss)) {
-                result = api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                                       "scale * l2_loss of a tensor overflows float64");
-                goto out_free_buf;
-            }
-            f.norm = t->norm;
-            f.max_abs = t->max_abs;
-            f.count = t->count;
-            f.nan_count = t->nan_count;
-            f.inf_count = t->inf_count;
-            f.counts = res->count_nonfinite;
             if (!first)
                 api_text_buf_append_str(&b, ", ");
             first = false;
             put_string(&b, t->name, t->name_len);
             api_text_buf_append_str(&b, ": {");
-            put_figures(&b, &f);
+            put_figures(&b, &f, res->count_nonfinite);
             api_text_buf_append_str(&b, ", \"shape\": ");
             put_shape(&b, t->ndim, t->shape);
             if (res->typed)
