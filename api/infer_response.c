@@ -8,7 +8,6 @@
 #include "infer_response.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
 
 #include "response.h"
@@ -21,66 +20,6 @@
 _Static_assert(6 * API_DETAIL_MAX + 64 < INFER_SMALL_MAX, "an error body always fits");
 
 #define INFER_VERSION "1"
-
-/* ---- figures --------------------------------------------------------------- */
-
-/* loss = l2, or scale x l2 rounded once (0.0 when disabled). Returns false
- * when the product overflows. */
-static bool scaled_loss(double l2, const struct api_scale *scale, double *out)
-{
-    if (scale == NULL) {
-        *out = l2;
-    } else if (scale->disabled) {
-        *out = 0.0;
-    } else {
-        *out = scale->value * l2;
-        if (isinf(*out))
-            return false;
-    }
-    return true;
-}
-
-enum api_status api_infer_figures_total(const struct api_result *res, const struct api_scale *scale,
-                                        struct api_infer_figures *out, struct api_error *err)
-{
-    double l2;
-
-    if (l2_accum_sum(&res->total, &out->sum_squares) != L2_OK)
-        return api_error_set(
-            err, API_RESULT_OUT_OF_RANGE,
-            "sum_squares overflows float64 (the largest is 1.7976931348623157e+308)");
-    /* sum_squares is finite, so its exact half and its root are too. */
-    l2_accum_half(&res->total, &l2);
-    if (!scaled_loss(l2, scale, &out->loss))
-        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                             "scale * l2_loss overflows float64 (scale %g, l2_loss %g)",
-                             scale->value, l2);
-    l2_accum_norm(&res->total, &out->norm);
-    out->max_abs = res->total.max_abs;
-    out->count = res->total.count;
-    out->nan_count = res->total.nan_count;
-    out->inf_count = res->total.inf_count;
-    return API_OK;
-}
-
-enum api_status api_infer_figures_tensor(const struct api_tensor *t, const struct api_scale *scale,
-                                         struct api_infer_figures *out, struct api_error *err)
-{
-    /* Unreachable while the total is finite: each sum is part of it. */
-    if (isinf(t->sum_squares))
-        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                             "sum_squares of a tensor overflows float64");
-    if (!scaled_loss(t->half_sum, scale, &out->loss))
-        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
-                             "scale * l2_loss of a tensor overflows float64");
-    out->sum_squares = t->sum_squares;
-    out->norm = t->norm;
-    out->max_abs = t->max_abs;
-    out->count = t->count;
-    out->nan_count = t->nan_count;
-    out->inf_count = t->inf_count;
-    return API_OK;
-}
 
 /* ---- writing ---------------------------------------------------------------- */
 
@@ -102,16 +41,16 @@ struct cell {
 };
 
 /* The value of output which for the totals (i ignored) or for input i. */
-static enum api_status cell_of(enum api_infer_output which, const struct api_infer_figures *total,
+static enum api_status cell_of(enum api_infer_output which, const struct api_figures *total,
                                const struct api_result *res, size_t i,
                                const struct api_scale *scale, struct cell *c, struct api_error *err)
 {
-    struct api_infer_figures f;
+    struct api_figures f;
     enum api_status st = API_OK;
 
     memset(c, 0, sizeof *c);
     if (api_infer_output_per_input(which)) {
-        st = api_infer_figures_tensor(&res->tensors[i], scale, &f, err);
+        st = api_figures_tensor(&res->tensors[i], scale, &f, err);
         if (st != API_OK)
             return st;
     } else {
@@ -181,9 +120,8 @@ static size_t output_size(enum api_infer_output which, const struct api_result *
 
 /* Writes the values of output w, as JSON (data's array) or as binary. */
 static enum api_status put_values(struct api_text_buf *b, const struct api_infer_wanted *w,
-                                  const struct api_infer_figures *total,
-                                  const struct api_result *res, const struct api_scale *scale,
-                                  bool binary, struct api_error *err)
+                                  const struct api_figures *total, const struct api_result *res,
+                                  const struct api_scale *scale, bool binary, struct api_error *err)
 {
     size_t n = output_size(w->which, res);
     struct cell c;
@@ -206,9 +144,8 @@ static enum api_status put_values(struct api_text_buf *b, const struct api_infer
 
 /* {"name", "datatype", "shape", then "data" or the binary size} of w. */
 static enum api_status put_output(struct api_text_buf *b, const struct api_infer_wanted *w,
-                                  const struct api_infer_figures *total,
-                                  const struct api_result *res, const struct api_scale *scale,
-                                  struct api_error *err)
+                                  const struct api_figures *total, const struct api_result *res,
+                                  const struct api_scale *scale, struct api_error *err)
 {
     size_t n = output_size(w->which, res);
     enum api_status st = API_OK;
@@ -233,14 +170,14 @@ enum api_status api_infer_response_encode(const struct api_infer_request *req,
                                           struct api_infer_response *out, struct api_error *err)
 {
     const struct api_scale *scale = req->has_scale ? &req->scale : NULL;
-    struct api_infer_figures total;
+    struct api_figures total;
     struct api_text_buf b;
     enum api_status result;
     size_t header_len;
 
     memset(out, 0, sizeof *out);
     api_text_buf_init(&b, API_RESPONSE_MAX);
-    result = api_infer_figures_total(res, scale, &total, err);
+    result = api_figures_total(res, scale, &total, err);
     if (result != API_OK)
         goto out_free_buf;
     api_text_buf_append_str(&b, "{\"model_name\": ");

@@ -18,27 +18,6 @@
 #include "query.h"
 #include "result.h"
 
-/* The numbers of one result object, the total or one tensor, as the native
- * responses give them. */
-struct api_infer_figures {
-    double loss;        /* l2 loss; with a scale, scale x l2 loss rounded once (0.0 disabled) */
-    double sum_squares; /* the exact sum rounded once */
-    double norm;        /* its square root, rounded once from the exact sum */
-    double max_abs;
-    uint64_t count;
-    uint64_t nan_count, inf_count;
-};
-
-/* The figures of res's totals, with scale (NULL: none, the l2 loss).
- * result_out_of_range when sum_squares or scale x l2 loss overflows
- * float64 (*out is then partly written). */
-enum api_status api_infer_figures_total(const struct api_result *res, const struct api_scale *scale,
-                                        struct api_infer_figures *out, struct api_error *err);
-
-/* The figures of one tensor t of a result, as api_infer_figures_total. */
-enum api_status api_infer_figures_tensor(const struct api_tensor *t, const struct api_scale *scale,
-                                         struct api_infer_figures *out, struct api_error *err);
-
 /* An encoded infer response. */
 struct api_infer_response {
     char *body;        /* malloc'd, the caller frees it: the JSON header, then the binary
@@ -57,7 +36,7 @@ struct api_infer_response {
  * {"name", "datatype", "shape", "data": [...]} or, binary,
  * {"name", "datatype", "shape", "parameters": {"binary_data_size": N}}.
  * The loss is scaled by req->scale when req->has_scale. On success *out
- * holds the body. result_out_of_range as api_infer_figures_total,
+ * holds the body. result_out_of_range as api_figures_total,
  * internal_error when out of memory or past API_RESPONSE_MAX; out->body is
  * then NULL. */
 enum api_status api_infer_response_encode(const struct api_infer_request *req,

@@ -6,10 +6,10 @@
 #include "response.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "infer_response.h"
 #include "shortest.h"
 #include "text.h"
 
@@ -49,9 +49,69 @@ static void put_shape(struct api_text_buf *b, unsigned ndim, const uint64_t *sha
 
 /* ---- success bodies ------------------------------------------------------ */
 
+/* ---- figures --------------------------------------------------------------- */
+
+/* loss = l2, or scale x l2 rounded once (0.0 when disabled). Returns false
+ * when the product overflows. */
+static bool scaled_loss(double l2, const struct api_scale *scale, double *out)
+{
+    if (scale == NULL) {
+        *out = l2;
+    } else if (scale->disabled) {
+        *out = 0.0;
+    } else {
+        *out = scale->value * l2;
+        if (isinf(*out))
+            return false;
+    }
+    return true;
+}
+
+enum api_status api_figures_total(const struct api_result *res, const struct api_scale *scale,
+                                  struct api_figures *out, struct api_error *err)
+{
+    double l2;
+
+    if (l2_accum_sum(&res->total, &out->sum_squares) != L2_OK)
+        return api_error_set(
+            err, API_RESULT_OUT_OF_RANGE,
+            "sum_squares overflows float64 (the largest is 1.7976931348623157e+308)");
+    /* sum_squares is finite, so its exact half and its root are too. */
+    l2_accum_half(&res->total, &l2);
+    if (!scaled_loss(l2, scale, &out->loss))
+        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
+                             "scale * l2_loss overflows float64 (scale %g, l2_loss %g)",
+                             scale->value, l2);
+    l2_accum_norm(&res->total, &out->norm);
+    out->max_abs = res->total.max_abs;
+    out->count = res->total.count;
+    out->nan_count = res->total.nan_count;
+    out->inf_count = res->total.inf_count;
+    return API_OK;
+}
+
+enum api_status api_figures_tensor(const struct api_tensor *t, const struct api_scale *scale,
+                                   struct api_figures *out, struct api_error *err)
+{
+    /* Unreachable while the total is finite: each sum is part of it. */
+    if (isinf(t->sum_squares))
+        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
+                             "sum_squares of a tensor overflows float64");
+    if (!scaled_loss(t->half_sum, scale, &out->loss))
+        return api_error_set(err, API_RESULT_OUT_OF_RANGE,
+                             "scale * l2_loss of a tensor overflows float64");
+    out->sum_squares = t->sum_squares;
+    out->norm = t->norm;
+    out->max_abs = t->max_abs;
+    out->count = t->count;
+    out->nan_count = t->nan_count;
+    out->inf_count = t->inf_count;
+    return API_OK;
+}
+
 /* The numbers of one entry (the totals or a tensor); counts: print
  * nan_count and inf_count (nonfinite=count). */
-static void put_figures(struct api_text_buf *b, const struct api_infer_figures *f, bool counts)
+static void put_figures(struct api_text_buf *b, const struct api_figures *f, bool counts)
 {
     api_text_buf_append_str(b, "\"loss\": ");
     put_double(b, f->loss);
@@ -111,7 +171,7 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
                                     char **out, size_t *out_len, struct api_error *err)
 {
     struct api_text_buf b;
-    struct api_infer_figures total;
+    struct api_figures total;
     enum api_status result = API_OK;
     enum l2_dtype dtype;
     bool first = true;
@@ -119,7 +179,7 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
     *out = NULL;
     *out_len = 0;
     api_text_buf_init(&b, API_RESPONSE_MAX);
-    result = api_infer_figures_total(res, scale, &total, err);
+    result = api_figures_total(res, scale, &total, err);
     if (result != API_OK)
         goto out_free_buf;
 
@@ -138,11 +198,11 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
         api_text_buf_append_str(&b, ", \"tensors\": {");
         for (size_t i = 0; i < res->n_tensors; i++) {
             const struct api_tensor *t = &res->tensors[i];
-            struct api_infer_figures f;
+            struct api_figures f;
 
             if (t->skipped != NULL)
                 continue;
-            result = api_infer_figures_tensor(t, scale, &f, err);
+            result = api_figures_tensor(t, scale, &f, err);
             if (result != API_OK)
                 goto out_free_buf;
             if (!first)

@@ -15,6 +15,27 @@
  * names and shapes stay far below it. */
 #define API_RESPONSE_MAX ((size_t)256 << 20)
 
+/* The numbers of one result object, the total or one tensor, as the answers of both protocols give
+ * them. */
+struct api_figures {
+    double loss;        /* l2 loss; with a scale, scale x l2 loss rounded once (0.0 disabled) */
+    double sum_squares; /* the exact sum rounded once */
+    double norm;        /* its square root, rounded once from the exact sum */
+    double max_abs;
+    uint64_t count;
+    uint64_t nan_count, inf_count;
+};
+
+/* The figures of res's totals, with scale (NULL: none, the l2 loss).
+ * result_out_of_range when sum_squares or scale x l2 loss overflows
+ * float64 (*out is then partly written). */
+enum api_status api_figures_total(const struct api_result *res, const struct api_scale *scale,
+                                  struct api_figures *out, struct api_error *err);
+
+/* The figures of one tensor t of a result, as api_figures_total. */
+enum api_status api_figures_tensor(const struct api_tensor *t, const struct api_scale *scale,
+                                   struct api_figures *out, struct api_error *err);
+
 /* Encodes the success body for res, on one line with ", " and ": " between
  * items (as API.md's examples). scale is NULL for /l2_loss. On success
  * *out is a malloc'd NUL-terminated string the caller frees, *out_len its

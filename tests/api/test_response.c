@@ -728,3 +728,37 @@ Test(response, tensor_loss_is_the_exact_half_in_the_subnormal_range)
     free(text);
     api_result_free(&res);
 }
+
+/* The figures helpers: a tensor whose own sum overflowed is refused. */
+Test(response, tensor_figures)
+{
+    struct api_tensor t;
+    struct api_figures f;
+    struct api_error err;
+    struct api_scale scale = {0.5, false};
+
+    memset(&t, 0, sizeof t);
+    t.sum_squares = 8.0;
+    t.half_sum = 4.0;
+    t.norm = 2.8284271247461903;
+    t.max_abs = 2.0;
+    t.count = 2;
+    api_error_init(&err);
+    cr_assert_eq(api_figures_tensor(&t, &scale, &f, &err), API_OK);
+    cr_assert_eq(f.loss, 2.0);
+    cr_assert_eq(f.sum_squares, 8.0);
+    cr_assert_eq(f.norm, 2.8284271247461903);
+    cr_assert_eq(f.count, 2);
+    cr_assert_eq(api_figures_tensor(&t, NULL, &f, &err), API_OK);
+    cr_assert_eq(f.loss, 4.0);
+    t.sum_squares = INFINITY;
+    t.half_sum = INFINITY;
+    cr_assert_eq(api_figures_tensor(&t, NULL, &f, &err), API_RESULT_OUT_OF_RANGE);
+    cr_assert_str_eq(err.detail, "sum_squares of a tensor overflows float64");
+    api_error_init(&err);
+    t.sum_squares = DBL_MAX;
+    t.half_sum = DBL_MAX / 2;
+    scale.value = 4.0;
+    cr_assert_eq(api_figures_tensor(&t, &scale, &f, &err), API_RESULT_OUT_OF_RANGE);
+    cr_assert_str_eq(err.detail, "scale * l2_loss of a tensor overflows float64");
+}
