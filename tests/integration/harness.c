@@ -1013,3 +1013,30 @@ char *it_wait_log(const struct it_server *srv, const char *needle, int timeout_m
         it_sleep_ms(10);
     }
 }
+
+size_t it_read_segments(char *buf, size_t size, size_t nitems, void *ctx)
+{
+    struct it_segments *s = ctx;
+    size_t n = size * nitems, done = 0;
+
+    while (done < n && s->at < s->nseg) {
+        struct it_segment *g = &s->seg[s->at];
+        uint64_t left = g->len - s->off;
+        size_t k = n - done;
+        size_t in_pat = (size_t)(s->off % g->plen);
+
+        if (k > left)
+            k = (size_t)left;
+        if (k > g->plen - in_pat)
+            k = g->plen - in_pat;
+        memcpy(buf + done, g->pattern + in_pat, k);
+        done += k;
+        s->off += k;
+        if (s->off == g->len) {
+            s->at++;
+            s->off = 0;
+        }
+    }
+    s->sent += done;
+    return done;
+}

@@ -184,6 +184,25 @@ struct it_chunks {
 };
 size_t it_read_chunks(char *buf, size_t size, size_t nitems, void *ctx);
 
+/* A large body handed to curl from a few small buffers (an it_request
+ * read_fn/read_ctx): segments one after the other, each a pattern of plen
+ * bytes repeated (and cut) to len bytes. Zero the struct, fill seg, nseg
+ * and total (the sum of the lengths); sent counts the bytes handed out. */
+struct it_segment {
+    const unsigned char *pattern;
+    size_t plen;
+    uint64_t len;
+};
+
+struct it_segments {
+    struct it_segment seg[8];
+    size_t nseg;
+    size_t at;    /* current segment */
+    uint64_t off; /* bytes of it sent */
+    uint64_t sent, total;
+};
+size_t it_read_segments(char *buf, size_t size, size_t nitems, void *ctx);
+
 /* Raw sockets to 127.0.0.1:port, with send/receive timeouts of 10 s. */
 int it_connect(int port);
 bool it_send_all(int fd, const void *buf, size_t len);

@@ -61,48 +61,6 @@ static bool listed(const json_t *j, const char *name)
 #define GIB (1ull << 30)
 #define RSS_LIMIT_KIB (16 * 1024)
 
-/* The body in segments, each a pattern repeated to its length. */
-struct segment {
-    const unsigned char *pattern;
-    size_t plen;
-    uint64_t len;
-};
-
-struct st_source {
-    struct segment seg[8];
-    size_t nseg;
-    size_t at;    /* current segment */
-    uint64_t off; /* bytes of it sent */
-    uint64_t sent, total;
-};
-
-static size_t read_segments(char *buf, size_t size, size_t nitems, void *ctx)
-{
-    struct st_source *s = ctx;
-    size_t n = size * nitems, done = 0;
-
-    while (done < n && s->at < s->nseg) {
-        struct segment *g = &s->seg[s->at];
-        uint64_t left = g->len - s->off;
-        size_t k = n - done;
-        size_t in_pat = (size_t)(s->off % g->plen);
-
-        if (k > left)
-            k = (size_t)left;
-        if (k > g->plen - in_pat)
-            k = g->plen - in_pat;
-        memcpy(buf + done, g->pattern + in_pat, k);
-        done += k;
-        s->off += k;
-        if (s->off == g->len) {
-            s->at++;
-            s->off = 0;
-        }
-    }
-    s->sent += done;
-    return done;
-}
-
 Test(safetensors_big, one_gib_checkpoint_in_constant_memory)
 {
     const char *args[] = {"--max-body-bytes", "2147483648", "--timeout", "120", NULL};
@@ -139,14 +97,14 @@ Test(safetensors_big, one_gib_checkpoint_in_constant_memory)
              (unsigned long long)(8 + 4 * q));
     unsigned char *head = st_file(header, NULL, 0, &len);
 
-    struct st_source *src = calloc(1, sizeof *src);
+    struct it_segments *src = calloc(1, sizeof *src);
     cr_assert_not_null(src);
-    src->seg[0] = (struct segment){head, len, len};
-    src->seg[1] = (struct segment){(const unsigned char *)step, 8, 8};
-    src->seg[2] = (struct segment){p32, 65536, q};
-    src->seg[3] = (struct segment){p32, 65536, q};
-    src->seg[4] = (struct segment){p16, 65536, q};
-    src->seg[5] = (struct segment){p16, 65536, q};
+    src->seg[0] = (struct it_segment){head, len, len};
+    src->seg[1] = (struct it_segment){(const unsigned char *)step, 8, 8};
+    src->seg[2] = (struct it_segment){p32, 65536, q};
+    src->seg[3] = (struct it_segment){p32, 65536, q};
+    src->seg[4] = (struct it_segment){p16, 65536, q};
+    src->seg[5] = (struct it_segment){p16, 65536, q};
     src->nseg = 6;
     src->total = len + 8 + 4 * q;
 
@@ -154,7 +112,7 @@ Test(safetensors_big, one_gib_checkpoint_in_constant_memory)
     struct it_request req = {.method = "POST",
                              .target = "/l2_loss",
                              .content_type = ST_TYPE,
-                             .read_fn = read_segments,
+                             .read_fn = it_read_segments,
                              .read_ctx = src,
                              .read_size = (long long)src->total,
                              .timeout_s = 200};

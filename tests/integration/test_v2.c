@@ -890,59 +890,34 @@ Test(v2_limits, token_required_but_for_health)
 #define GIB (1ull << 30)
 #define RSS_LIMIT_KIB (16 * 1024)
 
-/* The JSON header, then 1.0, 2.0, 0.5, -3.0 as float32, repeated. */
-struct infer_src {
-    char head[256];
-    size_t head_len;
-    unsigned char block[65536 + 16];
-    uint64_t sent, total;
-};
-
-static size_t read_infer(char *buf, size_t size, size_t nitems, void *ctx)
-{
-    struct infer_src *s = ctx;
-    size_t n = size * nitems, done = 0;
-    if (n > s->total - s->sent)
-        n = (size_t)(s->total - s->sent);
-    while (done < n && s->sent + done < s->head_len) {
-        buf[done] = s->head[s->sent + done];
-        done++;
-    }
-    while (done < n) {
-        size_t off = (size_t)((s->sent + done - s->head_len) % 16);
-        size_t k = n - done;
-        if (k > 65536)
-            k = 65536;
-        memcpy(buf + done, s->block + off, k);
-        done += k;
-    }
-    s->sent += n;
-    return n;
-}
-
 Test(v2_big, one_gib_binary_fp32_infer_in_constant_memory)
 {
     const char *args[] = {"--max-body-bytes", "2147483648", "--timeout", "120", NULL};
     it_start(&srv, args, NULL);
 
-    struct infer_src *src = malloc(sizeof *src);
-    cr_assert(src != NULL);
-    for (size_t i = 0; i < sizeof src->block / 16; i++)
-        memcpy(src->block + 16 * i, F4, 16);
-    src->head_len = (size_t)snprintf(
-        src->head, sizeof src->head,
+    /* The JSON header, then 1.0, 2.0, 0.5, -3.0 as float32, repeated. */
+    static char head[256];
+    size_t head_len = (size_t)snprintf(
+        head, sizeof head,
         "{\"inputs\":[{\"name\":\"w\",\"shape\":[%llu],\"datatype\":\"FP32\",\"parameters\":"
         "{\"binary_data_size\":%llu}}]}",
         (unsigned long long)(GIB / 4), (unsigned long long)GIB);
-    src->sent = 0;
-    src->total = src->head_len + GIB;
+    struct it_segments *src = calloc(1, sizeof *src);
+    cr_assert(src != NULL);
+    src->seg[0] = (struct it_segment){(const unsigned char *)head, head_len, head_len};
+    static float block[16384]; /* 64 KiB of F4 repeated: few, large copies */
+    for (size_t i = 0; i < 16384; i++)
+        block[i] = F4[i % 4];
+    src->seg[1] = (struct it_segment){(const unsigned char *)block, sizeof block, GIB};
+    src->nseg = 2;
+    src->total = head_len + GIB;
     char hl[64];
-    snprintf(hl, sizeof hl, "Inference-Header-Content-Length: %zu", src->head_len);
+    snprintf(hl, sizeof hl, "Inference-Header-Content-Length: %zu", head_len);
     const char *headers[] = {hl, NULL};
     struct it_request req = {.method = "POST",
                              .target = "/v2/models/l2_loss/infer",
                              .headers = headers,
-                             .read_fn = read_infer,
+                             .read_fn = it_read_segments,
                              .read_ctx = src,
                              .read_size = (long long)src->total,
                              .timeout_s = 200};
