@@ -63,6 +63,18 @@ static bool divisible_by_pow5(uint64_t v, int p)
     return n >= p;
 }
 
+/* Drops the last decimal digit of the candidate and both bounds; returns
+ * the candidate's. */
+static unsigned drop_digit(uint64_t *vr, uint64_t *vp, uint64_t *vm)
+{
+    unsigned d = (unsigned)(*vr % 10);
+
+    *vr /= 10;
+    *vp /= 10;
+    *vm /= 10;
+    return d;
+}
+
 /* The shortest decimal digits*10^e10 that reads back as finite ax > 0,
  * nearest to ax among those of its length: digits in *out. */
 static void shortest_decimal(double ax, uint64_t *out, int *e10_out)
@@ -120,39 +132,26 @@ static void shortest_decimal(double ax, uint64_t *out, int *e10_out)
         }
     }
 
-    if (vm_zeros || vr_zeros) { /* rare: a bound sits on a decimal */
-        while (vp / 10 > vm / 10) {
+    /* The last digit removed decides the rounding. Where a bound sits on a
+     * decimal (rare), the digits removed from vr and vm must also be known
+     * to be all zero, and the lower bound, when it is admissible, loses its
+     * trailing zeros too. */
+    if (vm_zeros || vr_zeros) {
+        while (vp / 10 > vm / 10 || (vm_zeros && vm % 10 == 0)) {
             vm_zeros &= vm % 10 == 0;
             vr_zeros &= last == 0;
-            last = (unsigned)(vr % 10);
-            vr /= 10;
-            vp /= 10;
-            vm /= 10;
+            last = drop_digit(&vr, &vp, &vm);
             removed++;
-        }
-        if (vm_zeros) {
-            while (vm % 10 == 0) {
-                vr_zeros &= last == 0;
-                last = (unsigned)(vr % 10);
-                vr /= 10;
-                vp /= 10;
-                vm /= 10;
-                removed++;
-            }
         }
         if (vr_zeros && last == 5 && vr % 2 == 0)
             last = 4; /* exactly halfway: round to even */
         *out = vr + ((vr == vm && (!even || !vm_zeros)) || last >= 5);
     } else {
-        bool round_up = false;
         while (vp / 10 > vm / 10) {
-            round_up = vr % 10 >= 5;
-            vr /= 10;
-            vp /= 10;
-            vm /= 10;
+            last = drop_digit(&vr, &vp, &vm);
             removed++;
         }
-        *out = vr + (vr == vm || round_up);
+        *out = vr + (vr == vm || last >= 5);
     }
     *e10_out = e10 + removed;
 }
