@@ -26,6 +26,7 @@
 
 #include "elements.h"
 #include "json_decode.h"
+#include "numparse.h"
 #include "text.h"
 
 #define MAX_FRAMES 4     /* request > inputs > input > parameters */
@@ -66,29 +67,36 @@ enum slot {
     SL_BINARY_OUTPUT,
 };
 
-/* The keys l2d reads, by the object they are in. */
+/* The keys l2d reads, by the object they are in, and the status of a key
+ * sent twice: the request's structure is invalid_tensor, its parameters
+ * and output selection invalid_parameter. */
+#define DUP_T API_INVALID_TENSOR
+#define DUP_P API_INVALID_PARAMETER
 static const struct key_row {
     enum frame frame;
     const char *key;
     enum slot slot;
+    enum api_status dup;
 } key_rows[] = {
-    {F_TOP, "id", SL_ID},
-    {F_TOP, "inputs", SL_INPUTS},
-    {F_TOP, "outputs", SL_OUTPUTS},
-    {F_TOP, "parameters", SL_PARAMS},
-    {F_INPUT, "name", SL_NAME},
-    {F_INPUT, "shape", SL_SHAPE},
-    {F_INPUT, "datatype", SL_DATATYPE},
-    {F_INPUT, "data", SL_DATA},
-    {F_INPUT, "parameters", SL_PARAMS},
-    {F_INPUT_PARAMS, "binary_data_size", SL_BINARY_SIZE},
-    {F_OUTPUT, "name", SL_OUT_NAME},
-    {F_OUTPUT, "parameters", SL_PARAMS},
-    {F_OUTPUT_PARAMS, "binary_data", SL_OUT_BINARY},
-    {F_TOP_PARAMS, "scale", SL_SCALE},
-    {F_TOP_PARAMS, "nonfinite", SL_NONFINITE},
-    {F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT},
+    {F_TOP, "id", SL_ID, DUP_P},
+    {F_TOP, "inputs", SL_INPUTS, DUP_T},
+    {F_TOP, "outputs", SL_OUTPUTS, DUP_T},
+    {F_TOP, "parameters", SL_PARAMS, DUP_T},
+    {F_INPUT, "name", SL_NAME, DUP_T},
+    {F_INPUT, "shape", SL_SHAPE, DUP_T},
+    {F_INPUT, "datatype", SL_DATATYPE, DUP_T},
+    {F_INPUT, "data", SL_DATA, DUP_T},
+    {F_INPUT, "parameters", SL_PARAMS, DUP_T},
+    {F_INPUT_PARAMS, "binary_data_size", SL_BINARY_SIZE, DUP_T},
+    {F_OUTPUT, "name", SL_OUT_NAME, DUP_P},
+    {F_OUTPUT, "parameters", SL_PARAMS, DUP_P},
+    {F_OUTPUT_PARAMS, "binary_data", SL_OUT_BINARY, DUP_P},
+    {F_TOP_PARAMS, "scale", SL_SCALE, DUP_P},
+    {F_TOP_PARAMS, "nonfinite", SL_NONFINITE, DUP_P},
+    {F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT, DUP_P},
 };
+#undef DUP_T
+#undef DUP_P
 
 #define N_KEY_ROWS (sizeof key_rows / sizeof key_rows[0])
 
@@ -371,34 +379,14 @@ static bool plain_read(const char *t, size_t len, struct small *v)
     }
 }
 
-/* Whether t (len bytes) is one JSON number:
- * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* Whether t (len bytes) is one JSON number (its value may be out of the
+ * float64 range: api_numparse reads 1e400 as infinity). */
 static bool json_number_literal(const char *t, size_t len)
 {
-    size_t i = 0, d;
+    double x;
+    size_t bad;
 
-    if (i < len && t[i] == '-')
-        i++;
-    for (d = i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
-        ;
-    if (i == d || (t[d] == '0' && i - d > 1))
-        return false;
-    if (i < len && t[i] == '.') {
-        for (d = ++i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
-            ;
-        if (i == d)
-            return false;
-    }
-    if (i < len && (t[i] == 'e' || t[i] == 'E')) {
-        i++;
-        if (i < len && (t[i] == '+' || t[i] == '-'))
-            i++;
-        for (d = i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
-            ;
-        if (i == d)
-            return false;
-    }
-    return i == len;
+    return api_numparse(t, len, &x, &bad);
 }
 
 /* Brings jansson's value v to the plain forms where it has one. */
@@ -963,10 +951,7 @@ static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum
             memcmp(key_rows[i].key, dec->key, dec->key_len) != 0)
             continue;
         if (dec->seen[dec->depth - 1] >> i & 1) {
-            bool param = f == F_TOP_PARAMS || f == F_OUTPUTS || f == F_OUTPUT ||
-                         f == F_OUTPUT_PARAMS || (f == F_TOP && key_rows[i].slot == SL_ID);
-            *st = fail(dec, err, param ? API_INVALID_PARAMETER : API_INVALID_TENSOR,
-                       "duplicate key \"%s\"", key_rows[i].key);
+            *st = fail(dec, err, key_rows[i].dup, "duplicate key \"%s\"", key_rows[i].key);
             return SL_IGNORED;
         }
         dec->seen[dec->depth - 1] |= UINT32_C(1) << i;
