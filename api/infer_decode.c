@@ -319,7 +319,8 @@ static size_t plain_uint(const char *p, const char *end, uint64_t *out)
     return (size_t)(q - p);
 }
 
-static bool plain_ws(char c)
+/* JSON whitespace. */
+static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -362,7 +363,7 @@ static bool plain_read(const char *t, size_t len, struct small *v)
     v->n = 0;
     for (const char *p = t + 1;;) {
         size_t n;
-        while (plain_ws(*p))
+        while (is_ws(*p))
             p++;
         if (*p == ']' && v->n == 0)
             return p == end - 1;
@@ -370,7 +371,7 @@ static bool plain_read(const char *t, size_t len, struct small *v)
             return false;
         v->n++;
         p += n;
-        while (plain_ws(*p))
+        while (is_ws(*p))
             p++;
         if (*p == ']')
             return p == end - 1;
@@ -451,11 +452,6 @@ struct cursor {
 static uint64_t off_at(const struct cursor *cur, const char *q)
 {
     return cur->off + (uint64_t)(q - cur->buf);
-}
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 static bool skip_ws(struct cursor *cur)
