@@ -7,7 +7,6 @@
  * written, so the two passes (JSON, then binary) print the same numbers. */
 #include "infer_response.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 #include "response.h"
@@ -95,7 +94,7 @@ static void put_cell_json(struct api_text_buf *b, const struct cell *c)
     char tmp[API_SHORTEST_MAX];
 
     if (c->is_int)
-        api_text_buf_appendf(b, "%" PRIu64, c->u);
+        api_text_buf_append_u64(b, c->u);
     else
         api_text_buf_append(b, tmp, api_shortest_repr(c->d, tmp));
 }
@@ -142,6 +141,25 @@ static enum api_status put_values(struct api_text_buf *b, const struct api_infer
     return API_OK;
 }
 
+/* `{"name": "loss", "datatype": "FP64", "shape": [` of each output, from
+ * its row: names and datatypes are plain ASCII, nothing to escape. */
+static const struct {
+    const char *text;
+    size_t len;
+} output_heads[API_INFER_OUT_COUNT_] = {
+#define OUTPUT_HEAD(name, text, datatype, per_input)                                               \
+    [name] = {"{\"name\": \"" text "\", \"datatype\": \"" datatype "\", \"shape\": [",             \
+              sizeof("{\"name\": \"" text "\", \"datatype\": \"" datatype "\", \"shape\": [") -    \
+                  1},
+    API_INFER_OUTPUT_LIST(OUTPUT_HEAD)
+#undef OUTPUT_HEAD
+};
+
+static void put_output_head(struct api_text_buf *b, enum api_infer_output which)
+{
+    api_text_buf_append(b, output_heads[which].text, output_heads[which].len);
+}
+
 /* {"name", "datatype", "shape", then "data" or the binary size} of w. */
 static enum api_status put_output(struct api_text_buf *b, const struct api_infer_wanted *w,
                                   const struct api_figures *total, const struct api_result *res,
@@ -150,14 +168,14 @@ static enum api_status put_output(struct api_text_buf *b, const struct api_infer
     size_t n = output_size(w->which, res);
     enum api_status st = API_OK;
 
-    api_text_buf_append_str(b, "{\"name\": ");
-    put_str(b, api_infer_output_name(w->which));
-    api_text_buf_append_str(b, ", \"datatype\": ");
-    put_str(b, api_infer_output_datatype(w->which));
-    api_text_buf_appendf(b, ", \"shape\": [%zu], ", n);
+    put_output_head(b, w->which);
+    api_text_buf_append_u64(b, n);
     if (w->binary) {
-        api_text_buf_appendf(b, "\"parameters\": {\"binary_data_size\": %zu}}", 8 * n);
+        api_text_buf_append_str(b, "], \"parameters\": {\"binary_data_size\": ");
+        api_text_buf_append_u64(b, 8 * n);
+        api_text_buf_append_str(b, "}}");
     } else {
+        api_text_buf_append_str(b, "], ");
         api_text_buf_append_str(b, "\"data\": [");
         st = put_values(b, w, total, res, scale, false, err);
         api_text_buf_append_str(b, "]}");
@@ -273,12 +291,8 @@ char *api_infer_model_metadata(enum api_infer_model model, size_t *out_len)
 
         if (o > 0)
             api_text_buf_append_str(&b, ", ");
-        api_text_buf_append_str(&b, "{\"name\": ");
-        put_str(&b, api_infer_output_name(which));
-        api_text_buf_append_str(&b, ", \"datatype\": ");
-        put_str(&b, api_infer_output_datatype(which));
-        api_text_buf_append_str(&b, api_infer_output_per_input(which) ? ", \"shape\": [-1]}"
-                                                                      : ", \"shape\": [1]}");
+        put_output_head(&b, which);
+        api_text_buf_append_str(&b, api_infer_output_per_input(which) ? "-1]}" : "1]}");
     }
     api_text_buf_append_str(&b, "]}");
     text = api_text_buf_take(&b, &len);

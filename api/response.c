@@ -25,11 +25,6 @@ static void put_double(struct api_text_buf *b, double x)
     api_text_buf_append(b, tmp, api_shortest_repr(x, tmp));
 }
 
-static void put_u64(struct api_text_buf *b, uint64_t v)
-{
-    api_text_buf_appendf(b, "%" PRIu64, v);
-}
-
 /* The len bytes at s as a JSON string (invalid UTF-8 as U+FFFD). */
 static void put_string(struct api_text_buf *b, const char *s, size_t len)
 {
@@ -42,7 +37,7 @@ static void put_shape(struct api_text_buf *b, unsigned ndim, const uint64_t *sha
     for (unsigned i = 0; i < ndim; i++) {
         if (i > 0)
             api_text_buf_append_str(b, ", ");
-        put_u64(b, shape[i]);
+        api_text_buf_append_u64(b, shape[i]);
     }
     api_text_buf_append_str(b, "]");
 }
@@ -120,14 +115,14 @@ static void put_figures(struct api_text_buf *b, const struct api_figures *f, boo
     api_text_buf_append_str(b, ", \"norm\": ");
     put_double(b, f->norm);
     api_text_buf_append_str(b, ", \"count\": ");
-    put_u64(b, f->count);
+    api_text_buf_append_u64(b, f->count);
     api_text_buf_append_str(b, ", \"max_abs\": ");
     put_double(b, f->max_abs);
     if (counts) {
         api_text_buf_append_str(b, ", \"nan_count\": ");
-        put_u64(b, f->nan_count);
+        api_text_buf_append_u64(b, f->nan_count);
         api_text_buf_append_str(b, ", \"inf_count\": ");
-        put_u64(b, f->inf_count);
+        api_text_buf_append_u64(b, f->inf_count);
     }
 }
 

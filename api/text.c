@@ -76,6 +76,18 @@ bool api_text_buf_append_str(struct api_text_buf *b, const char *s)
     return api_text_buf_append(b, s, strlen(s));
 }
 
+bool api_text_buf_append_u64(struct api_text_buf *b, uint64_t v)
+{
+    char digits[20];
+    size_t n = sizeof digits;
+
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return api_text_buf_append(b, digits + n, sizeof digits - n);
+}
+
 bool api_text_buf_vappendf(struct api_text_buf *b, const char *fmt, va_list ap)
 {
     va_list again;

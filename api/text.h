@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- a bounded growable buffer ------------------------------------------ */
 
@@ -36,6 +37,10 @@ bool api_text_buf_append(struct api_text_buf *b, const void *s, size_t n);
 
 /* api_text_buf_append of the NUL-terminated s. */
 bool api_text_buf_append_str(struct api_text_buf *b, const char *s);
+
+/* Appends v in decimal (what printf's %llu writes, without printf's cost
+ * on the small answers' path). Returns false as api_text_buf_append does. */
+bool api_text_buf_append_u64(struct api_text_buf *b, uint64_t v);
 
 /* Appends printf output. Returns false as api_text_buf_append does (also on
  * an encoding error of vsnprintf), the contents as they were. */

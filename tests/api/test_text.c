@@ -659,3 +659,25 @@ Test(hex, every_byte)
         cr_assert_eq(api_text_hex_value((unsigned char)c), want, "byte %d", c);
     }
 }
+
+Test(text, append_u64_is_decimal)
+{
+    static const uint64_t values[] = {0, 7, 10, 99, 100, 1234567890123, UINT64_MAX};
+    struct api_text_buf b;
+    char want[32];
+
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        api_text_buf_init(&b, 64);
+        cr_assert(api_text_buf_append_str(&b, "n="));
+        cr_assert(api_text_buf_append_u64(&b, values[i]));
+        snprintf(want, sizeof want, "n=%llu", (unsigned long long)values[i]);
+        cr_assert_eq(b.len, strlen(want));
+        cr_assert_str_eq(b.data, want);
+        api_text_buf_free(&b);
+    }
+    api_text_buf_init(&b, 4); /* "123" and the NUL fill it: one digit more fails */
+    cr_assert(api_text_buf_append_u64(&b, 123));
+    cr_assert_not(api_text_buf_append_u64(&b, 4));
+    cr_assert_str_eq(b.data, "123");
+    api_text_buf_free(&b);
+}
