@@ -75,26 +75,32 @@ enum slot {
 static const struct key_row {
     enum frame frame;
     const char *key;
+    size_t len; /* of key */
     enum slot slot;
     enum api_status dup;
 } key_rows[] = {
-    {F_TOP, "id", SL_ID, DUP_P},
-    {F_TOP, "inputs", SL_INPUTS, DUP_T},
-    {F_TOP, "outputs", SL_OUTPUTS, DUP_T},
-    {F_TOP, "parameters", SL_PARAMS, DUP_T},
-    {F_INPUT, "name", SL_NAME, DUP_T},
-    {F_INPUT, "shape", SL_SHAPE, DUP_T},
-    {F_INPUT, "datatype", SL_DATATYPE, DUP_T},
-    {F_INPUT, "data", SL_DATA, DUP_T},
-    {F_INPUT, "parameters", SL_PARAMS, DUP_T},
-    {F_INPUT_PARAMS, "binary_data_size", SL_BINARY_SIZE, DUP_T},
-    {F_OUTPUT, "name", SL_OUT_NAME, DUP_P},
-    {F_OUTPUT, "parameters", SL_PARAMS, DUP_P},
-    {F_OUTPUT_PARAMS, "binary_data", SL_OUT_BINARY, DUP_P},
-    {F_TOP_PARAMS, "scale", SL_SCALE, DUP_P},
-    {F_TOP_PARAMS, "nonfinite", SL_NONFINITE, DUP_P},
-    {F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT, DUP_P},
+#define KEY(frame, key, slot, dup)                                                                 \
+    {                                                                                              \
+        frame, key, sizeof key - 1, slot, dup                                                      \
+    }
+    KEY(F_TOP, "id", SL_ID, DUP_P),
+    KEY(F_TOP, "inputs", SL_INPUTS, DUP_T),
+    KEY(F_TOP, "outputs", SL_OUTPUTS, DUP_T),
+    KEY(F_TOP, "parameters", SL_PARAMS, DUP_T),
+    KEY(F_INPUT, "name", SL_NAME, DUP_T),
+    KEY(F_INPUT, "shape", SL_SHAPE, DUP_T),
+    KEY(F_INPUT, "datatype", SL_DATATYPE, DUP_T),
+    KEY(F_INPUT, "data", SL_DATA, DUP_T),
+    KEY(F_INPUT, "parameters", SL_PARAMS, DUP_T),
+    KEY(F_INPUT_PARAMS, "binary_data_size", SL_BINARY_SIZE, DUP_T),
+    KEY(F_OUTPUT, "name", SL_OUT_NAME, DUP_P),
+    KEY(F_OUTPUT, "parameters", SL_PARAMS, DUP_P),
+    KEY(F_OUTPUT_PARAMS, "binary_data", SL_OUT_BINARY, DUP_P),
+    KEY(F_TOP_PARAMS, "scale", SL_SCALE, DUP_P),
+    KEY(F_TOP_PARAMS, "nonfinite", SL_NONFINITE, DUP_P),
+    KEY(F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT, DUP_P),
 };
+#undef KEY
 #undef DUP_T
 #undef DUP_P
 
@@ -943,7 +949,7 @@ static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum
 
     *st = API_OK;
     for (size_t i = 0; i < N_KEY_ROWS; i++) {
-        if (key_rows[i].frame != f || strlen(key_rows[i].key) != dec->key_len ||
+        if (key_rows[i].frame != f || key_rows[i].len != dec->key_len ||
             memcmp(key_rows[i].key, dec->key, dec->key_len) != 0)
             continue;
         if (dec->seen[dec->depth - 1] >> i & 1) {

@@ -141,6 +141,20 @@ static enum api_status put_values(struct api_text_buf *b, const struct api_infer
     return API_OK;
 }
 
+/* `{"model_name": "l2_loss", "model_version": "1"` of each model's answers,
+ * from its row (plain ASCII). */
+static const struct {
+    const char *text;
+    size_t len;
+} answer_heads[API_INFER_MODEL_COUNT] = {
+#define ANSWER_HEAD(name, text)                                                                    \
+    [name] = {"{\"model_name\": \"" text "\", \"model_version\": \"" INFER_VERSION "\"",           \
+              sizeof("{\"model_name\": \"" text "\", \"model_version\": \"" INFER_VERSION "\"") -  \
+                  1},
+    API_INFER_MODEL_LIST(ANSWER_HEAD)
+#undef ANSWER_HEAD
+};
+
 /* `{"name": "loss", "datatype": "FP64", "shape": [` of each output, from
  * its row: names and datatypes are plain ASCII, nothing to escape. */
 static const struct {
@@ -198,9 +212,7 @@ enum api_status api_infer_response_encode(const struct api_infer_request *req,
     result = api_figures_total(res, scale, &total, err);
     if (result != API_OK)
         goto out_free_buf;
-    api_text_buf_append_str(&b, "{\"model_name\": ");
-    put_str(&b, api_infer_model_name(req->model));
-    api_text_buf_append_str(&b, ", \"model_version\": \"" INFER_VERSION "\"");
+    api_text_buf_append(&b, answer_heads[req->model].text, answer_heads[req->model].len);
     if (req->has_id) {
         api_text_buf_append_str(&b, ", \"id\": ");
         put_string(&b, req->id, req->id_len);
