@@ -35,7 +35,7 @@
 
 /* float64: blocks of 2048 elements (16 KiB); v = m << d < 2^78 is split as
  * a * 2^52 + b, and the window of 26 exponents keeps a < 2^26, so a * a and
- * 2a * b fit the 52-bit multiplier. One add per lane per 16 elements. */
+ * a * b fit the 52-bit multiplier. One add per lane per 16 elements. */
 #define F64_BLOCK 2048
 #define F64_WIN 25
 #define F64_SEGMENT 32768
@@ -224,26 +224,26 @@ static const struct l2_accum_window_kernel f32_kernel = {
 /* ---- float64 ------------------------------------------------------------ */
 
 /* Squares 8 float64 bit patterns in the window at base: v = m << (e - base)
- * = a * 2^52 + b, and v * v = b*b + 2a*b * 2^52 + a*a * 2^104, each product
- * split by the multiplier into 52-bit halves: d0 weight 1, d1 and d2 weight
- * 2^52, d3 and d4 weight 2^104. Zeros shift to 0 as in f32_step. x2 is x +
- * x; vtop is 52 + base. */
+ * = a * 2^52 + b, and v * v = b*b + a*b * 2^53 + a*a * 2^104, each product
+ * split by the multiplier into 52-bit halves: d0 weight 1, d1 weight 2^52,
+ * d2 weight 2^53, d3 weight 2^105, d4 weight 2^104 (the factor 2 of 2ab is
+ * in the weights, not an add per step). b is m << d whole: the multiplier
+ * reads only the low 52 bits of its operands, which are b. Zeros shift to 0
+ * as in f32_step. x2 is x + x; vtop is 52 + base. */
 ACCUM_INLINE void f64_step(__m512i x, __m512i x2, __m512i vbase, __m512i vtop, __m512i *d0,
                            __m512i *d1, __m512i *d2, __m512i *d3, __m512i *d4)
 {
-    const __m512i low52 = _mm512_set1_epi64((INT64_C(1) << 52) - 1);
     __m512i e = _mm512_srli_epi64(x2, F64_X2_EXP);
     __m512i m =
         _mm512_ternarylogic_epi64(x, _mm512_set1_epi64((INT64_C(1) << L2_FLOAT64_FBITS) - 1),
                                   _mm512_set1_epi64(INT64_C(1) << L2_FLOAT64_FBITS), 0xea);
-    __m512i b = _mm512_and_si512(_mm512_sllv_epi64(m, _mm512_sub_epi64(e, vbase)), low52);
-    __m512i a = _mm512_srlv_epi64(m, _mm512_sub_epi64(vtop, e)); /* m >> (52 - d) */
-    __m512i c = _mm512_add_epi64(a, a);
+    __m512i b = _mm512_sllv_epi64(m, _mm512_sub_epi64(e, vbase)); /* low 52 bits: b */
+    __m512i a = _mm512_srlv_epi64(m, _mm512_sub_epi64(vtop, e));  /* m >> (52 - d) */
 
     *d0 = _mm512_madd52lo_epu64(*d0, b, b);
     *d1 = _mm512_madd52hi_epu64(*d1, b, b);
-    *d2 = _mm512_madd52lo_epu64(*d2, c, b);
-    *d3 = _mm512_madd52hi_epu64(*d3, c, b);
+    *d2 = _mm512_madd52lo_epu64(*d2, a, b);
+    *d3 = _mm512_madd52hi_epu64(*d3, a, b);
     *d4 = _mm512_madd52lo_epu64(*d4, a, a);
 }
 
@@ -304,8 +304,10 @@ ACCUM_TARGET static void f64_flush(struct l2_accum *a, void *state, unsigned bas
     unsigned shift = l2_accum_shift(base, L2_FLOAT64_FBITS, L2_FLOAT64_BIAS);
 
     accum_flush_lanes(a->limb, acc, 2, shift);
-    accum_flush_lanes(a->limb, acc + 2, 4, shift + 52);
-    accum_flush_lanes(a->limb, acc + 6, 4, shift + 104);
+    accum_flush_lanes(a->limb, acc + 2, 2, shift + 52);
+    accum_flush_lanes(a->limb, acc + 4, 2, shift + 53);
+    accum_flush_lanes(a->limb, acc + 6, 2, shift + 105);
+    accum_flush_lanes(a->limb, acc + 8, 2, shift + 104);
 }
 
 static const struct l2_accum_window_kernel f64_kernel = {
