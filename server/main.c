@@ -34,6 +34,7 @@
 #define CONNECTION_MEMORY_LIMIT (64 * 1024)
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
 #define DRAIN_POLL_MS 20
+#define WAIT_FOREVER UINT64_MAX
 #define URL_MAX 128
 
 /* SIGPIPE is ignored (a client gone mid-answer); SIGTERM and SIGINT are
@@ -52,19 +53,6 @@ static void block_signals(sigset_t *set)
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
-/* Waits up to ms milliseconds (forever when ms < 0) for a signal of set;
- * returns it, or 0 when the time ran out. */
-static int wait_signal(const sigset_t *set, long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    int sig;
-
-    do
-        sig = ms < 0 ? sigwaitinfo(set, NULL) : sigtimedwait(set, NULL, &ts);
-    while (sig < 0 && errno == EINTR); /* a retry waits the whole time again: a bound */
-    return sig < 0 ? 0 : sig;
-}
-
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char buf[LOG_LINE_MAX - 16];
@@ -80,6 +68,24 @@ static uint64_t monotonic_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits for a signal of set until the monotonic time deadline_ms
+ * (WAIT_FOREVER: no deadline); returns it, or 0 when the time ran out. */
+static int wait_signal(const sigset_t *set, uint64_t deadline_ms)
+{
+    for (;;) {
+        uint64_t now = monotonic_ms();
+        uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        int sig =
+            deadline_ms == WAIT_FOREVER ? sigwaitinfo(set, NULL) : sigtimedwait(set, NULL, &ts);
+
+        if (sig > 0)
+            return sig;
+        if (errno != EINTR) /* EAGAIN: the time ran out */
+            return 0;
+    }
 }
 
 /* A second signal during the shutdown: the process ends now, status 1,
@@ -117,7 +123,7 @@ static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *sh
                 "(a second signal exits at once)",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)delay,
                 (unsigned long long)cfg->drain_timeout);
-    if (delay > 0 && (again = wait_signal(set, (long)delay * 1000)) != 0)
+    if (delay > 0 && (again = wait_signal(set, monotonic_ms() + delay * 1000u)) != 0)
         exit_at_once(again);
 
     /* MHD stops polling the socket; shutdown(2) takes it out of LISTEN, so
@@ -129,7 +135,7 @@ static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *sh
     log_message(LOG_INFO, "listener closed; %ld request%s in flight", left, left == 1 ? "" : "s");
     start = monotonic_ms();
     while (atomic_load(&shared->in_flight) > 0 && monotonic_ms() - start < limit) {
-        if ((again = wait_signal(set, DRAIN_POLL_MS)) != 0)
+        if ((again = wait_signal(set, monotonic_ms() + DRAIN_POLL_MS)) != 0)
             exit_at_once(again);
     }
     left = atomic_load(&shared->in_flight);
@@ -248,7 +254,7 @@ int main(int argc, char **argv)
              cfg.bind_ipv6 ? "[" : "", cfg.bind, cfg.bind_ipv6 ? "]" : "", port);
     log_listening(L2D_VERSION, url, port, cfg.threads, tls.cert != NULL, auth.enabled);
 
-    listener = shut_down(daemon, &shared, &signals, wait_signal(&signals, -1));
+    listener = shut_down(daemon, &shared, &signals, wait_signal(&signals, WAIT_FOREVER));
     MHD_stop_daemon(daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
