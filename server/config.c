@@ -53,8 +53,10 @@ static const struct option_def options[] = {
      "close connections idle this long; 0 never (30)", false},
     {"max-connections", OPTION_UINT, offsetof(struct config, max_connections), 1,
      CONFIG_CONNECTIONS_MAX, "N", "concurrent connections (1024)", false},
+    {"shutdown-delay", OPTION_UINT, offsetof(struct config, shutdown_delay), 0, CONFIG_SECONDS_MAX,
+     "SECONDS", "after SIGTERM, serve this long with /readyz 503 (5)", false},
     {"drain-timeout", OPTION_UINT, offsetof(struct config, drain_timeout), 0, CONFIG_SECONDS_MAX,
-     "SECONDS", "drain after SIGTERM/SIGINT: answer 503 this long (10)", false},
+     "SECONDS", "then wait at most this long for requests in flight (10)", false},
     {"log-format", OPTION_LOG_FORMAT, 0, 0, 0, "FORMAT",
      "log lines as 'text' (default) or 'json' (one object per line)", false},
     {"tls-cert", OPTION_PATH, offsetof(struct config, tls_cert), 0, 0, "FILE",
@@ -179,6 +181,7 @@ static void set_defaults(struct config *cfg)
     cfg->max_body_bytes = CONFIG_DEFAULT_MAX_BODY;
     cfg->timeout = 30;
     cfg->max_connections = CONFIG_DEFAULT_CONNECTIONS;
+    cfg->shutdown_delay = 5;
     cfg->drain_timeout = 10;
 }
 

@@ -27,7 +27,8 @@ struct config {
     uint64_t max_body_bytes;  /* request bodies above this are 413 */
     uint64_t timeout;         /* idle connection timeout, seconds (0: none) */
     uint64_t max_connections; /* concurrent connections */
-    uint64_t drain_timeout;   /* seconds to drain after SIGTERM/SIGINT */
+    uint64_t shutdown_delay;  /* lame-duck seconds after SIGTERM (readiness 503) */
+    uint64_t drain_timeout;   /* seconds for requests in flight once the listener closes */
     enum config_log_format log_format;
     /* Paths as given (pointing into argv or the environment), NULL when unset. */
     const char *tls_cert;        /* PEM certificate: serve HTTPS (with tls_key) */

@@ -153,6 +153,10 @@ size_t log_format_access(char *buf, size_t cap, enum log_format format,
                     "\"duration_ms\":%llu.%03llu,",
                     e->status, (unsigned long long)e->body_bytes, (unsigned long long)e->elements,
                     (unsigned long long)(micros / 1000), (unsigned long long)(micros % 1000));
+        if (e->trace_id != NULL) {
+            append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "trace_id", e->trace_id);
+            append_text(buf, &len, cap, ",");
+        }
         /* The path goes last: whatever its length, the line stays closed. */
         append_json_string(buf, &len, cap - 1, "path", e->path);
         buf[len++] = '}';
@@ -163,10 +167,14 @@ size_t log_format_access(char *buf, size_t cap, enum log_format format,
     append_text(buf, &len, cap, ".%03ldZ ", now->tv_nsec / 1000000);
     append_escaped(buf, &len, cap - 64, e->request_id);
     append_text(buf, &len, cap, " %s ", e->method);
-    append_escaped(buf, &len, cap - 64, e->path);
+    /* Room is kept after the path for the fields that follow it. */
+    append_escaped(buf, &len, cap - 128, e->path);
     append_text(buf, &len, cap, " %d %llu %llu.%03llums", e->status,
                 (unsigned long long)e->body_bytes, (unsigned long long)(micros / 1000),
                 (unsigned long long)(micros % 1000));
+    if (e->trace_id != NULL) {
+        append_text(buf, &len, cap, " trace_id=%s", e->trace_id); /* hex digits */
+    }
     buf[len++] = '\n';
     return len;
 }

@@ -33,6 +33,7 @@ struct log_access_entry {
     uint64_t body_bytes; /* request body bytes received */
     uint64_t elements;   /* tensor elements decoded (JSON lines only) */
     uint64_t duration_ns;
+    const char *trace_id; /* a valid traceparent's trace id (32 hex digits), or NULL */
 };
 
 /* Chooses the format of every later line. Call once, before any thread
@@ -41,8 +42,10 @@ void log_set_format(enum log_format format);
 
 /* Writes one access log line. Text:
  * `2026-01-02T03:04:05.678Z <request-id> <method> <path> <status> <bytes> <ms>ms`
+ * and ` trace_id=<trace-id>` when there is one;
  * JSON: {"time":…,"level":"info","msg":"request","request_id":…,"method":…,
- * "status":…,"body_bytes":…,"elements":…,"duration_ms":…,"path":…} */
+ * "status":…,"body_bytes":…,"elements":…,"duration_ms":…,"trace_id":…,"path":…}
+ * (trace_id only when there is one). */
 void log_access(const struct log_access_entry *e);
 
 /* Writes a service message: "l2d: <message>\n" in text, or

@@ -1,16 +1,19 @@
-/* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, drain.
+/* main.c -- l2d's entry point: settings, the libmicrohttpd daemon, signals, shutdown.
  *
  * Every file (token, TLS pair) is read before listening, so a bad one is
- * exit 2 like a bad flag. SIGTERM/SIGINT only set a flag that the main
- * thread polls; it then drains (see drain()), stops the daemon and exits 0.
- * `--healthcheck URL` runs the probe instead of the service. */
+ * exit 2 like a bad flag. SIGTERM and SIGINT are blocked in every thread
+ * and taken by the main thread alone with sigtimedwait(2), which then runs
+ * the shutdown's phases in order (see shut_down()). `--healthcheck URL`
+ * runs the probe instead of the service. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -31,33 +34,23 @@
 #define CONNECTION_MEMORY_LIMIT (64 * 1024)
 #define CONNECTION_MEMORY_INCREMENT (16 * 1024)
 #define DRAIN_POLL_MS 20
-#define WAIT_POLL_MS 100
+#define WAIT_FOREVER UINT64_MAX
 #define URL_MAX 128
 
-static volatile sig_atomic_t signals_received;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (signals_received < 2)
-        signals_received++;
-}
-
-/* SIGTERM and SIGINT count in signals_received (each blocking the other
- * while it runs); SIGPIPE is ignored (a client gone mid-answer). */
-static void catch_signals(void)
+/* SIGPIPE is ignored (a client gone mid-answer); SIGTERM and SIGINT are
+ * blocked in this thread and in every thread it starts later, and their
+ * set is left in set for wait_signal(). */
+static void block_signals(sigset_t *set)
 {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaddset(&sa.sa_mask, SIGINT);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -77,31 +70,79 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void sleep_ms(long ms)
+/* Waits for a signal of set until the monotonic time deadline_ms
+ * (WAIT_FOREVER: no deadline); returns it, or 0 when the time ran out. */
+static int wait_signal(const sigset_t *set, uint64_t deadline_ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    for (;;) {
+        uint64_t now = monotonic_ms();
+        uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        int sig =
+            deadline_ms == WAIT_FOREVER ? sigwaitinfo(set, NULL) : sigtimedwait(set, NULL, &ts);
 
-    nanosleep(&ts, NULL); /* EINTR (a signal) just ends the nap early */
+        if (sig > 0)
+            return sig;
+        if (errno != EINTR) /* EAGAIN: the time ran out */
+            return 0;
+    }
 }
 
-/* The drain, after the first signal: for --drain-timeout seconds the
- * listener stays open and every new request, /readyz included, is answered
- * 503 `draining` with Connection: close (load balancers see it before the
- * port goes away), while requests admitted before the signal run to their
- * end. A second signal cuts it short. */
-static void drain(struct request_shared *shared, uint64_t drain_timeout_s)
+/* A second signal during the shutdown: the process ends now, status 1,
+ * cutting whatever is still in flight. */
+static _Noreturn void exit_at_once(int sig)
 {
-    uint64_t start = monotonic_ms();
-    uint64_t limit = drain_timeout_s * 1000u;
+    log_message(LOG_WARN, "%s again: exiting at once", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    _exit(1);
+}
+
+/* The shutdown after the first signal sig, in three phases:
+ * - lame duck (SIGTERM only, --shutdown-delay seconds): everything is
+ *   served, with Connection: close, but readiness answers 503, so that load
+ *   balancers take the replica out while requests still arrive;
+ * - the listener closes (new connections are refused) and the requests in
+ *   flight, and those arriving on connections already open, are served
+ *   for at most --drain-timeout seconds, ending as soon as none is left;
+ * - the daemon stops.
+ * A second signal in any phase exits at once (exit_at_once()). Returns
+ * the listening socket taken from the daemon (to close after
+ * MHD_stop_daemon), or MHD_INVALID_SOCKET. */
+static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *shared,
+                            const sigset_t *set, int sig)
+{
+    const struct config *cfg = shared->cfg;
+    uint64_t delay = sig == SIGTERM ? cfg->shutdown_delay : 0;
+    uint64_t start, limit = cfg->drain_timeout * 1000u;
+    MHD_socket listener;
     long left;
+    int again;
 
     atomic_store(&shared->draining, true);
-    while (signals_received < 2 && monotonic_ms() - start < limit)
-        sleep_ms(DRAIN_POLL_MS);
+    log_message(LOG_INFO,
+                "shutting down on %s: readiness 503 for %llu s, then drain for at most %llu s "
+                "(a second signal exits at once)",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)delay,
+                (unsigned long long)cfg->drain_timeout);
+    if (delay > 0 && (again = wait_signal(set, monotonic_ms() + delay * 1000u)) != 0)
+        exit_at_once(again);
+
+    /* MHD stops polling the socket; shutdown(2) takes it out of LISTEN, so
+     * a new connection is refused instead of waiting in the backlog. */
+    listener = MHD_quiesce_daemon(daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        shutdown(listener, SHUT_RDWR);
+    left = atomic_load(&shared->in_flight);
+    log_message(LOG_INFO, "listener closed; %ld request%s in flight", left, left == 1 ? "" : "s");
+    start = monotonic_ms();
+    while (atomic_load(&shared->in_flight) > 0 && monotonic_ms() - start < limit) {
+        if ((again = wait_signal(set, monotonic_ms() + DRAIN_POLL_MS)) != 0)
+            exit_at_once(again);
+    }
     left = atomic_load(&shared->in_flight);
     if (left > 0)
         log_message(LOG_WARN, "drain over: closing %ld request%s still in flight", left,
                     left == 1 ? "" : "s");
+    return listener;
 }
 
 /* LeakSanitizer's documented hook (used only in sanitizer builds): GnuTLS
@@ -126,12 +167,15 @@ int main(int argc, char **argv)
     char url[URL_MAX];
     struct tls tls;
     struct MHD_Daemon *daemon;
+    sigset_t signals;
+    MHD_socket listener;
     const union MHD_DaemonInfo *info;
     /* poll(2), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
      * EOF that arrives with the last bytes of an incomplete request, leaving
      * the connection in CLOSE-WAIT (and its request in flight, holding up a
      * drain) until --timeout. poll sees it, at a cost given in BENCHMARKS.md. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     /* With one thread MHD wants no pool option at all (it warns even on 1). */
     struct MHD_OptionItem pool[] = {
         {MHD_OPTION_THREAD_POOL_SIZE, 0, NULL},
@@ -157,6 +201,7 @@ int main(int argc, char **argv)
         break;
     }
     log_set_format(cfg.log_format == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT);
+    block_signals(&signals); /* a signal during startup waits for wait_signal() */
     metrics_init(&metrics);
     auth_init(&auth);
     tls_init(&tls);
@@ -187,7 +232,6 @@ int main(int argc, char **argv)
     else
         pool[0].option = MHD_OPTION_END;
 
-    catch_signals();
     daemon = MHD_start_daemon(
         flags, (uint16_t)cfg.port, NULL, NULL, request_handle, &shared, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&cfg.bind_addr, MHD_OPTION_ARRAY,
@@ -210,13 +254,10 @@ int main(int argc, char **argv)
              cfg.bind_ipv6 ? "[" : "", cfg.bind, cfg.bind_ipv6 ? "]" : "", port);
     log_listening(L2D_VERSION, url, port, cfg.threads, tls.cert != NULL, auth.enabled);
 
-    while (signals_received == 0)
-        sleep_ms(WAIT_POLL_MS);
-
-    log_message(LOG_INFO, "shutting down: draining for %llu s (a second signal stops at once)",
-                (unsigned long long)cfg.drain_timeout);
-    drain(&shared, cfg.drain_timeout);
+    listener = shut_down(daemon, &shared, &signals, wait_signal(&signals, WAIT_FOREVER));
     MHD_stop_daemon(daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
     log_message(LOG_INFO, "stopped");
     result = 0;
 out:

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "openapi_blob.h"
 #include "routes.h"
+#include "trace.h"
 #include "version.h"
 
 #define REQUEST_ID_MAX 128
@@ -35,6 +36,9 @@
 #define REQUEST_GENERATED_ID_BYTES 16
 #define REQUEST_ECHO_MAX 64 /* bytes of a refused header value quoted back */
 #define REQUEST_HEADER_LENGTH "Inference-Header-Content-Length"
+/* Seconds a client is told to wait after any 503 (a replica shutting down:
+ * by then a load balancer sends the retry to another one). */
+#define REQUEST_RETRY_AFTER "1"
 
 #define REQUEST_JSON "application/json"
 #define REQUEST_PROBLEM "application/problem+json"
@@ -58,6 +62,7 @@ struct request {
     struct api_error err;
     struct api_infer_request infer; /* ROUTE_V2_INFER: what the body asks (infer.h) */
     char request_id[REQUEST_ID_MAX + 1];
+    char trace_id[TRACE_ID_LEN + 1]; /* of a valid traceparent, else "" */
     char method[REQUEST_METHOD_MAX];
     size_t path_len; /* uri[0..path_len) is the raw path, NUL-terminated */
     size_t uri_len;
@@ -216,6 +221,32 @@ static void set_request_id(struct request *req, struct MHD_Connection *con)
     req->request_id[2 * REQUEST_GENERATED_ID_BYTES] = '\0';
 }
 
+/* Counts the traceparent fields of a request (cls: a size_t). */
+static enum MHD_Result count_traceparent(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, "traceparent") == 0)
+        (*(size_t *)cls)++;
+    return MHD_YES;
+}
+
+/* The trace id of the request's traceparent field when there is exactly
+ * one and it is valid (trace.h); otherwise none, as W3C Trace Context asks
+ * of a field it cannot parse. */
+static void set_trace_id(struct request *req, struct MHD_Connection *con)
+{
+    size_t fields = 0;
+    const char *value = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "traceparent");
+
+    if (value == NULL)
+        return;
+    MHD_get_connection_values(con, MHD_HEADER_KIND, count_traceparent, &fields);
+    if (fields == 1)
+        trace_parse_traceparent(value, req->trace_id);
+}
+
 /* True when the request announces body bytes that have not been read yet. */
 static bool has_body(struct MHD_Connection *con)
 {
@@ -263,6 +294,11 @@ static enum MHD_Result queue(struct request *req, struct MHD_Connection *con,
         goto out_destroy;
     if (a->hname != NULL && MHD_add_response_header(resp, a->hname, a->hvalue) != MHD_YES)
         goto out_destroy;
+    if (a->status == MHD_HTTP_SERVICE_UNAVAILABLE &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, REQUEST_RETRY_AFTER) != MHD_YES)
+        goto out_destroy;
+    /* From SIGTERM on, every answer closes its connection, so that clients
+     * and load balancers move to other replicas before the listener goes. */
     if (a->close || req == NULL || atomic_load(&req->shared->draining)) {
         if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
             goto out_destroy;
@@ -595,13 +631,6 @@ static enum MHD_Result start_infer(struct request *req, struct MHD_Connection *c
     return MHD_YES;
 }
 
-/* True for the protocol's readiness routes, which answer 503
- * {"ready": false} while draining instead of the draining error. */
-static bool is_readiness(enum route_id route)
-{
-    return route == ROUTE_V2_READY || route == ROUTE_V2_MODEL_READY;
-}
-
 /* The handler's first call: headers are in, no body byte has been read. */
 static enum MHD_Result start(struct request *req, struct MHD_Connection *con, const char *url,
                              const char *method)
@@ -617,6 +646,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     memcpy(req->method, method, mlen);
     req->method[mlen] = '\0';
     set_request_id(req, con);
+    set_trace_id(req, con);
     url = origin_form(url);
     route_lookup(url, &match);
     req->route = match.route;
@@ -628,8 +658,10 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
     atomic_fetch_add(&shared->in_flight, 1);
     metrics_in_flight_add(shared->metrics, 1);
     req->admitted = true;
-    if (atomic_load(&shared->draining) &&
-        !(is_readiness(req->route) && route_allows(req->route, method))) {
+    /* Shutting down, /readyz alone turns 503 (the protocol's readiness
+     * routes say {"ready": false}, serve_get); everything else is served. */
+    if (atomic_load(&shared->draining) && req->route == ROUTE_READYZ &&
+        route_allows(req->route, method)) {
         api_error_set(&req->err, API_DRAINING, "the server is shutting down");
         return refuse(req, con, body_unread);
     }
@@ -803,6 +835,7 @@ void request_completed(void *cls, struct MHD_Connection *connection, void **req_
     entry.body_bytes = req->received;
     entry.elements = elements;
     entry.duration_ns = elapsed;
+    entry.trace_id = req->trace_id[0] != '\0' ? req->trace_id : NULL;
     log_access(&entry);
     if (req->admitted) {
         atomic_fetch_sub(&shared->in_flight, 1);

@@ -25,7 +25,8 @@ struct request_shared {
     const struct config *cfg;
     struct metrics *metrics;
     const struct auth *auth; /* disabled: no token required */
-    atomic_bool draining;    /* set once by main on SIGTERM/SIGINT */
+    atomic_bool draining;    /* set once by main on SIGTERM/SIGINT: readiness 503,
+                                every answer with Connection: close */
     atomic_long in_flight;   /* requests started and not yet completed */
 };
 

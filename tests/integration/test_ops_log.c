@@ -1,6 +1,7 @@
 /* test_ops_log.c -- --log-format json: one JSON object per line, access
  * lines with every field, client strings escaped, structured startup and
- * shutdown; text stays the default. */
+ * shutdown; text stays the default; a valid W3C traceparent's trace id is in
+ * the access line in both formats, an invalid one is not. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +129,8 @@ static void check_json_log(struct it_server *srv)
 Test(ops_log, json_flag)
 {
     struct it_server srv;
-    const char *args[] = {"--log-format", "json", "--drain-timeout", "0", NULL};
+    const char *args[] = {
+        "--log-format", "json", "--shutdown-delay", "0", "--drain-timeout", "0", NULL};
     it_start(&srv, args, NULL);
     check_json_log(&srv);
 }
@@ -136,7 +138,8 @@ Test(ops_log, json_flag)
 Test(ops_log, json_env)
 {
     struct it_server srv;
-    const char *env[] = {"L2D_LOG_FORMAT=json", "L2D_DRAIN_TIMEOUT=0", NULL};
+    const char *env[] = {"L2D_LOG_FORMAT=json", "L2D_SHUTDOWN_DELAY=0", "L2D_DRAIN_TIMEOUT=0",
+                         NULL};
     it_start(&srv, NULL, env);
     check_json_log(&srv);
 }
@@ -156,5 +159,83 @@ Test(ops_log, text_is_the_default)
              srv.version, srv.port, srv.threads);
     cr_assert(strncmp(log, want, strlen(want)) == 0, "first line is not \"%s\":\n%s", want, log);
     cr_assert(strchr(log, '{') == NULL, "JSON in the text log:\n%s", log);
+    free(log);
+}
+
+#define TRACE_ID "4bf92f3577b34da6a3ce929d0e0e4736"
+#define TRACEPARENT "traceparent: 00-" TRACE_ID "-00f067aa0ba902b7-01"
+
+/* Requests with a valid traceparent, invalid ones, two of them and none,
+ * each with its X-Request-Id; the ids, in that order. */
+static const char *const trace_ids[] = {"tp-valid", "tp-upper", "tp-zero", "tp-two", "tp-none"};
+
+static void send_traced(const struct it_server *srv)
+{
+    const char *const headers[][4] = {
+        {"X-Request-Id: tp-valid", TRACEPARENT, NULL},
+        {"X-Request-Id: tp-upper",
+         "traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", NULL},
+        {"X-Request-Id: tp-zero",
+         "traceparent: 00-00000000000000000000000000000000-00f067aa0ba902b7-01", NULL},
+        {"X-Request-Id: tp-two", TRACEPARENT, TRACEPARENT, NULL},
+        {"X-Request-Id: tp-none", NULL},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        struct it_request post = {.method = "POST",
+                                  .target = "/l2_loss",
+                                  .content_type = "application/json",
+                                  .body = "[1]",
+                                  .body_len = 3,
+                                  .headers = headers[i]};
+        struct it_response r;
+        it_http(NULL, srv->port, &post, &r);
+        cr_assert_eq(r.status, 200, "%s: %ld %s", trace_ids[i], r.status, r.body);
+        it_response_free(&r);
+    }
+    char *log = it_wait_log(srv, "tp-none", 5000);
+    cr_assert(log != NULL, "no access line for tp-none");
+    free(log);
+}
+
+Test(ops_log, traceparent_text)
+{
+    struct it_server srv;
+    it_start(&srv, NULL, NULL);
+    send_traced(&srv);
+    char *log = it_server_log(&srv);
+    for (size_t i = 0; i < sizeof trace_ids / sizeof trace_ids[0]; i++) {
+        char needle[32];
+        snprintf(needle, sizeof needle, " %s POST ", trace_ids[i]);
+        const char *line = strstr(log, needle);
+        cr_assert(line != NULL, "no access line for %s:\n%s", trace_ids[i], log);
+        size_t len = strcspn(line, "\n");
+        const char *tp = strstr(line, " trace_id=");
+        if (i == 0)
+            cr_assert(tp != NULL && tp + strlen(" trace_id=" TRACE_ID) == line + len &&
+                          strncmp(tp, " trace_id=" TRACE_ID, strlen(" trace_id=" TRACE_ID)) == 0,
+                      "the valid traceparent's line: %.*s", (int)len, line);
+        else
+            cr_assert(tp == NULL || tp > line + len, "%s: %.*s", trace_ids[i], (int)len, line);
+    }
+    free(log);
+}
+
+Test(ops_log, traceparent_json)
+{
+    struct it_server srv;
+    const char *args[] = {"--log-format", "json", NULL};
+    it_start(&srv, args, NULL);
+    send_traced(&srv);
+    char *log = it_server_log(&srv);
+    json_t *all = log_objects(log);
+    for (size_t i = 0; i < sizeof trace_ids / sizeof trace_ids[0]; i++) {
+        json_t *a = find_request(all, trace_ids[i]);
+        cr_assert(a != NULL, "no access object for %s:\n%s", trace_ids[i], log);
+        if (i == 0)
+            it_expect_str(a, "trace_id", TRACE_ID);
+        else
+            cr_assert_null(json_object_get(a, "trace_id"), "%s has a trace_id", trace_ids[i]);
+    }
+    json_decref(all);
     free(log);
 }

@@ -1,7 +1,8 @@
-/* test_shutdown.c -- SIGTERM/SIGINT: /readyz turns 503 `draining`, requests
- * on open connections get 503 with Connection: close, an upload in flight
- * still gets its answer, the process exits 0 within the drain timeout, and
- * --help and the log describe the drain exactly. */
+/* test_shutdown.c -- SIGTERM/SIGINT: /readyz turns 503 `draining` for the
+ * lame duck while other requests are still served (with Connection:
+ * close), an upload in flight across the lame duck and the drain still gets
+ * its answer, the process exits 0, and --help and the log say what each
+ * phase does. test_lifecycle.c times the phases. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ static void expect_clean_exit(int status, const char *what)
 
 Test(shutdown, sigterm_idle_exits_zero)
 {
-    const char *args[] = {"--drain-timeout", "1", NULL};
+    const char *args[] = {"--shutdown-delay", "1", "--drain-timeout", "1", NULL};
     it_start(&srv, args, NULL);
     struct it_response r;
     it_get(srv.port, "/readyz", &r);
@@ -43,8 +44,9 @@ Test(shutdown, sigint_idle_exits_zero)
     expect_clean_exit(it_stop(&srv, SIGINT, 15000), "SIGINT");
 }
 
-/* GET /readyz on a new raw connection; the status, or -1 when the server
- * no longer answers. A 503 is held to the contract (problem+json, draining). */
+/* GET /readyz on a new connection; the status, or -1 when the server no
+ * longer answers. A 503 is held to the contract (problem+json, draining,
+ * Retry-After). */
 static long probe_readyz(int port)
 {
     struct it_request req = {.method = "GET", .target = "/readyz", .timeout_s = 5};
@@ -54,14 +56,18 @@ static long probe_readyz(int port)
     if (status == 503) {
         it_check_openapi("GET", "/readyz", &r);
         json_decref(it_expect_problem(&r, 503, "draining"));
+        char retry[32] = "";
+        cr_assert(it_header(&r, "Retry-After", retry, sizeof retry) && retry[0] >= '1' &&
+                      retry[0] <= '9',
+                  "a 503 /readyz without a Retry-After in seconds: '%s'", retry);
     }
     it_response_free(&r);
     return status;
 }
 
-Test(shutdown, readyz_503_while_draining)
+Test(shutdown, readyz_503_while_shutting_down)
 {
-    const char *args[] = {"--drain-timeout", "3", NULL};
+    const char *args[] = {"--shutdown-delay", "2", NULL};
     it_start(&srv, args, NULL);
     cr_assert_eq(probe_readyz(srv.port), 200);
     kill(srv.pid, SIGTERM);
@@ -75,27 +81,31 @@ Test(shutdown, readyz_503_while_draining)
         else
             it_sleep_ms(20);
     }
-    cr_assert(seen, "/readyz never answered 503 during the 3 s drain");
-    expect_clean_exit(it_wait_exit(&srv, 15000), "after draining");
+    cr_assert(seen, "/readyz never answered 503 during the 2 s lame duck");
+    expect_clean_exit(it_wait_exit(&srv, 15000), "after the lame duck");
 }
 
-/* API.md: /readyz answers 503 for --drain-timeout seconds before the
- * listener closes. With 4 s, a probe 1.5 s in must still see the 503. */
-Test(shutdown, readyz_503_for_the_drain_timeout)
+/* /readyz answers 503 for --shutdown-delay seconds before the listener
+ * closes, whatever --drain-timeout is. With 4 s, a probe 1.5 s in must
+ * still see the 503. */
+Test(shutdown, readyz_503_for_the_shutdown_delay)
 {
-    const char *args[] = {"--drain-timeout", "4", NULL};
+    const char *args[] = {"--shutdown-delay", "4", "--drain-timeout", "0", NULL};
     it_start(&srv, args, NULL);
     cr_assert_eq(probe_readyz(srv.port), 200);
     kill(srv.pid, SIGTERM);
     it_sleep_ms(1500);
     long st = probe_readyz(srv.port);
-    cr_assert_eq(st, 503, "/readyz 1.5 s into a 4 s drain: %ld (-1: no answer)", st);
-    expect_clean_exit(it_wait_exit(&srv, 15000), "after draining");
+    cr_assert_eq(st, 503, "/readyz 1.5 s into a 4 s lame duck: %ld (-1: no answer)", st);
+    expect_clean_exit(it_wait_exit(&srv, 15000), "after the lame duck");
 }
 
-Test(shutdown, open_connection_gets_503_with_close)
+/* After SIGTERM a kept-alive connection's next request is served as
+ * before, with Connection: close; the client's next one reconnects and is
+ * served too, for as long as the lame duck lasts. */
+Test(shutdown, open_connection_served_with_close)
 {
-    const char *args[] = {"--drain-timeout", "3", NULL};
+    const char *args[] = {"--shutdown-delay", "2", NULL};
     it_start(&srv, args, NULL);
     CURL *h = curl_easy_init();
     struct it_request get = {.method = "GET", .target = "/healthz"};
@@ -105,39 +115,31 @@ Test(shutdown, open_connection_gets_503_with_close)
     it_response_free(&r);
 
     kill(srv.pid, SIGTERM);
-    bool seen = false;
-    for (int i = 0; i < 50 && !seen; i++) {
+    it_sleep_ms(200);
+    for (int i = 0; i < 3; i++) {
         struct it_request post = {.method = "POST",
                                   .target = "/l2_loss",
                                   .content_type = "application/json",
                                   .body = "[1]",
                                   .body_len = 3,
                                   .timeout_s = 5};
-        CURLcode rc = it_perform(h, srv.port, &post, &r);
-        if (rc == CURLE_OK && r.status == 503) {
-            seen = true;
-            it_check_openapi("POST", "/l2_loss", &r);
-            json_decref(it_expect_problem(&r, 503, "draining"));
-            char conn[64] = "";
-            cr_assert(it_header(&r, "Connection", conn, sizeof conn) &&
-                          strcasecmp(conn, "close") == 0,
-                      "a 503 while draining without Connection: close");
-        } else if (rc == CURLE_OK) {
-            cr_assert_eq(r.status, 200, "while draining: %ld %s", r.status, r.body);
-        }
+        it_http(h, srv.port, &post, &r);
+        cr_assert_eq(r.status, 200, "request %d after SIGTERM: %ld %s", i, r.status, r.body);
+        it_expect_number_text(&r, "loss", "0.5");
+        char conn[64] = "";
+        cr_assert(it_header(&r, "Connection", conn, sizeof conn) && strcasecmp(conn, "close") == 0,
+                  "request %d after SIGTERM without Connection: close", i);
+        cr_assert_eq(r.connects, i == 0 ? 0 : 1, "request %d: %ld new connections", i, r.connects);
         it_response_free(&r);
-        if (rc != CURLE_OK)
-            break;
-        if (!seen)
-            it_sleep_ms(20);
     }
     curl_easy_cleanup(h);
-    cr_assert(seen, "no 503 draining for a request during the drain");
-    expect_clean_exit(it_wait_exit(&srv, 15000), "after draining");
+    expect_clean_exit(it_wait_exit(&srv, 15000), "after the lame duck");
 }
 
 /* A slow upload: 40 ones as JSON, sent in 20 pieces 100 ms apart. After the
- * 3rd piece it sends SIGTERM; after the 8th it probes /readyz. */
+ * 3rd piece it sends SIGTERM (a 1 s lame duck); after the 5th it probes
+ * /readyz (the lame duck); after the 19th, 1.5 s later, it tries a new
+ * connection (the drain: refused). */
 struct slow_src {
     const char *data;
     size_t len, pos, piece;
@@ -145,6 +147,7 @@ struct slow_src {
     pid_t pid;
     int port;
     long readyz;
+    long late;
 };
 
 static size_t read_slow(char *buf, size_t size, size_t nitems, void *ctx)
@@ -157,8 +160,10 @@ static size_t read_slow(char *buf, size_t size, size_t nitems, void *ctx)
         it_sleep_ms(100);
     if (s->calls == 4)
         kill(s->pid, SIGTERM);
-    if (s->calls == 9)
+    if (s->calls == 6)
         s->readyz = probe_readyz(s->port);
+    if (s->calls == 20)
+        s->late = probe_readyz(s->port);
     size_t n = size * nitems;
     if (n > s->piece)
         n = s->piece;
@@ -171,7 +176,7 @@ static size_t read_slow(char *buf, size_t size, size_t nitems, void *ctx)
 
 static void slow_upload(long long size)
 {
-    const char *args[] = {"--drain-timeout", "8", NULL};
+    const char *args[] = {"--shutdown-delay", "1", "--drain-timeout", "20", NULL};
     it_start(&srv, args, NULL);
     char body[256];
     size_t len = 0;
@@ -181,7 +186,7 @@ static void slow_upload(long long size)
         len += i ? 3 : 1;
     }
     body[len++] = ']';
-    struct slow_src src = {body, len, 0, (len + 19) / 20, 0, srv.pid, srv.port, 0};
+    struct slow_src src = {body, len, 0, (len + 19) / 20, 0, srv.pid, srv.port, 0, 0};
     struct it_request req = {.method = "POST",
                              .target = "/l2_loss",
                              .content_type = "application/json",
@@ -196,9 +201,15 @@ static void slow_upload(long long size)
     json_t *j = it_json(&r);
     it_expect_result(j, 20.0, 40.0, 40);
     json_decref(j);
+    char conn[64] = "";
+    cr_assert(it_header(&r, "Connection", conn, sizeof conn) && strcasecmp(conn, "close") == 0,
+              "the answer after SIGTERM without Connection: close");
     it_response_free(&r);
-    cr_assert_eq(src.readyz, 503, "/readyz during the drain answered %ld", src.readyz);
-    expect_clean_exit(it_wait_exit(&srv, 20000), "after the slow upload");
+    cr_assert_eq(src.readyz, 503, "/readyz during the lame duck answered %ld", src.readyz);
+    cr_assert_eq(src.late, -1, "a new connection 1.5 s into a 1 s lame duck was served: %ld",
+                 src.late);
+    /* Nothing is left in flight: the exit comes long before the 20 s drain. */
+    expect_clean_exit(it_wait_exit(&srv, 5000), "after the slow upload");
 }
 
 Test(shutdown, slow_upload_finishes_after_sigterm)
@@ -217,7 +228,8 @@ Test(shutdown, slow_chunked_upload_finishes_after_sigterm)
  * and any report lands in the server's stderr. */
 Test(shutdown, mixed_workload_then_clean_exit)
 {
-    const char *args[] = {"--drain-timeout", "1", "--max-body-bytes", "65536", NULL};
+    const char *args[] = {
+        "--shutdown-delay", "0", "--drain-timeout", "1", "--max-body-bytes", "65536", NULL};
     it_start(&srv, args, NULL);
     struct {
         const char *target, *ct, *body;
@@ -272,32 +284,42 @@ Test(shutdown, mixed_workload_then_clean_exit)
     expect_clean_exit(status, "after the mixed workload");
 }
 
-/* The drain lasts the whole --drain-timeout: --help and the log say so,
- * with no "up to" or "longest" that suggests it may end early. */
-Test(shutdown, drain_wording_is_exact)
+/* --help says what each phase does and its default; the log names the
+ * signal and the phases as they come. */
+Test(shutdown, phases_wording)
 {
     struct it_run_result res;
     const char *help[] = {"--help", NULL};
+    struct {
+        const char *flag, *words, *dflt;
+    } lines[] = {
+        {"--shutdown-delay", "503", "(5)"},
+        {"--drain-timeout", "in flight", "(10)"},
+    };
 
     it_run(help, NULL, &res);
     cr_assert_eq(res.exit_code, 0);
-    const char *line = strstr(res.out, "--drain-timeout");
-    cr_assert(line != NULL, "--help has no --drain-timeout:\n%s", res.out);
-    size_t len = strcspn(line, "\n");
-    char text[256];
-    cr_assert(len < sizeof text);
-    memcpy(text, line, len);
-    text[len] = '\0';
-    cr_assert(strstr(text, "longest") == NULL && strstr(text, "up to") == NULL, "%s", text);
-    cr_assert(strstr(text, "503") != NULL && strstr(text, "(10)") != NULL, "%s", text);
+    for (size_t i = 0; i < 2; i++) {
+        const char *line = strstr(res.out, lines[i].flag);
+        cr_assert(line != NULL, "--help has no %s:\n%s", lines[i].flag, res.out);
+        size_t len = strcspn(line, "\n");
+        char text[256];
+        cr_assert(len < sizeof text);
+        memcpy(text, line, len);
+        text[len] = '\0';
+        cr_assert(strstr(text, lines[i].words) != NULL && strstr(text, lines[i].dflt) != NULL, "%s",
+                  text);
+    }
     it_run_free(&res);
 
-    const char *args[] = {"--drain-timeout", "1", NULL};
+    const char *args[] = {"--shutdown-delay", "1", "--drain-timeout", "2", NULL};
     it_start(&srv, args, NULL);
     int status = it_stop(&srv, SIGTERM, 15000);
     cr_assert(status != -1, "l2d did not exit");
     char *log = it_server_log(&srv);
-    cr_assert(strstr(log, "draining for 1 s") != NULL, "log: %s", log);
-    cr_assert(strstr(log, "up to") == NULL, "log: %s", log);
+    cr_assert(strstr(log, "shutting down on SIGTERM: readiness 503 for 1 s, then drain for at "
+                          "most 2 s") != NULL,
+              "log: %s", log);
+    cr_assert(strstr(log, "listener closed; 0 requests in flight") != NULL, "log: %s", log);
     free(log);
 }

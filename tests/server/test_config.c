@@ -26,6 +26,8 @@ static void clear_env(void)
     unsetenv("L2D_TLS_KEY");
     unsetenv("L2D_AUTH_TOKEN_FILE");
     unsetenv("L2D_HEALTHCHECK");
+    unsetenv("L2D_SHUTDOWN_DELAY");
+    unsetenv("L2D_DRAIN_TIMEOUT");
 }
 
 Test(config, ops_defaults, .init = clear_env)
@@ -113,4 +115,44 @@ Test(config, healthcheck_mode_is_flag_only, .init = clear_env, .fini = clear_env
     char *plain[] = {"l2d", NULL};
     cr_assert_eq(parse(&cfg, plain, err, sizeof err), CONFIG_RUN, "%s", err);
     cr_assert_null(cfg.healthcheck_url);
+}
+
+Test(config, lifecycle_defaults_env_and_flags, .init = clear_env, .fini = clear_env)
+{
+    struct config cfg;
+    char err[256] = "";
+    char *plain[] = {"l2d", NULL};
+    cr_assert_eq(parse(&cfg, plain, err, sizeof err), CONFIG_RUN, "%s", err);
+    cr_assert_eq(cfg.shutdown_delay, 5);
+    cr_assert_eq(cfg.drain_timeout, 10);
+    setenv("L2D_SHUTDOWN_DELAY", "0", 1);
+    setenv("L2D_DRAIN_TIMEOUT", "3", 1);
+    cr_assert_eq(parse(&cfg, plain, err, sizeof err), CONFIG_RUN, "%s", err);
+    cr_assert_eq(cfg.shutdown_delay, 0);
+    cr_assert_eq(cfg.drain_timeout, 3);
+    char *flags[] = {"l2d", "--shutdown-delay", "12", "--drain-timeout=0", NULL};
+    cr_assert_eq(parse(&cfg, flags, err, sizeof err), CONFIG_RUN, "%s", err);
+    cr_assert_eq(cfg.shutdown_delay, 12);
+    cr_assert_eq(cfg.drain_timeout, 0);
+}
+
+Test(config, lifecycle_bad_values, .init = clear_env, .fini = clear_env)
+{
+    struct config cfg;
+    char err[256];
+    char *negative[] = {"l2d", "--shutdown-delay", "-1", NULL};
+    char *fraction[] = {"l2d", "--shutdown-delay=0.5", NULL};
+    char *too_long[] = {"l2d", "--shutdown-delay", "86401", NULL};
+    char *empty[] = {"l2d", "--shutdown-delay=", NULL};
+    char **cases[] = {negative, fraction, too_long, empty};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(err, 0, sizeof err);
+        cr_assert_eq(parse(&cfg, cases[i], err, sizeof err), CONFIG_EXIT_USAGE, "case %zu", i);
+        cr_assert(strstr(err, "--shutdown-delay") != NULL, "case %zu: %s", i, err);
+    }
+    setenv("L2D_SHUTDOWN_DELAY", "soon", 1);
+    memset(err, 0, sizeof err);
+    char *plain[] = {"l2d", NULL};
+    cr_assert_eq(parse(&cfg, plain, err, sizeof err), CONFIG_EXIT_USAGE);
+    cr_assert(strstr(err, "L2D_SHUTDOWN_DELAY") != NULL, "%s", err);
 }

@@ -137,3 +137,46 @@ Test(log, access_text_duration_and_date)
     buf[len] = '\0';
     cr_assert(strstr(buf, "\"duration_ms\":1.001,") != NULL, "%s", buf);
 }
+
+/* A trace id goes after the duration in text, as "trace_id" in JSON; none
+ * without one; and a huge path never pushes it out of the line. */
+Test(log, access_trace_id_in_both_formats)
+{
+    char buf[LOG_LINE_MAX];
+    static char path[8192];
+    struct timespec now = {1700000000, 5000000};
+    struct log_access_entry e = {.request_id = "abc",
+                                 .method = "GET",
+                                 .path = "/healthz",
+                                 .status = 200,
+                                 .duration_ns = 2000000,
+                                 .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"};
+    size_t len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &now);
+    buf[len] = '\0';
+    cr_assert_str_eq(buf, "2023-11-14T22:13:20.005Z abc GET /healthz 200 0 2.000ms "
+                          "trace_id=4bf92f3577b34da6a3ce929d0e0e4736\n");
+    json_t *j = access_json(&e, buf, sizeof buf);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "trace_id")),
+                     "4bf92f3577b34da6a3ce929d0e0e4736");
+    json_decref(j);
+
+    memset(path, '\n', sizeof path - 1); /* every byte needs an escape */
+    e.path = path;
+    len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &now);
+    buf[len] = '\0';
+    cr_assert(strstr(buf, " 200 0 2.000ms trace_id=4bf92f3577b34da6a3ce929d0e0e4736\n") != NULL,
+              "%s", buf + len - 100);
+    j = access_json(&e, buf, sizeof buf);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "trace_id")),
+                     "4bf92f3577b34da6a3ce929d0e0e4736");
+    json_decref(j);
+
+    e.path = "/healthz";
+    e.trace_id = NULL;
+    len = log_format_access(buf, sizeof buf, LOG_TEXT, &e, &now);
+    buf[len] = '\0';
+    cr_assert_str_eq(buf, "2023-11-14T22:13:20.005Z abc GET /healthz 200 0 2.000ms\n");
+    j = access_json(&e, buf, sizeof buf);
+    cr_assert_null(json_object_get(j, "trace_id"));
+    json_decref(j);
+}
