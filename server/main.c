@@ -6,6 +6,7 @@
  * the shutdown's phases in order (see shut_down()). `--healthcheck URL`
  * runs the probe instead of the service. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -96,6 +97,31 @@ static _Noreturn void exit_at_once(int sig)
     _exit(1);
 }
 
+/* Accepts every connection waiting in the accept queue of the quiesced
+ * listener and hands it to the daemon, which serves it as any other (with
+ * Connection: close, as it is shutting down). A connection MHD refuses
+ * (past --max-connections) is closed by MHD_add_connection itself. */
+static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener)
+{
+    int flags = fcntl(listener, F_GETFL);
+
+    if (flags < 0 || fcntl(listener, F_SETFL, flags | O_NONBLOCK) < 0)
+        return;
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        int fd = accept(listener, (struct sockaddr *)&addr, &len);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return; /* EAGAIN: the queue is empty */
+        }
+        if (MHD_add_connection(daemon, fd, (const struct sockaddr *)&addr, len) != MHD_YES)
+            log_message(LOG_WARN, "a connection waiting at shutdown could not be served");
+    }
+}
+
 /* The shutdown after the first signal sig, in three phases:
  * - lame duck (SIGTERM only, --shutdown-delay seconds): everything is
  *   served, with Connection: close, but readiness answers 503, so that load
@@ -126,11 +152,16 @@ static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *sh
     if (delay > 0 && (again = wait_signal(set, monotonic_ms() + delay * 1000u)) != 0)
         exit_at_once(again);
 
-    /* MHD stops polling the socket; shutdown(2) takes it out of LISTEN, so
-     * a new connection is refused instead of waiting in the backlog. */
+    /* MHD stops polling the socket; the connections already in its accept
+     * queue are handed to MHD to be served (closing the socket would reset
+     * them, and a proxy that has sent a request on one cannot always send
+     * it again); then shutdown(2) takes the socket out of LISTEN, so a new
+     * connection is refused instead of waiting in the backlog. */
     listener = MHD_quiesce_daemon(daemon);
-    if (listener != MHD_INVALID_SOCKET)
+    if (listener != MHD_INVALID_SOCKET) {
+        take_backlog(daemon, listener);
         shutdown(listener, SHUT_RDWR);
+    }
     left = atomic_load(&shared->in_flight);
     log_message(LOG_INFO, "listener closed; %ld request%s in flight", left, left == 1 ? "" : "s");
     start = monotonic_ms();
