@@ -314,7 +314,8 @@ Test(partial, random_splits_merge_to_the_whole)
 {
     uint64_t s = 0x1234abcdu;
     unsigned char buf[8 * 400];
-    char *body = malloc(64 * (API_PARTIAL_TEXT_MAX + 8) + 64);
+    const size_t bcap = 64 * (API_PARTIAL_TEXT_MAX + 8) + 64;
+    char *body = malloc(bcap);
 
     cr_assert_not_null(body);
     for (int d = 0; d < L2_DTYPE_COUNT; d++) {
@@ -343,10 +344,10 @@ Test(partial, random_splits_merge_to_the_whole)
                 api_partial_encode(&part, text);
                 cr_assert_eq(api_partial_decode(text, strlen(text), &dec, NULL), API_OK);
                 cr_assert(api_partial_merge(&merged, &dec));
-                blen += (size_t)sprintf(body + blen, "%s\"%s\"", p ? ", " : "", text);
+                blen += (size_t)snprintf(body + blen, bcap - blen, "%s\"%s\"", p ? ", " : "", text);
                 at = end;
             }
-            strcpy(body + blen, "]}");
+            snprintf(body + blen, bcap - blen, "]}");
             expect_same(&whole, &merged, l2_dtype_name(dtype));
             cr_assert_eq(merge_body(body, RANDOM, s, &res, &err), API_OK, "%s", err.detail);
             expect_same(&whole, &res.total, "through /merge");
@@ -494,18 +495,19 @@ Test(partial, too_many_partials)
     l2_accum_init(&zero);
     len = api_partial_encode(&zero, empty);
     item = len + 4;
-    body = malloc(n * item + 64);
+    const size_t bcap = n * item + 64;
+    body = malloc(bcap);
     cr_assert_not_null(body);
-    pos += (size_t)sprintf(body, "{\"partials\": [");
+    pos += (size_t)snprintf(body, bcap, "{\"partials\": [");
     for (size_t i = 0; i < n; i++)
-        pos += (size_t)sprintf(body + pos, "%s\"%s\"", i ? ", " : "", empty);
-    strcpy(body + pos, "]}");
+        pos += (size_t)snprintf(body + pos, bcap - pos, "%s\"%s\"", i ? ", " : "", empty);
+    snprintf(body + pos, bcap - pos, "]}");
     cr_assert_eq(merge_body(body, WHOLE, 1, &res, &err), API_PAYLOAD_TOO_LARGE, "%s",
                  err.detail);
     api_result_free(&res);
     /* exactly the limit is fine */
     pos = (size_t)(strrchr(body, ',') - body);
-    strcpy(body + pos, "]}");
+    snprintf(body + pos, bcap - pos, "]}");
     cr_assert_eq(merge_body(body, WHOLE, 1, &res, &err), API_OK, "%s", err.detail);
     cr_assert_eq(res.total.count, 0);
     api_result_free(&res);

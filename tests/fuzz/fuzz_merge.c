@@ -34,8 +34,8 @@ static void merge_split(const struct fuzz_input *in)
     FUZZ_CHECK(flat != NULL && named != NULL && b_items != NULL, "out of memory");
     l2_accum_init(&whole);
     l2_accum_feed_counting(&whole, in->dtype, in->body, n);
-    fl += (size_t)sprintf(flat, "{\"partials\": [");
-    nl += (size_t)sprintf(named, "{\"partials\": {\"a\": [");
+    fl += (size_t)snprintf(flat, cap, "{\"partials\": [");
+    nl += (size_t)snprintf(named, 2 * cap, "{\"partials\": {\"a\": [");
     for (size_t c = 0; c <= in->ncuts; c++) {
         size_t end = c < in->ncuts ? in->cuts[c] / size : n;
         size_t len;
@@ -47,19 +47,19 @@ static void merge_split(const struct fuzz_input *in)
         len = api_partial_encode(&part, text);
         FUZZ_CHECK(api_partial_decode(text, len, &back, NULL) == API_OK, "own partial refused");
         fuzz_same_accum("partial round trip", &part, &back);
-        fl += (size_t)sprintf(flat + fl, "%s\"%s\"", c ? ", " : "", text);
+        fl += (size_t)snprintf(flat + fl, cap - fl, "%s\"%s\"", c ? ", " : "", text);
         if (c % 2 == 0) {
-            nl += (size_t)sprintf(named + nl, "%s\"%s\"", first_a ? "" : ",", text);
+            nl += (size_t)snprintf(named + nl, 2 * cap - nl, "%s\"%s\"", first_a ? "" : ",", text);
             first_a = false;
         } else {
-            bl += (size_t)sprintf(b_items + bl, "%s\"%s\"", first_b ? "" : ",", text);
+            bl += (size_t)snprintf(b_items + bl, cap - bl, "%s\"%s\"", first_b ? "" : ",", text);
             first_b = false;
         }
         at = end;
     }
-    fl += (size_t)sprintf(flat + fl, "]}");
+    fl += (size_t)snprintf(flat + fl, cap - fl, "]}");
     b_items[bl] = '\0';
-    nl += (size_t)sprintf(named + nl, "], \"b\": [%s]}}", b_items);
+    nl += (size_t)snprintf(named + nl, 2 * cap - nl, "], \"b\": [%s]}}", b_items);
 
     FUZZ_CHECK(api_body_new(API_FORMAT_MERGE, &opts, API_ENCODING_IDENTITY, 1u << 30, &body,
                             NULL) == API_OK,
