@@ -7,7 +7,9 @@
  * 64 KiB chunks as the server feeds it, plus the answer's encoding (with
  * its partial): the server's work for the request, without the socket.
  * Also a named body of 100 names x 100 partials. Medians of 7 runs in thread
- * CPU time, so other processes on a shared machine do not count. */
+ * CPU time, so other processes on a shared machine do not count. With an
+ * argument, the flat body is also written to that file, for timing the
+ * same /merge against the server (bench/run.sh). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +94,7 @@ fail:
     exit(1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static struct l2_accum states[N_PARTIALS];
     static char texts[N_PARTIALS][API_PARTIAL_TEXT_MAX + 1];
@@ -124,6 +126,14 @@ int main(void)
     len += (size_t)snprintf(body + len, cap - len, "]}");
     nlen += (size_t)snprintf(nbody + nlen, cap + 3200 - nlen, "]}}");
 
+    if (argc > 1) {
+        FILE *f = fopen(argv[1], "wb");
+
+        if (f == NULL || fwrite(body, 1, len, f) != len || fclose(f) != 0) {
+            fprintf(stderr, "bench_merge: cannot write %s\n", argv[1]);
+            return 1;
+        }
+    }
     for (int r = 0; r < RUNS; r++) {
         struct l2_accum acc;
         char text[API_PARTIAL_TEXT_MAX + 1];
