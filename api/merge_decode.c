@@ -45,25 +45,25 @@ struct merge_decoder {
     struct api_result *res;
     enum merge_state state;
     bool named;
-    bool seen_key;          /* "partials" has been read */
-    bool in_named_list;     /* the lists are a name's (else the flat one) */
+    bool seen_key;      /* "partials" has been read */
+    bool in_named_list; /* the lists are a name's (else the flat one) */
     enum merge_str_kind str_kind;
     /* The string being read. */
     char str[MERGE_STR_MAX];
-    size_t str_len;    /* bytes kept, at most MERGE_STR_MAX */
-    bool str_long;     /* more bytes than kept */
-    unsigned esc;      /* 0; 1 after '\'; 2..5 reading \uXXXX digits */
-    unsigned uhex;     /* the \u digits so far */
-    unsigned high;     /* a pending high surrogate, 0 when none */
-    bool want_low;     /* a high surrogate must be followed by \u of a low one */
+    size_t str_len;         /* bytes kept, at most MERGE_STR_MAX */
+    bool str_long;          /* more bytes than kept */
+    unsigned esc;           /* 0; 1 after '\'; 2..5 reading \uXXXX digits */
+    unsigned uhex;          /* the \u digits so far */
+    unsigned high;          /* a pending high surrogate, 0 when none */
+    bool want_low;          /* a high surrogate must be followed by \u of a low one */
     unsigned want_low_step; /* 0: expect '\', 1: expect 'u' */
     struct api_text_utf8 utf8;
     uint64_t str_offset; /* body offset of the opening quote */
     /* The list being read. */
     struct l2_accum acc;
-    uint64_t item;      /* index of the next item in the list */
-    uint64_t partials;  /* items over all lists */
-    char *name;         /* the current name (named), owned */
+    uint64_t item;     /* index of the next item in the list */
+    uint64_t partials; /* items over all lists */
+    char *name;        /* the current name (named), owned */
     size_t name_len;
 };
 
@@ -96,7 +96,7 @@ static enum api_status bad_json(struct api_error *err, uint64_t offset, const ch
 }
 
 #define MERGE_SHAPE                                                                                \
-    "the body is {\"partials\": [\"l2p1...\", ...]} or {\"partials\": {\"NAME\": [\"l2p1...\", "  \
+    "the body is {\"partials\": [\"l2p1...\", ...]} or {\"partials\": {\"NAME\": [\"l2p1...\", "   \
     "...], ...}}"
 
 /* ---- lists -------------------------------------------------------------- */
@@ -135,9 +135,9 @@ static enum api_status item_done(struct merge_decoder *dec, struct api_error *er
     }
     dec->partials++;
     if (dec->str_long)
-        st = api_error_set(err, API_INVALID_PARTIAL,
-                           "partial longer than %d characters: not a partial",
-                           API_PARTIAL_TEXT_MAX);
+        st =
+            api_error_set(err, API_INVALID_PARTIAL,
+                          "partial longer than %d characters: not a partial", API_PARTIAL_TEXT_MAX);
     else
         st = api_partial_decode(dec->str, dec->str_len, &one, err);
     if (st == API_OK && !api_partial_merge(&dec->acc, &one))
@@ -375,7 +375,8 @@ static enum api_status structure_byte(struct merge_decoder *dec, unsigned char c
         }
         if (c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' ||
             c == 'n')
-            return api_error_set(err, API_INVALID_PARTIAL, "the body is not an object: " MERGE_SHAPE);
+            return api_error_set(err, API_INVALID_PARTIAL,
+                                 "the body is not an object: " MERGE_SHAPE);
         return bad_json(err, offset, "invalid JSON: expected '{'");
     case M_KEY_FIRST:
     case M_KEY_NEXT:
@@ -385,7 +386,8 @@ static enum api_status structure_byte(struct merge_decoder *dec, unsigned char c
         }
         if (c == '}' && dec->state == M_KEY_FIRST) {
             dec->state = M_END;
-            return api_error_set(err, API_INVALID_PARTIAL, "the key \"partials\" is missing: " MERGE_SHAPE);
+            return api_error_set(err, API_INVALID_PARTIAL,
+                                 "the key \"partials\" is missing: " MERGE_SHAPE);
         }
         return bad_json(err, offset, "invalid JSON: expected a key");
     case M_COLON:

@@ -207,7 +207,8 @@ enum api_status api_partial_decode(const char *s, size_t len, struct l2_accum *a
     unsigned lo, nl;
     uint64_t bits;
 
-    if (len < API_PARTIAL_PREFIX_LEN || memcmp(s, API_PARTIAL_PREFIX, API_PARTIAL_PREFIX_LEN) != 0) {
+    if (len < API_PARTIAL_PREFIX_LEN ||
+        memcmp(s, API_PARTIAL_PREFIX, API_PARTIAL_PREFIX_LEN) != 0) {
         if (len >= 4 && memcmp(s, "l2p", 3) == 0 && s[3] >= '0' && s[3] <= '9')
             return api_error_set(err, API_INVALID_PARTIAL,
                                  "partial of another version: this server reads " API_PARTIAL_PREFIX

@@ -235,7 +235,8 @@ enum query_param { QUERY_SCALE, QUERY_DTYPE, QUERY_NONFINITE, QUERY_PARTIAL, QUE
 
 #define QUERY_ON(e) (1u << (e))
 #define QUERY_ON_ALL                                                                               \
-    (QUERY_ON(API_ENDPOINT_L2_LOSS) | QUERY_ON(API_ENDPOINT_REGULARIZE) | QUERY_ON(API_ENDPOINT_MERGE))
+    (QUERY_ON(API_ENDPOINT_L2_LOSS) | QUERY_ON(API_ENDPOINT_REGULARIZE) |                          \
+     QUERY_ON(API_ENDPOINT_MERGE))
 
 static const struct {
     const char *name;

@@ -74,8 +74,8 @@ static double run_merge(const char *body, size_t len, uint64_t *count)
 
     memset(&opts, 0, sizeof opts);
     api_error_init(&err);
-    if (api_body_new(API_FORMAT_MERGE, &opts, API_ENCODING_IDENTITY, (uint64_t)1 << 32, &b,
-                     &err) != API_OK)
+    if (api_body_new(API_FORMAT_MERGE, &opts, API_ENCODING_IDENTITY, (uint64_t)1 << 32, &b, &err) !=
+        API_OK)
         goto fail;
     api_body_want_partial(b, true);
     for (size_t at = 0; at < len; at += CHUNK)
@@ -120,8 +120,8 @@ int main(int argc, char **argv)
         if (i % 100 == 0)
             nlen += (size_t)snprintf(nbody + nlen, cap + 3200 - nlen, "%s\"layer%d/kernel\": [",
                                      i ? "], " : "", i / 100);
-        nlen += (size_t)snprintf(nbody + nlen, cap + 3200 - nlen, "%s\"%s\"",
-                                 i % 100 ? ", " : "", texts[i]);
+        nlen += (size_t)snprintf(nbody + nlen, cap + 3200 - nlen, "%s\"%s\"", i % 100 ? ", " : "",
+                                 texts[i]);
     }
     len += (size_t)snprintf(body + len, cap - len, "]}");
     nlen += (size_t)snprintf(nbody + nlen, cap + 3200 - nlen, "]}}");

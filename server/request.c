@@ -493,9 +493,9 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
         return refuse(req, con, body_unread);
 
     content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (endpoint == API_ENDPOINT_MERGE ? !merge_content_type(req, content_type, &format)
-                                       : api_content_type_parse(content_type, &format, &req->err) !=
-                                             API_OK)
+    if (endpoint == API_ENDPOINT_MERGE
+            ? !merge_content_type(req, content_type, &format)
+            : api_content_type_parse(content_type, &format, &req->err) != API_OK)
         return refuse(req, con, body_unread);
     if (!content_encoding(con, &encoding, &req->err))
         return refuse(req, con, body_unread);

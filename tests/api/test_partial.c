@@ -21,8 +21,8 @@
 static void expect_same(const struct l2_accum *a, const struct l2_accum *b, const char *what)
 {
     cr_assert_eq(memcmp(a->limb, b->limb, sizeof a->limb), 0, "%s: limbs differ", what);
-    cr_assert_eq(a->count, b->count, "%s: count %llu vs %llu", what,
-                 (unsigned long long)a->count, (unsigned long long)b->count);
+    cr_assert_eq(a->count, b->count, "%s: count %llu vs %llu", what, (unsigned long long)a->count,
+                 (unsigned long long)b->count);
     cr_assert_eq(a->nan_count, b->nan_count, "%s: nan_count", what);
     cr_assert_eq(a->inf_count, b->inf_count, "%s: inf_count", what);
     cr_assert_eq(memcmp(&a->max_abs, &b->max_abs, sizeof a->max_abs), 0, "%s: max_abs %a vs %a",
@@ -51,8 +51,8 @@ static void raw_accum(enum l2_dtype dtype, const unsigned char *b, size_t n, str
     struct api_result res;
     struct api_error err;
 
-    cr_assert_eq(decode_chunked(&api_raw_ops, &opts, b, n, WHOLE, 1, 1, &res, &err), API_OK,
-                 "%s", err.detail);
+    cr_assert_eq(decode_chunked(&api_raw_ops, &opts, b, n, WHOLE, 1, 1, &res, &err), API_OK, "%s",
+                 err.detail);
     *acc = res.total;
     api_result_free(&res);
 }
@@ -264,13 +264,13 @@ Test(partial, foreign_version_and_forged_fields)
     FORGED(r2[1] = 1, "header");
     FORGED(r2[2] = (unsigned char)(L2_ACCUM_LIMBS), "header");
     FORGED(r2[3] = (unsigned char)(r2[3] + 1), "length");
-    FORGED(r2[4] = 0, "inconsistent"); /* count 0 with a sum */
-    FORGED(r2[12] = 3, "inconsistent"); /* more NaNs than elements */
-    FORGED(r2[35] = 0x80, "inconsistent"); /* max_abs negative */
+    FORGED(r2[4] = 0, "inconsistent");                      /* count 0 with a sum */
+    FORGED(r2[12] = 3, "inconsistent");                     /* more NaNs than elements */
+    FORGED(r2[35] = 0x80, "inconsistent");                  /* max_abs negative */
     FORGED((r2[34] = 0xf0, r2[35] = 0x7f), "inconsistent"); /* max_abs infinite */
     FORGED((r2[34] = 0xf8, r2[35] = 0x7f), "inconsistent"); /* max_abs NaN */
-    FORGED(r2[35] = 0x3f, "inconsistent"); /* max_abs 1.x: 1.x^2 < 25 <= 2 x 4 */
-    FORGED(r2[35] = 0x50, "inconsistent"); /* max_abs huge: its square > the sum */
+    FORGED(r2[35] = 0x3f, "inconsistent");                  /* max_abs 1.x: 1.x^2 < 25 <= 2 x 4 */
+    FORGED(r2[35] = 0x50, "inconsistent");                  /* max_abs huge: its square > the sum */
     /* with the CRC not recomputed, any change is a checksum error */
     memcpy(r2, rec, n + 4);
     r2[n - 1] ^= 1;
@@ -469,8 +469,8 @@ Test(partial, merge_body_errors)
         struct api_error err;
         enum api_status st = merge_body(cases[i].body, RANDOM, i, &res, &err);
 
-        cr_expect_eq(st, cases[i].st, "case %zu %s: %s (%s)", i, cases[i].body,
-                     api_status_code(st), err.detail);
+        cr_expect_eq(st, cases[i].st, "case %zu %s: %s (%s)", i, cases[i].body, api_status_code(st),
+                     err.detail);
         if (cases[i].pointer != NULL) {
             cr_expect(err.has_pointer, "case %zu: no pointer", i);
             cr_expect_str_eq(err.pointer, cases[i].pointer, "case %zu", i);
@@ -502,8 +502,7 @@ Test(partial, too_many_partials)
     for (size_t i = 0; i < n; i++)
         pos += (size_t)snprintf(body + pos, bcap - pos, "%s\"%s\"", i ? ", " : "", empty);
     snprintf(body + pos, bcap - pos, "]}");
-    cr_assert_eq(merge_body(body, WHOLE, 1, &res, &err), API_PAYLOAD_TOO_LARGE, "%s",
-                 err.detail);
+    cr_assert_eq(merge_body(body, WHOLE, 1, &res, &err), API_PAYLOAD_TOO_LARGE, "%s", err.detail);
     api_result_free(&res);
     /* exactly the limit is fine */
     pos = (size_t)(strrchr(body, ',') - body);

@@ -317,7 +317,8 @@ static json_t *post_v2(const float *v, size_t n)
     json_t *outputs = json_object_get(ans, "outputs");
     size_t i;
     json_t *o;
-    json_array_foreach(outputs, i, o) {
+    json_array_foreach(outputs, i, o)
+    {
         const char *name = json_string_value(json_object_get(o, "name"));
         json_t *first = json_array_get(json_object_get(o, "data"), 0);
 
@@ -397,8 +398,8 @@ Test(merge, v2_split)
 /* Parts sent in different formats merge as well: it is one sum. */
 Test(merge, formats_mixed)
 {
-    static const poster posts[] = {post_raw, post_npy, post_json, post_safetensors, post_npz,
-                                   post_v2};
+    static const poster posts[] = {post_raw,         post_npy, post_json,
+                                   post_safetensors, post_npz, post_v2};
     size_t n = 6000, cut[7];
     float *v = random_floats(n);
     json_t *whole = post_raw(v, n);
@@ -553,8 +554,8 @@ Test(merge, errors)
     expect_error("/merge", J, "{\"partials\": [3]}", 400, "invalid_partial", "/partials/0");
     expect_error("/merge", J, "{\"partial\": []}", 400, "invalid_partial", NULL);
     expect_error("/merge", J, "{\"partials\": [", 400, "invalid_json", NULL);
-    expect_error("/merge", "application/x-npy", "{\"partials\": []}", 415,
-                 "unsupported_media_type", NULL);
+    expect_error("/merge", "application/x-npy", "{\"partials\": []}", 415, "unsupported_media_type",
+                 NULL);
     expect_error("/merge?dtype=float32", J, "{\"partials\": []}", 400, "invalid_parameter", NULL);
     expect_error("/merge?scale=1", J, "{\"partials\": []}", 400, "invalid_scale", NULL);
     expect_error("/merge?scale=-0.1", J, "{\"partials\": []}", 400, "invalid_scale", NULL);
