@@ -780,11 +780,15 @@ enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, con
 }
 
 /* Counts the elements body decoded in l2d_elements_total, under each
- * tensor's own dtype for a checkpoint; returns them all. */
+ * tensor's own dtype for a checkpoint; returns them all. A /merge decodes
+ * no elements: its partials were counted when they were computed. */
 static uint64_t count_elements(struct metrics *m, const struct api_body *body)
 {
     const struct api_result *res = api_body_result(body);
     enum api_format format = api_body_format(body);
+
+    if (res->merged)
+        return 0;
 
     if (!res->typed) {
         if (res->total.count != 0)
