@@ -111,6 +111,11 @@ const struct api_result *api_body_result(const struct api_body *body)
     return &body->res;
 }
 
+void api_body_want_partial(struct api_body *body, bool partial)
+{
+    body->res.want_partial = partial;
+}
+
 enum api_format api_body_format(const struct api_body *body)
 {
     return body->fmt;

@@ -45,6 +45,10 @@ const struct api_error *api_body_error(const struct api_body *body);
 /* The result so far (complete after api_body_finish returned API_OK). */
 const struct api_result *api_body_result(const struct api_body *body);
 
+/* Whether the answer carries partials (?partial=true): sets the result's
+ * want_partial. Cannot fail. */
+void api_body_want_partial(struct api_body *body, bool partial);
+
 /* The format the body was made for. */
 enum api_format api_body_format(const struct api_body *body);
 

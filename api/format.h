@@ -5,7 +5,8 @@
  * the Content-Type table, the 415 detail and the metric labels derive from it.
  * API_FORMAT_ROUTED_LIST holds the formats that the request's path picks
  * instead of its Content-Type (the inference protocol's infer body): they
- * share the enum, the ops and the labels, not the Content-Type table. */
+ * share the enum, the ops and the labels, not the Content-Type table. The
+ * /merge body (api/merge_decode.h) is one of them: always JSON. */
 #ifndef API_FORMAT_H
 #define API_FORMAT_H
 
@@ -20,7 +21,9 @@
       NULL)                                                                                        \
     X(API_FORMAT_NPZ, "npz", api_npz_ops, "application/x-npz", "application/zip")
 
-#define API_FORMAT_ROUTED_LIST(X) X(API_FORMAT_INFER, "infer", api_infer_ops)
+#define API_FORMAT_ROUTED_LIST(X)                                                                  \
+    X(API_FORMAT_INFER, "infer", api_infer_ops)                                                    \
+    X(API_FORMAT_MERGE, "merge", api_merge_ops)
 
 enum api_format {
 #define API_FORMAT_ENUM(name, label, ops, type, alias) name,

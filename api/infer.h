@@ -45,10 +45,12 @@ enum api_infer_model {
 };
 
 /* The outputs a request may ask for: enum name, output name, datatype
- * ("FP64" or "INT64"), and whether it has one value per input (shape
- * [n_inputs]) or one value (shape [1]). When the request names no outputs,
- * all are sent but the non-finite counts, which are sent only under
- * parameters.nonfinite = "count". */
+ * ("FP64", "INT64" or "BYTES"), and whether it has one value per input
+ * (shape [n_inputs]) or one value (shape [1]). When the request names no
+ * outputs, all are sent but the non-finite counts, which are sent only
+ * under parameters.nonfinite = "count", and the partials (api/partial.h),
+ * sent only under parameters.partial = true. A BYTES element is a JSON
+ * string, or in binary a 4-byte little-endian length and the bytes. */
 #define API_INFER_OUTPUT_LIST(X)                                                                   \
     X(API_INFER_OUT_LOSS, "loss", "FP64", false)                                                   \
     X(API_INFER_OUT_SUM_SQUARES, "sum_squares", "FP64", false)                                     \
@@ -59,7 +61,9 @@ enum api_infer_model {
     X(API_INFER_OUT_INF_COUNT, "inf_count", "INT64", false)                                        \
     X(API_INFER_OUT_INPUT_LOSS, "input_loss", "FP64", true)                                        \
     X(API_INFER_OUT_INPUT_SUM_SQUARES, "input_sum_squares", "FP64", true)                          \
-    X(API_INFER_OUT_INPUT_NORM, "input_norm", "FP64", true)
+    X(API_INFER_OUT_INPUT_NORM, "input_norm", "FP64", true)                                        \
+    X(API_INFER_OUT_PARTIAL, "partial", "BYTES", false)                                            \
+    X(API_INFER_OUT_INPUT_PARTIAL, "input_partial", "BYTES", true)
 
 enum api_infer_output {
 #define API_INFER_OUTPUT_ENUM(name, text, datatype, per_input) name,
@@ -92,6 +96,7 @@ struct api_infer_request {
     struct api_scale scale;        /* parameters.scale, validated as /regularize's */
     bool count_nonfinite;          /* parameters.nonfinite = "count" */
     bool binary_data_output;       /* parameters.binary_data_output = true */
+    bool partial;                  /* parameters.partial = true */
     size_t n_wanted;               /* outputs asked for, in the order asked */
     struct api_infer_wanted wanted[API_INFER_OUT_COUNT_];
 };
@@ -134,7 +139,7 @@ bool api_infer_output_per_input(enum api_infer_output out);
  *                      length past the body;
  *   invalid_scale      parameters.scale missing (regularize), malformed,
  *                      an integer literal, negative, not finite;
- *   invalid_parameter  scale on l2_loss, a bad nonfinite or
+ *   invalid_parameter  scale on l2_loss, a bad nonfinite, partial or
  *                      binary_data_output, an unknown or repeated output,
  *                      an id that is not a string or is too long,
  *                      binary_data_size without Inference-Header-Content-Length;

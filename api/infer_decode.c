@@ -64,6 +64,7 @@ enum slot {
     SL_OUT_BINARY,
     SL_SCALE,
     SL_NONFINITE,
+    SL_PARTIAL,
     SL_BINARY_OUTPUT,
 };
 
@@ -99,6 +100,7 @@ static const struct key_row {
     KEY(F_TOP_PARAMS, "scale", SL_SCALE, DUP_P),
     KEY(F_TOP_PARAMS, "nonfinite", SL_NONFINITE, DUP_P),
     KEY(F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT, DUP_P),
+    KEY(F_TOP_PARAMS, "partial", SL_PARTIAL, DUP_P),
 };
 #undef KEY
 #undef DUP_T
@@ -637,7 +639,8 @@ static enum api_status header_done(struct infer_decoder *dec, struct api_error *
     if (req->n_wanted == 0) {
         for (int o = 0; o < API_INFER_OUT_COUNT_; o++) {
             bool counts = o == API_INFER_OUT_NAN_COUNT || o == API_INFER_OUT_INF_COUNT;
-            if (counts && !req->count_nonfinite)
+            bool partials = o == API_INFER_OUT_PARTIAL || o == API_INFER_OUT_INPUT_PARTIAL;
+            if ((counts && !req->count_nonfinite) || (partials && !req->partial))
                 continue;
             req->wanted[req->n_wanted].which = (enum api_infer_output)o;
             req->wanted[req->n_wanted].binary = req->binary_data_output;
@@ -649,6 +652,7 @@ static enum api_status header_done(struct infer_decoder *dec, struct api_error *
                 req->wanted[i].binary = req->binary_data_output;
     }
     dec->res->count_nonfinite = req->count_nonfinite;
+    dec->res->want_partial = req->partial;
     dec->state = HS_TRAILER;
     return API_OK;
 }
@@ -836,6 +840,12 @@ static enum api_status value_captured(struct infer_decoder *dec, struct api_erro
         else
             st = fail(dec, err, API_INVALID_PARAMETER,
                       "parameters.nonfinite must be \"reject\" or \"count\"");
+        break;
+    case SL_PARTIAL:
+        if (v.kind != SM_BOOL)
+            st = fail(dec, err, API_INVALID_PARAMETER, "parameters.partial must be true or false");
+        else
+            req->partial = v.b;
         break;
     default: /* SL_IGNORED: valid JSON, not read */
         break;

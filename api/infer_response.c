@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "partial.h"
 #include "response.h"
 #include "shortest.h"
 #include "text.h"
@@ -32,11 +33,15 @@ static void put_str(struct api_text_buf *b, const char *s)
     put_string(b, s, strlen(s));
 }
 
-/* One element of an output: FP64 in d, or INT64 in u. */
+/* One element of an output: FP64 in d, INT64 in u, or BYTES (a partial)
+ * in text. */
 struct cell {
     bool is_int;
+    bool is_bytes;
     double d;
     uint64_t u;
+    size_t text_len;
+    char text[API_PARTIAL_TEXT_MAX + 1];
 };
 
 /* The value of output which for the totals (i ignored) or for input i. */
@@ -47,7 +52,16 @@ static enum api_status cell_of(enum api_infer_output which, const struct api_fig
     struct api_figures f;
     enum api_status st = API_OK;
 
-    memset(c, 0, sizeof *c);
+    c->is_int = false;
+    c->is_bytes = false;
+    c->d = 0.0;
+    c->u = 0;
+    if (which == API_INFER_OUT_PARTIAL || which == API_INFER_OUT_INPUT_PARTIAL) {
+        c->is_bytes = true;
+        c->text_len = api_partial_encode(
+            which == API_INFER_OUT_PARTIAL ? &res->total : &res->tensors[i].exact, c->text);
+        return API_OK;
+    }
     if (api_infer_output_per_input(which)) {
         st = api_figures_tensor(&res->tensors[i], scale, &f, err);
         if (st != API_OK)
@@ -93,7 +107,11 @@ static void put_cell_json(struct api_text_buf *b, const struct cell *c)
 {
     char tmp[API_SHORTEST_MAX];
 
-    if (c->is_int)
+    if (c->is_bytes) {
+        api_text_buf_append_str(b, "\"");
+        api_text_buf_append(b, c->text, c->text_len); /* base64url: nothing to escape */
+        api_text_buf_append_str(b, "\"");
+    } else if (c->is_int)
         api_text_buf_append_u64(b, c->u);
     else
         api_text_buf_append(b, tmp, api_shortest_repr(c->d, tmp));
@@ -104,6 +122,13 @@ static void put_cell_binary(struct api_text_buf *b, const struct cell *c)
     unsigned char le[8];
     uint64_t bits = c->u;
 
+    if (c->is_bytes) { /* the binary extension's BYTES: 4-byte LE length, then the bytes */
+        for (size_t k = 0; k < 4; k++)
+            le[k] = (unsigned char)(c->text_len >> (8 * k));
+        api_text_buf_append(b, le, 4);
+        api_text_buf_append(b, c->text, c->text_len);
+        return;
+    }
     if (!c->is_int)
         memcpy(&bits, &c->d, sizeof bits);
     for (size_t k = 0; k < sizeof le; k++)
@@ -185,8 +210,19 @@ static enum api_status put_output(struct api_text_buf *b, const struct api_infer
     put_output_head(b, w->which);
     api_text_buf_append_u64(b, n);
     if (w->binary) {
+        uint64_t size = 8 * (uint64_t)n;
+
+        if (strcmp(api_infer_output_datatype(w->which), "BYTES") == 0) {
+            struct cell c;
+
+            size = 0;
+            for (size_t i = 0; i < n && st == API_OK; i++) {
+                st = cell_of(w->which, total, res, i, scale, &c, err);
+                size += 4 + c.text_len;
+            }
+        }
         api_text_buf_append_str(b, "], \"parameters\": {\"binary_data_size\": ");
-        api_text_buf_append_u64(b, 8 * n);
+        api_text_buf_append_u64(b, size);
         api_text_buf_append_str(b, "}}");
     } else {
         api_text_buf_append_str(b, "], ");

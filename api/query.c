@@ -207,16 +207,53 @@ static enum api_status parse_nonfinite(struct slice raw, bool *count, struct api
                          echo);
 }
 
+/* Validates the partial value raw (still percent-encoded). */
+static enum api_status parse_partial(struct slice raw, bool *partial, struct api_error *err)
+{
+    char s[QUERY_WORD_MAX];
+    char echo[QUERY_ECHO_BUF];
+    size_t len = 0;
+
+    pct_decode(raw, s, sizeof s, &len);
+    if (len == 4 && strncasecmp(s, "true", 4) == 0) {
+        *partial = true;
+        return API_OK;
+    }
+    if (len == 5 && strncasecmp(s, "false", 5) == 0) {
+        *partial = false;
+        return API_OK;
+    }
+    api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
+    return api_error_set(err, API_INVALID_PARAMETER,
+                         "partial must be true (answers carry exact partials for /merge) or "
+                         "false (the default), not '%s'",
+                         echo);
+}
+
 /* The query parameters, and the endpoints that take each. */
-enum query_param { QUERY_SCALE, QUERY_DTYPE, QUERY_NONFINITE, QUERY_PARAM_COUNT };
+enum query_param { QUERY_SCALE, QUERY_DTYPE, QUERY_NONFINITE, QUERY_PARTIAL, QUERY_PARAM_COUNT };
+
+#define QUERY_ON(e) (1u << (e))
+#define QUERY_ON_ALL                                                                               \
+    (QUERY_ON(API_ENDPOINT_L2_LOSS) | QUERY_ON(API_ENDPOINT_REGULARIZE) |                          \
+     QUERY_ON(API_ENDPOINT_MERGE))
 
 static const struct {
     const char *name;
-    bool on_l2_loss;
+    unsigned endpoints; /* QUERY_ON bits */
 } params[QUERY_PARAM_COUNT] = {
-    [QUERY_SCALE] = {"scale", false},
-    [QUERY_DTYPE] = {"dtype", true},
-    [QUERY_NONFINITE] = {"nonfinite", true},
+    [QUERY_SCALE] = {"scale", QUERY_ON(API_ENDPOINT_REGULARIZE) | QUERY_ON(API_ENDPOINT_MERGE)},
+    [QUERY_DTYPE] = {"dtype", QUERY_ON(API_ENDPOINT_L2_LOSS) | QUERY_ON(API_ENDPOINT_REGULARIZE)},
+    [QUERY_NONFINITE] = {"nonfinite",
+                         QUERY_ON(API_ENDPOINT_L2_LOSS) | QUERY_ON(API_ENDPOINT_REGULARIZE)},
+    [QUERY_PARTIAL] = {"partial", QUERY_ON_ALL},
+};
+
+/* What each endpoint accepts, for the unknown-parameter detail. */
+static const char *const accepted[] = {
+    [API_ENDPOINT_L2_LOSS] = "dtype, nonfinite, partial",
+    [API_ENDPOINT_REGULARIZE] = "scale, dtype, nonfinite, partial",
+    [API_ENDPOINT_MERGE] = "scale, partial",
 };
 
 /* The parameter called name (len bytes), or QUERY_PARAM_COUNT. */
@@ -242,6 +279,7 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
     out->has_dtype = false;
     out->dtype = L2_DTYPE_FLOAT64;
     out->count_nonfinite = false;
+    out->partial = false;
     out->has_scale = false;
     out->scale.value = 0.0;
     out->scale.disabled = false;
@@ -274,15 +312,16 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         if (which == QUERY_PARAM_COUNT) {
             api_text_echo(echo, sizeof echo, name, name_len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
             return api_error_set(err, API_INVALID_PARAMETER,
-                                 endpoint == API_ENDPOINT_REGULARIZE
-                                     ? "unknown query parameter '%s' (accepted: scale, dtype, "
-                                       "nonfinite)"
-                                     : "unknown query parameter '%s' (accepted: dtype, nonfinite)",
-                                 echo);
+                                 "unknown query parameter '%s' (accepted: %s)", echo,
+                                 accepted[endpoint]);
         }
-        if (endpoint != API_ENDPOINT_REGULARIZE && !params[which].on_l2_loss)
+        if ((params[which].endpoints & QUERY_ON(endpoint)) == 0)
             return api_error_set(err, API_INVALID_PARAMETER,
-                                 "query parameter '%s' is only accepted by /regularize",
+                                 which == QUERY_SCALE
+                                     ? "query parameter '%s' is only accepted by /regularize "
+                                       "and /merge"
+                                     : "query parameter '%s' is not accepted by /merge (accepted: "
+                                       "scale, partial)",
                                  params[which].name);
         if (seen[which])
             return api_error_set(err, API_INVALID_PARAMETER, "query parameter '%s' is repeated",
@@ -291,15 +330,15 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         raw[which] = val;
     }
 
-    /* Pass 2: scale, then dtype, then nonfinite. */
-    if (endpoint == API_ENDPOINT_REGULARIZE) {
+    /* Pass 2: scale, then dtype, then nonfinite, then partial. */
+    if (endpoint == API_ENDPOINT_REGULARIZE && !seen[QUERY_SCALE])
+        return api_error_set(err, API_INVALID_SCALE,
+                             "scale is required: /regularize?scale=0.01, for example");
+    if (seen[QUERY_SCALE]) {
         char buf[QUERY_SCALE_MAX];
         size_t n = 0;
         enum api_status st;
 
-        if (!seen[QUERY_SCALE])
-            return api_error_set(err, API_INVALID_SCALE,
-                                 "scale is required: /regularize?scale=0.01, for example");
         pct_decode(raw[QUERY_SCALE], buf, sizeof buf, &n);
         st = parse_scale(buf, n < sizeof buf ? n : sizeof buf, n > sizeof buf, &out->scale, err);
         if (st != API_OK)
@@ -313,8 +352,14 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
             return st;
         out->has_dtype = true;
     }
-    if (seen[QUERY_NONFINITE])
-        return parse_nonfinite(raw[QUERY_NONFINITE], &out->count_nonfinite, err);
+    if (seen[QUERY_NONFINITE]) {
+        enum api_status st = parse_nonfinite(raw[QUERY_NONFINITE], &out->count_nonfinite, err);
+
+        if (st != API_OK)
+            return st;
+    }
+    if (seen[QUERY_PARTIAL])
+        return parse_partial(raw[QUERY_PARTIAL], &out->partial, err);
     return API_OK;
 }
 

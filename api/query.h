@@ -13,8 +13,9 @@
 #include "error.h"
 
 enum api_endpoint {
-    API_ENDPOINT_L2_LOSS,    /* POST /l2_loss: dtype, nonfinite */
-    API_ENDPOINT_REGULARIZE, /* POST /regularize: scale (required), dtype, nonfinite */
+    API_ENDPOINT_L2_LOSS,    /* POST /l2_loss: dtype, nonfinite, partial */
+    API_ENDPOINT_REGULARIZE, /* POST /regularize: scale (required), dtype, nonfinite, partial */
+    API_ENDPOINT_MERGE,      /* POST /merge: scale (optional), partial */
 };
 
 struct api_scale {
@@ -28,13 +29,16 @@ struct api_query {
     bool has_scale;      /* always true for REGULARIZE on success */
     struct api_scale scale;
     bool count_nonfinite; /* nonfinite=count (default reject) */
+    bool partial;         /* partial=true (default false): answers carry partials */
 };
 
 /* Parses query (len bytes, may be NULL/0) for endpoint into *out. Errors:
- * invalid_parameter (unknown, repeated, or scale on /l2_loss, or bad
- * percent-encoding), invalid_scale, invalid_dtype, invalid_parameter (a
- * nonfinite other than reject or count); checked in that order. dtype takes
- * every name of api/dtype_names.h. */
+ * invalid_parameter (unknown, repeated, or scale on /l2_loss, dtype or
+ * nonfinite on /merge, or bad percent-encoding), invalid_scale,
+ * invalid_dtype, invalid_parameter (a nonfinite other than reject or count,
+ * a partial other than true or false); checked in that order. dtype takes
+ * every name of api/dtype_names.h. /merge's scale is optional and validated
+ * as /regularize's. */
 enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, size_t len,
                                 struct api_query *out, struct api_error *err);
 

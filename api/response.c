@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "partial.h"
 #include "shortest.h"
 #include "text.h"
 
@@ -126,6 +127,17 @@ static void put_figures(struct api_text_buf *b, const struct api_figures *f, boo
     }
 }
 
+/* , "partial": "l2p1...." of acc. */
+static void put_partial(struct api_text_buf *b, const struct l2_accum *acc)
+{
+    char text[API_PARTIAL_TEXT_MAX + 1];
+    size_t len = api_partial_encode(acc, text);
+
+    api_text_buf_append_str(b, ", \"partial\": \"");
+    api_text_buf_append(b, text, len); /* base64url: nothing to escape */
+    api_text_buf_append_str(b, "\"");
+}
+
 static void put_dtype(struct api_text_buf *b, enum l2_dtype dtype)
 {
     api_text_buf_append_str(b, ", \"dtype\": ");
@@ -179,16 +191,19 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
         goto out_free_buf;
 
     api_text_buf_append_str(&b, "{");
-    put_figures(&b, &total, res->count_nonfinite);
-    if (!res->named) {
+    put_figures(&b, &total, res->count_nonfinite || res->merged);
+    if (!res->named && !res->merged) {
         api_text_buf_append_str(&b, ", \"shape\": ");
         put_shape(&b, res->ndim, res->shape);
     }
-    if (!res->typed)
+    /* A merge has no dtype: partials do not carry one. */
+    if (!res->merged && !res->typed)
         put_dtype(&b, res->dtype);
-    else if (api_result_common_dtype(res, &dtype))
+    else if (!res->merged && api_result_common_dtype(res, &dtype))
         put_dtype(&b, dtype);
     put_scale(&b, scale);
+    if (res->want_partial)
+        put_partial(&b, &res->total);
     if (res->named) {
         api_text_buf_append_str(&b, ", \"tensors\": {");
         for (size_t i = 0; i < res->n_tensors; i++) {
@@ -205,11 +220,15 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
             first = false;
             put_string(&b, t->name, t->name_len);
             api_text_buf_append_str(&b, ": {");
-            put_figures(&b, &f, res->count_nonfinite);
-            api_text_buf_append_str(&b, ", \"shape\": ");
-            put_shape(&b, t->ndim, t->shape);
+            put_figures(&b, &f, res->count_nonfinite || res->merged);
+            if (!res->merged) {
+                api_text_buf_append_str(&b, ", \"shape\": ");
+                put_shape(&b, t->ndim, t->shape);
+            }
             if (res->typed)
                 put_dtype(&b, t->dtype);
+            if (res->want_partial)
+                put_partial(&b, &t->exact);
             api_text_buf_append_str(&b, "}");
         }
         api_text_buf_append_str(&b, "}");

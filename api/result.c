@@ -241,6 +241,7 @@ void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum
     t->nan_count = acc->nan_count;
     t->inf_count = acc->inf_count;
     t->max_abs = acc->max_abs;
+    t->exact = *acc;
     l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
     l2_accum_half(acc, &t->half_sum);
     l2_accum_norm(acc, &t->norm);

@@ -2,9 +2,9 @@
  *
  * Decoders fill a struct api_result as elements stream past; the response
  * encoder reads it. It holds one exact accumulator for the whole body and,
- * for named tensors, one small entry per tensor (its rounded sum, count and
- * shape), so its size grows with the number of tensors, never with their
- * elements. The number of tensors is capped by API_MAX_TENSORS. */
+ * for named tensors, one entry per tensor (its rounded sums, count, shape
+ * and exact state, for partials), so its size grows with the number of
+ * tensors, never with their elements. The number of tensors is capped by API_MAX_TENSORS. */
 #ifndef API_RESULT_H
 #define API_RESULT_H
 
@@ -32,7 +32,8 @@ struct api_tensor {
     uint64_t nan_count;  /* NaN elements left out under nonfinite=count */
     uint64_t inf_count;  /* infinite elements left out under nonfinite=count */
     unsigned ndim;
-    uint64_t *shape; /* ndim entries, owned by the result (NULL when ndim is 0) */
+    uint64_t *shape;       /* ndim entries, owned by the result (NULL when ndim is 0) */
+    struct l2_accum exact; /* the exact state the figures above are rounded from */
 };
 
 struct api_result {
@@ -40,6 +41,8 @@ struct api_result {
     bool named;            /* {"tensors": {...}} body, or a checkpoint */
     bool typed;            /* a checkpoint: each tensor has its own dtype */
     bool count_nonfinite;  /* nonfinite=count: NaN/Inf counted, answers show the counts */
+    bool want_partial;     /* ?partial=true: answers carry each object's partial (partial.h) */
+    bool merged;           /* a /merge of partials: no shape, no dtype, counts always shown */
     struct l2_accum total; /* exact, over every element of the body */
     unsigned ndim;         /* single tensor: its shape */
     uint64_t shape[API_MAX_DEPTH];

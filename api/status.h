@@ -21,6 +21,7 @@
     X(API_INVALID_DTYPE, 400, "invalid_dtype", "Bad Request")                                      \
     X(API_INVALID_SCALE, 400, "invalid_scale", "Bad Request")                                      \
     X(API_INVALID_PARAMETER, 400, "invalid_parameter", "Bad Request")                              \
+    X(API_INVALID_PARTIAL, 400, "invalid_partial", "Bad Request")                                  \
     X(API_RESULT_OUT_OF_RANGE, 400, "result_out_of_range", "Bad Request")                          \
     X(API_UNAUTHORIZED, 401, "unauthorized", "Unauthorized")                                       \
     X(API_NOT_FOUND, 404, "not_found", "Not Found")                                                \

@@ -486,14 +486,34 @@ static bool length_fits(struct request *req, struct MHD_Connection *con)
     return true;
 }
 
-/* Validates a compute request before its body: query, Content-Type, size,
- * then the decoder's own checks as it is created. Refusals go through refuse(). */
+/* The format of a /merge body: JSON (or no Content-Type), whatever the
+ * Content-Type's parameters; false, with err set to unsupported_media_type,
+ * for any other. */
+static bool merge_content_type(struct request *req, const char *ct, enum api_format *format)
+{
+    char shown[API_TEXT_ECHO_SIZE(REQUEST_ECHO_MAX)];
+    enum api_format typed;
+
+    if (api_content_type_parse(ct, &typed, NULL) == API_OK && typed == API_FORMAT_JSON) {
+        *format = API_FORMAT_MERGE;
+        return true;
+    }
+    api_text_echo(shown, sizeof shown, ct, strlen(ct), REQUEST_ECHO_MAX, API_TEXT_ECHO_MASK);
+    api_error_set(&req->err, API_UNSUPPORTED_MEDIA_TYPE,
+                  "unsupported Content-Type '%s': send a /merge body as " REQUEST_JSON, shown);
+    return false;
+}
+
+/* Validates a compute request (or a /merge) before its body: query,
+ * Content-Type, size, then the decoder's own checks as it is created.
+ * Refusals go through refuse(). */
 static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *con,
                                     bool body_unread)
 {
     const struct config *cfg = req->shared->cfg;
-    enum api_endpoint endpoint =
-        req->route == ROUTE_REGULARIZE ? API_ENDPOINT_REGULARIZE : API_ENDPOINT_L2_LOSS;
+    enum api_endpoint endpoint = req->route == ROUTE_REGULARIZE ? API_ENDPOINT_REGULARIZE
+                                 : req->route == ROUTE_MERGE    ? API_ENDPOINT_MERGE
+                                                                : API_ENDPOINT_L2_LOSS;
     const char *query = NULL;
     size_t query_len = 0;
     const char *content_type;
@@ -509,7 +529,9 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
         return refuse(req, con, body_unread);
 
     content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (api_content_type_parse(content_type, &format, &req->err) != API_OK)
+    if (endpoint == API_ENDPOINT_MERGE
+            ? !merge_content_type(req, content_type, &format)
+            : api_content_type_parse(content_type, &format, &req->err) != API_OK)
         return refuse(req, con, body_unread);
     if (!content_encoding(con, &encoding, &req->err))
         return refuse(req, con, body_unread);
@@ -525,6 +547,7 @@ static enum MHD_Result start_upload(struct request *req, struct MHD_Connection *
     opts.count_nonfinite = req->query.count_nonfinite;
     if (api_body_new(format, &opts, encoding, cfg->max_body_bytes, &req->body, &req->err) != API_OK)
         return refuse(req, con, body_unread);
+    api_body_want_partial(req->body, req->query.partial);
     return MHD_YES;
 }
 
@@ -681,7 +704,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *con, co
                       "this service needs an Authorization: Bearer token");
         return refuse(req, con, body_unread);
     }
-    if (req->route == ROUTE_L2_LOSS || req->route == ROUTE_REGULARIZE)
+    if (req->route == ROUTE_L2_LOSS || req->route == ROUTE_REGULARIZE || req->route == ROUTE_MERGE)
         return start_upload(req, con, body_unread);
     if (req->route == ROUTE_V2_INFER)
         return start_infer(req, con, body_unread);
@@ -751,7 +774,7 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
         return queue_problem(req, con, api_body_error(req->body), false);
     if (req->route == ROUTE_V2_INFER)
         return finish_infer(req, con);
-    if (req->route == ROUTE_REGULARIZE)
+    if (req->query.has_scale) /* /regularize always; /merge when sent */
         scale = &req->query.scale;
     if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)
         return queue_problem(req, con, &req->err, false);
@@ -789,11 +812,15 @@ enum MHD_Result request_handle(void *cls, struct MHD_Connection *connection, con
 }
 
 /* Counts the elements body decoded in l2d_elements_total, under each
- * tensor's own dtype for a checkpoint; returns them all. */
+ * tensor's own dtype for a checkpoint; returns them all. A /merge decodes
+ * no elements: its partials were counted when they were computed. */
 static uint64_t count_elements(struct metrics *m, const struct api_body *body)
 {
     const struct api_result *res = api_body_result(body);
     enum api_format format = api_body_format(body);
+
+    if (res->merged)
+        return 0;
 
     if (!res->typed) {
         if (res->total.count != 0)

@@ -32,6 +32,7 @@ enum route_access {
 #define ROUTE_LIST(X)                                                                              \
     X(ROUTE_L2_LOSS, "/l2_loss", "l2_loss", ROUTE_POST, ROUTE_TOKEN)                               \
     X(ROUTE_REGULARIZE, "/regularize", "regularize", ROUTE_POST, ROUTE_TOKEN)                      \
+    X(ROUTE_MERGE, "/merge", "merge", ROUTE_POST, ROUTE_TOKEN)                                     \
     X(ROUTE_HEALTHZ, "/healthz", "healthz", ROUTE_GET, ROUTE_OPEN)                                 \
     X(ROUTE_READYZ, "/readyz", "readyz", ROUTE_GET, ROUTE_OPEN)                                    \
     X(ROUTE_METRICS, "/metrics", "metrics", ROUTE_GET, ROUTE_TOKEN)                                \

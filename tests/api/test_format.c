@@ -106,7 +106,8 @@ Test(format, content_types_refused_with_415_detail)
  * by Content-Type come first, the routed ones (the infer body) after. */
 Test(format, format_list)
 {
-    static const char *const labels[] = {"json", "raw", "npy", "safetensors", "npz", "infer"};
+    static const char *const labels[] = {"json", "raw",   "npy",  "safetensors",
+                                         "npz",  "infer", "merge"};
 
     cr_assert_eq(API_FORMAT_COUNT, sizeof labels / sizeof labels[0]);
     cr_assert_eq(API_FORMAT_TYPED_COUNT, 5);

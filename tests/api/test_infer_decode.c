@@ -239,12 +239,15 @@ static double total_sum(const struct run *r)
 }
 
 /* The defaults when the request names no outputs: every output in list
- * order but the non-finite counts (unless counted), binary as given. */
+ * order but the non-finite counts (unless counted) and the partials
+ * (unless parameters.partial), binary as given. */
 static void expect_default_outputs(const struct run *r, bool counted, bool binary)
 {
     size_t k = 0;
     for (int o = 0; o < API_INFER_OUT_COUNT_; o++) {
         if (!counted && (o == API_INFER_OUT_NAN_COUNT || o == API_INFER_OUT_INF_COUNT))
+            continue;
+        if (!r->req.partial && (o == API_INFER_OUT_PARTIAL || o == API_INFER_OUT_INPUT_PARTIAL))
             continue;
         cr_assert_lt(k, r->req.n_wanted);
         cr_assert_eq(r->req.wanted[k].which, (enum api_infer_output)o, "wanted[%zu]", k);
@@ -1549,4 +1552,45 @@ Test(infer_decode, json_exact_many_magnitudes)
     cr_assert_eq(bits(tensor(&r, 0)->norm), bits(norm));
     run_free(&r);
     oip_buf_free(&b);
+}
+
+/* parameters.partial: a bool; true adds the partial outputs to the
+ * defaults and makes them match the inputs' exact states. */
+Test(infer_decode, partial_parameter)
+{
+    struct run r;
+    struct l2_accum acc;
+    const struct api_result *res;
+
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"parameters\": {\"partial\": true}, \"inputs\": [{\"name\": \"a\", \"shape\": "
+                "[2], \"datatype\": \"FP64\", \"data\": [3, 4]}]}");
+    expect_ok(&r);
+    cr_assert(r.req.partial);
+    expect_default_outputs(&r, false, false);
+    cr_assert_eq(r.req.wanted[r.req.n_wanted - 2].which, API_INFER_OUT_PARTIAL);
+    cr_assert_eq(r.req.wanted[r.req.n_wanted - 1].which, API_INFER_OUT_INPUT_PARTIAL);
+    res = api_body_result(r.body);
+    cr_assert(res->want_partial);
+    l2_accum_init(&acc);
+    l2_accum_add(&acc, 3);
+    l2_accum_add(&acc, 4);
+    cr_assert_eq(memcmp(res->tensors[0].exact.limb, acc.limb, sizeof acc.limb), 0);
+    cr_assert_eq(res->tensors[0].exact.count, 2);
+    run_free(&r);
+
+    /* inputs first, parameters after: the same */
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"inputs\": [{\"name\": \"a\", \"shape\": [2], \"datatype\": \"FP64\", "
+                "\"data\": [3, 4]}], \"parameters\": {\"partial\": false}}");
+    expect_ok(&r);
+    cr_assert_not(r.req.partial);
+    expect_default_outputs(&r, false, false);
+    run_free(&r);
+
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"parameters\": {\"partial\": \"true\"}, \"inputs\": [{\"name\": \"a\", "
+                "\"shape\": [1], \"datatype\": \"FP64\", \"data\": [3]}]}");
+    expect_err(&r, API_INVALID_PARAMETER, "parameters.partial must be true or false", NULL);
+    run_free(&r);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/infer_response.h"
+#include "api/partial.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -50,11 +51,12 @@ static void want(struct api_infer_request *r, enum api_infer_output which, bool 
     r->n_wanted++;
 }
 
-/* Every output, in list order, all JSON or all binary. */
+/* Every output but the partials, in list order, all JSON or all binary. */
 static void want_all(struct api_infer_request *r, bool binary)
 {
     for (int o = 0; o < API_INFER_OUT_COUNT_; o++)
-        want(r, (enum api_infer_output)o, binary);
+        if (o != API_INFER_OUT_PARTIAL && o != API_INFER_OUT_INPUT_PARTIAL)
+            want(r, (enum api_infer_output)o, binary);
 }
 
 static struct api_infer_response encode_ok(const struct api_infer_request *r,
@@ -600,7 +602,9 @@ Test(infer_response, model_metadata)
                  "{\"name\": \"inf_count\", \"datatype\": \"INT64\", \"shape\": [1]}, "
                  "{\"name\": \"input_loss\", \"datatype\": \"FP64\", \"shape\": [-1]}, "
                  "{\"name\": \"input_sum_squares\", \"datatype\": \"FP64\", \"shape\": [-1]}, "
-                 "{\"name\": \"input_norm\", \"datatype\": \"FP64\", \"shape\": [-1]}]}",
+                 "{\"name\": \"input_norm\", \"datatype\": \"FP64\", \"shape\": [-1]}, "
+                 "{\"name\": \"partial\", \"datatype\": \"BYTES\", \"shape\": [1]}, "
+                 "{\"name\": \"input_partial\", \"datatype\": \"BYTES\", \"shape\": [-1]}]}",
                  models[m]);
         cr_assert_str_eq(text, expected);
         free(text);
@@ -629,4 +633,64 @@ Test(infer_response, bodies_parse)
         json_decref(root);
         free((void *)texts[i]);
     }
+}
+
+/* The partial outputs: BYTES strings in JSON; in binary, each element is a
+ * 4-byte little-endian length and the text, and binary_data_size counts
+ * both. The texts are the partials of the totals and of each input. */
+Test(infer_response, partial_outputs)
+{
+    struct api_result res;
+    struct api_infer_request r;
+    struct api_infer_response out;
+    char total[API_PARTIAL_TEXT_MAX + 1], w[API_PARTIAL_TEXT_MAX + 1], b[API_PARTIAL_TEXT_MAX + 1];
+    size_t lt, lw, lb, pos;
+    char expected[4096];
+
+    two_inputs(&res);
+    lt = api_partial_encode(&res.total, total);
+    lw = api_partial_encode(&res.tensors[0].exact, w);
+    lb = api_partial_encode(&res.tensors[1].exact, b);
+    cr_assert_str_neq(w, b);
+
+    api_infer_request_init(&r, API_INFER_L2_LOSS, false, 0);
+    want(&r, API_INFER_OUT_PARTIAL, false);
+    want(&r, API_INFER_OUT_INPUT_PARTIAL, false);
+    out = encode_ok(&r, &res);
+    snprintf(expected, sizeof expected,
+             "{\"model_name\": \"l2_loss\", \"model_version\": \"1\", \"outputs\": ["
+             "{\"name\": \"partial\", \"datatype\": \"BYTES\", \"shape\": [1], \"data\": "
+             "[\"%s\"]}, {\"name\": \"input_partial\", \"datatype\": \"BYTES\", \"shape\": [2], "
+             "\"data\": [\"%s\", \"%s\"]}]}",
+             total, w, b);
+    expect_json_only(&out, expected);
+    free(out.body);
+
+    api_infer_request_init(&r, API_INFER_L2_LOSS, true, 10);
+    want(&r, API_INFER_OUT_PARTIAL, true);
+    want(&r, API_INFER_OUT_INPUT_PARTIAL, true);
+    out = encode_ok(&r, &res);
+    cr_assert(out.binary);
+    snprintf(expected, sizeof expected,
+             "{\"model_name\": \"l2_loss\", \"model_version\": \"1\", \"outputs\": ["
+             "{\"name\": \"partial\", \"datatype\": \"BYTES\", \"shape\": [1], \"parameters\": "
+             "{\"binary_data_size\": %zu}}, {\"name\": \"input_partial\", \"datatype\": "
+             "\"BYTES\", \"shape\": [2], \"parameters\": {\"binary_data_size\": %zu}}]}",
+             4 + lt, 8 + lw + lb);
+    cr_assert_eq(out.header_len, strlen(expected));
+    cr_assert_eq(memcmp(out.body, expected, out.header_len), 0, "%.*s", (int)out.header_len,
+                 out.body);
+    cr_assert_eq(out.len, out.header_len + 12 + lt + lw + lb);
+    pos = out.header_len;
+    const size_t lens[] = {lt, lw, lb};
+    const char *texts[] = {total, w, b};
+    for (int k = 0; k < 3; k++) {
+        const unsigned char *p = (const unsigned char *)out.body + pos;
+        cr_assert_eq((size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24,
+                     lens[k]);
+        cr_assert_eq(memcmp(p + 4, texts[k], lens[k]), 0);
+        pos += 4 + lens[k];
+    }
+    free(out.body);
+    api_result_free(&res);
 }

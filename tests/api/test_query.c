@@ -108,16 +108,16 @@ Test(query, dtype_echo_is_truncated)
 Test(query, unknown_parameter)
 {
     expect_error(L2, "foo=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'foo' (accepted: dtype, nonfinite)");
+                 "unknown query parameter 'foo' (accepted: dtype, nonfinite, partial)");
     expect_error(RG, "scale=0.1&foo=1", API_INVALID_PARAMETER,
                  "unknown query parameter 'foo' (accepted: scale, dtype, "
-                 "nonfinite)");
+                 "nonfinite, partial)");
     expect_error(L2, "DTYPE=float32", API_INVALID_PARAMETER, NULL);
     expect_error(L2, "=float32", API_INVALID_PARAMETER,
-                 "unknown query parameter '' (accepted: dtype, nonfinite)");
+                 "unknown query parameter '' (accepted: dtype, nonfinite, partial)");
     /* a name is echoed printable and short */
     expect_error(L2, "a%0Ab%FF=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'a\\x0ab\\xff' (accepted: dtype, nonfinite)");
+                 "unknown query parameter 'a\\x0ab\\xff' (accepted: dtype, nonfinite, partial)");
 }
 
 Test(query, unknown_parameter_long_name_truncated)
@@ -146,7 +146,8 @@ Test(query, repeated_parameter)
 Test(query, scale_on_l2_loss)
 {
     expect_error(L2, "scale=0.1", API_INVALID_PARAMETER,
-                 "query parameter 'scale' is only accepted by /regularize");
+                 "query parameter 'scale' is only accepted by /regularize "
+                 "and /merge");
 }
 
 Test(query, bad_percent_encoding)
@@ -396,4 +397,57 @@ Test(query, nonfinite)
     /* checked after scale and dtype */
     expect_error(RG, "nonfinite=x&scale=1", API_INVALID_SCALE, NULL);
     expect_error(L2, "nonfinite=x&dtype=f3", API_INVALID_DTYPE, NULL);
+}
+
+#define MG API_ENDPOINT_MERGE
+
+/* partial=true|false on every endpoint, case-insensitive; anything else,
+ * or twice, is invalid_parameter. */
+Test(query, partial)
+{
+    struct api_query out;
+    struct api_error err;
+
+    cr_assert_eq(parse(L2, "", &out, &err), API_OK);
+    cr_assert_not(out.partial);
+    cr_assert_eq(parse(L2, "partial=true", &out, &err), API_OK);
+    cr_assert(out.partial);
+    cr_assert_eq(parse(RG, "scale=0.5&partial=TRUE", &out, &err), API_OK);
+    cr_assert(out.partial);
+    cr_assert_eq(parse(MG, "partial=false", &out, &err), API_OK);
+    cr_assert_not(out.partial);
+    cr_assert_eq(parse(MG, "partial=True", &out, &err), API_OK);
+    cr_assert(out.partial);
+    expect_error(L2, "partial=1", API_INVALID_PARAMETER,
+                 "partial must be true (answers carry exact partials for /merge) or false "
+                 "(the default), not '1'");
+    expect_error(L2, "partial=", API_INVALID_PARAMETER, NULL);
+    expect_error(MG, "partial=true&partial=true", API_INVALID_PARAMETER,
+                 "query parameter 'partial' is repeated");
+}
+
+/* /merge takes scale (optional, validated as /regularize's) and partial,
+ * nothing else. */
+Test(query, merge)
+{
+    struct api_query out;
+    struct api_error err;
+
+    cr_assert_eq(parse(MG, NULL, &out, &err), API_OK);
+    cr_assert_not(out.has_scale);
+    cr_assert_eq(parse(MG, "scale=0.25", &out, &err), API_OK);
+    cr_assert(out.has_scale);
+    cr_assert_eq(out.scale.value, 0.25);
+    cr_assert_eq(parse(MG, "scale=0.0", &out, &err), API_OK);
+    cr_assert(out.scale.disabled);
+    expect_error(MG, "scale=1", API_INVALID_SCALE, "scale cannot be an integer: 1");
+    expect_error(MG, "scale=-0.5", API_INVALID_SCALE,
+                 "Setting a scale less than 0 on a regularizer: -0.5.");
+    expect_error(MG, "scale=inf", API_INVALID_SCALE, NULL);
+    expect_error(MG, "scale=1e999", API_INVALID_SCALE, NULL);
+    expect_error(MG, "dtype=float32", API_INVALID_PARAMETER,
+                 "query parameter 'dtype' is not accepted by /merge (accepted: scale, partial)");
+    expect_error(MG, "nonfinite=count", API_INVALID_PARAMETER, NULL);
+    expect_error(MG, "foo=1", API_INVALID_PARAMETER,
+                 "unknown query parameter 'foo' (accepted: scale, partial)");
 }

@@ -27,6 +27,7 @@ static const struct {
     {API_INVALID_DTYPE, 400, "invalid_dtype", "Bad Request"},
     {API_INVALID_SCALE, 400, "invalid_scale", "Bad Request"},
     {API_INVALID_PARAMETER, 400, "invalid_parameter", "Bad Request"},
+    {API_INVALID_PARTIAL, 400, "invalid_partial", "Bad Request"},
     {API_RESULT_OUT_OF_RANGE, 400, "result_out_of_range", "Bad Request"},
     {API_UNAUTHORIZED, 401, "unauthorized", "Unauthorized"},
     {API_NOT_FOUND, 404, "not_found", "Not Found"},

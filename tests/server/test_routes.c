@@ -164,7 +164,8 @@ Test(routes, methods_and_allow)
     static const enum route_id gets[] = {
         ROUTE_HEALTHZ,   ROUTE_READYZ,  ROUTE_METRICS,  ROUTE_OPENAPI,  ROUTE_OPENAPI_JSON,
         ROUTE_V2_SERVER, ROUTE_V2_LIVE, ROUTE_V2_READY, ROUTE_V2_MODEL, ROUTE_V2_MODEL_READY};
-    static const enum route_id posts[] = {ROUTE_L2_LOSS, ROUTE_REGULARIZE, ROUTE_V2_INFER};
+    static const enum route_id posts[] = {ROUTE_L2_LOSS, ROUTE_REGULARIZE, ROUTE_MERGE,
+                                          ROUTE_V2_INFER};
 
     for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++) {
         cr_assert(route_allows(gets[i], "GET"));
