@@ -54,7 +54,12 @@ def read_npy(path):
     """The one tensor of an .npy file (any format version)."""
     with open(path, "rb") as f:
         version = np.lib.format.read_magic(f)
-        shape, _fortran, dtype = np.lib.format._read_array_header(f, version)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:  # 3.0: 2.0 with a UTF-8 header; numpy has no public reader
+            shape, _fortran, dtype = np.lib.format._read_array_header(f, version)
         offset = f.tell()
     kind = dtype.str[1:]
     if kind not in NPY_DTYPES:
