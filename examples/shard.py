@@ -26,6 +26,7 @@ import http.client
 import json
 import struct
 import sys
+import time
 import urllib.parse
 
 import numpy as np
@@ -36,10 +37,16 @@ SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F
 ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 SEND_BLOCK = 1 << 20  # bytes handed to the socket at a time
 TIMEOUT = 600  # seconds: a piece can be large
+ATTEMPTS = 3  # sends of one piece at most
+RETRY = (502, 503, 504)  # answers of a proxy whose replica went away
 
 
 class L2dError(Exception):
     """An error answer: the HTTP status and the problem's code and detail."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
 
 
 class Tensor:
@@ -127,20 +134,35 @@ def post(url, path, body, headers):
     try:
         conn.request("POST", u.path.rstrip("/") + path, body=body, headers=headers)
         resp = conn.getresponse()
-        answer = json.loads(resp.read())
+        data = resp.read()
     finally:
         conn.close()
+    try:
+        answer = json.loads(data)
+    except ValueError:  # a proxy's own error page
+        answer = {"detail": data[:200].decode(errors="replace")}
     if resp.status != 200:
-        raise L2dError(f"{path}: {resp.status} {answer.get('code')}: {answer.get('detail')}")
+        raise L2dError(resp.status, f"{path}: {resp.status} {answer.get('code')}: "
+                       f"{answer.get('detail')}")
     return answer
 
 
 def send_piece(url, path, piece):
-    """One piece as a raw body with ?partial=true; returns its partial."""
+    """One piece as a raw body with ?partial=true; returns its partial. A
+    piece cut off by a replica going away (connection error, 502, 503, 504)
+    is sent again: every l2d computation is a pure function of its request."""
     t, offset, nbytes = piece
     query = urllib.parse.urlencode({"dtype": t.dtype, "partial": "true"})
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(nbytes)}
-    return post(url, "/l2_loss?" + query, piece_body(path, t, offset, nbytes), headers)["partial"]
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            body = piece_body(path, t, offset, nbytes)
+            return post(url, "/l2_loss?" + query, body, headers)["partial"]
+        except (OSError, http.client.HTTPException, L2dError) as err:
+            if attempt == ATTEMPTS or (isinstance(err, L2dError) and err.status not in RETRY):
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def shard(url, path, n, scale=None):
@@ -200,7 +222,7 @@ def main():
         ap.error("-n must be at least 1")
     try:
         print(json.dumps(shard(args.url, args.file, args.n, args.scale)))
-    except L2dError as err:
+    except (L2dError, OSError, http.client.HTTPException) as err:
         print(f"shard.py: {err}", file=sys.stderr)
         return 1
     return 0
