@@ -176,8 +176,9 @@ async function startL2d(env) {
   const exited = new Promise((r) => proc.on("exit", (code, sig) => r({ code, sig })));
   proc.stderr.on("data", (b) => { log += b; });
   for (let i = 0; i < 100; i++) {
-    const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+) /);
-    if (m) return { proc, base: `http://127.0.0.1:${m[1]}`, exited, log: () => log };
+    // The startup line, in the text or the JSON log format.
+    const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+) |"msg":"listening".*"port":(\d+)/);
+    if (m) return { proc, base: `http://127.0.0.1:${m[1] || m[2]}`, exited };
     if (proc.exitCode !== null) break;
     await sleep(50);
   }
