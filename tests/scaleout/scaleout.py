@@ -267,21 +267,32 @@ http {{
 
 
 def write_big_npy(path, size_mib):
-    """A float32 .npy of size_mib MiB of seeded normal values (with extreme
-    exponents mixed in); returns their Exact."""
+    """A float32 .npy of size_mib MiB; returns its Exact. One 64 MiB block of
+    seeded normal values (a few tiny and subnormal ones mixed in) is written
+    again and again, each time rotated and multiplied by 2**s with s in 0..4:
+    exact in float32, so the exact sum of the copy is 4**s times the block's,
+    and the pieces differ."""
     n = size_mib << 18  # float32 elements
     rng = np.random.default_rng(12)
+    block = rng.standard_normal(min(n, 1 << 24), dtype=np.float32)
+    block[::5003] *= np.float32(1e-30)
+    block[::7919] = np.float32(3e-41)  # subnormal
+    one = Exact()
+    one.add_float32(block)
     exact = Exact()
-    chunk = 1 << 24
     with open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(
             f, {"descr": "<f4", "fortran_order": False, "shape": (n,)})
-        for start in range(0, n, chunk):
-            a = rng.standard_normal(min(chunk, n - start), dtype=np.float32)
-            a[::4099] *= np.float32(1e30)
-            a[::5003] *= np.float32(1e-30)
-            f.write(a.tobytes())
-            exact.add_float32(a)
+        for k, start in enumerate(range(0, n, block.size)):
+            s = k % 5
+            copy = np.roll(block, 12345 * k) * np.float32(1 << s)
+            f.write(copy[:n - start].tobytes())
+            if n - start < block.size:
+                exact.add_float32(copy[:n - start])
+            else:
+                exact.total += one.total * 4**s
+                exact.count += block.size
+                exact.max_abs = max(exact.max_abs, one.max_abs * (1 << s))
     return exact
 
 
