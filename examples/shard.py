@@ -185,10 +185,21 @@ def shard(url, path, n, scale=None):
     return as_one_request(merged, tensors, is_npy)
 
 
+def tidy(result):
+    """Drops what one request's answer would not have: the partial, and the
+    non-finite counts (always 0 here: a piece with a NaN or an infinity is
+    refused, as one request would be)."""
+    result.pop("partial", None)
+    for key in ("nan_count", "inf_count"):
+        if result.get(key) == 0:
+            del result[key]
+    return result
+
+
 def as_one_request(merged, tensors, is_npy):
     """Adds what the file says (shape, dtype, skipped tensors) to the merged
     numbers, in the order one request's answer has them."""
-    merged.pop("partial", None)
+    tidy(merged)
     if is_npy:
         merged["shape"] = tensors[0].shape
         merged["dtype"] = tensors[0].dtype
@@ -200,8 +211,7 @@ def as_one_request(merged, tensors, is_npy):
     out = {}
     for t in tensors:
         if t.dtype:
-            e = entries[t.name]
-            e.pop("partial", None)
+            e = tidy(entries[t.name])
             e["shape"], e["dtype"] = t.shape, t.dtype
             out[t.name] = e
     merged["tensors"] = out
