@@ -343,6 +343,9 @@ def scenario_shard(args, work, replicas, nginx):
         t_one = time.monotonic() - t0
     if status != 200:
         raise Fail(f"one request with the whole tensor: {status} {one}")
+    with open(nginx.error) as f:
+        if "buffered to a temporary file" in f.read():
+            raise Fail("nginx wrote a request body to a temporary file: bodies must stream")
     same("merged vs exact", merged, exact)
     same("one request vs exact", one, exact)
     same("merged vs one request", merged, one)
@@ -602,7 +605,8 @@ def main():
         print(f"{NAME}: FAIL: {err}", file=sys.stderr)
         err_log = os.path.join(work, "nginx-error.log")
         if os.path.exists(err_log):
-            print(open(err_log).read()[-3000:], file=sys.stderr)
+            errors = [l for l in open(err_log) if "[error]" in l or "[crit]" in l]
+            print("nginx's errors:\n" + "".join(errors[-10:]), file=sys.stderr)
         status = 1
     finally:
         nginx.stop()
