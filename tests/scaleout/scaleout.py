@@ -21,7 +21,7 @@ by itself: each wait has a bound, and the servers are killed on exit.
 
 Usage: scaleout.py [--l2d build/l2d] [--nginx /usr/sbin/nginx]
                    [--size-mib 1024] [--parts 32] [--seconds 20]
-                   [--clients 8] [SCENARIO...]   (default: all three)
+                   [--clients 8] [--repeat 1] [SCENARIO...]   (default: all three)
 Needs Python 3 with numpy (Debian: python3-numpy) and nginx (Debian: nginx).
 """
 
@@ -329,20 +329,22 @@ def scenario_shard(args, work, replicas, nginx):
     log(f"shard: wrote a {args.size_mib} MiB float32 .npy and its exact value in "
         f"{time.monotonic() - t0:.1f} s")
     url = f"http://127.0.0.1:{nginx.port}"
-    t0 = time.monotonic()
-    merged = shard_cli(url, path, args.parts)
-    t_shard = time.monotonic() - t0
-    one_port = replicas[0].port
-    offset = os.path.getsize(path) - (args.size_mib << 20)
-    with open(path, "rb") as f:
-        f.seek(offset)
+    t_shard, t_one = [], []
+    for _ in range(args.repeat):
         t0 = time.monotonic()
-        status, one = request(one_port, "POST", "/l2_loss?dtype=float32", body=f,
-                              headers={"Content-Type": "application/octet-stream",
-                                       "Content-Length": str(args.size_mib << 20)})
-        t_one = time.monotonic() - t0
-    if status != 200:
-        raise Fail(f"one request with the whole tensor: {status} {one}")
+        merged = shard_cli(url, path, args.parts)
+        t_shard.append(time.monotonic() - t0)
+        one_port = replicas[0].port
+        offset = os.path.getsize(path) - (args.size_mib << 20)
+        with open(path, "rb") as f:
+            f.seek(offset)
+            t0 = time.monotonic()
+            status, one = request(one_port, "POST", "/l2_loss?dtype=float32", body=f,
+                                  headers={"Content-Type": "application/octet-stream",
+                                           "Content-Length": str(args.size_mib << 20)})
+            t_one.append(time.monotonic() - t0)
+        if status != 200:
+            raise Fail(f"one request with the whole tensor: {status} {one}")
     with open(nginx.error) as f:
         if "buffered to a temporary file" in f.read():
             raise Fail("nginx wrote a request body to a temporary file: bodies must stream")
@@ -351,12 +353,20 @@ def scenario_shard(args, work, replicas, nginx):
     same("merged vs one request", merged, one)
     if merged.get("shape") != [args.size_mib << 18]:
         raise Fail(f"shard.py's shape {merged.get('shape')}")
-    log(f"shard: {args.size_mib} MiB float32 in {args.parts} parts through nginx + /merge: "
-        f"{t_shard:.2f} s; one request straight to one replica: {t_one:.2f} s; "
+    log(f"shard: {args.size_mib} MiB float32 in {args.parts} parts through nginx + /merge "
+        f"(examples/shard.py): {timing(t_shard)}; one request straight to one replica: "
+        f"{timing(t_one)}; "
         f"merged == one request == exact, bit for bit "
         f"(sum_squares {merged['sum_squares']!r}, norm {merged['norm']!r})")
     os.unlink(path)
     scenario_shard_small(url, one_port, work)
+
+
+def timing(times):
+    """'1.23 s', or 'min 1.23 s, median 1.40 s of 5' for repeated runs."""
+    if len(times) == 1:
+        return f"{times[0]:.2f} s"
+    return f"min {min(times):.2f} s, median {sorted(times)[len(times) // 2]:.2f} s of {len(times)}"
 
 
 def scenario_shard_small(url, one_port, work):
@@ -576,6 +586,7 @@ def main():
     ap.add_argument("--parts", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs of the sharded tensor")
     ap.add_argument("scenario", nargs="*", help=f"any of {', '.join(SCENARIOS)} (default: all)")
     args = ap.parse_args()
     args.scenario = args.scenario or list(SCENARIOS)
