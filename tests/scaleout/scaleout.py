@@ -389,19 +389,23 @@ def scenario_shard_small(url, one_port, work):
         f.write(len(hjson).to_bytes(8, "little") + hjson + data)
     be = os.path.join(work, "be.npy")
     np.save(be, rng.standard_normal((40, 9)).astype(">f8"))
-    for path, ctype in ((st, "application/x-safetensors"), (be, "application/x-npy")):
-        for parts in (1, 3, 16):
-            got = shard_cli(url, path, parts)
-            with open(path, "rb") as f:
-                status, want = request(one_port, "POST", "/l2_loss", body=f.read(),
-                                       headers={"Content-Type": ctype})
-            if status != 200:
-                raise Fail(f"{path}: one request: {status} {want}")
-            if (json.dumps(got, sort_keys=True) != json.dumps(want, sort_keys=True)
-                    or list(got.get("tensors", {})) != list(want.get("tensors", {}))):
-                raise Fail(f"shard.py -n {parts} {os.path.basename(path)}:\n  got  {got}\n  want {want}")
-    log("shard: shard.py on a safetensors checkpoint and a big-endian .npy (1, 3, 16 pieces) "
-        "prints exactly one request's answer")
+    cases = [(path, ctype, parts, None) for path, ctype in
+             ((st, "application/x-safetensors"), (be, "application/x-npy"))
+             for parts in (1, 3, 16)]
+    cases += [(st, "application/x-safetensors", 5, "0.01"), (be, "application/x-npy", 4, "0.0")]
+    for path, ctype, parts, scale in cases:
+        got = shard_cli(url, path, parts, scale)
+        endpoint = f"/regularize?scale={scale}" if scale else "/l2_loss"
+        with open(path, "rb") as f:
+            status, want = request(one_port, "POST", endpoint, body=f.read(),
+                                   headers={"Content-Type": ctype})
+        if status != 200:
+            raise Fail(f"{path}: one request: {status} {want}")
+        if (json.dumps(got, sort_keys=True) != json.dumps(want, sort_keys=True)
+                or list(got.get("tensors", {})) != list(want.get("tensors", {}))):
+            raise Fail(f"shard.py -n {parts} --scale {scale} {os.path.basename(path)}:\n  got  {got}\n  want {want}")
+    log("shard: shard.py on a safetensors checkpoint and a big-endian .npy (1, 3, 16 pieces; "
+        "scale 0.01 and 0.0) prints exactly one request's answer")
 
 
 # --- the load ----------------------------------------------------------------
