@@ -159,7 +159,12 @@ def send_piece(url, path, piece):
             body = piece_body(path, t, offset, nbytes)
             return post(url, "/l2_loss?" + query, body, headers)["partial"]
         except (OSError, http.client.HTTPException, L2dError) as err:
-            if attempt == ATTEMPTS or (isinstance(err, L2dError) and err.status not in RETRY):
+            if isinstance(err, L2dError) and err.status not in RETRY:
+                # An index in the answer counts from the piece's first element.
+                first = (offset - t.offset) // ITEMSIZE[t.dtype]
+                where = f"tensor {t.name!r}, " if t.name is not None else ""
+                raise L2dError(err.status, f"{err} ({where}piece from element {first})") from None
+            if attempt == ATTEMPTS:
                 raise
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
