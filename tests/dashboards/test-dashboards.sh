@@ -9,21 +9,27 @@
 #    dashboard as a recording rule, which promtool check rules then parses.
 # 3. promtool check config of docker/prometheus.yml with its rule_files
 #    pointed at docker/prometheus/ (the compose file mounts them there).
-# Skips, saying so, only when promtool (Debian package `prometheus`) or
-# python3 with PyYAML is missing.
+# 4. tests/dashboards/live.sh: a real Prometheus with that configuration
+#    scrapes the real l2d; every dashboard expression must return data and
+#    the non-finite alert must fire.
+# Skips, saying so, only when promtool or prometheus (Debian package
+# `prometheus`), curl, or python3 with PyYAML is missing.
 #
-# usage: tests/dashboards/test-dashboards.sh BUILD_DIR
+# usage: tests/dashboards/test-dashboards.sh BUILD_DIR path/to/l2d
 set -eu
 
-build=${1:?usage: test-dashboards.sh BUILD_DIR}
+build=${1:?usage: test-dashboards.sh BUILD_DIR path/to/l2d}
+l2d=${2:?usage: test-dashboards.sh BUILD_DIR path/to/l2d}
 here=$(dirname "$0")
 root=$here/../..
 
-if ! command -v promtool >/dev/null 2>&1; then
-    echo "test-dashboards: SKIPPED: promtool is not installed (apt-get install prometheus);" \
-         "alert rules and dashboard NOT checked"
-    exit 0
-fi
+for tool in promtool prometheus curl; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "test-dashboards: SKIPPED: '$tool' is not installed (apt-get install prometheus" \
+             "curl); alert rules and dashboard NOT checked"
+        exit 0
+    fi
+done
 if ! python3 -c 'import yaml' 2>/dev/null; then
     echo "test-dashboards: SKIPPED: python3 with PyYAML is missing (apt-get install python3-yaml)"
     exit 0
@@ -59,3 +65,5 @@ promtool check config "$out/prometheus.yml" >"$out/check-config.txt" 2>&1 ||
 grep -q 'SUCCESS: 3 rules found' "$out/check-config.txt" ||
     { cat "$out/check-config.txt"; fail "docker/prometheus.yml did not load the alert rules"; }
 echo "test-dashboards: promtool check config prometheus.yml (with the alert rules): ok"
+
+sh "$here/live.sh" "$l2d" "$(cd "$root/docker/prometheus" && pwd)" "$out"
