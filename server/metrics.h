@@ -1,10 +1,12 @@
-/* metrics.h -- request counters, latency histograms, gauges and process
- * metrics, as Prometheus text 0.0.4.
+/* metrics.h -- request counters, latency histograms, problem counts,
+ * gauges and process metrics, as Prometheus text 0.0.4, followed by the
+ * tracked store's families (tracked.h) when one is set.
  *
  * Every cell is a C11 atomic bumped with relaxed ordering, so worker threads
  * never take a lock; labels are bounded (endpoint from ROUTE_LIST, code from
- * a fixed list of the statuses the service sends, dtype and format from
- * their enums). Process metrics are read from /proc at scrape time. */
+ * a fixed list of the statuses the service sends or from API_STATUS_LIST,
+ * dtype and format from their enums). Process metrics are read from /proc
+ * at scrape time. */
 #ifndef SERVER_METRICS_H
 #define SERVER_METRICS_H
 

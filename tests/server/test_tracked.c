@@ -518,3 +518,35 @@ Test(tracked, writers_and_readers_race)
         api_result_free(&w[i].res);
     tracked_free(t);
 }
+
+/* The longest names, every byte at its costliest escape (a control
+ * character is six bytes in JSON, an invalid byte three in a label): both
+ * renderings stay within the limit computed from what the store holds. */
+Test(tracked, worst_case_names_fit_the_render_limit)
+{
+    static const double v[] = {1};
+    char model[TRACKED_MODEL_MAX];
+    char name[API_MAX_NAME];
+    struct tracked *t = tracked_new(100);
+    struct api_result res;
+    size_t len = 0;
+
+    memset(model, 'M', sizeof model);
+    named_init(&res);
+    for (int k = 0; k < 3; k++) {
+        memset(name, k == 0 ? '\x01' : k == 1 ? '\xff' : '"', sizeof name);
+        name[0] = (char)('a' + k); /* distinct names */
+        add(&res, name, sizeof name, v, 1);
+    }
+    cr_assert_eq(tracked_record(t, model, sizeof model, &res, 1), TRACKED_ALL);
+    char *m = tracked_render_metrics(t, &len);
+    cr_assert(m != NULL, "the metrics text did not fit");
+    cr_assert(len > 3 * 5 * API_MAX_NAME, "%zu", len);
+    free(m);
+    char *j = tracked_render_json(t, &len);
+    cr_assert(j != NULL, "the JSON did not fit");
+    cr_assert(len > 6 * API_MAX_NAME, "%zu", len);
+    free(j);
+    api_result_free(&res);
+    tracked_free(t);
+}
