@@ -61,6 +61,25 @@ void metrics_init(struct metrics *m)
     }
     atomic_init(&m->in_flight, 0);
     atomic_init(&m->open_connections, 0);
+    for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        for (size_t s = 0; s < API_STATUS_COUNT; s++)
+            atomic_init(&m->problems[r][s], 0);
+    }
+    m->tracked = NULL;
+}
+
+void metrics_set_tracked(struct metrics *m, struct tracked *tracked)
+{
+    m->tracked = tracked;
+}
+
+void metrics_problem(struct metrics *m, enum route_id route, enum api_status st)
+{
+    if ((unsigned)st >= API_STATUS_COUNT || st == API_OK)
+        return;
+    if ((unsigned)route >= ROUTE_COUNT)
+        route = ROUTE_OTHER;
+    atomic_fetch_add_explicit(&m->problems[route][st], 1, memory_order_relaxed);
 }
 
 void metrics_add_body_bytes(struct metrics *m, uint64_t len)
@@ -238,6 +257,21 @@ static void render_requests(struct api_text_buf *t, struct metrics *m)
 /* One series per endpoint that has answered a request, as
  * l2d_requests_total has: an endpoint never called adds no lines, so the
  * exposition grows with the traffic's endpoints, not with ROUTE_LIST. */
+/* Like l2d_requests_total, only the cells that have counted something. */
+static void render_problems(struct api_text_buf *t, struct metrics *m)
+{
+    family(t, "l2d_problems_total", "counter", "Problem responses, by endpoint and problem code.");
+    for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        for (size_t s = 0; s < API_STATUS_COUNT; s++) {
+            uint64_t v = atomic_load_explicit(&m->problems[r][s], memory_order_relaxed);
+            if (v != 0)
+                api_text_buf_appendf(t, "l2d_problems_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
+                                     route_label((enum route_id)r),
+                                     api_status_code((enum api_status)s), (unsigned long long)v);
+        }
+    }
+}
+
 static void render_duration(struct api_text_buf *t, struct metrics *m)
 {
     family(t, "l2d_request_duration_seconds", "histogram",
@@ -350,11 +384,17 @@ static void render_process_start_time(struct api_text_buf *t, const struct metri
 char *metrics_render(struct metrics *m, const struct metrics_process *proc, size_t *out_len)
 {
     struct api_text_buf t;
-    size_t len = 0;
-    char *text;
+    size_t len = 0, tracked_len = 0;
+    char *text = NULL, *tracked = NULL;
 
-    api_text_buf_init(&t, METRICS_TEXT_MAX);
+    if (m->tracked != NULL) {
+        tracked = tracked_render_metrics(m->tracked, &tracked_len);
+        if (tracked == NULL)
+            return NULL;
+    }
+    api_text_buf_init(&t, METRICS_TEXT_MAX + tracked_len);
     render_requests(&t, m);
+    render_problems(&t, m);
     render_duration(&t, m);
     render_body_bytes(&t, m);
     render_elements(&t, m);
@@ -369,6 +409,9 @@ char *metrics_render(struct metrics *m, const struct metrics_process *proc, size
         render_process_max_fds(&t, proc);
         render_process_start_time(&t, proc);
     }
+    if (tracked != NULL)
+        api_text_buf_append(&t, tracked, tracked_len);
+    free(tracked);
     text = api_text_buf_take(&t, &len);
     if (text != NULL)
         *out_len = len;

@@ -1,10 +1,12 @@
-/* metrics.h -- request counters, latency histograms, gauges and process
- * metrics, as Prometheus text 0.0.4.
+/* metrics.h -- request counters, latency histograms, problem counts,
+ * gauges and process metrics, as Prometheus text 0.0.4, followed by the
+ * tracked store's families (tracked.h) when one is set.
  *
  * Every cell is a C11 atomic bumped with relaxed ordering, so worker threads
  * never take a lock; labels are bounded (endpoint from ROUTE_LIST, code from
- * a fixed list of the statuses the service sends, dtype and format from
- * their enums). Process metrics are read from /proc at scrape time. */
+ * a fixed list of the statuses the service sends or from API_STATUS_LIST,
+ * dtype and format from their enums). Process metrics are read from /proc
+ * at scrape time. */
 #ifndef SERVER_METRICS_H
 #define SERVER_METRICS_H
 
@@ -14,8 +16,10 @@
 #include <stdint.h>
 
 #include "../api/format.h"
+#include "../api/status.h"
 #include "../core/dtype.h"
 #include "routes.h"
+#include "tracked.h"
 
 /* Upper bounds of the duration histogram in seconds, +Inf excluded. */
 #define METRICS_BUCKET_LIST(X)                                                                     \
@@ -46,6 +50,8 @@ struct metrics {
     _Atomic uint64_t elements[L2_DTYPE_COUNT][METRICS_FORMAT_COUNT];
     _Atomic int64_t in_flight;        /* requests started, not yet completed */
     _Atomic int64_t open_connections; /* TCP connections open */
+    _Atomic uint64_t problems[ROUTE_COUNT][API_STATUS_COUNT]; /* by problem code */
+    struct tracked *tracked; /* rendered with the rest when not NULL; not owned */
 };
 
 /* What /proc/self says about the process, read at scrape time. */
@@ -58,8 +64,18 @@ struct metrics_process {
     double start_time_seconds; /* since the Unix epoch */
 };
 
-/* Zeroes every counter. Cannot fail. */
+/* Zeroes every counter, with no tracked store. Cannot fail. */
 void metrics_init(struct metrics *m);
+
+/* Makes metrics_render include tracked's l2d_tracked_* families (NULL:
+ * none). tracked stays the caller's and must outlive every render. Call it
+ * before the first render, from one thread. */
+void metrics_set_tracked(struct metrics *m, struct tracked *tracked);
+
+/* Counts one problem response of route with status st (its problem `code`
+ * is the label) in l2d_problems_total. API_OK and out-of-range values are
+ * ignored. Lock-free; safe from any thread. */
+void metrics_problem(struct metrics *m, enum route_id route, enum api_status st);
 
 /* Counts one answered request of route with HTTP status http_status that
  * took duration_ns nanoseconds. Lock-free; safe from any thread. */
@@ -81,8 +97,9 @@ void metrics_connections_add(struct metrics *m, int64_t delta);
  * cannot be read (p is then zeroed). */
 bool metrics_process_read(struct metrics_process *p);
 
-/* Renders m, the build info and proc (NULL: no process_* metrics) as
- * Prometheus text exposition 0.0.4. Returns a malloc'd, NUL-terminated
+/* Renders m, the build info, proc (NULL: no process_* metrics) and the
+ * tracked store set by metrics_set_tracked as Prometheus text exposition
+ * 0.0.4. Returns a malloc'd, NUL-terminated
  * string the caller frees (length in *out_len), or NULL when out of
  * memory. */
 char *metrics_render(struct metrics *m, const struct metrics_process *proc, size_t *out_len);

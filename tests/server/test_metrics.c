@@ -124,13 +124,20 @@ Test(metrics, process_metrics_from_proc)
 }
 
 /* Every sample line's metric name has a # TYPE line before it, and no
- * family is declared twice. */
+ * family is declared twice (the tracked store's included). */
 Test(metrics, every_family_typed_once)
 {
     struct metrics m;
     struct metrics_process p;
+    struct tracked *tr = tracked_new(4);
+    struct api_result res;
+    cr_assert(tr != NULL);
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    cr_assert_eq(tracked_record(tr, "m", 1, &res, 1), TRACKED_ALL);
     metrics_init(&m);
+    metrics_set_tracked(&m, tr);
     metrics_observe(&m, ROUTE_HEALTHZ, 200, 1);
+    metrics_problem(&m, ROUTE_OTHER, API_NOT_FOUND);
     cr_assert(metrics_process_read(&p));
     char *t = render(&m, &p);
     char seen[64][64];
@@ -158,6 +165,8 @@ Test(metrics, every_family_typed_once)
         }
     }
     free(t);
+    api_result_free(&res);
+    tracked_free(tr);
 }
 
 /* The bucket and code counts follow their lists: one bucket line per bound
@@ -204,4 +213,60 @@ Test(metrics, counts_follow_the_lists)
              n_codes + 1);
     expect_line(t, line);
     free(t);
+}
+
+/* Problem responses by their code: only the cells counted, the code label
+ * from api/status.h; API_OK and unknown statuses are not problems. */
+Test(metrics, problems_by_code)
+{
+    struct metrics m;
+    metrics_init(&m);
+    metrics_problem(&m, ROUTE_L2_LOSS, API_INVALID_JSON);
+    metrics_problem(&m, ROUTE_L2_LOSS, API_INVALID_JSON);
+    metrics_problem(&m, ROUTE_REGULARIZE, API_PAYLOAD_TOO_LARGE);
+    metrics_problem(&m, ROUTE_OTHER, API_NOT_FOUND);
+    metrics_problem(&m, (enum route_id)999, API_NOT_FOUND); /* as "other" */
+    metrics_problem(&m, ROUTE_L2_LOSS, API_OK);
+    metrics_problem(&m, ROUTE_L2_LOSS, (enum api_status)999);
+    char *t = render(&m, NULL);
+    expect_line(t, "# TYPE l2d_problems_total counter");
+    expect_line(t, "l2d_problems_total{endpoint=\"l2_loss\",code=\"invalid_json\"} 2");
+    expect_line(t, "l2d_problems_total{endpoint=\"regularize\",code=\"payload_too_large\"} 1");
+    expect_line(t, "l2d_problems_total{endpoint=\"other\",code=\"not_found\"} 2");
+    cr_assert(strstr(t, "code=\"ok\"") == NULL);
+    size_t lines = 0;
+    for (const char *p = t; (p = strstr(p, "\nl2d_problems_total{")) != NULL; p++)
+        lines++;
+    cr_assert_eq(lines, 3);
+    free(t);
+}
+
+/* With a tracked store set, its families follow the others in the same
+ * text, each typed once. */
+Test(metrics, tracked_families_included)
+{
+    struct metrics m;
+    struct tracked *tr = tracked_new(4);
+    struct api_result res;
+    cr_assert(tr != NULL);
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    cr_assert_eq(l2_accum_add(&res.total, 3.0), L2_OK);
+    cr_assert_eq(l2_accum_add(&res.total, 4.0), L2_OK);
+    cr_assert_eq(tracked_record(tr, "m", 1, &res, 42), TRACKED_ALL);
+    metrics_init(&m);
+    char *t = render(&m, NULL);
+    cr_assert(strstr(t, "l2d_tracked") == NULL, "no store, no tracked families");
+    free(t);
+    metrics_set_tracked(&m, tr);
+    metrics_observe(&m, ROUTE_L2_LOSS, 200, 1);
+    t = render(&m, NULL);
+    expect_line(t, "l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"} 1");
+    expect_line(t, "l2d_tracked_norm{model=\"m\",tensor=\"\"} 5.0");
+    expect_line(t, "l2d_tracked_total_norm{model=\"m\"} 5.0");
+    expect_line(t, "l2d_tracked_last_update_timestamp_seconds{model=\"m\"} 42");
+    const char *first = strstr(t, "# TYPE l2d_tracked_norm gauge");
+    cr_assert(first != NULL && strstr(first + 1, "# TYPE l2d_tracked_norm gauge") == NULL);
+    free(t);
+    api_result_free(&res);
+    tracked_free(tr);
 }
