@@ -23,6 +23,8 @@ import puppeteer from 'puppeteer-core';
 
 const RUN_LIMIT_MS = 120000; // the whole test
 const WAIT_MS = 15000; // one wait for the page
+const MAX_BODY = 6 << 20; // the server's --max-body-bytes
+const UPLOAD_BPS = 2 << 20; // upload throttle while progress is watched
 const [binArg, shotArg] = process.argv.slice(2);
 if (!binArg || !shotArg) {
     console.error('usage: node tests/ui/page.test.mjs L2D_BINARY SHOT_DIR');
@@ -152,6 +154,17 @@ np.savez_compressed(sys.argv[1],
 np.save(sys.argv[1], np.arange(-6, 6, dtype='<f4').reshape(3, 4) / 4)`,
         files.npy,
     ]);
+    // 4 MiB, under the limit the test's server has; 8 MiB, over it.
+    files.big = join(work, 'big.npy');
+    files.huge = join(work, 'huge.npy');
+    execFileSync(PYTHON, [
+        '-c',
+        `import numpy as np, sys
+np.save(sys.argv[1], np.full(1 << 20, 0.5, dtype='<f4'))
+np.save(sys.argv[2], np.zeros(1 << 21, dtype='<f4'))`,
+        files.big,
+        files.huge,
+    ]);
     // Its header says 16 bytes of data; 8 follow.
     const broken = safetensors([['w', 'F64', [2], f64([1, 2])]]);
     files.broken = join(work, 'truncated.safetensors');
@@ -166,7 +179,8 @@ np.save(sys.argv[1], np.arange(-6, 6, dtype='<f4').reshape(3, 4) / 4)`,
 function startServer() {
     const env = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('L2D_')) env[k] = v;
-    server = spawn(L2D, ['--bind', '127.0.0.1', '--port', '0', '--drain-timeout', '0'], {
+    const args = ['--bind', '127.0.0.1', '--port', '0', '--drain-timeout', '0', '--max-body-bytes', String(MAX_BODY)];
+    server = spawn(L2D, args, {
         env,
         stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -308,8 +322,16 @@ async function main() {
         if (!url.startsWith('data:') && new URL(url).origin !== origin) foreign.push(url);
     });
     page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+    // Refusals of the files sent are the point of some checks, and GET
+    // /tracked may be missing; any other failed request is a defect.
     page.on('console', (m) => {
-        if (m.type() === 'error' && !/status of 40[04]/.test(m.text())) problems.push(`console: ${m.text()}`);
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+            problems.push(`console: ${m.text()}`);
+    });
+    page.on('response', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (r.status() >= 400 && path !== '/l2_loss' && path !== '/tracked')
+            problems.push(`${r.request().method()} ${path}: ${r.status()}`);
     });
     await page.evaluateOnNewDocument(() => {
         document.addEventListener('securitypolicyviolation', (e) => {
@@ -377,6 +399,42 @@ async function main() {
         expect(extra.includes('invalid_safetensors'), `no code beside the detail: ${extra}`);
         expect(await page.$eval('#result', (r) => r.hidden), "the last file's table is still shown");
         await page.screenshot({ path: join(SHOTS, 'page-error.png'), fullPage: true });
+    });
+
+    await check('a large file shows upload progress, then its result', async () => {
+        // Chromium's upload throttle makes the 4 MiB last about 2 s, so
+        // the progress bar has values between 0 and 1 to be seen.
+        const cdp = await page.createCDPSession();
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions',
+            { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: UPLOAD_BPS });
+        await page.evaluate(() => {
+            window.progressSeen = [];
+            new MutationObserver(() => {
+                const bar = document.getElementById('progress');
+                if (bar.hasAttribute('value'))
+                    window.progressSeen.push([bar.value, document.getElementById('progress-text').textContent]);
+            }).observe(document.getElementById('progress'), { attributes: true });
+        });
+        try {
+            await uploadAndCompare(page, base, files.big, 'page-big.png');
+        } finally {
+            await cdp.send('Network.emulateNetworkConditions',
+                { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+            await cdp.detach();
+        }
+        const seen = await page.evaluate(() => window.progressSeen);
+        const midway = seen.filter(([v, text]) => v > 0 && v < 1 && / of 4\.2 MB sent$/.test(text));
+        expect(midway.length > 0, `no progress between 0 and 1 shown: ${JSON.stringify(seen.slice(0, 5))}`);
+    });
+
+    await check("a file over the service's size limit shows its 413 detail", async () => {
+        await upload(page, files.huge);
+        await page.waitForFunction(() => !document.getElementById('error').hidden);
+        const detail = await page.$eval('#error-detail', (d) => d.textContent);
+        const extra = await page.$eval('#error-extra', (d) => d.textContent);
+        expect(extra.includes('payload_too_large'), `not the service's 413: ${detail} ${extra}`);
+        expect(detail.includes(String(MAX_BODY)), `the detail does not name the limit: ${detail}`);
     });
 
     await check('a file of another kind is not sent', async () => {
