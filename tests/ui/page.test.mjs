@@ -40,14 +40,15 @@ const TYPES = {
     safetensors: 'application/x-safetensors',
 };
 
-let server = null;
+const servers = [];
+const origins = new Set(); // the servers' own: the only ones the page may ask
 let browser = null;
 const work = mkdtempSync(join(tmpdir(), 'l2d-ui.'));
 const failures = [];
 let checks = 0;
 
 function cleanup() {
-    if (server && server.exitCode === null) server.kill('SIGKILL');
+    for (const server of servers) if (server.exitCode === null) server.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });
 }
 
@@ -176,14 +177,14 @@ np.save(sys.argv[2], np.zeros(1 << 21, dtype='<f4'))`,
 
 // ---- the service --------------------------------------------------------
 
-function startServer() {
+// Starts l2d with its defaults (no L2D_* of the caller's) and more flags;
+// resolves to its base URL once it names the port it picked.
+function startServer(...more) {
     const env = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('L2D_')) env[k] = v;
-    const args = ['--bind', '127.0.0.1', '--port', '0', '--drain-timeout', '0', '--max-body-bytes', String(MAX_BODY)];
-    server = spawn(L2D, args, {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['--bind', '127.0.0.1', '--port', '0', '--drain-timeout', '0', ...more];
+    const server = spawn(L2D, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    servers.push(server);
     return new Promise((res, rej) => {
         let log = '';
         const timer = setTimeout(() => rej(new Error(`l2d did not report its port: ${log}`)), 10000);
@@ -192,6 +193,7 @@ function startServer() {
             const m = /listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(log);
             if (m) {
                 clearTimeout(timer);
+                origins.add(`http://127.0.0.1:${m[1]}`);
                 res(`http://127.0.0.1:${m[1]}`);
             }
         });
@@ -292,8 +294,7 @@ async function sortedNorms(page) {
 async function main() {
     mkdirSync(SHOTS, { recursive: true });
     const files = writeFiles();
-    const base = await startServer();
-    const origin = new URL(base).origin;
+    const base = await startServer('--max-body-bytes', String(MAX_BODY));
 
     await check('GET / is HTML with a strict Content-Security-Policy', async () => {
         const res = await fetch(`${base}/`, { signal: AbortSignal.timeout(WAIT_MS) });
@@ -319,7 +320,7 @@ async function main() {
     const problems = [];
     page.on('request', (r) => {
         const url = r.url();
-        if (!url.startsWith('data:') && new URL(url).origin !== origin) foreign.push(url);
+        if (!url.startsWith('data:') && !origins.has(new URL(url).origin)) foreign.push(url);
     });
     page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
     // Refusals of the files sent are the point of some checks, and GET
@@ -476,6 +477,26 @@ async function main() {
         await upload(page, files.npz);
         await page.waitForSelector('#tracked details[data-model="ui-page"]');
         await page.screenshot({ path: join(SHOTS, 'page-tracked.png'), fullPage: true });
+    });
+
+    await check('with a token configured: the page loads, asks for the token on 401, then sends', async () => {
+        const tokenFile = join(work, 'token');
+        writeFileSync(tokenFile, 'ui-test-token\n');
+        const tokenBase = await startServer('--auth-token-file', tokenFile);
+        await page.goto(`${tokenBase}/`, { waitUntil: 'load' });
+        expect(await page.$eval('#token-box', (b) => b.hidden), 'the token field shows before any 401');
+        await upload(page, files.npy);
+        await page.waitForFunction(() => !document.getElementById('error').hidden &&
+            !document.getElementById('token-box').hidden);
+        const extra = await page.$eval('#error-extra', (d) => d.textContent);
+        expect(extra.includes('unauthorized'), `not the service's 401: ${extra}`);
+        await page.type('#token', 'ui-test-token');
+        await page.click('#retry');
+        await page.waitForFunction(() => !document.getElementById('result').hidden &&
+            document.getElementById('error').hidden);
+        const rows = await readTable(page);
+        const { json } = await api(base, files.npy);
+        compareRow(rows[0], expectedRows(json, 'single.npy')[0], 'the file sent with the token');
     });
 
     await check('no policy violation, script error or request off the service', async () => {
