@@ -307,6 +307,9 @@ async function main() {
         expect(res.headers.get('x-content-type-options') === 'nosniff', 'no X-Content-Type-Options: nosniff');
     });
 
+    // Without the page every check below would only wait out its timeout.
+    if (failures.length > 0) throw new Error('GET / does not serve the page: nothing more to check');
+
     browser = await puppeteer.launch({
         executablePath: CHROMIUM,
         headless: true,

@@ -5,7 +5,8 @@
 # Usage: sh tests/ui/test-ui.sh [L2D_BINARY [SHOT_DIR]]
 #   L2D_BINARY  default build/l2d;  SHOT_DIR  default build/ui (screenshots)
 # Installs the pinned node packages (npm ci) when node_modules/ is missing
-# or older than the lock file, as tools/openapi-lint.sh does. CHROMIUM names
+# or older than the lock file (as tools/openapi-lint.sh does) or lacks
+# puppeteer-core. CHROMIUM names
 # the browser (default /usr/bin/chromium), PYTHON a python3 with numpy.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -26,7 +27,8 @@ command -v node >/dev/null 2>&1 || fail "no node (Debian: apt-get install nodejs
 "$PYTHON" -c 'import numpy' 2>/dev/null || fail "$PYTHON cannot import numpy (Debian: python3-numpy)"
 
 stamp=node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ ! -d node_modules/puppeteer-core ] ||
+    [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 exec node tests/ui/page.test.mjs "$l2d" "$shots"
