@@ -510,15 +510,17 @@ async function main() {
     });
 }
 
+let stopped = false;
 try {
     await main();
 } catch (e) {
-    failures.push('setup');
-    console.error(`test-ui: FAIL: ${e.stack || e.message}`);
+    stopped = true;
+    console.error(`test-ui: FAIL: ${e.message}`);
 } finally {
     if (browser) await browser.close().catch(() => {});
     cleanup();
     clearTimeout(limit);
 }
-console.log(`test-ui: ${checks - failures.length} of ${checks} checks passed; screenshots in ${SHOTS}`);
-process.exit(failures.length === 0 ? 0 : 1);
+console.log(`test-ui: ${checks - failures.length} of ${checks} checks passed${stopped ? ', then the run stopped' : ''}; ` +
+    `screenshots in ${SHOTS}`);
+process.exit(failures.length === 0 && !stopped ? 0 : 1);
