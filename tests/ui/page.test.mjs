@@ -5,9 +5,12 @@
 // written here (every summed dtype, a skipped integer tensor, NaN, an empty
 // tensor, a name with markup in it) and an .npz that numpy writes. Every row
 // of the table is compared, exactly, with the service's JSON for the same
-// bytes; the table is sorted by norm both ways; a broken file must show the
-// service's own problem detail; the tracked-models view must show what GET
-// /tracked says after a ?track= request. The page must run under its
+// bytes; the table is sorted by norm both ways; a dropped file goes as a
+// picked one does; a 4 MiB upload under Chromium's upload throttle shows
+// progress; a broken file and one over --max-body-bytes show the service's
+// own problem detail; with a token configured the page asks for it; the
+// tracked-models view must show what GET /tracked says after a ?track=
+// request (and after the page's own "track as"). The page must run under its
 // Content-Security-Policy without one violation and ask nothing of any host
 // but the service. Screenshots go to the directory given.
 //
@@ -390,6 +393,24 @@ async function main() {
 
     await check('an .npy: its one tensor equals the API', async () => {
         await uploadAndCompare(page, base, files.npy, 'page-npy.png');
+    });
+
+    await check('a file dropped on the zone is sent like a picked one', async () => {
+        // The drop event a browser fires, with the file in its DataTransfer.
+        await page.evaluate((b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], 'dropped.npy'));
+            const zone = document.getElementById('drop');
+            zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+            zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }, readFileSync(files.npy).toString('base64'));
+        await page.waitForFunction(() => !document.getElementById('result').hidden &&
+            document.getElementById('result-file').textContent === 'dropped.npy');
+        const { json } = await api(base, files.npy);
+        const rows = await readTable(page);
+        expect(rows.length === 1, `${rows.length} rows`);
+        compareRow(rows[0], expectedRows(json, 'dropped.npy')[0], 'the dropped file');
     });
 
     await check("a broken file shows the service's problem detail", async () => {
