@@ -82,6 +82,13 @@ struct api_infer_wanted {
 /* Longest id echoed, in bytes (a longer one is invalid_parameter). */
 #define API_INFER_MAX_ID 1024
 
+/* What ?track did, for the answer's parameters.tracked. */
+enum api_infer_tracked {
+    API_INFER_TRACKED_NONE,    /* no parameters.track: no parameters.tracked */
+    API_INFER_TRACKED_ALL,     /* "tracked": true */
+    API_INFER_TRACKED_PARTIAL, /* "tracked": "partial" (series cap reached) */
+};
+
 struct api_infer_request {
     /* In: set by api_infer_request_init before the body is decoded. */
     enum api_infer_model model;
@@ -97,7 +104,12 @@ struct api_infer_request {
     bool count_nonfinite;          /* parameters.nonfinite = "count" */
     bool binary_data_output;       /* parameters.binary_data_output = true */
     bool partial;                  /* parameters.partial = true */
-    size_t n_wanted;               /* outputs asked for, in the order asked */
+    char track[API_TRACK_MAX + 1]; /* parameters.track, validated as ?track; "" when absent */
+    size_t track_len;
+    /* In, set by the caller before api_infer_response_encode: what recording
+     * the result under track did (answered as parameters.tracked). */
+    enum api_infer_tracked tracked;
+    size_t n_wanted; /* outputs asked for, in the order asked */
     struct api_infer_wanted wanted[API_INFER_OUT_COUNT_];
 };
 

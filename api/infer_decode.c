@@ -65,6 +65,7 @@ enum slot {
     SL_SCALE,
     SL_NONFINITE,
     SL_PARTIAL,
+    SL_TRACK,
     SL_BINARY_OUTPUT,
 };
 
@@ -101,6 +102,7 @@ static const struct key_row {
     KEY(F_TOP_PARAMS, "nonfinite", SL_NONFINITE, DUP_P),
     KEY(F_TOP_PARAMS, "binary_data_output", SL_BINARY_OUTPUT, DUP_P),
     KEY(F_TOP_PARAMS, "partial", SL_PARTIAL, DUP_P),
+    KEY(F_TOP_PARAMS, "track", SL_TRACK, DUP_P),
 };
 #undef KEY
 #undef DUP_T
@@ -846,6 +848,14 @@ static enum api_status value_captured(struct infer_decoder *dec, struct api_erro
             st = fail(dec, err, API_INVALID_PARAMETER, "parameters.partial must be true or false");
         else
             req->partial = v.b;
+        break;
+    case SL_TRACK:
+        if (v.kind != SM_STRING)
+            st = fail(dec, err, API_INVALID_PARAMETER,
+                      "parameters.track must be a string: the model name to track");
+        else if (api_track_parse(v.s, v.len, "parameters.track", req->track, &req->track_len,
+                                 err) != API_OK)
+            st = dec->status = API_INVALID_PARAMETER; /* err is set */
         break;
     default: /* SL_IGNORED: valid JSON, not read */
         break;

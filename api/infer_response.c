@@ -253,6 +253,10 @@ enum api_status api_infer_response_encode(const struct api_infer_request *req,
         api_text_buf_append_str(&b, ", \"id\": ");
         put_string(&b, req->id, req->id_len);
     }
+    if (req->tracked != API_INFER_TRACKED_NONE)
+        api_text_buf_append_str(&b, req->tracked == API_INFER_TRACKED_ALL
+                                        ? ", \"parameters\": {\"tracked\": true}"
+                                        : ", \"parameters\": {\"tracked\": \"partial\"}");
     api_text_buf_append_str(&b, ", \"outputs\": [");
     for (size_t i = 0; i < req->n_wanted; i++) {
         if (i > 0)

@@ -6,6 +6,8 @@
  * dtype. Nothing is allocated: decoded text goes into bounded stack buffers. */
 #include "query.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -127,7 +129,8 @@ static enum api_status parse_scale(const char *s, size_t len, bool truncated, st
         return api_error_set(err, API_INVALID_SCALE,
                              "scale must be a finite decimal number such as 0.01, not empty");
     if (!scale_grammar(s, len, &integer)) {
-        api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
+        api_text_echo(echo, sizeof echo, s, len <= API_TRACK_MAX ? len : API_TRACK_MAX + 1,
+                      QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
         return api_error_set(err, API_INVALID_SCALE,
                              "scale must be a finite decimal number such as 0.01: '%s'", echo);
     }
@@ -149,7 +152,8 @@ static enum api_status parse_scale(const char *s, size_t len, bool truncated, st
      * make -1e999 into -inf and call it negative, but "-inf" is not what the
      * user sent and either way the scale is refused. */
     if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)) {
-        api_text_echo(echo, sizeof echo, s, len, QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
+        api_text_echo(echo, sizeof echo, s, len <= API_TRACK_MAX ? len : API_TRACK_MAX + 1,
+                      QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
         return api_error_set(err, API_INVALID_SCALE,
                              "scale is out of range (not a finite float64): '%s'", echo);
     }
@@ -207,6 +211,39 @@ static enum api_status parse_nonfinite(struct slice raw, bool *count, struct api
                          echo);
 }
 
+enum api_status api_track_parse(const char *s, size_t len, const char *what,
+                                char out[API_TRACK_MAX + 1], size_t *out_len, struct api_error *err)
+{
+    char echo[QUERY_ECHO_BUF];
+    bool ok = len >= 1 && len <= API_TRACK_MAX;
+
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum((unsigned char)s[i]) || strchr("_.:/-", s[i]) != NULL;
+    if (!ok) {
+        api_text_echo(echo, sizeof echo, s, len <= API_TRACK_MAX ? len : API_TRACK_MAX + 1,
+                      QUERY_ECHO_MAX, API_TEXT_ECHO_HEX);
+        return api_error_set(err, API_INVALID_PARAMETER,
+                             "%s must be a model name of 1 to 128 bytes of A-Z a-z 0-9 _ . : / "
+                             "-, not '%s'",
+                             what, echo);
+    }
+    memcpy(out, s, len);
+    out[len] = '\0';
+    *out_len = len;
+    return API_OK;
+}
+
+/* Validates the track value raw (still percent-encoded), decoded into out. */
+static enum api_status parse_track(struct slice raw, char *out, size_t *out_len,
+                                   struct api_error *err)
+{
+    char s[API_TRACK_MAX + 1];
+    size_t len = 0;
+
+    pct_decode(raw, s, sizeof s, &len);
+    return api_track_parse(s, len, "track", out, out_len, err);
+}
+
 /* Validates the partial value raw (still percent-encoded). */
 static enum api_status parse_partial(struct slice raw, bool *partial, struct api_error *err)
 {
@@ -231,7 +268,14 @@ static enum api_status parse_partial(struct slice raw, bool *partial, struct api
 }
 
 /* The query parameters, and the endpoints that take each. */
-enum query_param { QUERY_SCALE, QUERY_DTYPE, QUERY_NONFINITE, QUERY_PARTIAL, QUERY_PARAM_COUNT };
+enum query_param {
+    QUERY_SCALE,
+    QUERY_DTYPE,
+    QUERY_NONFINITE,
+    QUERY_PARTIAL,
+    QUERY_TRACK,
+    QUERY_PARAM_COUNT
+};
 
 #define QUERY_ON(e) (1u << (e))
 #define QUERY_ON_ALL                                                                               \
@@ -247,13 +291,14 @@ static const struct {
     [QUERY_NONFINITE] = {"nonfinite",
                          QUERY_ON(API_ENDPOINT_L2_LOSS) | QUERY_ON(API_ENDPOINT_REGULARIZE)},
     [QUERY_PARTIAL] = {"partial", QUERY_ON_ALL},
+    [QUERY_TRACK] = {"track", QUERY_ON_ALL},
 };
 
 /* What each endpoint accepts, for the unknown-parameter detail. */
 static const char *const accepted[] = {
-    [API_ENDPOINT_L2_LOSS] = "dtype, nonfinite, partial",
-    [API_ENDPOINT_REGULARIZE] = "scale, dtype, nonfinite, partial",
-    [API_ENDPOINT_MERGE] = "scale, partial",
+    [API_ENDPOINT_L2_LOSS] = "dtype, nonfinite, partial, track",
+    [API_ENDPOINT_REGULARIZE] = "scale, dtype, nonfinite, partial, track",
+    [API_ENDPOINT_MERGE] = "scale, partial, track",
 };
 
 /* The parameter called name (len bytes), or QUERY_PARAM_COUNT. */
@@ -280,6 +325,8 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
     out->dtype = L2_DTYPE_FLOAT64;
     out->count_nonfinite = false;
     out->partial = false;
+    out->track[0] = '\0';
+    out->track_len = 0;
     out->has_scale = false;
     out->scale.value = 0.0;
     out->scale.disabled = false;
@@ -321,8 +368,8 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
                                      ? "query parameter '%s' is only accepted by /regularize "
                                        "and /merge"
                                      : "query parameter '%s' is not accepted by /merge (accepted: "
-                                       "scale, partial)",
-                                 params[which].name);
+                                       "%s)",
+                                 params[which].name, accepted[API_ENDPOINT_MERGE]);
         if (seen[which])
             return api_error_set(err, API_INVALID_PARAMETER, "query parameter '%s' is repeated",
                                  params[which].name);
@@ -358,8 +405,14 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
         if (st != API_OK)
             return st;
     }
-    if (seen[QUERY_PARTIAL])
-        return parse_partial(raw[QUERY_PARTIAL], &out->partial, err);
+    if (seen[QUERY_PARTIAL]) {
+        enum api_status st = parse_partial(raw[QUERY_PARTIAL], &out->partial, err);
+
+        if (st != API_OK)
+            return st;
+    }
+    if (seen[QUERY_TRACK])
+        return parse_track(raw[QUERY_TRACK], out->track, &out->track_len, err);
     return API_OK;
 }
 

@@ -18,6 +18,9 @@ enum api_endpoint {
     API_ENDPOINT_MERGE,      /* POST /merge: scale (optional), partial */
 };
 
+/* Longest model name of ?track=MODEL. */
+#define API_TRACK_MAX 128
+
 struct api_scale {
     double value;  /* finite, >= 0 */
     bool disabled; /* the scale was 0.0 or -0.0 */
@@ -28,8 +31,10 @@ struct api_query {
     enum l2_dtype dtype; /* float64 when !has_dtype */
     bool has_scale;      /* always true for REGULARIZE on success */
     struct api_scale scale;
-    bool count_nonfinite; /* nonfinite=count (default reject) */
-    bool partial;         /* partial=true (default false): answers carry partials */
+    bool count_nonfinite;          /* nonfinite=count (default reject) */
+    bool partial;                  /* partial=true (default false): answers carry partials */
+    char track[API_TRACK_MAX + 1]; /* track=MODEL, decoded, NUL-terminated; "" when absent */
+    size_t track_len;
 };
 
 /* Parses query (len bytes, may be NULL/0) for endpoint into *out. Errors:
@@ -46,6 +51,15 @@ enum api_status api_query_parse(enum api_endpoint endpoint, const char *query, s
  * parameter is validated: the same grammar, limits and TensorFlow messages
  * (invalid_scale). For the inference protocol's parameters.scale. */
 enum api_status api_scale_parse(const char *s, size_t len, struct api_scale *out,
+                                struct api_error *err);
+
+/* Validates a model name for ?track=MODEL (what names the parameter in the
+ * detail: "track", "parameters.track"): 1 to API_TRACK_MAX bytes of
+ * [A-Za-z0-9_.:/-], else invalid_parameter. s holds at least min(len,
+ * API_TRACK_MAX + 1) bytes (a longer name is refused unread). Copies it
+ * NUL-terminated into out, its length in *out_len. */
+enum api_status api_track_parse(const char *s, size_t len, const char *what,
+                                char out[API_TRACK_MAX + 1], size_t *out_len,
                                 struct api_error *err);
 
 #endif

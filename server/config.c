@@ -5,6 +5,7 @@
  * are read first and flags override them, each value checked with an end
  * pointer and its range before it is accepted. */
 #include "config.h"
+#include "tracked.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +58,8 @@ static const struct option_def options[] = {
      "SECONDS", "after SIGTERM, serve this long with /readyz 503 (5)", false},
     {"drain-timeout", OPTION_UINT, offsetof(struct config, drain_timeout), 0, CONFIG_SECONDS_MAX,
      "SECONDS", "then wait at most this long for requests in flight (10)", false},
+    {"max-tracked-series", OPTION_UINT, offsetof(struct config, max_tracked_series), 0, 10000000,
+     "N", "(model, tensor) series ?track=MODEL keeps for /metrics and /tracked (10000)", false},
     {"log-format", OPTION_LOG_FORMAT, 0, 0, 0, "FORMAT",
      "log lines as 'text' (default) or 'json' (one object per line)", false},
     {"tls-cert", OPTION_PATH, offsetof(struct config, tls_cert), 0, 0, "FILE",
@@ -183,6 +186,7 @@ static void set_defaults(struct config *cfg)
     cfg->max_connections = CONFIG_DEFAULT_CONNECTIONS;
     cfg->shutdown_delay = 5;
     cfg->drain_timeout = 10;
+    cfg->max_tracked_series = TRACKED_DEFAULT_MAX_SERIES;
 }
 
 static const struct option_def *find_option(const char *name, size_t len)

@@ -22,13 +22,14 @@ struct config {
     char bind[CONFIG_BIND_MAX];        /* numeric IPv4 or IPv6 address, as given */
     struct sockaddr_storage bind_addr; /* bind parsed, port filled in */
     bool bind_ipv6;
-    uint64_t port;            /* 0..65535; 0 picks a free port */
-    uint64_t threads;         /* MHD thread pool size, 1..1024 */
-    uint64_t max_body_bytes;  /* request bodies above this are 413 */
-    uint64_t timeout;         /* idle connection timeout, seconds (0: none) */
-    uint64_t max_connections; /* concurrent connections */
-    uint64_t shutdown_delay;  /* lame-duck seconds after SIGTERM (readiness 503) */
-    uint64_t drain_timeout;   /* seconds for requests in flight once the listener closes */
+    uint64_t port;               /* 0..65535; 0 picks a free port */
+    uint64_t threads;            /* MHD thread pool size, 1..1024 */
+    uint64_t max_body_bytes;     /* request bodies above this are 413 */
+    uint64_t timeout;            /* idle connection timeout, seconds (0: none) */
+    uint64_t max_connections;    /* concurrent connections */
+    uint64_t shutdown_delay;     /* lame-duck seconds after SIGTERM (readiness 503) */
+    uint64_t drain_timeout;      /* seconds for requests in flight once the listener closes */
+    uint64_t max_tracked_series; /* (model, tensor) series ?track keeps (server/tracked.h) */
     enum config_log_format log_format;
     /* Paths as given (pointing into argv or the environment), NULL when unset. */
     const char *tls_cert;        /* PEM certificate: serve HTTPS (with tls_key) */

@@ -192,6 +192,7 @@ int main(int argc, char **argv)
 {
     struct config cfg;
     struct metrics metrics;
+    struct tracked *tracked;
     struct auth auth;
     struct request_shared shared;
     char why[512];
@@ -234,6 +235,12 @@ int main(int argc, char **argv)
     log_set_format(cfg.log_format == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT);
     block_signals(&signals); /* a signal during startup waits for wait_signal() */
     metrics_init(&metrics);
+    tracked = tracked_new(cfg.max_tracked_series);
+    if (tracked == NULL) {
+        log_message(LOG_ERROR, "out of memory");
+        return 1;
+    }
+    metrics_set_tracked(&metrics, tracked);
     auth_init(&auth);
     tls_init(&tls);
     request_shared_init(&shared, &cfg, &metrics, &auth);
@@ -294,5 +301,6 @@ int main(int argc, char **argv)
 out:
     tls_free(&tls);
     auth_free(&auth);
+    tracked_free(tracked);
     return result;
 }

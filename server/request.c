@@ -27,6 +27,7 @@
 #include "../api/text.h"
 #include "log.h"
 #include "openapi_blob.h"
+#include "page.h"
 #include "routes.h"
 #include "trace.h"
 #include "version.h"
@@ -119,6 +120,7 @@ void request_shared_init(struct request_shared *shared, const struct config *cfg
     shared->cfg = cfg;
     shared->metrics = metrics;
     shared->auth = auth;
+    shared->tracked = metrics->tracked;
     atomic_init(&shared->draining, false);
     atomic_init(&shared->in_flight, 0);
 }
@@ -270,6 +272,7 @@ struct answer {
     const char *hname;  /* one extra header (Allow, WWW-Authenticate), or NULL */
     const char *hvalue; /* its value */
     bool close;         /* adds `Connection: close` (unread body bytes) */
+    bool page;          /* the page's headers (page.h): its policy */
 };
 
 /* Queues a's response on con. req is NULL only when there is no request
@@ -293,6 +296,8 @@ static enum MHD_Result queue(struct request *req, struct MHD_Connection *con,
     if (req != NULL && MHD_add_response_header(resp, "X-Request-Id", req->request_id) != MHD_YES)
         goto out_destroy;
     if (a->hname != NULL && MHD_add_response_header(resp, a->hname, a->hvalue) != MHD_YES)
+        goto out_destroy;
+    if (a->page && !page_add_headers(resp))
         goto out_destroy;
     if (a->status == MHD_HTTP_SERVICE_UNAVAILABLE &&
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, REQUEST_RETRY_AFTER) != MHD_YES)
@@ -324,6 +329,8 @@ static enum MHD_Result queue_out_of_memory(struct request *req, struct MHD_Conne
                        .len = sizeof(body_out_of_memory) - 1,
                        .close = close};
 
+    if (req != NULL)
+        metrics_problem(req->shared->metrics, req->route, API_INTERNAL_ERROR);
     if (req != NULL && req->v2) {
         a.content_type = REQUEST_JSON;
         a.body = body_v2_out_of_memory;
@@ -342,6 +349,7 @@ static enum MHD_Result queue_problem(struct request *req, struct MHD_Connection 
                        .must_free = true,
                        .close = close};
 
+    metrics_problem(req->shared->metrics, req->route, err->status);
     a.body = req->v2 ? api_infer_error_encode(err, &a.len) : api_problem_encode(err, &a.len);
     if (a.body == NULL)
         return queue_out_of_memory(req, con, close);
@@ -376,6 +384,16 @@ static enum MHD_Result serve_get(struct request *req, struct MHD_Connection *con
         a.body = metrics_render(req->shared->metrics, metrics_process_read(&proc) ? &proc : NULL,
                                 &a.len);
         a.must_free = true;
+        break;
+    case ROUTE_TRACKED:
+        a.content_type = REQUEST_JSON;
+        a.body = tracked_render_json(req->shared->tracked, &a.len);
+        a.must_free = true;
+        break;
+    case ROUTE_PAGE:
+        a.content_type = PAGE_CONTENT_TYPE;
+        a.body = page_html(&a.len);
+        a.page = true;
         break;
     case ROUTE_OPENAPI:
         a.content_type = REQUEST_YAML;
@@ -738,6 +756,12 @@ static enum MHD_Result finish_infer(struct request *req, struct MHD_Connection *
     struct api_infer_response resp;
     char header_len[24];
 
+    if (req->infer.track_len != 0)
+        req->infer.tracked =
+            tracked_record(req->shared->tracked, req->infer.track, req->infer.track_len,
+                           api_body_result(req->body), (int64_t)time(NULL)) == TRACKED_ALL
+                ? API_INFER_TRACKED_ALL
+                : API_INFER_TRACKED_PARTIAL;
     if (api_infer_response_encode(&req->infer, api_body_result(req->body), &resp, &req->err) !=
         API_OK)
         return queue_problem(req, con, &req->err, false);
@@ -759,6 +783,30 @@ static enum MHD_Result finish_infer(struct request *req, struct MHD_Connection *
                                   .hvalue = header_len});
 }
 
+/* Records the result under ?track=MODEL and appends "tracked": true (or
+ * "partial") to the answer out (*len bytes, a JSON object). False when out
+ * of memory (*out is then freed). */
+static bool add_tracked(struct request *req, char **out, size_t *len)
+{
+    static const char all[] = ", \"tracked\": true}", partial[] = ", \"tracked\": \"partial\"}";
+    enum tracked_outcome o =
+        tracked_record(req->shared->tracked, req->query.track, req->query.track_len,
+                       api_body_result(req->body), (int64_t)time(NULL));
+    const char *tail = o == TRACKED_ALL ? all : partial;
+    size_t n = o == TRACKED_ALL ? sizeof all - 1 : sizeof partial - 1;
+    char *grown = realloc(*out, *len - 1 + n + 1);
+
+    if (grown == NULL) {
+        free(*out);
+        *out = NULL;
+        return false;
+    }
+    memcpy(grown + *len - 1, tail, n + 1); /* over the closing brace */
+    *out = grown;
+    *len = *len - 1 + n;
+    return true;
+}
+
 /* The body has ended: answer the error found on the way, or the result. */
 static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
 {
@@ -778,6 +826,8 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *con)
         scale = &req->query.scale;
     if (api_response_encode(api_body_result(req->body), scale, &out, &len, &req->err) != API_OK)
         return queue_problem(req, con, &req->err, false);
+    if (req->query.track_len != 0 && !add_tracked(req, &out, &len))
+        return queue_out_of_memory(req, con, false);
     return queue(req, con,
                  &(struct answer){.status = MHD_HTTP_OK,
                                   .content_type = REQUEST_JSON,

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "config.h"
 #include "metrics.h"
+#include "tracked.h"
 
 /* What every request shares: settings, counters, the token and the drain
  * state. The caller owns it and keeps it alive until MHD_stop_daemon has
@@ -25,6 +26,7 @@ struct request_shared {
     const struct config *cfg;
     struct metrics *metrics;
     const struct auth *auth; /* disabled: no token required */
+    struct tracked *tracked; /* ?track=MODEL results, for /tracked (metrics renders them too) */
     atomic_bool draining;    /* set once by main on SIGTERM/SIGINT: readiness 503,
                                 every answer with Connection: close */
     atomic_long in_flight;   /* requests started and not yet completed */

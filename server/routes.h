@@ -33,11 +33,13 @@ enum route_access {
     X(ROUTE_L2_LOSS, "/l2_loss", "l2_loss", ROUTE_POST, ROUTE_TOKEN)                               \
     X(ROUTE_REGULARIZE, "/regularize", "regularize", ROUTE_POST, ROUTE_TOKEN)                      \
     X(ROUTE_MERGE, "/merge", "merge", ROUTE_POST, ROUTE_TOKEN)                                     \
+    X(ROUTE_PAGE, "/", "page", ROUTE_GET, ROUTE_OPEN)                                              \
     X(ROUTE_HEALTHZ, "/healthz", "healthz", ROUTE_GET, ROUTE_OPEN)                                 \
     X(ROUTE_READYZ, "/readyz", "readyz", ROUTE_GET, ROUTE_OPEN)                                    \
     X(ROUTE_METRICS, "/metrics", "metrics", ROUTE_GET, ROUTE_TOKEN)                                \
     X(ROUTE_OPENAPI, "/openapi.yaml", "openapi", ROUTE_GET, ROUTE_TOKEN)                           \
     X(ROUTE_OPENAPI_JSON, "/openapi.json", "openapi_json", ROUTE_GET, ROUTE_TOKEN)                 \
+    X(ROUTE_TRACKED, "/tracked", "tracked", ROUTE_GET, ROUTE_TOKEN)                                \
     X(ROUTE_V2_SERVER, "/v2", "v2_server", ROUTE_GET, ROUTE_TOKEN)                                 \
     X(ROUTE_V2_LIVE, "/v2/health/live", "v2_live", ROUTE_GET, ROUTE_OPEN)                          \
     X(ROUTE_V2_READY, "/v2/health/ready", "v2_ready", ROUTE_GET, ROUTE_OPEN)                       \

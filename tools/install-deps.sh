@@ -8,10 +8,12 @@ set -eu
 # libFuzzer), clang-format (lint), python3 (the table check of api/numparse_pow10.h),
 # python3-numpy (example client), openssl (TLS test
 # certificates), prometheus (promtool and a real scrape), wrk (benchmarks), groff (man page
-# check), valgrind (memcheck run), node (OpenAPI lint)
+# check), valgrind (memcheck run), node (OpenAPI lint, manifest validation), nginx (the
+# load balancer in front of replicas in the scale-out test), chromium (make test-ui: the page
+# in a real browser)
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev zlib1g-dev libcriterion-dev \
 libcurl4-openssl-dev libmpfr-dev clang libclang-rt-14-dev clang-format python3 python3-yaml python3-numpy \
-openssl prometheus wrk curl groff-base valgrind nodejs npm"
+openssl prometheus wrk curl groff-base valgrind nginx chromium nodejs npm"
 if [ "${1:-}" = --list ]; then
     # one package a line, for .ci/run; node is left out where npm already runs
     for p in $PKGS; do

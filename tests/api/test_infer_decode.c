@@ -1594,3 +1594,63 @@ Test(infer_decode, partial_parameter)
     expect_err(&r, API_INVALID_PARAMETER, "parameters.partial must be true or false", NULL);
     run_free(&r);
 }
+
+/* parameters.track: a model name validated as ?track's, kept for the
+ * server; anything else is invalid_parameter naming the parameter. */
+Test(infer_decode, track_parameter)
+{
+    struct run r;
+    static const char *const bad[] = {"\"\"", "\"a b\"", "\"caf\\u00e9\"", "1", "true", "null"};
+    char body[512], name[200];
+
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"parameters\": {\"track\": \"resnet-50/v1:a_b.c\"}, \"inputs\": [{\"name\": "
+                "\"a\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [3]}]}");
+    expect_ok(&r);
+    cr_assert_str_eq(r.req.track, "resnet-50/v1:a_b.c");
+    cr_assert_eq(r.req.track_len, strlen("resnet-50/v1:a_b.c"));
+    cr_assert_eq(r.req.tracked, API_INFER_TRACKED_NONE);
+    run_free(&r);
+
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"inputs\": [{\"name\": \"a\", \"shape\": [1], \"datatype\": \"FP64\", "
+                "\"data\": [3]}]}");
+    expect_ok(&r);
+    cr_assert_eq(r.req.track_len, 0);
+    run_free(&r);
+
+    /* 128 bytes are accepted, 129 are not */
+    memset(name, 'm', 129);
+    name[128] = '\0';
+    snprintf(body, sizeof body,
+             "{\"parameters\": {\"track\": \"%s\"}, \"inputs\": [{\"name\": \"a\", \"shape\": "
+             "[1], \"datatype\": \"FP64\", \"data\": [3]}]}",
+             name);
+    decode_json(&r, API_INFER_L2_LOSS, body);
+    expect_ok(&r);
+    cr_assert_eq(r.req.track_len, 128);
+    run_free(&r);
+    name[128] = 'm';
+    name[129] = '\0';
+    snprintf(body, sizeof body,
+             "{\"parameters\": {\"track\": \"%s\"}, \"inputs\": [{\"name\": \"a\", \"shape\": "
+             "[1], \"datatype\": \"FP64\", \"data\": [3]}]}",
+             name);
+    decode_json(&r, API_INFER_L2_LOSS, body);
+    expect_err(&r, API_INVALID_PARAMETER, NULL, NULL);
+    cr_assert_not_null(strstr(r.err.detail, "parameters.track must be a model name"), "%s",
+                       r.err.detail);
+    run_free(&r);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"parameters\": {\"track\": %s}, \"inputs\": [{\"name\": \"a\", \"shape\": "
+                 "[1], \"datatype\": \"FP64\", \"data\": [3]}]}",
+                 bad[i]);
+        decode_json(&r, API_INFER_L2_LOSS, body);
+        expect_err(&r, API_INVALID_PARAMETER, NULL, NULL);
+        cr_assert_not_null(strstr(r.err.detail, "parameters.track must be"), "%s: %s", bad[i],
+                           r.err.detail);
+        run_free(&r);
+    }
+}

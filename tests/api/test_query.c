@@ -108,16 +108,17 @@ Test(query, dtype_echo_is_truncated)
 Test(query, unknown_parameter)
 {
     expect_error(L2, "foo=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'foo' (accepted: dtype, nonfinite, partial)");
+                 "unknown query parameter 'foo' (accepted: dtype, nonfinite, partial, track)");
     expect_error(RG, "scale=0.1&foo=1", API_INVALID_PARAMETER,
                  "unknown query parameter 'foo' (accepted: scale, dtype, "
-                 "nonfinite, partial)");
+                 "nonfinite, partial, track)");
     expect_error(L2, "DTYPE=float32", API_INVALID_PARAMETER, NULL);
     expect_error(L2, "=float32", API_INVALID_PARAMETER,
-                 "unknown query parameter '' (accepted: dtype, nonfinite, partial)");
+                 "unknown query parameter '' (accepted: dtype, nonfinite, partial, track)");
     /* a name is echoed printable and short */
-    expect_error(L2, "a%0Ab%FF=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'a\\x0ab\\xff' (accepted: dtype, nonfinite, partial)");
+    expect_error(
+        L2, "a%0Ab%FF=1", API_INVALID_PARAMETER,
+        "unknown query parameter 'a\\x0ab\\xff' (accepted: dtype, nonfinite, partial, track)");
 }
 
 Test(query, unknown_parameter_long_name_truncated)
@@ -445,9 +446,47 @@ Test(query, merge)
                  "Setting a scale less than 0 on a regularizer: -0.5.");
     expect_error(MG, "scale=inf", API_INVALID_SCALE, NULL);
     expect_error(MG, "scale=1e999", API_INVALID_SCALE, NULL);
-    expect_error(MG, "dtype=float32", API_INVALID_PARAMETER,
-                 "query parameter 'dtype' is not accepted by /merge (accepted: scale, partial)");
+    expect_error(
+        MG, "dtype=float32", API_INVALID_PARAMETER,
+        "query parameter 'dtype' is not accepted by /merge (accepted: scale, partial, track)");
     expect_error(MG, "nonfinite=count", API_INVALID_PARAMETER, NULL);
     expect_error(MG, "foo=1", API_INVALID_PARAMETER,
-                 "unknown query parameter 'foo' (accepted: scale, partial)");
+                 "unknown query parameter 'foo' (accepted: scale, partial, track)");
+}
+
+/* track=MODEL on every endpoint: 1 to 128 bytes of [A-Za-z0-9_.:/-] after
+ * percent-decoding, else invalid_parameter echoing the name. */
+Test(query, track)
+{
+    struct api_query out;
+    struct api_error err;
+    char q[300];
+
+    cr_assert_eq(parse(L2, "track=resnet-50%2Fv1:a_b.c", &out, &err), API_OK);
+    cr_assert_str_eq(out.track, "resnet-50/v1:a_b.c");
+    cr_assert_eq(out.track_len, 18);
+    cr_assert_eq(parse(RG, "scale=0.5&track=m", &out, &err), API_OK);
+    cr_assert_str_eq(out.track, "m");
+    cr_assert_eq(parse(MG, "track=m&partial=true", &out, &err), API_OK);
+    cr_assert_str_eq(out.track, "m");
+    cr_assert(out.partial);
+    cr_assert_eq(parse(L2, "dtype=float32", &out, &err), API_OK);
+    cr_assert_eq(out.track_len, 0);
+    cr_assert_str_eq(out.track, "");
+
+    strcpy(q, "track=");
+    memset(q + 6, 'x', 128);
+    q[6 + 128] = '\0';
+    cr_assert_eq(parse(L2, q, &out, &err), API_OK);
+    cr_assert_eq(out.track_len, 128);
+    strcat(q, "x");
+    expect_error(L2, q, API_INVALID_PARAMETER, NULL);
+    expect_error(L2, "track=", API_INVALID_PARAMETER,
+                 "track must be a model name of 1 to 128 bytes of A-Z a-z 0-9 _ . : / -, not ''");
+    expect_error(
+        L2, "track=a+b", API_INVALID_PARAMETER,
+        "track must be a model name of 1 to 128 bytes of A-Z a-z 0-9 _ . : / -, not 'a b'");
+    expect_error(L2, "track=caf%C3%A9", API_INVALID_PARAMETER, NULL);
+    expect_error(L2, "track=a&track=b", API_INVALID_PARAMETER,
+                 "query parameter 'track' is repeated");
 }

@@ -317,6 +317,8 @@ PROM_BUILD_PID=""
 mkdir -p "$W/prom-config"
 sed "s|^          - l2d:8080\$|          - 127.0.0.1:$PORT|" docker/prometheus.yml \
     >"$W/prom-config/prometheus.yml"
+mkdir -p "$W/prom-config/rules"
+cp docker/prometheus/alerts.yml "$W/prom-config/rules/alerts.yml"
 chmod -R a+rX "$W/prom-config"
 PROM_PORT=$(free_port)
 podman run -d --name "$NAME-prometheus" --network host --user prometheus \
@@ -346,6 +348,19 @@ fi
 say "ok: Prometheus scrapes l2d with docker/prometheus.yml ($((SECONDS - t)) s)"
 expect_eq "Prometheus: l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"}" \
     "$(prom_query 'l2d_requests_total{job="l2d",endpoint="l2_loss",code="200"}')" "1"
+# A tracked result in the image reaches Prometheus as l2d_tracked_norm, and
+# the alert rules of docker/prometheus/alerts.yml are loaded beside it.
+curl -sf -X POST -H 'Content-Type: application/json' --data '[3, 4]' \
+    "http://127.0.0.1:$PORT/l2_loss?track=image-check" >/dev/null || fail "POST /l2_loss?track="
+v=""
+for _ in $(seq 1 60); do
+    v=$(prom_query 'l2d_tracked_norm{job="l2d",model="image-check",tensor=""}')
+    [ "$v" = 5 ] && break
+    sleep 0.5
+done
+expect_eq "Prometheus: l2d_tracked_norm{model=\"image-check\",tensor=\"\"}" "$v" "5"
+rules=$(curl -sS --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/rules" | grep -o '"name":"L2d[A-Za-z]*"' | sort -u | wc -l)
+expect_eq "Prometheus: alert rules loaded from alerts.yml" "$rules" "3"
 podman stop -t 10 "$NAME-prometheus" >/dev/null 2>&1
 
 SIZE=$(podman image inspect -f '{{.Size}}' "$IMAGE")
@@ -362,7 +377,7 @@ expect_eq "state after podman stop" "$(state Status)" "exited"
 expect_eq "exit code after SIGTERM (137 would mean SIGKILL)" "$(state ExitCode)" "0"
 podman logs "$NAME" 2>&1 | sed 's/^/  log: /' | tail -n 8
 
-say "stopped in ${stopped} s (drain timeout ${DRAIN_TIMEOUT} s)"
+say "stopped in ${stopped} s (lame duck 5 s, drain timeout ${DRAIN_TIMEOUT} s)"
 mib() { echo "$((($1 + 524288) / 1048576)) MiB"; }
 say "image size: $SIZE bytes ($(mib "$SIZE")): base bookworm-slim $(mib "$BASE"), l2d layers $(((SIZE - BASE + 512) / 1024)) KiB"
 say "all checks passed in $((SECONDS - START)) s"

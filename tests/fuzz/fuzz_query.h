@@ -1,6 +1,6 @@
 /* fuzz_query.h -- the query harness body (fuzz_query.c; replayed by the unit tests).
  *
- * Input: byte 0 picks the endpoint (bit 0: /regularize), the rest is the
+ * Input: byte 0 picks the endpoint (bit 1: /merge, else bit 0: /regularize), the rest is the
  * raw query. api_query_parse must never crash, and must agree with a slow
  * reference written from API.md: split on '&' (empty segments skipped),
  * percent-decode names and values into exact heap copies ('+' is a space),
@@ -8,10 +8,12 @@
  * segment order (invalid_parameter), then validate scale (invalid_scale:
  * missing, longer than 1024 decoded bytes, not the decimal grammar, an
  * integer literal, overflowing, negative), dtype (invalid_dtype: one of the
- * names API.md lists, in any case) and nonfinite (invalid_parameter unless
- * reject or count, in any case). A success must satisfy the rules: scale
+ * names API.md lists, in any case), nonfinite (invalid_parameter unless
+ * reject or count, in any case), partial (true or false, in any case) and
+ * track (1 to 128 bytes of [A-Za-z0-9_.:/-]). /merge takes scale
+ * (optional), partial and track only. A success must satisfy the rules: scale
  * finite and >= 0, disabled exactly when it is 0, present exactly on
- * /regularize, and equal to strtod of the text; dtype one of the four
+ * /regularize (and on /merge when sent), and equal to strtod of the text; dtype one of the four
  * (float64 when absent). An error's detail must
  * be NUL-terminated within its buffer and printable ASCII (user bytes are
  * echoed escaped). */
@@ -119,8 +121,10 @@ static enum api_status ref_scale(const char *s, size_t len, struct api_scale *ou
 static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t len,
                                  struct api_query *out)
 {
-    char *scale = NULL, *dtype = NULL, *nonfinite = NULL;
-    size_t scale_len = 0, dtype_len = 0, nonfinite_len = 0, pos = 0;
+    char *scale = NULL, *dtype = NULL, *nonfinite = NULL, *partial = NULL, *track = NULL;
+    size_t scale_len = 0, dtype_len = 0, nonfinite_len = 0, partial_len = 0, track_len = 0;
+    size_t pos = 0;
+    bool merge = ep == API_ENDPOINT_MERGE;
     enum api_status st = API_OK;
 
     memset(out, 0, sizeof *out);
@@ -144,7 +148,7 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
                                &value_len)) {
             st = API_INVALID_PARAMETER;
         } else if (name_len == 5 && memcmp(name, "scale", 5) == 0) {
-            if (ep != API_ENDPOINT_REGULARIZE || scale != NULL) {
+            if (ep == API_ENDPOINT_L2_LOSS || scale != NULL) {
                 st = API_INVALID_PARAMETER;
             } else {
                 scale = value;
@@ -152,7 +156,7 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
                 value = NULL;
             }
         } else if (name_len == 5 && memcmp(name, "dtype", 5) == 0) {
-            if (dtype != NULL) {
+            if (merge || dtype != NULL) {
                 st = API_INVALID_PARAMETER;
             } else {
                 dtype = value;
@@ -160,11 +164,27 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
                 value = NULL;
             }
         } else if (name_len == 9 && memcmp(name, "nonfinite", 9) == 0) {
-            if (nonfinite != NULL) {
+            if (merge || nonfinite != NULL) {
                 st = API_INVALID_PARAMETER;
             } else {
                 nonfinite = value;
                 nonfinite_len = value_len;
+                value = NULL;
+            }
+        } else if (name_len == 7 && memcmp(name, "partial", 7) == 0) {
+            if (partial != NULL) {
+                st = API_INVALID_PARAMETER;
+            } else {
+                partial = value;
+                partial_len = value_len;
+                value = NULL;
+            }
+        } else if (name_len == 5 && memcmp(name, "track", 5) == 0) {
+            if (track != NULL) {
+                st = API_INVALID_PARAMETER;
+            } else {
+                track = value;
+                track_len = value_len;
                 value = NULL;
             }
         } else {
@@ -174,7 +194,7 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
         free(value);
         pos = end + 1;
     }
-    if (st == API_OK && ep == API_ENDPOINT_REGULARIZE) {
+    if (st == API_OK && (ep == API_ENDPOINT_REGULARIZE || scale != NULL)) {
         st = scale == NULL ? API_INVALID_SCALE : ref_scale(scale, scale_len, &out->scale);
         out->has_scale = st == API_OK;
     }
@@ -202,9 +222,29 @@ static enum api_status ref_parse(enum api_endpoint ep, const uint8_t *q, size_t 
         else if (!(nonfinite_len == 6 && strncasecmp(nonfinite, "reject", 6) == 0))
             st = API_INVALID_PARAMETER;
     }
+    if (st == API_OK && partial != NULL) {
+        if (partial_len == 4 && strncasecmp(partial, "true", 4) == 0)
+            out->partial = true;
+        else if (!(partial_len == 5 && strncasecmp(partial, "false", 5) == 0))
+            st = API_INVALID_PARAMETER;
+    }
+    if (st == API_OK && track != NULL) {
+        bool ok = track_len >= 1 && track_len <= API_TRACK_MAX;
+        for (size_t i = 0; ok && i < track_len; i++)
+            ok = (track[i] >= 'a' && track[i] <= 'z') || (track[i] >= 'A' && track[i] <= 'Z') ||
+                 (track[i] >= '0' && track[i] <= '9') || strchr("_.:/-", track[i]) != NULL;
+        if (ok) {
+            memcpy(out->track, track, track_len);
+            out->track_len = track_len;
+        } else {
+            st = API_INVALID_PARAMETER;
+        }
+    }
     free(scale);
     free(dtype);
     free(nonfinite);
+    free(partial);
+    free(track);
     return st;
 }
 
@@ -228,7 +268,7 @@ static void query_check_outcome(enum api_endpoint ep, const uint8_t *q, size_t l
         return;
     }
     FUZZ_CHECK(err->status == API_OK, "OK with an error set");
-    FUZZ_CHECK(out->has_scale == (ep == API_ENDPOINT_REGULARIZE), "has_scale wrong");
+    FUZZ_CHECK(out->has_scale == ref.has_scale, "has_scale wrong");
     if (out->has_scale) {
         FUZZ_CHECK(isfinite(out->scale.value) && out->scale.value >= 0.0, "scale %a out of rule",
                    out->scale.value);
@@ -243,6 +283,12 @@ static void query_check_outcome(enum api_endpoint ep, const uint8_t *q, size_t l
                (int)ref.dtype, (int)ref.has_dtype);
     FUZZ_CHECK(out->count_nonfinite == ref.count_nonfinite, "nonfinite %d, reference %d",
                (int)out->count_nonfinite, (int)ref.count_nonfinite);
+    FUZZ_CHECK(out->partial == ref.partial, "partial %d, reference %d", (int)out->partial,
+               (int)ref.partial);
+    FUZZ_CHECK(out->track_len == ref.track_len &&
+                   memcmp(out->track, ref.track, ref.track_len) == 0 &&
+                   out->track[out->track_len] == '\0',
+               "track '%s', reference '%s'", out->track, ref.track);
 }
 
 /* Checks one input; aborts on a broken invariant. */
@@ -256,7 +302,9 @@ static void query_check(const uint8_t *data, size_t size)
 
     if (size < 1)
         return;
-    ep = (data[0] & 1) ? API_ENDPOINT_REGULARIZE : API_ENDPOINT_L2_LOSS;
+    ep = (data[0] & 2)   ? API_ENDPOINT_MERGE
+         : (data[0] & 1) ? API_ENDPOINT_REGULARIZE
+                         : API_ENDPOINT_L2_LOSS;
     q = fuzz_copy(data + 1, size - 1); /* exactly sized: no terminator to lean on */
     api_error_init(&err);
     st = api_query_parse(ep, size > 1 ? q : NULL, size - 1, &out, &err);

@@ -341,7 +341,7 @@ Test(errors, not_found)
 {
     expect_status("GET", "/nope", 404, "not_found");
     expect_status("POST", "/nope", 404, "not_found");
-    expect_status("GET", "/", 404, "not_found");
+    expect_status("GET", "/index.html", 404, "not_found");
     expect_status("POST", "/l2_loss/", 404, "not_found");
     expect_status("GET", "/healthz/extra", 404, "not_found");
     expect_status("DELETE", "/L2_LOSS", 404, "not_found");

@@ -249,3 +249,53 @@ Test(tracked, tracked_requests_race_scrapes)
     cr_assert_eq(sample(text, "l2d_tracked_series"), 5 * ((RACERS + 1) / 2));
     free(text);
 }
+
+/* parameters.track on the inference protocol and ?track on /merge record
+ * as ?track does on the native endpoints; the protocol's answer says so in
+ * its parameters; a bad name is the protocol's 400. */
+Test(tracked, inference_and_merge)
+{
+    struct it_server srv;
+    it_start(&srv, NULL, NULL);
+
+    json_t *j = post_json(srv.port, "/v2/models/l2_loss/infer",
+                          "{\"parameters\": {\"track\": \"oip-model\", \"partial\": true}, "
+                          "\"inputs\": [{\"name\": \"w\", \"shape\": [2], \"datatype\": \"FP32\", "
+                          "\"data\": [3, 4]}, {\"name\": \"b\", \"shape\": [1], "
+                          "\"datatype\": \"FP64\", \"data\": [12]}]}",
+                          200);
+    cr_assert(json_is_true(json_object_get(json_object_get(j, "parameters"), "tracked")));
+    /* the partials of both inputs, merged under another model name */
+    json_t *outputs = json_object_get(j, "outputs"), *parts = NULL;
+    for (size_t i = 0; i < json_array_size(outputs); i++) {
+        json_t *o = json_array_get(outputs, i);
+        if (strcmp(json_string_value(json_object_get(o, "name")), "input_partial") == 0)
+            parts = json_object_get(o, "data");
+    }
+    cr_assert_eq(json_array_size(parts), 2);
+    char body[4096];
+    snprintf(body, sizeof body, "{\"partials\": {\"w\": [\"%s\"], \"b\": [\"%s\"]}}",
+             json_string_value(json_array_get(parts, 0)),
+             json_string_value(json_array_get(parts, 1)));
+    json_decref(j);
+    j = post_json(srv.port, "/merge?track=merged", body, 200);
+    cr_assert(json_is_true(json_object_get(j, "tracked")));
+    json_decref(j);
+
+    char *text = get_body(srv.port, "/metrics");
+    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"oip-model\",tensor=\"w\"}"), 5.0, "%s",
+                 text);
+    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"oip-model\",tensor=\"b\"}"), 12.0);
+    cr_assert_eq(sample(text, "l2d_tracked_total_norm{model=\"oip-model\"}"), 13.0);
+    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"merged\",tensor=\"w\"}"), 5.0);
+    cr_assert_eq(sample(text, "l2d_tracked_total_norm{model=\"merged\"}"), 13.0);
+    free(text);
+
+    struct it_response r;
+    const char *bad = "{\"parameters\": {\"track\": \"no spaces\"}, \"inputs\": [{\"name\": \"w\", "
+                      "\"shape\": [1], \"datatype\": \"FP32\", \"data\": [1]}]}";
+    it_post(srv.port, "/v2/models/l2_loss/infer", "application/json", bad, strlen(bad), &r);
+    cr_assert_eq(r.status, 400);
+    cr_assert_not_null(strstr(r.body, "parameters.track must be a model name"), "%s", r.body);
+    it_response_free(&r);
+}

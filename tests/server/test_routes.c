@@ -39,6 +39,7 @@ Test(routes, fixed_paths)
 {
     expect_route("/l2_loss", ROUTE_L2_LOSS, false);
     expect_route("/regularize", ROUTE_REGULARIZE, false);
+    expect_route("/", ROUTE_PAGE, false);
     expect_route("/healthz", ROUTE_HEALTHZ, false);
     expect_route("/readyz", ROUTE_READYZ, false);
     expect_route("/metrics", ROUTE_METRICS, false);
@@ -91,7 +92,8 @@ static void expect_miss(const char *path, bool v2, enum route_miss miss, const c
  * v2 flag follows the path, matched or not. */
 Test(routes, unknown_paths)
 {
-    expect_miss("/", false, ROUTE_MISS_PATH, NULL);
+    expect_miss("//", false, ROUTE_MISS_PATH, NULL);
+    expect_miss("/index.html", false, ROUTE_MISS_PATH, NULL);
     expect_miss("", false, ROUTE_MISS_PATH, NULL);
     expect_miss("/l2_loss/", false, ROUTE_MISS_PATH, NULL);
     expect_miss("/L2_LOSS", false, ROUTE_MISS_PATH, NULL);
@@ -161,9 +163,10 @@ Test(routes, not_found_details)
 
 Test(routes, methods_and_allow)
 {
-    static const enum route_id gets[] = {
-        ROUTE_HEALTHZ,   ROUTE_READYZ,  ROUTE_METRICS,  ROUTE_OPENAPI,  ROUTE_OPENAPI_JSON,
-        ROUTE_V2_SERVER, ROUTE_V2_LIVE, ROUTE_V2_READY, ROUTE_V2_MODEL, ROUTE_V2_MODEL_READY};
+    static const enum route_id gets[] = {ROUTE_HEALTHZ,        ROUTE_READYZ,       ROUTE_METRICS,
+                                         ROUTE_OPENAPI,        ROUTE_OPENAPI_JSON, ROUTE_V2_SERVER,
+                                         ROUTE_V2_LIVE,        ROUTE_V2_READY,     ROUTE_V2_MODEL,
+                                         ROUTE_V2_MODEL_READY, ROUTE_TRACKED,      ROUTE_PAGE};
     static const enum route_id posts[] = {ROUTE_L2_LOSS, ROUTE_REGULARIZE, ROUTE_MERGE,
                                           ROUTE_V2_INFER};
 
@@ -187,13 +190,14 @@ Test(routes, methods_and_allow)
     cr_assert_null(route_allow_header(ROUTE_OTHER));
 }
 
-/* Only the health probes are open; every other route (model readiness
+/* Only the health probes and the page (which holds no data and asks for
+ * the token itself) are open; every other route (model readiness
  * included) needs the token when one is configured. */
 Test(routes, token_rule)
 {
     for (int r = 0; r < ROUTE_COUNT; r++) {
-        bool open =
-            r == ROUTE_HEALTHZ || r == ROUTE_READYZ || r == ROUTE_V2_LIVE || r == ROUTE_V2_READY;
+        bool open = r == ROUTE_PAGE || r == ROUTE_HEALTHZ || r == ROUTE_READYZ ||
+                    r == ROUTE_V2_LIVE || r == ROUTE_V2_READY;
         cr_assert_eq(route_needs_token((enum route_id)r), !open, "route %d (%s)", r,
                      route_label((enum route_id)r));
     }

@@ -508,7 +508,10 @@ async function main() {
         writeFileSync(tokenFile, 'ui-test-token\n');
         const tokenBase = await startServer('--auth-token-file', tokenFile);
         await page.goto(`${tokenBase}/`, { waitUntil: 'load' });
-        expect(await page.$eval('#token-box', (b) => b.hidden), 'the token field shows before any 401');
+        // The tracked-models view asks GET /tracked at load: its 401 is the
+        // first, and the page asks for the token then.
+        await page.waitForFunction(() => !document.getElementById('token-box').hidden,
+            { timeout: 10000 });
         await upload(page, files.npy);
         await page.waitForFunction(() => !document.getElementById('error').hidden &&
             !document.getElementById('token-box').hidden);
