@@ -1040,3 +1040,13 @@ size_t it_read_segments(char *buf, size_t size, size_t nitems, void *ctx)
     s->sent += done;
     return done;
 }
+
+double it_metrics_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    }
+    return -1;
+}

@@ -259,4 +259,9 @@ char *it_wait_log(const struct it_server *srv, const char *needle, int timeout_m
  * the exit status (-1 when it did not exit normally). */
 int it_sh(const char *cmd, char **out);
 
+/* In a Prometheus text exposition, the value of the sample line that starts
+ * with series (name and labels, exactly) followed by a space, or -1 when
+ * there is none. */
+double it_metrics_sample(const char *text, const char *series);
+
 #endif

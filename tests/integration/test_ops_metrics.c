@@ -13,18 +13,6 @@
 
 TestSuite(ops_metrics, .init = it_setup, .fini = it_teardown, .timeout = 60);
 
-/* The value of the sample line that starts with series followed by a space,
- * or -1 when there is none. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return -1;
-}
-
 static char *scrape(int port)
 {
     struct it_response r;
@@ -67,35 +55,41 @@ Test(ops_metrics, series_follow_requests)
      * last one shows (a bounded wait), then check everything. */
     char *t = scrape(srv.port);
     for (int i = 0;
-         i < 100 && !(sample(t, "l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"}") == 2 &&
-                      sample(t, "l2d_requests_total{endpoint=\"regularize\",code=\"200\"}") == 1 &&
-                      sample(t, "l2d_requests_total{endpoint=\"other\",code=\"404\"}") == 1);
+         i < 100 &&
+         !(it_metrics_sample(t, "l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"}") == 2 &&
+           it_metrics_sample(t, "l2d_requests_total{endpoint=\"regularize\",code=\"200\"}") == 1 &&
+           it_metrics_sample(t, "l2d_requests_total{endpoint=\"other\",code=\"404\"}") == 1);
          i++) {
         free(t);
         usleep(10000);
         t = scrape(srv.port);
     }
-    cr_assert_eq(sample(t, "l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"}"), 2, "%s", t);
-    cr_assert_eq(sample(t, "l2d_requests_total{endpoint=\"regularize\",code=\"200\"}"), 1);
-    cr_assert_eq(sample(t, "l2d_requests_total{endpoint=\"other\",code=\"404\"}"), 1);
-    cr_assert_eq(sample(t, "l2d_request_duration_seconds_count{endpoint=\"l2_loss\"}"), 2);
-    cr_assert_eq(sample(t, "l2d_request_duration_seconds_bucket{endpoint=\"l2_loss\",le=\"+Inf\"}"),
+    cr_assert_eq(it_metrics_sample(t, "l2d_requests_total{endpoint=\"l2_loss\",code=\"200\"}"), 2,
+                 "%s", t);
+    cr_assert_eq(it_metrics_sample(t, "l2d_requests_total{endpoint=\"regularize\",code=\"200\"}"),
+                 1);
+    cr_assert_eq(it_metrics_sample(t, "l2d_requests_total{endpoint=\"other\",code=\"404\"}"), 1);
+    cr_assert_eq(it_metrics_sample(t, "l2d_request_duration_seconds_count{endpoint=\"l2_loss\"}"),
                  2);
-    cr_assert_eq(sample(t, "l2d_request_body_bytes_total"), (double)(9 + sizeof f4 + npy_len));
-    cr_assert_eq(sample(t, "l2d_elements_total{dtype=\"float64\",format=\"json\"}"), 3);
-    cr_assert_eq(sample(t, "l2d_elements_total{dtype=\"float32\",format=\"raw\"}"), 5);
-    cr_assert_eq(sample(t, "l2d_elements_total{dtype=\"float64\",format=\"npy\"}"), 2);
-    cr_assert_eq(sample(t, "l2d_elements_total{dtype=\"float16\",format=\"raw\"}"), 0);
+    cr_assert_eq(it_metrics_sample(
+                     t, "l2d_request_duration_seconds_bucket{endpoint=\"l2_loss\",le=\"+Inf\"}"),
+                 2);
+    cr_assert_eq(it_metrics_sample(t, "l2d_request_body_bytes_total"),
+                 (double)(9 + sizeof f4 + npy_len));
+    cr_assert_eq(it_metrics_sample(t, "l2d_elements_total{dtype=\"float64\",format=\"json\"}"), 3);
+    cr_assert_eq(it_metrics_sample(t, "l2d_elements_total{dtype=\"float32\",format=\"raw\"}"), 5);
+    cr_assert_eq(it_metrics_sample(t, "l2d_elements_total{dtype=\"float64\",format=\"npy\"}"), 2);
+    cr_assert_eq(it_metrics_sample(t, "l2d_elements_total{dtype=\"float16\",format=\"raw\"}"), 0);
     /* The scrape itself is in flight, on its open connection. */
-    cr_assert_eq(sample(t, "l2d_requests_in_flight"), 1, "%s", t);
-    cr_assert(sample(t, "l2d_open_connections") >= 1);
+    cr_assert_eq(it_metrics_sample(t, "l2d_requests_in_flight"), 1, "%s", t);
+    cr_assert(it_metrics_sample(t, "l2d_open_connections") >= 1);
     char build[128];
     snprintf(build, sizeof build, "l2d_build_info{version=\"%s\"}", srv.version);
-    cr_assert_eq(sample(t, build), 1);
-    cr_assert(sample(t, "process_cpu_seconds_total") >= 0);
-    cr_assert(sample(t, "process_resident_memory_bytes") > 1e5);
-    cr_assert(sample(t, "process_open_fds") >= 3);
-    double start = sample(t, "process_start_time_seconds");
+    cr_assert_eq(it_metrics_sample(t, build), 1);
+    cr_assert(it_metrics_sample(t, "process_cpu_seconds_total") >= 0);
+    cr_assert(it_metrics_sample(t, "process_resident_memory_bytes") > 1e5);
+    cr_assert(it_metrics_sample(t, "process_open_fds") >= 3);
+    double start = it_metrics_sample(t, "process_start_time_seconds");
     cr_assert(start > 1.5e9 && start <= (double)time(NULL) + 1, "start %f", start);
     cr_assert(strstr(t, "secret-path-xyz") == NULL && strstr(t, "abc") == NULL,
               "a request path leaked into a label:\n%s", t);
@@ -119,14 +113,14 @@ Test(ops_metrics, open_connections_follow_clients)
         cr_assert(strstr(buf, "200") != NULL);
     }
     char *t = scrape(srv.port);
-    cr_assert_eq(sample(t, "l2d_open_connections"), 4, "%s", t); /* 3 + the scrape */
+    cr_assert_eq(it_metrics_sample(t, "l2d_open_connections"), 4, "%s", t); /* 3 + the scrape */
     free(t);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
     double open = -1;
     for (int i = 0; i < 500 && open != 1; i++) {
         t = scrape(srv.port);
-        open = sample(t, "l2d_open_connections");
+        open = it_metrics_sample(t, "l2d_open_connections");
         free(t);
         if (open != 1)
             it_sleep_ms(10);

@@ -15,18 +15,6 @@
 
 TestSuite(tracked, .init = it_setup, .fini = it_teardown, .timeout = 60);
 
-/* The value of the sample line that starts with series followed by a space,
- * or -1 when there is none. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return -1;
-}
-
 /* GET target, asserting 200; returns the body (caller frees). */
 static char *get_body(int port, const char *target)
 {
@@ -93,19 +81,25 @@ Test(tracked, values_in_answer_json_and_metrics)
     free(body);
 
     char *text = get_body(srv.port, "/metrics");
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"resnet-50\",tensor=\"\"}"),
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_norm{model=\"resnet-50\",tensor=\"\"}"),
                  5.477225575051661, "%s", text);
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"m:v1\",tensor=\"dense/kernel\"}"), 5.0);
-    cr_assert_eq(sample(text, "l2d_tracked_max_abs{model=\"m:v1\",tensor=\"dense/kernel\"}"), 4.0);
-    cr_assert_eq(sample(text, "l2d_tracked_count{model=\"m:v1\",tensor=\"dense/bias\"}"), 2);
     cr_assert_eq(
-        sample(text, "l2d_tracked_nonfinite{model=\"m:v1\",tensor=\"dense/bias\",kind=\"nan\"}"),
+        it_metrics_sample(text, "l2d_tracked_norm{model=\"m:v1\",tensor=\"dense/kernel\"}"), 5.0);
+    cr_assert_eq(
+        it_metrics_sample(text, "l2d_tracked_max_abs{model=\"m:v1\",tensor=\"dense/kernel\"}"),
+        4.0);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_count{model=\"m:v1\",tensor=\"dense/bias\"}"),
+                 2);
+    cr_assert_eq(
+        it_metrics_sample(
+            text, "l2d_tracked_nonfinite{model=\"m:v1\",tensor=\"dense/bias\",kind=\"nan\"}"),
         1);
-    cr_assert_eq(sample(text, "l2d_tracked_total_norm{model=\"m:v1\"}"), sqrt(26.0));
-    cr_assert_eq(sample(text, "l2d_tracked_last_update_timestamp_seconds{model=\"resnet-50\"}"),
-                 (double)updated);
-    cr_assert_eq(sample(text, "l2d_tracked_series"), 3);
-    cr_assert_eq(sample(text, "l2d_tracked_series_dropped_total"), 0);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_total_norm{model=\"m:v1\"}"), sqrt(26.0));
+    cr_assert_eq(
+        it_metrics_sample(text, "l2d_tracked_last_update_timestamp_seconds{model=\"resnet-50\"}"),
+        (double)updated);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_series"), 3);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_series_dropped_total"), 0);
     free(text);
 }
 
@@ -133,10 +127,10 @@ Test(tracked, bad_model_names_refused_and_counted)
     cr_assert(json_is_true(json_object_get(j, "tracked")));
     json_decref(j);
     char *text = get_body(srv.port, "/metrics");
-    cr_assert_eq(
-        sample(text, "l2d_problems_total{endpoint=\"l2_loss\",code=\"invalid_parameter\"}"), 6,
-        "%s", text);
-    cr_assert_eq(sample(text, "l2d_tracked_series"), 1);
+    cr_assert_eq(it_metrics_sample(
+                     text, "l2d_problems_total{endpoint=\"l2_loss\",code=\"invalid_parameter\"}"),
+                 6, "%s", text);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_series"), 1);
     free(text);
 }
 
@@ -155,10 +149,11 @@ Test(tracked, the_cap_makes_answers_partial)
     cr_assert(json_is_true(json_object_get(j, "tracked")));
     json_decref(j);
     char *text = get_body(srv.port, "/metrics");
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"m\",tensor=\"a\"}"), 7.0, "%s", text);
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"m\",tensor=\"c\"}"), -1);
-    cr_assert_eq(sample(text, "l2d_tracked_series"), 2);
-    cr_assert_eq(sample(text, "l2d_tracked_series_dropped_total"), 1);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_norm{model=\"m\",tensor=\"a\"}"), 7.0, "%s",
+                 text);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_norm{model=\"m\",tensor=\"c\"}"), -1);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_series"), 2);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_series_dropped_total"), 1);
     free(text);
 }
 
@@ -174,9 +169,11 @@ Test(tracked, problems_total_by_code)
     cr_assert_eq(r.status, 404);
     it_response_free(&r);
     char *text = get_body(srv.port, "/metrics");
-    cr_assert_eq(sample(text, "l2d_problems_total{endpoint=\"l2_loss\",code=\"invalid_json\"}"), 1,
-                 "%s", text);
-    cr_assert_eq(sample(text, "l2d_problems_total{endpoint=\"other\",code=\"not_found\"}"), 1);
+    cr_assert_eq(
+        it_metrics_sample(text, "l2d_problems_total{endpoint=\"l2_loss\",code=\"invalid_json\"}"),
+        1, "%s", text);
+    cr_assert_eq(
+        it_metrics_sample(text, "l2d_problems_total{endpoint=\"other\",code=\"not_found\"}"), 1);
     free(text);
 }
 
@@ -244,9 +241,9 @@ Test(tracked, tracked_requests_race_scrapes)
     for (int i = 0; i < RACERS; i += 2) {
         char series[96];
         snprintf(series, sizeof series, "l2d_tracked_norm{model=\"racer-%d\",tensor=\"t4\"}", i);
-        cr_assert_eq(sample(text, series), sqrt(120.0 * 120.0 + 16.0), "%s", text);
+        cr_assert_eq(it_metrics_sample(text, series), sqrt(120.0 * 120.0 + 16.0), "%s", text);
     }
-    cr_assert_eq(sample(text, "l2d_tracked_series"), 5 * ((RACERS + 1) / 2));
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_series"), 5 * ((RACERS + 1) / 2));
     free(text);
 }
 
@@ -283,12 +280,13 @@ Test(tracked, inference_and_merge)
     json_decref(j);
 
     char *text = get_body(srv.port, "/metrics");
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"oip-model\",tensor=\"w\"}"), 5.0, "%s",
-                 text);
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"oip-model\",tensor=\"b\"}"), 12.0);
-    cr_assert_eq(sample(text, "l2d_tracked_total_norm{model=\"oip-model\"}"), 13.0);
-    cr_assert_eq(sample(text, "l2d_tracked_norm{model=\"merged\",tensor=\"w\"}"), 5.0);
-    cr_assert_eq(sample(text, "l2d_tracked_total_norm{model=\"merged\"}"), 13.0);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_norm{model=\"oip-model\",tensor=\"w\"}"), 5.0,
+                 "%s", text);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_norm{model=\"oip-model\",tensor=\"b\"}"),
+                 12.0);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_total_norm{model=\"oip-model\"}"), 13.0);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_norm{model=\"merged\",tensor=\"w\"}"), 5.0);
+    cr_assert_eq(it_metrics_sample(text, "l2d_tracked_total_norm{model=\"merged\"}"), 13.0);
     free(text);
 
     struct it_response r;
