@@ -43,7 +43,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_SRC:%.c=$(BUILD)/%.o)) \
-              $(BUILD)/server/openapi_blob.o
+              $(BUILD)/server/openapi_blob.o $(BUILD)/server/page_blob.o
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 INTEG_OBJ  := $(INTEG_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -101,6 +101,22 @@ $(BUILD)/openapi.json: openapi.yaml tools/openapi-json.py
 $(BUILD)/server/openapi_blob.o: server/openapi_blob.S openapi.yaml $(BUILD)/openapi.json
 	@mkdir -p $(@D)
 	$(Q)$(CC) -DOPENAPI_JSON='"$(BUILD)/openapi.json"' -c -o $@ $<
+
+# The page at GET / (server/page/index.html) and its Content-Security-Policy:
+# the SHA-256 of the page's inline style and script (server/page/csp.py),
+# remade whenever the page changes; page_blob.S embeds both.
+PAGE_HTML := server/page/index.html
+PAGE_CSP  := $(BUILD)/page.csp
+
+$(PAGE_CSP): $(PAGE_HTML) server/page/csp.py
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  GEN     $@")
+	$(Q)python3 server/page/csp.py $(PAGE_HTML) $@
+
+$(BUILD)/server/page_blob.o: server/page_blob.S $(PAGE_HTML) $(PAGE_CSP)
+	@mkdir -p $(@D)
+	@$(if $(filter 1,$(V)),,echo "  AS      $<")
+	$(Q)$(CC) -DPAGE_CSP='"$(PAGE_CSP)"' -c -o $@ $<
 
 $(LIBCORE): $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
