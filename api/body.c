@@ -114,6 +114,7 @@ const struct api_result *api_body_result(const struct api_body *body)
 void api_body_want_partial(struct api_body *body, bool partial)
 {
     body->res.want_partial = partial;
+    body->res.keep_exact = body->res.keep_exact || partial;
 }
 
 enum api_format api_body_format(const struct api_body *body)

@@ -1307,6 +1307,9 @@ static enum api_status infer_create(struct api_result *res, const struct api_dec
     if (dec == NULL)
         return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the infer decoder");
     dec->res = res;
+    /* parameters.partial may come after the inputs: each keeps its exact
+     * state, for input_partial */
+    res->keep_exact = true;
     dec->req = opts->infer;
     dec->state = HS_VALUE;
     dec->slot = SL_ROOT;

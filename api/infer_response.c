@@ -59,7 +59,7 @@ static enum api_status cell_of(enum api_infer_output which, const struct api_fig
     if (which == API_INFER_OUT_PARTIAL || which == API_INFER_OUT_INPUT_PARTIAL) {
         c->is_bytes = true;
         c->text_len = api_partial_encode(
-            which == API_INFER_OUT_PARTIAL ? &res->total : &res->tensors[i].exact, c->text);
+            which == API_INFER_OUT_PARTIAL ? &res->total : res->tensors[i].exact, c->text);
         return API_OK;
     }
     if (api_infer_output_per_input(which)) {

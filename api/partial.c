@@ -220,18 +220,18 @@ enum api_status api_partial_decode(const char *s, size_t len, struct l2_accum *a
         return api_error_set(err, API_INVALID_PARTIAL,
                              "partial is not canonical unpadded base64url of at most %d bytes",
                              API_PARTIAL_RECORD_MAX);
-    if (n < 1)
-        return api_error_set(err, API_INVALID_PARTIAL, "partial is truncated");
-    if (rec[0] != API_PARTIAL_VERSION)
-        return api_error_set(err, API_INVALID_PARTIAL,
-                             "partial of another version (%u): this server reads version %d",
-                             (unsigned)rec[0], API_PARTIAL_VERSION);
+    /* Length and checksum first: a damaged record says so, whatever its
+     * first byte became (another version's partials have another prefix). */
     if (n < PARTIAL_FIXED)
         return api_error_set(err, API_INVALID_PARTIAL, "partial is truncated");
     body = n - PARTIAL_CRC;
     if (get_u32(rec + body) != api_crc32(0, rec, body))
         return api_error_set(err, API_INVALID_PARTIAL,
                              "partial is corrupted: its checksum does not match");
+    if (rec[0] != API_PARTIAL_VERSION)
+        return api_error_set(err, API_INVALID_PARTIAL,
+                             "partial of another version (%u): this server reads version %d",
+                             (unsigned)rec[0], API_PARTIAL_VERSION);
     lo = rec[2];
     nl = rec[3];
     if (rec[1] != 0 || lo + nl > L2_ACCUM_LIMBS || (nl == 0 && lo != 0))

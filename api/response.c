@@ -228,7 +228,7 @@ enum api_status api_response_encode(const struct api_result *res, const struct a
             if (res->typed)
                 put_dtype(&b, t->dtype);
             if (res->want_partial)
-                put_partial(&b, &t->exact);
+                put_partial(&b, t->exact);
             api_text_buf_append_str(&b, "}");
         }
         api_text_buf_append_str(&b, "}");

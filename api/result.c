@@ -209,8 +209,16 @@ static enum api_status add_entry(struct api_result *res, const char *name, size_
     if (!index_reserve(res, res->n_tensors + 1))
         goto out_oom;
 
+    struct l2_accum *exact = NULL;
+    if (res->keep_exact && skipped_copy == NULL) {
+        exact = malloc(sizeof *exact);
+        if (exact == NULL)
+            goto out_oom;
+        l2_accum_init(exact);
+    }
     struct api_tensor *t = &res->tensors[res->n_tensors];
     memset(t, 0, sizeof *t);
+    t->exact = exact;
     t->name = name_copy;
     t->name_len = len;
     t->skipped = skipped_copy;
@@ -241,7 +249,8 @@ void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum
     t->nan_count = acc->nan_count;
     t->inf_count = acc->inf_count;
     t->max_abs = acc->max_abs;
-    t->exact = *acc;
+    if (t->exact != NULL)
+        *t->exact = *acc;
     l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
     l2_accum_half(acc, &t->half_sum);
     l2_accum_norm(acc, &t->norm);
@@ -302,6 +311,7 @@ void api_result_free(struct api_result *res)
         free(res->tensors[i].name);
         free(res->tensors[i].skipped);
         free(res->tensors[i].shape);
+        free(res->tensors[i].exact);
     }
     free(res->tensors);
     struct names_index *ix = res->names_index;

@@ -32,8 +32,9 @@ struct api_tensor {
     uint64_t nan_count;  /* NaN elements left out under nonfinite=count */
     uint64_t inf_count;  /* infinite elements left out under nonfinite=count */
     unsigned ndim;
-    uint64_t *shape;       /* ndim entries, owned by the result (NULL when ndim is 0) */
-    struct l2_accum exact; /* the exact state the figures above are rounded from */
+    uint64_t *shape;        /* ndim entries, owned by the result (NULL when ndim is 0) */
+    struct l2_accum *exact; /* the exact state the figures above are rounded from, owned;
+                             * kept only when the result's keep_exact is set (else NULL) */
 };
 
 struct api_result {
@@ -42,6 +43,8 @@ struct api_result {
     bool typed;            /* a checkpoint: each tensor has its own dtype */
     bool count_nonfinite;  /* nonfinite=count: NaN/Inf counted, answers show the counts */
     bool want_partial;     /* ?partial=true: answers carry each object's partial (partial.h) */
+    bool keep_exact;       /* each tensor keeps its exact state (exact): set with want_partial
+                            * before any tensor is added, or by a decoder that learns it late */
     bool merged;           /* a /merge of partials: no shape, no dtype, counts always shown */
     struct l2_accum total; /* exact, over every element of the body */
     unsigned ndim;         /* single tensor: its shape */

@@ -97,17 +97,26 @@ static _Noreturn void exit_at_once(int sig)
     _exit(1);
 }
 
-/* Accepts every connection waiting in the accept queue of the quiesced
- * listener and hands it to the daemon, which serves it as any other (with
- * Connection: close, as it is shutting down). A connection MHD refuses
- * (past --max-connections) is closed by MHD_add_connection itself. */
-static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener)
+/* Connections taken from the listener's queue at shutdown, at most: the
+ * queue holds what arrived in the moment between the daemon's last accept
+ * and the close (a flood is not drained for ever; a second signal is then
+ * seen at once). */
+#define BACKLOG_TAKE_MAX 1024
+
+/* Accepts the connections waiting in the accept queue of the quiesced
+ * listener (at most BACKLOG_TAKE_MAX) and hands each to the daemon, which
+ * serves it as any other (with Connection: close, as it is shutting down);
+ * the drain waits for each until its first request has started or it has
+ * closed (shared->backlog_pending). A connection MHD refuses (past
+ * --max-connections) is closed by MHD_add_connection itself. */
+static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener,
+                         struct request_shared *shared)
 {
     int flags = fcntl(listener, F_GETFL);
 
     if (flags < 0 || fcntl(listener, F_SETFL, flags | O_NONBLOCK) < 0)
         return;
-    for (;;) {
+    for (int taken = 0; taken < BACKLOG_TAKE_MAX;) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof addr;
         int fd = accept(listener, (struct sockaddr *)&addr, &len);
@@ -117,7 +126,10 @@ static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener)
                 continue;
             return; /* EAGAIN: the queue is empty */
         }
-        if (MHD_add_connection(daemon, fd, (const struct sockaddr *)&addr, len) != MHD_YES)
+        taken++;
+        if (MHD_add_connection(daemon, fd, (const struct sockaddr *)&addr, len) == MHD_YES)
+            atomic_fetch_add(&shared->backlog_pending, 1);
+        else
             log_message(LOG_WARN, "a connection waiting at shutdown could not be served");
     }
 }
@@ -158,14 +170,16 @@ static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *sh
      * it again); then shutdown(2) takes the socket out of LISTEN, so a new
      * connection is refused instead of waiting in the backlog. */
     listener = MHD_quiesce_daemon(daemon);
+    atomic_store(&shared->listener_closed, true);
     if (listener != MHD_INVALID_SOCKET) {
-        take_backlog(daemon, listener);
+        take_backlog(daemon, listener, shared);
         shutdown(listener, SHUT_RDWR);
     }
     left = atomic_load(&shared->in_flight);
     log_message(LOG_INFO, "listener closed; %ld request%s in flight", left, left == 1 ? "" : "s");
     start = monotonic_ms();
-    while (atomic_load(&shared->in_flight) > 0 && monotonic_ms() - start < limit) {
+    while ((atomic_load(&shared->in_flight) > 0 || atomic_load(&shared->backlog_pending) > 0) &&
+           monotonic_ms() - start < limit) {
         if ((again = wait_signal(set, monotonic_ms() + DRAIN_POLL_MS)) != 0)
             exit_at_once(again);
     }

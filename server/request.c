@@ -122,6 +122,8 @@ void request_shared_init(struct request_shared *shared, const struct config *cfg
     shared->auth = auth;
     shared->tracked = metrics->tracked;
     atomic_init(&shared->draining, false);
+    atomic_init(&shared->listener_closed, false);
+    atomic_init(&shared->backlog_pending, 0);
     atomic_init(&shared->in_flight, 0);
 }
 
@@ -169,12 +171,26 @@ static void blank_query_separators(const char *uri)
             *q = '_';
 }
 
+/* A connection taken from the listener's queue at shutdown (its socket
+ * context, NULL for any other) has started its first request or closed:
+ * the drain no longer waits for it. */
+static void backlog_started(struct request_shared *shared, atomic_bool *pending)
+{
+    if (pending != NULL && atomic_exchange(pending, false))
+        atomic_fetch_sub(&shared->backlog_pending, 1);
+}
+
 void *request_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
 {
     size_t len, size;
     struct request *req;
 
-    (void)connection;
+    if (atomic_load(&((struct request_shared *)cls)->listener_closed)) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci != NULL)
+            backlog_started(cls, ci->socket_context);
+    }
     uri = origin_form(uri);
     len = strlen(uri);
     if (__builtin_add_overflow(sizeof(*req), len + 1, &size))
@@ -756,15 +772,23 @@ static enum MHD_Result finish_infer(struct request *req, struct MHD_Connection *
     struct api_infer_response resp;
     char header_len[24];
 
+    /* Encoded as if every series will be recorded; a result is recorded
+     * only once its answer is (a refused one, result_out_of_range, is not),
+     * and encoded again in the rare case the series cap drops some. */
     if (req->infer.track_len != 0)
-        req->infer.tracked =
-            tracked_record(req->shared->tracked, req->infer.track, req->infer.track_len,
-                           api_body_result(req->body), (int64_t)time(NULL)) == TRACKED_ALL
-                ? API_INFER_TRACKED_ALL
-                : API_INFER_TRACKED_PARTIAL;
+        req->infer.tracked = API_INFER_TRACKED_ALL;
     if (api_infer_response_encode(&req->infer, api_body_result(req->body), &resp, &req->err) !=
         API_OK)
         return queue_problem(req, con, &req->err, false);
+    if (req->infer.track_len != 0 &&
+        tracked_record(req->shared->tracked, req->infer.track, req->infer.track_len,
+                       api_body_result(req->body), (int64_t)time(NULL)) != TRACKED_ALL) {
+        free(resp.body);
+        req->infer.tracked = API_INFER_TRACKED_PARTIAL;
+        if (api_infer_response_encode(&req->infer, api_body_result(req->body), &resp, &req->err) !=
+            API_OK)
+            return queue_problem(req, con, &req->err, false);
+    }
     if (!resp.binary)
         return queue(req, con,
                      &(struct answer){.status = MHD_HTTP_OK,
@@ -929,9 +953,21 @@ void request_connection_notify(void *cls, struct MHD_Connection *connection, voi
     struct request_shared *shared = cls;
 
     (void)connection;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         metrics_connections_add(shared->metrics, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        /* Only main hands connections to the daemon once the listener is
+         * closed: this one came from its queue. Without memory it is just
+         * not waited for. */
+        if (atomic_load(&shared->listener_closed)) {
+            atomic_bool *pending = malloc(sizeof *pending);
+            if (pending != NULL)
+                atomic_init(pending, true);
+            *socket_context = pending;
+        }
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         metrics_connections_add(shared->metrics, -1);
+        backlog_started(shared, *socket_context);
+        free(*socket_context);
+        *socket_context = NULL;
+    }
 }

@@ -30,6 +30,12 @@ struct request_shared {
     atomic_bool draining;    /* set once by main on SIGTERM/SIGINT: readiness 503,
                                 every answer with Connection: close */
     atomic_long in_flight;   /* requests started and not yet completed */
+    /* The shutdown's drain: set by main once the listener is closed; then
+     * the connections main takes from the listener's queue and hands to the
+     * daemon are counted in backlog_pending until their first request starts
+     * or they close, and the drain waits for them as for in_flight. */
+    atomic_bool listener_closed;
+    atomic_long backlog_pending;
 };
 
 /* Prepares shared for cfg, metrics and auth (all outlive the daemon). */

@@ -412,6 +412,16 @@ static void put_double(struct api_text_buf *b, double x)
     api_text_buf_append(b, tmp, api_shortest_repr(x, tmp));
 }
 
+/* A JSON number; null for a non-finite x, which JSON cannot spell (only
+ * successful results are recorded, and their figures are finite). */
+static void put_json_double(struct api_text_buf *b, double x)
+{
+    if (isfinite(x))
+        put_double(b, x);
+    else
+        api_text_buf_append_str(b, "null");
+}
+
 /* A sample value: the exposition format spells the non-finite ones +Inf,
  * -Inf and NaN. */
 static void put_value(struct api_text_buf *b, double x)
@@ -445,6 +455,8 @@ static void put_label(struct api_text_buf *b, const char *s, size_t len)
             api_text_buf_append_str(b, "\\\"");
         else if (s[i] == '\n')
             api_text_buf_append_str(b, "\\n");
+        else if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) /* NUL, controls */
+            api_text_buf_append_str(b, "\xef\xbf\xbd");
         else
             api_text_buf_append(b, s + i, n);
         i += n;
@@ -588,9 +600,9 @@ char *tracked_render_metrics(struct tracked *t, size_t *out_len)
 static void put_figures(struct api_text_buf *b, const struct figures *f)
 {
     api_text_buf_append_str(b, "{\"norm\": ");
-    put_double(b, f->norm);
+    put_json_double(b, f->norm);
     api_text_buf_append_str(b, ", \"max_abs\": ");
-    put_double(b, f->max_abs);
+    put_json_double(b, f->max_abs);
     api_text_buf_append_str(b, ", \"count\": ");
     api_text_buf_append_u64(b, f->count);
     api_text_buf_append_str(b, ", \"nan_count\": ");

@@ -39,6 +39,7 @@ static void two_inputs(struct api_result *res)
     api_result_init(res, L2_DTYPE_FLOAT64);
     res->named = true;
     res->typed = true;
+    res->keep_exact = true;
     add_input(res, "w", L2_DTYPE_FLOAT32, w, 4, 2, ws);
     add_input(res, "b", L2_DTYPE_FLOAT64, b, 1, 1, bs);
 }
@@ -649,8 +650,8 @@ Test(infer_response, partial_outputs)
 
     two_inputs(&res);
     lt = api_partial_encode(&res.total, total);
-    lw = api_partial_encode(&res.tensors[0].exact, w);
-    lb = api_partial_encode(&res.tensors[1].exact, b);
+    lw = api_partial_encode(res.tensors[0].exact, w);
+    lb = api_partial_encode(res.tensors[1].exact, b);
     cr_assert_str_neq(w, b);
 
     api_infer_request_init(&r, API_INFER_L2_LOSS, false, 0);

@@ -420,8 +420,8 @@ Test(partial, named_merge_and_merges_of_merges)
     cr_assert_eq(merge_body(body, WHOLE, 1, &res2, &err), API_OK, "%s", err.detail);
     expect_same(&whole, &res2.total, "merge of a merge");
     api_result_free(&res2);
-    api_partial_encode(&res.tensors[0].exact, pa1);
-    api_partial_encode(&res.tensors[1].exact, pb1);
+    api_partial_encode(res.tensors[0].exact, pa1);
+    api_partial_encode(res.tensors[1].exact, pb1);
     api_result_free(&res);
     char empty[800];
     struct l2_accum zero;
@@ -526,4 +526,25 @@ Test(partial, count_overflow)
     cr_assert_eq(a.count, UINT64_MAX);
     b.count = 0;
     cr_assert(api_partial_merge(&a, &b));
+}
+
+/* A damaged record says it is damaged, whatever its first byte became:
+ * the length and checksum are checked before the record's version. */
+Test(partial, damage_reported_before_version)
+{
+    struct l2_accum acc, got;
+    struct api_error err;
+    char text[API_PARTIAL_TEXT_MAX + 1];
+    size_t n;
+
+    api_error_init(&err);
+    cr_assert_eq(api_partial_decode("l2p1.AAAA", 9, &got, &err), API_INVALID_PARTIAL);
+    cr_assert_not_null(strstr(err.detail, "truncated"), "%s", err.detail);
+    l2_accum_init(&acc);
+    l2_accum_add(&acc, 3.0);
+    n = api_partial_encode(&acc, text);
+    text[5] = text[5] == 'A' ? 'B' : 'A'; /* the version byte's bits */
+    api_error_init(&err);
+    cr_assert_eq(api_partial_decode(text, n, &got, &err), API_INVALID_PARTIAL);
+    cr_assert_not_null(strstr(err.detail, "corrupted"), "%s", err.detail);
 }

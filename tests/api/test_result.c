@@ -199,3 +199,26 @@ Test(result, pointer_append)
     cr_assert(api_result_pointer_append(buf, sizeof buf, &pos, "", 0));
     cr_assert_str_eq(buf, "/");
 }
+
+/* A tensor keeps its exact state (for partials) only when the result asks
+ * for it: a checkpoint of 10000 tensors costs a small entry each, not a
+ * whole accumulator. */
+Test(result, exact_state_kept_only_when_asked)
+{
+    struct api_result res;
+    struct api_error err;
+    struct l2_accum acc;
+
+    l2_accum_init(&acc);
+    l2_accum_add(&acc, 3.0);
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    cr_assert_eq(api_result_add_tensor(&res, "a", 1, &acc, 0, NULL, &err), API_OK);
+    cr_assert_null(res.tensors[0].exact);
+    res.keep_exact = true;
+    cr_assert_eq(api_result_add_tensor(&res, "b", 1, &acc, 0, NULL, &err), API_OK);
+    cr_assert_not_null(res.tensors[1].exact);
+    cr_assert_eq(memcmp(res.tensors[1].exact, &acc, sizeof acc), 0);
+    cr_assert_eq(api_result_add_skipped(&res, "c", 1, "I64", &err), API_OK);
+    cr_assert_null(res.tensors[2].exact);
+    api_result_free(&res);
+}

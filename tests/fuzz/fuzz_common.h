@@ -243,6 +243,7 @@ static inline enum api_status fuzz_body_pieces(enum api_format fmt, const struct
     *out = body;
     if (st != API_OK)
         return st;
+    api_body_want_partial(body, true); /* every tensor's exact state, for the checks */
     for (i = 0; i <= in->ncuts; i++) {
         size_t end = i < in->ncuts ? in->cuts[i] : in->len;
         char *piece = fuzz_copy(in->body + start, end - start);
@@ -288,6 +289,7 @@ static inline enum api_status fuzz_run_ops(const struct api_decoder_ops *ops,
 
     api_result_init(res, L2_DTYPE_FLOAT64);
     res->count_nonfinite = opts->count_nonfinite;
+    res->keep_exact = true; /* every tensor's exact state, for the checks */
     api_error_init(err);
     st = ops->create(res, opts, &dec, err);
     if (step == 0)

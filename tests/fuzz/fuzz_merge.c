@@ -97,14 +97,14 @@ static void merge_reference(const struct fuzz_input *in, enum api_status st,
         return;
     l2_accum_init(&sum);
     for (size_t i = 0; i < res->n_tensors; i++)
-        FUZZ_CHECK(api_partial_merge(&sum, &res->tensors[i].exact), "tensor counts overflow");
+        FUZZ_CHECK(api_partial_merge(&sum, res->tensors[i].exact), "tensor counts overflow");
     fuzz_same_accum("named total vs its tensors", &sum, &res->total);
 }
 
 static void merge_same(const struct api_result *a, const struct api_result *b)
 {
     for (size_t i = 0; i < a->n_tensors; i++)
-        fuzz_same_accum("tensor exact", &a->tensors[i].exact, &b->tensors[i].exact);
+        fuzz_same_accum("tensor exact", a->tensors[i].exact, b->tensors[i].exact);
 }
 
 static const struct fuzz_format merge_format = {"merge", API_FORMAT_MERGE, &api_merge_ops,

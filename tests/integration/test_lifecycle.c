@@ -302,3 +302,38 @@ Test(lifecycle, drain_serves_open_connections_then_exits)
             (long long)refused, (long long)answered, (long long)(it_now_ms() - t0));
     expect_exit(status, 0, "after the drain");
 }
+
+/* Connections still in the listener's accept queue when it closes are
+ * served, not reset: with the server stopped (SIGSTOP), 100 clients connect
+ * and send a whole request, which the kernel queues; SIGINT (no lame duck)
+ * and SIGCONT: every one of them gets its answer, with Connection: close,
+ * and the process exits 0. */
+Test(lifecycle, accept_queue_served_at_close)
+{
+    enum { CLIENTS = 100 };
+    const char *args[] = {"--threads", "1", "--drain-timeout", "20", NULL};
+    const char req[] = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 6\r\n\r\n[3, 4]";
+    int fds[CLIENTS];
+
+    it_start(&srv, args, NULL);
+    cr_assert(kill(srv.pid, SIGSTOP) == 0);
+    for (int i = 0; i < CLIENTS; i++) {
+        fds[i] = it_connect(srv.port);
+        cr_assert(it_send_all(fds[i], req, sizeof req - 1));
+    }
+    cr_assert(kill(srv.pid, SIGINT) == 0);
+    cr_assert(kill(srv.pid, SIGCONT) == 0);
+    for (int i = 0; i < CLIENTS; i++) {
+        struct it_response r;
+        read_closing_answer(fds[i], &r, "a request from the accept queue");
+        cr_assert_eq(r.status, 200, "client %d: %ld %s", i, r.status, r.body);
+        json_t *j = it_json(&r);
+        it_expect_result(j, 12.5, 25.0, 2);
+        json_decref(j);
+        it_response_free(&r);
+        close(fds[i]);
+    }
+    int status = it_wait_exit(&srv, SLACK_MS);
+    expect_exit(status, 0, "after serving the accept queue");
+}

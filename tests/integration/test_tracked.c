@@ -289,7 +289,22 @@ Test(tracked, inference_and_merge)
     cr_assert_eq(it_metrics_sample(text, "l2d_tracked_total_norm{model=\"merged\"}"), 13.0);
     free(text);
 
+    /* A refused result (its sum overflows float64) records nothing, and
+     * /tracked stays JSON. */
     struct it_response r;
+    const char *huge = "{\"parameters\": {\"track\": \"too-big\"}, \"inputs\": [{\"name\": "
+                       "\"w\", \"shape\": [2], \"datatype\": \"FP64\", \"data\": [1e200, 1e200]}]}";
+    it_post(srv.port, "/v2/models/l2_loss/infer", "application/json", huge, strlen(huge), &r);
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    it_response_free(&r);
+    char *tracked = get_body(srv.port, "/tracked");
+    json_error_t jerr;
+    json_t *tj = json_loads(tracked, 0, &jerr);
+    cr_assert_not_null(tj, "/tracked is not JSON (%s): %s", jerr.text, tracked);
+    cr_assert_null(json_object_get(json_object_get(tj, "models"), "too-big"), "%s", tracked);
+    json_decref(tj);
+    free(tracked);
+
     const char *bad = "{\"parameters\": {\"track\": \"no spaces\"}, \"inputs\": [{\"name\": \"w\", "
                       "\"shape\": [1], \"datatype\": \"FP32\", \"data\": [1]}]}";
     it_post(srv.port, "/v2/models/l2_loss/infer", "application/json", bad, strlen(bad), &r);

@@ -281,7 +281,7 @@ Test(tracked, label_and_json_escaping)
     char *m = tracked_render_metrics(t, &len);
     cr_assert(m != NULL);
     static const char want[] = "l2d_tracked_norm{model=\"m\",tensor=\"a\\\"b\\\\c\\nd\te"
-                               "\xef\xbf\xbd\xce\xbb\0z\"} 1.0";
+                               "\xef\xbf\xbd\xce\xbb\xef\xbf\xbdz\"} 1.0";
     cr_assert(has_line_n(m, len, want, sizeof want - 1), "escaped line missing");
     free(m);
     char *j = json_text(t);

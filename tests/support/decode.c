@@ -13,6 +13,7 @@ enum api_status decode_chunked(const struct api_decoder_ops *ops,
 
     api_result_init(res, L2_DTYPE_FLOAT64);
     res->count_nonfinite = opts->count_nonfinite;
+    res->keep_exact = true; /* every tensor's exact state, for the tests to inspect */
     api_error_init(err);
     st = ops->create(res, opts, &dec, err);
     while (st == API_OK && at < n) {

@@ -9,8 +9,8 @@
 /* Initialises res (float64) and err, decodes b[0..n) with ops and opts in
  * chunks cut per `how` (chunks_len with seed and small), passing each
  * chunk's body offset and the body length as body.c does, and stops at the
- * first error. Returns the decoder's status; res must be freed by the
- * caller. */
+ * first error. Every tensor keeps its exact state (res->keep_exact).
+ * Returns the decoder's status; res must be freed by the caller. */
 enum api_status decode_chunked(const struct api_decoder_ops *ops,
                                const struct api_decode_opts *opts, const void *b, size_t n,
                                enum chunking how, uint64_t seed, size_t small,
