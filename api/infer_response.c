@@ -103,9 +103,38 @@ static enum api_status cell_of(enum api_infer_output which, const struct api_fig
     return API_OK;
 }
 
+/* The last few numbers the answer being encoded on this thread printed: an
+ * answer prints its totals, then each input's figures, which for a single
+ * input are the same numbers (api_shortest_repr is a pure function of the
+ * bits, so a remembered text is always right). Emptied for each answer. */
+#define REPR_MEMO 4
+static _Thread_local struct {
+    uint64_t bits[REPR_MEMO];
+    unsigned char len[REPR_MEMO];
+    char text[REPR_MEMO][API_SHORTEST_MAX];
+    unsigned next;
+} repr_memo;
+
+static void put_double_memo(struct api_text_buf *b, double x)
+{
+    uint64_t bits;
+    unsigned k;
+
+    memcpy(&bits, &x, sizeof bits);
+    for (k = 0; k < REPR_MEMO; k++)
+        if (repr_memo.len[k] != 0 && repr_memo.bits[k] == bits) {
+            api_text_buf_append(b, repr_memo.text[k], repr_memo.len[k]);
+            return;
+        }
+    k = repr_memo.next;
+    repr_memo.next = (k + 1) % REPR_MEMO;
+    repr_memo.bits[k] = bits;
+    repr_memo.len[k] = (unsigned char)api_shortest_repr(x, repr_memo.text[k]);
+    api_text_buf_append(b, repr_memo.text[k], repr_memo.len[k]);
+}
+
 static void put_cell_json(struct api_text_buf *b, const struct cell *c)
 {
-    char tmp[API_SHORTEST_MAX];
 
     if (c->is_bytes) {
         api_text_buf_append_str(b, "\"");
@@ -114,7 +143,7 @@ static void put_cell_json(struct api_text_buf *b, const struct cell *c)
     } else if (c->is_int)
         api_text_buf_append_u64(b, c->u);
     else
-        api_text_buf_append(b, tmp, api_shortest_repr(c->d, tmp));
+        put_double_memo(b, c->d);
 }
 
 static void put_cell_binary(struct api_text_buf *b, const struct cell *c)
@@ -244,6 +273,7 @@ enum api_status api_infer_response_encode(const struct api_infer_request *req,
     size_t header_len;
 
     memset(out, 0, sizeof *out);
+    memset(repr_memo.len, 0, sizeof repr_memo.len);
     api_text_buf_init(&b, API_RESPONSE_MAX);
     result = api_figures_total(res, scale, &total, err);
     if (result != API_OK)

@@ -66,19 +66,28 @@ static bool scaled_loss(double l2, const struct api_scale *scale, double *out)
 enum api_status api_figures_total(const struct api_result *res, const struct api_scale *scale,
                                   struct api_figures *out, struct api_error *err)
 {
+    const struct api_tensor *only = res->n_tensors == 1 ? &res->tensors[0] : NULL;
     double l2;
 
-    if (l2_accum_sum(&res->total, &out->sum_squares) != L2_OK)
+    /* One summed tensor: the total is its exact sum, already rounded. */
+    if (only != NULL && only->skipped == NULL) {
+        out->sum_squares = only->sum_squares;
+        l2 = only->half_sum;
+        out->norm = only->norm;
+    } else {
+        l2_accum_sum(&res->total, &out->sum_squares);
+        l2_accum_half(&res->total, &l2);
+        l2_accum_norm(&res->total, &out->norm);
+    }
+    if (isinf(out->sum_squares))
         return api_error_set(
             err, API_RESULT_OUT_OF_RANGE,
             "sum_squares overflows float64 (the largest is 1.7976931348623157e+308)");
     /* sum_squares is finite, so its exact half and its root are too. */
-    l2_accum_half(&res->total, &l2);
     if (!scaled_loss(l2, scale, &out->loss))
         return api_error_set(err, API_RESULT_OUT_OF_RANGE,
                              "scale * l2_loss overflows float64 (scale %g, l2_loss %g)",
                              scale->value, l2);
-    l2_accum_norm(&res->total, &out->norm);
     out->max_abs = res->total.max_abs;
     out->count = res->total.count;
     out->nan_count = res->total.nan_count;
