@@ -20,27 +20,9 @@ rules_dir=$2
 out=$3
 wait_s=40
 
-tmp=$(mktemp -d /tmp/l2d-dash-XXXXXX)
-l2d_pid=
-prom_pid=
-cleanup() {
-    rc=$?
-    set +e
-    [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
-    [ -n "$l2d_pid" ] && kill -9 "$l2d_pid" 2>/dev/null && wait "$l2d_pid" 2>/dev/null
-    rm -rf "$tmp"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-    echo "test-dashboards: live: FAILED: $*"
-    for f in "$tmp"/l2d.log "$tmp"/prometheus.log; do
-        [ -f "$f" ] && { echo "--- $f (last lines)"; tail -n 20 "$f"; }
-    done
-    exit 1
-}
+what="test-dashboards: live"
+tmp_prefix=l2d-dash
+. "$(dirname "$0")/../ops/l2d_and_prometheus.sh"
 
 "$l2d" --bind 127.0.0.1 --port 0 --drain-timeout 0 </dev/null >/dev/null 2>"$tmp/l2d.log" &
 l2d_pid=$!

@@ -22,27 +22,9 @@ for tool in prometheus promtool curl; do
     fi
 done
 
-tmp=$(mktemp -d /tmp/l2d-prom-XXXXXX)
-l2d_pid=
-prom_pid=
-cleanup() {
-    rc=$?
-    set +e
-    [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
-    [ -n "$l2d_pid" ] && kill -9 "$l2d_pid" 2>/dev/null && wait "$l2d_pid" 2>/dev/null
-    rm -rf "$tmp"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-    echo "prometheus_scrape: FAILED: $*"
-    for f in "$tmp"/l2d.log "$tmp"/prometheus.log; do
-        [ -f "$f" ] && { echo "--- $f (last lines)"; tail -n 20 "$f"; }
-    done
-    exit 1
-}
+what="prometheus_scrape"
+tmp_prefix=l2d-prom
+. "$(dirname "$0")/l2d_and_prometheus.sh"
 
 # Starts l2d on a free port with stderr to $1; sets started_pid and
 # started_port.
