@@ -329,12 +329,6 @@ static size_t plain_uint(const char *p, const char *end, uint64_t *out)
     return (size_t)(q - p);
 }
 
-/* JSON whitespace. */
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* The plain forms, without jansson; false when t is not one of them. */
 static bool plain_read(const char *t, size_t len, struct small *v)
 {
@@ -373,7 +367,7 @@ static bool plain_read(const char *t, size_t len, struct small *v)
     v->n = 0;
     for (const char *p = t + 1;;) {
         size_t n;
-        while (is_ws(*p))
+        while (api_text_is_json_ws((unsigned char)*p))
             p++;
         if (*p == ']' && v->n == 0)
             return p == end - 1;
@@ -381,7 +375,7 @@ static bool plain_read(const char *t, size_t len, struct small *v)
             return false;
         v->n++;
         p += n;
-        while (is_ws(*p))
+        while (api_text_is_json_ws((unsigned char)*p))
             p++;
         if (*p == ']')
             return p == end - 1;
@@ -466,7 +460,7 @@ static uint64_t off_at(const struct cursor *cur, const char *q)
 
 static bool skip_ws(struct cursor *cur)
 {
-    while (cur->p < cur->end && is_ws(*cur->p))
+    while (cur->p < cur->end && api_text_is_json_ws((unsigned char)*cur->p))
         cur->p++;
     return cur->p < cur->end;
 }
@@ -885,7 +879,7 @@ static enum api_status on_capture(struct infer_decoder *dec, struct cursor *cur,
                 done = dec->cap_depth == 0;
             }
         } else if (dec->cap_primitive) {
-            if (is_ws(c) || c == ',' || c == '}' || c == ']') {
+            if (api_text_is_json_ws((unsigned char)c) || c == ',' || c == '}' || c == ']') {
                 done = true;
                 keep_last = false;
             }

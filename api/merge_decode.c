@@ -339,11 +339,6 @@ static enum api_status string_byte(struct merge_decoder *dec, unsigned char c, u
 
 /* ---- structure ---------------------------------------------------------- */
 
-static bool is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* A byte where a list entry belongs that does not open a string. */
 static enum api_status not_a_string(struct merge_decoder *dec, unsigned char c, uint64_t offset,
                                     struct api_error *err)
@@ -365,7 +360,7 @@ static enum api_status structure_byte(struct merge_decoder *dec, unsigned char c
 {
     enum api_status st;
 
-    if (is_ws(c))
+    if (api_text_is_json_ws((unsigned char)c))
         return API_OK;
     switch (dec->state) {
     case M_START:

@@ -146,4 +146,10 @@ size_t api_text_echo(char *out, size_t cap, const char *s, size_t len, size_t ma
 /* The value 0..15 of the hex digit c (either case), or -1. */
 int api_text_hex_value(unsigned char c);
 
+/* JSON whitespace (RFC 8259): space, tab, line feed, carriage return. */
+static inline bool api_text_is_json_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 #endif

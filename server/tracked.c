@@ -577,7 +577,10 @@ static void render_store_families(struct api_text_buf *b, struct tracked *t)
     api_text_buf_append_str(b, "\n");
 }
 
-char *tracked_render_metrics(struct tracked *t, size_t *out_len)
+/* Renders the store with body under the read lock, into a buffer bounded by
+ * what the store holds; the text (malloc'd) or NULL when out of memory. */
+static char *render_locked(struct tracked *t, void (*body)(struct api_text_buf *, struct tracked *),
+                           size_t *out_len)
 {
     struct api_text_buf b;
     char *text;
@@ -585,15 +588,25 @@ char *tracked_render_metrics(struct tracked *t, size_t *out_len)
 
     pthread_rwlock_rdlock(&t->lock);
     api_text_buf_init(&b, render_bound(t));
-    for (size_t k = 0; k < sizeof series_families / sizeof series_families[0]; k++)
-        render_series_family(&b, t, k);
-    render_model_families(&b, t);
-    render_store_families(&b, t);
+    body(&b, t);
     pthread_rwlock_unlock(&t->lock);
     text = api_text_buf_take(&b, &len);
     if (text != NULL)
         *out_len = len;
     return text;
+}
+
+static void metrics_body(struct api_text_buf *b, struct tracked *t)
+{
+    for (size_t k = 0; k < sizeof series_families / sizeof series_families[0]; k++)
+        render_series_family(b, t, k);
+    render_model_families(b, t);
+    render_store_families(b, t);
+}
+
+char *tracked_render_metrics(struct tracked *t, size_t *out_len)
+{
+    return render_locked(t, metrics_body, out_len);
 }
 
 /* {"norm": ..., "max_abs": ..., "count": ..., "nan_count": ..., "inf_count": ...} */
@@ -628,24 +641,18 @@ static void put_model_json(struct api_text_buf *b, const struct model *m)
     api_text_buf_append_str(b, "}}");
 }
 
-char *tracked_render_json(struct tracked *t, size_t *out_len)
+static void json_body(struct api_text_buf *b, struct tracked *t)
 {
-    struct api_text_buf b;
-    char *text;
-    size_t len = 0;
-
-    pthread_rwlock_rdlock(&t->lock);
-    api_text_buf_init(&b, render_bound(t));
-    api_text_buf_append_str(&b, "{\"models\": {");
+    api_text_buf_append_str(b, "{\"models\": {");
     for (size_t i = 0; i < t->n_models; i++) {
         if (i > 0)
-            api_text_buf_append_str(&b, ", ");
-        put_model_json(&b, &t->models[i]);
+            api_text_buf_append_str(b, ", ");
+        put_model_json(b, &t->models[i]);
     }
-    api_text_buf_append_str(&b, "}}");
-    pthread_rwlock_unlock(&t->lock);
-    text = api_text_buf_take(&b, &len);
-    if (text != NULL)
-        *out_len = len;
-    return text;
+    api_text_buf_append_str(b, "}}");
+}
+
+char *tracked_render_json(struct tracked *t, size_t *out_len)
+{
+    return render_locked(t, json_body, out_len);
 }
