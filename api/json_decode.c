@@ -661,28 +661,8 @@ static enum api_status key_put(struct api_json_decoder *dec, const char *s, size
 static enum api_status key_put_cp(struct api_json_decoder *dec, uint32_t cp, struct api_error *err)
 {
     char u[4];
-    size_t n;
 
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12);
-        u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18);
-        u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return key_put(dec, u, n, err);
+    return key_put(dec, u, api_text_utf8_encode(cp, u), err);
 }
 
 /* The closing quote of a key: check it where it stands. */
@@ -813,35 +793,12 @@ static enum api_status on_utf8(struct api_json_decoder *dec, struct cursor *cur,
     return key_put(dec, cur->p++, 1, err);
 }
 
-/* The byte a one-letter escape \c stands for, or -1. */
-static int unescape(unsigned char c)
-{
-    switch (c) {
-    case '"':
-    case '\\':
-    case '/':
-        return c;
-    case 'b':
-        return '\b';
-    case 'f':
-        return '\f';
-    case 'n':
-        return '\n';
-    case 'r':
-        return '\r';
-    case 't':
-        return '\t';
-    default:
-        return -1;
-    }
-}
-
 /* ST_ESCAPE: the letter after '\'. */
 static enum api_status on_escape(struct api_json_decoder *dec, struct cursor *cur,
                                  struct api_error *err)
 {
     unsigned char c = (unsigned char)*cur->p;
-    int e = unescape(c);
+    int e = api_text_json_unescape(c);
     char b = (char)e;
 
     if (c == 'u') {

@@ -250,21 +250,11 @@ static void str_put(struct merge_decoder *dec, unsigned char c)
 /* Appends code point cp as UTF-8. */
 static void str_put_cp(struct merge_decoder *dec, unsigned cp)
 {
-    if (cp < 0x80) {
-        str_put(dec, (unsigned char)cp);
-    } else if (cp < 0x800) {
-        str_put(dec, (unsigned char)(0xc0 | cp >> 6));
-        str_put(dec, (unsigned char)(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        str_put(dec, (unsigned char)(0xe0 | cp >> 12));
-        str_put(dec, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
-        str_put(dec, (unsigned char)(0x80 | (cp & 0x3f)));
-    } else {
-        str_put(dec, (unsigned char)(0xf0 | cp >> 18));
-        str_put(dec, (unsigned char)(0x80 | ((cp >> 12) & 0x3f)));
-        str_put(dec, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
-        str_put(dec, (unsigned char)(0x80 | (cp & 0x3f)));
-    }
+    char u[4];
+    size_t n = api_text_utf8_encode(cp, u);
+
+    for (size_t k = 0; k < n; k++)
+        str_put(dec, (unsigned char)u[k]);
 }
 
 /* One byte c (at offset) inside a string. */
@@ -282,17 +272,16 @@ static enum api_status string_byte(struct merge_decoder *dec, unsigned char c, u
         return API_OK;
     }
     if (dec->esc == 1) {
-        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-        const char *at = c != '\0' ? strchr(from, c) : NULL;
+        int e = api_text_json_unescape(c);
 
         if (c == 'u') {
             dec->esc = 2;
             dec->uhex = 0;
             return API_OK;
         }
-        if (at == NULL)
+        if (e < 0)
             return bad_json(err, offset, "invalid JSON: unknown escape in a string");
-        str_put(dec, (unsigned char)to[at - from]);
+        str_put(dec, (unsigned char)e);
         dec->esc = 0;
         return API_OK;
     }

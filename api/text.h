@@ -146,6 +146,14 @@ size_t api_text_echo(char *out, size_t cap, const char *s, size_t len, size_t ma
 /* The value 0..15 of the hex digit c (either case), or -1. */
 int api_text_hex_value(unsigned char c);
 
+/* The byte a JSON escape `\c` stands for (c one of " \ / b f n r t), or -1
+ * for any other c (u included: \uXXXX is the caller's). */
+int api_text_json_unescape(unsigned char c);
+
+/* Writes code point cp (at most 0x10FFFF, not a surrogate) as UTF-8 into
+ * out; returns its length, 1 to 4. */
+size_t api_text_utf8_encode(uint32_t cp, char out[4]);
+
 /* JSON whitespace (RFC 8259): space, tab, line feed, carriage return. */
 static inline bool api_text_is_json_ws(unsigned char c)
 {

@@ -681,3 +681,42 @@ Test(text, append_u64_is_decimal)
     cr_assert_str_eq(b.data, "123");
     api_text_buf_free(&b);
 }
+
+/* Code points at each UTF-8 length boundary, encoded as the standard
+ * writes them, and read back as valid by the UTF-8 checker. */
+Test(text, utf8_encode_boundaries)
+{
+    static const struct {
+        uint32_t cp;
+        const char *utf8;
+    } cases[] = {
+        {0x0, "\x00"},
+        {0x7f, "\x7f"},
+        {0x80, "\xc2\x80"},
+        {0x7ff, "\xdf\xbf"},
+        {0x800, "\xe0\xa0\x80"},
+        {0xffff, "\xef\xbf\xbf"},
+        {0x10000, "\xf0\x90\x80\x80"},
+        {0x10ffff, "\xf4\x8f\xbf\xbf"},
+    };
+    char out[4];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t want = cases[i].cp == 0 ? 1 : strlen(cases[i].utf8);
+        size_t n = api_text_utf8_encode(cases[i].cp, out);
+        cr_assert_eq(n, want, "U+%04X: %zu bytes", (unsigned)cases[i].cp, n);
+        cr_assert_eq(memcmp(out, cases[i].utf8, n), 0, "U+%04X", (unsigned)cases[i].cp);
+        cr_assert_eq(api_text_utf8_len(out, n), n, "U+%04X", (unsigned)cases[i].cp);
+    }
+}
+
+Test(text, json_unescape_letters)
+{
+    static const char letters[] = "\"\\/bfnrt", bytes[] = "\"\\/\b\f\n\r\t";
+
+    for (int c = 0; c < 256; c++) {
+        const char *at = c != 0 ? strchr(letters, c) : NULL;
+        int want = at != NULL ? (unsigned char)bytes[at - letters] : -1;
+        cr_assert_eq(api_text_json_unescape((unsigned char)c), want, "\\%c", c);
+    }
+}
