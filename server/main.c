@@ -97,17 +97,11 @@ static _Noreturn void exit_at_once(int sig)
     _exit(1);
 }
 
-/* Connections taken from the listener's queue at shutdown, at most: the
- * queue holds what arrived in the moment between the daemon's last accept
- * and the close (a flood is not drained for ever; a second signal is then
- * seen at once). */
-#define BACKLOG_TAKE_MAX 1024
-
 /* Accepts the connections waiting in the accept queue of the quiesced
- * listener (at most BACKLOG_TAKE_MAX) and hands each to the daemon, which
+ * listener (at most REQUEST_BACKLOG_MAX) and hands each to the daemon, which
  * serves it as any other (with Connection: close, as it is shutting down);
  * the drain waits for each until its first request has started or it has
- * closed (shared->backlog_pending). A connection MHD refuses (past
+ * closed (request_backlog_handed). A connection MHD refuses (past
  * --max-connections) is closed by MHD_add_connection itself. */
 static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener,
                          struct request_shared *shared)
@@ -116,7 +110,7 @@ static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener,
 
     if (flags < 0 || fcntl(listener, F_SETFL, flags | O_NONBLOCK) < 0)
         return;
-    for (int taken = 0; taken < BACKLOG_TAKE_MAX;) {
+    for (;;) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof addr;
         int fd = accept(listener, (struct sockaddr *)&addr, &len);
@@ -126,11 +120,14 @@ static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener,
                 continue;
             return; /* EAGAIN: the queue is empty */
         }
-        taken++;
-        if (MHD_add_connection(daemon, fd, (const struct sockaddr *)&addr, len) == MHD_YES)
-            atomic_fetch_add(&shared->backlog_pending, 1);
-        else
+        if (!request_backlog_handed(shared, fd)) {
+            close(fd); /* past REQUEST_BACKLOG_MAX: refused, as by the closed listener */
+            return;
+        }
+        if (MHD_add_connection(daemon, fd, (const struct sockaddr *)&addr, len) != MHD_YES) {
+            request_backlog_refused(shared, fd);
             log_message(LOG_WARN, "a connection waiting at shutdown could not be served");
+        }
     }
 }
 

@@ -19,6 +19,11 @@
 #include "metrics.h"
 #include "tracked.h"
 
+/* Connections taken from the closed listener's queue at shutdown, at most
+ * (the queue holds what arrived in the moment before the close; a flood is
+ * not taken for ever). */
+#define REQUEST_BACKLOG_MAX 1024
+
 /* What every request shares: settings, counters, the token and the drain
  * state. The caller owns it and keeps it alive until MHD_stop_daemon has
  * returned. */
@@ -30,13 +35,25 @@ struct request_shared {
     atomic_bool draining;    /* set once by main on SIGTERM/SIGINT: readiness 503,
                                 every answer with Connection: close */
     atomic_long in_flight;   /* requests started and not yet completed */
-    /* The shutdown's drain: set by main once the listener is closed; then
-     * the connections main takes from the listener's queue and hands to the
-     * daemon are counted in backlog_pending until their first request starts
-     * or they close, and the drain waits for them as for in_flight. */
+    /* The shutdown's drain: listener_closed is set by main once the
+     * listener is closed; the connections main then takes from its queue and
+     * hands to the daemon are recorded (request_backlog_handed) and counted
+     * in backlog_pending until their first request starts or they close,
+     * and the drain waits for them as for in_flight. */
     atomic_bool listener_closed;
+    atomic_int backlog_fd[REQUEST_BACKLOG_MAX]; /* the handed sockets; -1 once seen */
+    atomic_size_t backlog_n;
     atomic_long backlog_pending;
 };
+
+/* main, before MHD_add_connection of a connection taken from the closed
+ * listener's queue: records fd and counts it in backlog_pending. False
+ * (nothing recorded) when REQUEST_BACKLOG_MAX already are. */
+bool request_backlog_handed(struct request_shared *shared, int fd);
+
+/* main, when MHD_add_connection refused fd (and closed it): no longer
+ * waited for. */
+void request_backlog_refused(struct request_shared *shared, int fd);
 
 /* Prepares shared for cfg, metrics and auth (all outlive the daemon). */
 void request_shared_init(struct request_shared *shared, const struct config *cfg,

@@ -306,8 +306,7 @@ Test(lifecycle, drain_serves_open_connections_then_exits)
 /* Connections still in the listener's accept queue when it closes are
  * served, not reset: with the server stopped (SIGSTOP), 100 clients connect
  * and send a whole request, which the kernel queues; SIGINT (no lame duck)
- * and SIGCONT: every one of them gets its answer, with Connection: close,
- * and the process exits 0. */
+ * and SIGCONT: every one of them gets its answer and the process exits 0. */
 Test(lifecycle, accept_queue_served_at_close)
 {
     enum { CLIENTS = 100 };
@@ -325,8 +324,15 @@ Test(lifecycle, accept_queue_served_at_close)
     cr_assert(kill(srv.pid, SIGINT) == 0);
     cr_assert(kill(srv.pid, SIGCONT) == 0);
     for (int i = 0; i < CLIENTS; i++) {
+        /* The daemon may answer the first few before main has taken the
+         * signal: those need not carry Connection: close, but every one is
+         * answered, and every connection is closed by the exit. */
+        static char buf[16384];
+        bool closed = false;
+        size_t n = it_recv_until(fds[i], buf, sizeof buf, "\x01", 10000, &closed);
         struct it_response r;
-        read_closing_answer(fds[i], &r, "a request from the accept queue");
+        cr_assert(closed, "client %d: the connection stayed open", i);
+        cr_assert(it_parse_response(buf, n, &r), "client %d: no whole answer: %s", i, buf);
         cr_assert_eq(r.status, 200, "client %d: %ld %s", i, r.status, r.body);
         json_t *j = it_json(&r);
         it_expect_result(j, 12.5, 25.0, 2);
