@@ -76,16 +76,24 @@ bool api_text_buf_append_str(struct api_text_buf *b, const char *s)
     return api_text_buf_append(b, s, strlen(s));
 }
 
-bool api_text_buf_append_u64(struct api_text_buf *b, uint64_t v)
+size_t api_text_u64(char out[API_TEXT_U64_MAX], uint64_t v)
 {
-    char digits[20];
+    char digits[API_TEXT_U64_MAX];
     size_t n = sizeof digits;
 
     do {
         digits[--n] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    return api_text_buf_append(b, digits + n, sizeof digits - n);
+    memcpy(out, digits + n, sizeof digits - n);
+    return sizeof digits - n;
+}
+
+bool api_text_buf_append_u64(struct api_text_buf *b, uint64_t v)
+{
+    char digits[API_TEXT_U64_MAX];
+
+    return api_text_buf_append(b, digits, api_text_u64(digits, v));
 }
 
 bool api_text_buf_vappendf(struct api_text_buf *b, const char *fmt, va_list ap)

@@ -42,6 +42,11 @@ bool api_text_buf_append_str(struct api_text_buf *b, const char *s);
  * on the small answers' path). Returns false as api_text_buf_append does. */
 bool api_text_buf_append_u64(struct api_text_buf *b, uint64_t v);
 
+/* Writes v in decimal into out[0..API_TEXT_U64_MAX) (no NUL); returns the
+ * number of digits. */
+#define API_TEXT_U64_MAX 20
+size_t api_text_u64(char out[API_TEXT_U64_MAX], uint64_t v);
+
 /* Appends printf output. Returns false as api_text_buf_append does (also on
  * an encoding error of vsnprintf), the contents as they were. */
 bool api_text_buf_appendf(struct api_text_buf *b, const char *fmt, ...)

@@ -62,6 +62,8 @@ static const struct option_def options[] = {
      "N", "(model, tensor) series ?track=MODEL keeps for /metrics and /tracked (10000)", false},
     {"log-format", OPTION_LOG_FORMAT, 0, 0, 0, "FORMAT",
      "log lines as 'text' (default) or 'json' (one object per line)", false},
+    {"log-flush-ms", OPTION_UINT, offsetof(struct config, log_flush_ms), 0, 10000, "MS",
+     "write access lines in batches at most this old; 0 each at once (100)", false},
     {"tls-cert", OPTION_PATH, offsetof(struct config, tls_cert), 0, 0, "FILE",
      "PEM certificate (chain): serve HTTPS; needs --tls-key", false},
     {"tls-key", OPTION_PATH, offsetof(struct config, tls_key), 0, 0, "FILE",
@@ -186,6 +188,7 @@ static void set_defaults(struct config *cfg)
     cfg->max_connections = CONFIG_DEFAULT_CONNECTIONS;
     cfg->shutdown_delay = 5;
     cfg->drain_timeout = 10;
+    cfg->log_flush_ms = 100;
     cfg->max_tracked_series = TRACKED_DEFAULT_MAX_SERIES;
 }
 

@@ -31,6 +31,7 @@ struct config {
     uint64_t drain_timeout;      /* seconds for requests in flight once the listener closes */
     uint64_t max_tracked_series; /* (model, tensor) series ?track keeps (server/tracked.h) */
     enum config_log_format log_format;
+    uint64_t log_flush_ms; /* access lines buffered at most this long (0: written at once) */
     /* Paths as given (pointing into argv or the environment), NULL when unset. */
     const char *tls_cert;        /* PEM certificate: serve HTTPS (with tls_key) */
     const char *tls_key;         /* PEM private key */

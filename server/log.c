@@ -1,13 +1,17 @@
-/* log.c -- the access log and service messages, one whole line per write.
+/* log.c -- the access log and service messages, whole lines only.
  *
  * Lines are assembled in a stack buffer of LOG_LINE_MAX bytes (truncated if
- * longer, a JSON line still closed) and handed to one write(2): POSIX keeps
- * such writes to a pipe whole up to PIPE_BUF, and in practice to a file or
- * terminal too. Client-supplied strings (path, request id, method) are
- * escaped in both formats. */
+ * longer, a JSON line still closed). Unbuffered, each is handed to one
+ * write(2): POSIX keeps such writes to a pipe whole up to PIPE_BUF, and in
+ * practice to a file or terminal too. Buffered (log_buffer_start), access
+ * lines are gathered under a lock into LOG_BUFFER_BYTES and written together,
+ * so no other writer can come between two lines. Client-supplied strings
+ * (path, request id, method) are escaped in both formats. The request path
+ * formats without printf. */
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,10 +34,26 @@ void log_set_format(enum log_format format)
     log_current_format = format;
 }
 
-static void write_line(const char *buf, size_t len)
+/* The access log's buffer: lines waiting for one write(2), the monotonic
+ * time of the oldest, and the flusher thread that writes them once they are
+ * flush_ms old. Everything here is guarded by lock; fd and flush_ms are set
+ * by log_buffer_start before any other thread logs. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* the flusher's: a first line came, or stop */
+    pthread_t flusher;
+    bool on, stop;
+    int fd;
+    unsigned flush_ms;
+    struct timespec oldest; /* CLOCK_MONOTONIC of the first line in data */
+    size_t used;
+    char data[LOG_BUFFER_BYTES];
+} log_buffer = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = STDERR_FILENO};
+
+static void write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, buf, len);
+        ssize_t n = write(fd, buf, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -42,6 +62,120 @@ static void write_line(const char *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+}
+
+/* Writes out the buffered lines; log_buffer.lock held. */
+static void buffer_write_locked(void)
+{
+    if (log_buffer.used > 0)
+        write_all(log_buffer.fd, log_buffer.data, log_buffer.used);
+    log_buffer.used = 0;
+}
+
+/* Writes one line now, after the lines buffered before it. */
+static void write_line(const char *buf, size_t len)
+{
+    pthread_mutex_lock(&log_buffer.lock);
+    buffer_write_locked();
+    write_all(log_buffer.fd, buf, len);
+    pthread_mutex_unlock(&log_buffer.lock);
+}
+
+/* Buffers one access line, writing the buffer first when it would not fit;
+ * the first line of an empty buffer wakes the flusher. Unbuffered, writes
+ * it now. */
+static void buffer_line(const char *buf, size_t len)
+{
+    pthread_mutex_lock(&log_buffer.lock);
+    if (!log_buffer.on) {
+        write_all(log_buffer.fd, buf, len);
+    } else {
+        if (log_buffer.used + len > sizeof log_buffer.data)
+            buffer_write_locked();
+        if (log_buffer.used == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &log_buffer.oldest);
+            pthread_cond_signal(&log_buffer.wake);
+        }
+        memcpy(log_buffer.data + log_buffer.used, buf, len); /* len <= LOG_LINE_MAX */
+        log_buffer.used += len;
+    }
+    pthread_mutex_unlock(&log_buffer.lock);
+}
+
+/* The flusher: sleeps while the buffer is empty, else until its oldest line
+ * is flush_ms old, then writes it out; at stop writes what is left. */
+static void *flusher_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&log_buffer.lock);
+    while (!log_buffer.stop) {
+        struct timespec due = log_buffer.oldest, now;
+
+        if (log_buffer.used == 0) {
+            pthread_cond_wait(&log_buffer.wake, &log_buffer.lock);
+            continue;
+        }
+        due.tv_sec += (time_t)(log_buffer.flush_ms / 1000);
+        due.tv_nsec += (long)(log_buffer.flush_ms % 1000) * 1000000L;
+        if (due.tv_nsec >= 1000000000L) {
+            due.tv_sec++;
+            due.tv_nsec -= 1000000000L;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > due.tv_sec || (now.tv_sec == due.tv_sec && now.tv_nsec >= due.tv_nsec))
+            buffer_write_locked();
+        else
+            pthread_cond_timedwait(&log_buffer.wake, &log_buffer.lock, &due);
+    }
+    buffer_write_locked();
+    pthread_mutex_unlock(&log_buffer.lock);
+    return NULL;
+}
+
+bool log_buffer_start(int fd, unsigned flush_ms)
+{
+    pthread_condattr_t attr;
+    bool ok;
+
+    log_buffer.fd = fd;
+    if (flush_ms == 0)
+        return true;
+    if (pthread_condattr_init(&attr) != 0)
+        return false;
+    ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+         pthread_cond_init(&log_buffer.wake, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!ok)
+        return false;
+    log_buffer.flush_ms = flush_ms;
+    log_buffer.stop = false;
+    log_buffer.used = 0;
+    if (pthread_create(&log_buffer.flusher, NULL, flusher_main, NULL) != 0) {
+        pthread_cond_destroy(&log_buffer.wake);
+        return false;
+    }
+    log_buffer.on = true;
+    return true;
+}
+
+void log_buffer_stop(void)
+{
+    pthread_mutex_lock(&log_buffer.lock);
+    if (!log_buffer.on) {
+        log_buffer.fd = STDERR_FILENO;
+        pthread_mutex_unlock(&log_buffer.lock);
+        return;
+    }
+    log_buffer.stop = true;
+    log_buffer.on = false; /* lines from here on are written at once */
+    pthread_cond_signal(&log_buffer.wake);
+    pthread_mutex_unlock(&log_buffer.lock);
+    pthread_join(log_buffer.flusher, NULL);
+    pthread_cond_destroy(&log_buffer.wake);
+    pthread_mutex_lock(&log_buffer.lock);
+    buffer_write_locked();
+    log_buffer.fd = STDERR_FILENO;
+    pthread_mutex_unlock(&log_buffer.lock);
 }
 
 /* Appends s to buf[*len..cap-1), escaping bytes outside printable ASCII (and
@@ -71,6 +205,42 @@ static void append_text(char *buf, size_t *len, size_t cap, const char *fmt, ...
     if (n < 0)
         return;
     *len += (size_t)n < cap - 1 - *len ? (size_t)n : cap - 2 - *len;
+}
+
+/* Appends the n bytes at s to buf[*len..cap-1), truncated, keeping one
+ * byte free for the newline (as append_text, without printf). */
+static void append_raw(char *buf, size_t *len, size_t cap, const char *s, size_t n)
+{
+    if (*len + 1 >= cap)
+        return;
+    if (n > cap - 1 - *len)
+        n = cap - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+static void append_str(char *buf, size_t *len, size_t cap, const char *s)
+{
+    append_raw(buf, len, cap, s, strlen(s));
+}
+
+/* Appends v in decimal, at least min_digits of them (zeros in front). */
+static void append_u64(char *buf, size_t *len, size_t cap, uint64_t v, size_t min_digits)
+{
+    char digits[API_TEXT_U64_MAX];
+    size_t n = api_text_u64(digits, v);
+
+    for (; n < min_digits; min_digits--)
+        append_raw(buf, len, cap, "0", 1);
+    append_raw(buf, len, cap, digits, n);
+}
+
+/* Appends "<micros / 1000>.<micros % 1000, 3 digits>". */
+static void append_millis(char *buf, size_t *len, size_t cap, uint64_t micros)
+{
+    append_u64(buf, len, cap, micros / 1000, 1);
+    append_raw(buf, len, cap, ".", 1);
+    append_u64(buf, len, cap, micros % 1000, 3);
 }
 
 bool log_json_escape(char *buf, size_t *len, size_t cap, const char *s)
@@ -144,18 +314,22 @@ size_t log_format_access(char *buf, size_t cap, enum log_format format,
 
     if (format == LOG_JSON) {
         append_json_head(buf, &len, cap, now, LOG_INFO);
-        append_text(buf, &len, cap, ",\"msg\":\"request\",");
+        append_str(buf, &len, cap, ",\"msg\":\"request\",");
         append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "request_id", e->request_id);
-        append_text(buf, &len, cap, ",");
+        append_raw(buf, &len, cap, ",", 1);
         append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "method", e->method);
-        append_text(buf, &len, cap,
-                    ",\"status\":%d,\"body_bytes\":%llu,\"elements\":%llu,"
-                    "\"duration_ms\":%llu.%03llu,",
-                    e->status, (unsigned long long)e->body_bytes, (unsigned long long)e->elements,
-                    (unsigned long long)(micros / 1000), (unsigned long long)(micros % 1000));
+        append_str(buf, &len, cap, ",\"status\":");
+        append_u64(buf, &len, cap, (uint64_t)e->status, 1);
+        append_str(buf, &len, cap, ",\"body_bytes\":");
+        append_u64(buf, &len, cap, e->body_bytes, 1);
+        append_str(buf, &len, cap, ",\"elements\":");
+        append_u64(buf, &len, cap, e->elements, 1);
+        append_str(buf, &len, cap, ",\"duration_ms\":");
+        append_millis(buf, &len, cap, micros);
+        append_raw(buf, &len, cap, ",", 1);
         if (e->trace_id != NULL) {
             append_json_string(buf, &len, cap - LOG_TAIL_ROOM, "trace_id", e->trace_id);
-            append_text(buf, &len, cap, ",");
+            append_raw(buf, &len, cap, ",", 1);
         }
         /* The path goes last: whatever its length, the line stays closed. */
         append_json_string(buf, &len, cap - 1, "path", e->path);
@@ -164,16 +338,25 @@ size_t log_format_access(char *buf, size_t cap, enum log_format format,
         return len;
     }
     len = stamp_seconds(buf, cap, now->tv_sec);
-    append_text(buf, &len, cap, ".%03ldZ ", now->tv_nsec / 1000000);
+    append_raw(buf, &len, cap, ".", 1);
+    append_u64(buf, &len, cap, (uint64_t)now->tv_nsec / 1000000u, 3);
+    append_raw(buf, &len, cap, "Z ", 2);
     append_escaped(buf, &len, cap - 64, e->request_id);
-    append_text(buf, &len, cap, " %s ", e->method);
+    append_raw(buf, &len, cap, " ", 1);
+    append_str(buf, &len, cap, e->method);
+    append_raw(buf, &len, cap, " ", 1);
     /* Room is kept after the path for the fields that follow it. */
     append_escaped(buf, &len, cap - 128, e->path);
-    append_text(buf, &len, cap, " %d %llu %llu.%03llums", e->status,
-                (unsigned long long)e->body_bytes, (unsigned long long)(micros / 1000),
-                (unsigned long long)(micros % 1000));
+    append_raw(buf, &len, cap, " ", 1);
+    append_u64(buf, &len, cap, (uint64_t)e->status, 1);
+    append_raw(buf, &len, cap, " ", 1);
+    append_u64(buf, &len, cap, e->body_bytes, 1);
+    append_raw(buf, &len, cap, " ", 1);
+    append_millis(buf, &len, cap, micros);
+    append_raw(buf, &len, cap, "ms", 2);
     if (e->trace_id != NULL) {
-        append_text(buf, &len, cap, " trace_id=%s", e->trace_id); /* hex digits */
+        append_str(buf, &len, cap, " trace_id="); /* then hex digits */
+        append_str(buf, &len, cap, e->trace_id);
     }
     buf[len++] = '\n';
     return len;
@@ -185,7 +368,7 @@ void log_access(const struct log_access_entry *e)
     struct timespec now;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    write_line(buf, log_format_access(buf, sizeof(buf), log_current_format, e, &now));
+    buffer_line(buf, log_format_access(buf, sizeof(buf), log_current_format, e, &now));
 }
 
 void log_message(enum log_level level, const char *fmt, ...)

@@ -1,9 +1,12 @@
-/* log.h -- the access log and service messages, one whole line per write.
+/* log.h -- the access log and service messages, whole lines only.
  *
- * Each line is formatted into a bounded buffer and written with a single
- * write(2) to stderr, so lines from concurrent threads never interleave.
- * Lines are plain text (the default) or one JSON object each
- * (--log-format json), chosen once at startup. */
+ * Each line is formatted into a bounded buffer and written to stderr with
+ * write(2), whole, so lines from concurrent threads never interleave. Access
+ * lines can be buffered (--log-flush-ms): gathered and written together
+ * when the buffer is full or its oldest line is that old, and at exit; a
+ * service message writes what is buffered first, so the order holds. Lines
+ * are plain text (the default) or one JSON object each (--log-format json),
+ * chosen once at startup. */
 #ifndef SERVER_LOG_H
 #define SERVER_LOG_H
 
@@ -13,6 +16,7 @@
 #include <time.h>
 
 #define LOG_LINE_MAX 2048
+#define LOG_BUFFER_BYTES (64 * 1024) /* access lines gathered for one write */
 
 enum log_format {
     LOG_TEXT,
@@ -40,7 +44,19 @@ struct log_access_entry {
  * other than main's logs. */
 void log_set_format(enum log_format format);
 
-/* Writes one access log line. Text:
+/* Lines go to fd (stderr unless a test says otherwise). flush_ms 0: every
+ * line is written at once. Otherwise access lines are buffered: written
+ * together when LOG_BUFFER_BYTES would overflow, and by a flusher thread
+ * once the oldest is flush_ms old. Call once, before any thread other than
+ * main's logs; false when the flusher could not start (lines are then
+ * written at once). */
+bool log_buffer_start(int fd, unsigned flush_ms);
+
+/* Writes every buffered line and stops the flusher; later lines are written
+ * at once, to stderr. Call after the last request has ended. */
+void log_buffer_stop(void);
+
+/* Writes (or buffers) one access log line. Text:
  * `2026-01-02T03:04:05.678Z <request-id> <method> <path> <status> <bytes> <ms>ms`
  * and ` trace_id=<trace-id>` when there is one;
  * JSON: {"time":…,"level":"info","msg":"request","request_id":…,"method":…,

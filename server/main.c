@@ -244,6 +244,8 @@ int main(int argc, char **argv)
         break;
     }
     log_set_format(cfg.log_format == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT);
+    if (!log_buffer_start(STDERR_FILENO, (unsigned)cfg.log_flush_ms))
+        log_message(LOG_WARN, "cannot start the log flusher: access lines are written at once");
     block_signals(&signals); /* a signal during startup waits for wait_signal() */
     metrics_init(&metrics);
     tracked = tracked_new(cfg.max_tracked_series);
@@ -307,9 +309,10 @@ int main(int argc, char **argv)
     MHD_stop_daemon(daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
-    log_message(LOG_INFO, "stopped");
+    log_message(LOG_INFO, "stopped"); /* after every buffered access line */
     result = 0;
 out:
+    log_buffer_stop();
     tls_free(&tls);
     auth_free(&auth);
     tracked_free(tracked);

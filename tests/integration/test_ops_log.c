@@ -239,3 +239,64 @@ Test(ops_log, traceparent_json)
     json_decref(all);
     free(log);
 }
+
+/* Access lines are buffered (--log-flush-ms, 100 ms by default) but none is
+ * lost: every request's line is in the log when l2d exits on SIGTERM right
+ * after the last answer, before the "stopped" line; and each shows up by
+ * itself within the flush time when traffic stops. */
+Test(ops_log, buffered_lines_are_all_written_by_exit)
+{
+    struct it_server srv;
+    const char *args[] = {"--log-flush-ms", "10000", "--shutdown-delay", "0", NULL};
+    enum { REQUESTS = 100 };
+
+    it_start(&srv, args, NULL);
+    for (int i = 0; i < REQUESTS; i++) {
+        char id[48];
+        snprintf(id, sizeof id, "X-Request-Id: buffered-%d", i);
+        const char *headers[] = {id, NULL};
+        struct it_request post = {.method = "POST",
+                                  .target = "/l2_loss",
+                                  .content_type = "application/json",
+                                  .body = "[1]",
+                                  .body_len = 3,
+                                  .headers = headers};
+        struct it_response r;
+        it_http(NULL, srv.port, &post, &r);
+        cr_assert_eq(r.status, 200);
+        it_response_free(&r);
+    }
+    char *log = it_server_log(&srv);
+    cr_assert_null(strstr(log, " buffered-0 POST "), "written before 10 s:\n%s", log);
+    free(log);
+    int status = it_stop(&srv, SIGTERM, 10000);
+    cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    log = it_server_log(&srv);
+    const char *stopped = strstr(log, "l2d: stopped\n");
+    cr_assert_not_null(stopped, "%s", log);
+    for (int i = 0; i < REQUESTS; i++) {
+        char needle[48];
+        snprintf(needle, sizeof needle, " buffered-%d POST /l2_loss 200 ", i);
+        const char *line = strstr(log, needle);
+        cr_assert(line != NULL && line < stopped, "line %d missing or after the end:\n%s", i, log);
+    }
+    free(log);
+}
+
+Test(ops_log, a_line_is_written_within_the_flush_time)
+{
+    struct it_server srv;
+    const char *args[] = {"--log-flush-ms", "50", NULL};
+    const char *headers[] = {"X-Request-Id: flushed-alone", NULL};
+    struct it_request get = {.method = "GET", .target = "/healthz", .headers = headers};
+    struct it_response r;
+
+    it_start(&srv, args, NULL);
+    it_http(NULL, srv.port, &get, &r);
+    cr_assert_eq(r.status, 200);
+    it_response_free(&r);
+    char *log = it_wait_log(&srv, " flushed-alone GET /healthz 200 ", 5000);
+    cr_assert_not_null(log, "no access line 5 s after the request");
+    free(log);
+    it_stop(&srv, SIGTERM, 10000);
+}

@@ -1,7 +1,11 @@
-/* test_log.c -- JSON escaping and the access line in both formats. */
+/* test_log.c -- JSON escaping, the access line in both formats, and the
+ * access log's buffer. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/log.h"
 
@@ -179,4 +183,122 @@ Test(log, access_trace_id_in_both_formats)
     j = access_json(&e, buf, sizeof buf);
     cr_assert_null(json_object_get(j, "trace_id"));
     json_decref(j);
+}
+
+/* ---- the access log's buffer (each test runs in a process of its own) ---- */
+
+/* A pipe whose read end does not block. */
+static void open_pipe(int fds[2])
+{
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+}
+
+/* What the pipe holds now (at most cap - 1 bytes), NUL-terminated. */
+static size_t drain_pipe(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+
+    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    return len;
+}
+
+static void log_request(const char *id)
+{
+    struct log_access_entry e = {.request_id = id,
+                                 .method = "POST",
+                                 .path = "/l2_loss",
+                                 .status = 200,
+                                 .body_bytes = 3,
+                                 .duration_ns = 1000};
+    log_access(&e);
+}
+
+/* Buffered lines are not written at once, and are written, whole and in
+ * order, once the oldest is flush_ms old: the flusher needs no new line. */
+Test(log_buffer, lines_wait_for_the_flush_time)
+{
+    int fds[2];
+    char buf[4096];
+
+    open_pipe(fds);
+    cr_assert(log_buffer_start(fds[1], 200));
+    log_request("req-1");
+    log_request("req-2");
+    cr_assert_eq(drain_pipe(fds[0], buf, sizeof buf), 0, "written before the flush: %s", buf);
+    size_t len = 0;
+    for (int i = 0; i < 300 && len == 0; i++) { /* up to 3 s */
+        usleep(10000);
+        len = drain_pipe(fds[0], buf, sizeof buf);
+    }
+    char *one = strstr(buf, " req-1 POST /l2_loss 200 3 0.001ms\n");
+    char *two = strstr(buf, " req-2 POST /l2_loss 200 3 0.001ms\n");
+    cr_assert(one != NULL && two != NULL && one < two, "%s", buf);
+    cr_assert_eq(buf[len - 1], '\n');
+    log_buffer_stop();
+}
+
+/* A service message writes the buffered access lines first, then itself. */
+Test(log_buffer, a_message_comes_after_the_buffered_lines)
+{
+    int fds[2];
+    char buf[4096];
+
+    open_pipe(fds);
+    cr_assert(log_buffer_start(fds[1], 10000));
+    log_request("req-1");
+    log_message(LOG_INFO, "a message");
+    drain_pipe(fds[0], buf, sizeof buf);
+    char *line = strstr(buf, " req-1 POST ");
+    char *msg = strstr(buf, "l2d: a message\n");
+    cr_assert(line != NULL && msg != NULL && line < msg, "%s", buf);
+    log_buffer_stop();
+}
+
+/* A full buffer is written by the line that does not fit: whole lines, the
+ * newest kept for the next write; stop writes what is left, nothing lost. */
+Test(log_buffer, a_full_buffer_is_written_and_stop_writes_the_rest)
+{
+    int fds[2];
+    static char buf[4 * LOG_BUFFER_BYTES];
+    char id[32];
+    int lines = 0, sent = 0;
+
+    open_pipe(fds);
+    cr_assert(log_buffer_start(fds[1], 10000));
+    size_t len = 0;
+    while (len == 0) {
+        snprintf(id, sizeof id, "req-%d", sent++);
+        log_request(id);
+        len = drain_pipe(fds[0], buf, sizeof buf);
+        cr_assert(sent < 10000, "nothing written after %d lines", sent);
+    }
+    cr_assert_leq(len, LOG_BUFFER_BYTES);
+    cr_assert_gt(len, LOG_BUFFER_BYTES - LOG_LINE_MAX);
+    cr_assert_eq(buf[len - 1], '\n');
+    snprintf(id, sizeof id, " req-%d POST", sent - 1);
+    cr_assert_null(strstr(buf, id), "the line that did not fit was written at once");
+    log_buffer_stop();
+    len += drain_pipe(fds[0], buf + len, sizeof buf - len);
+    for (char *p = buf; (p = strstr(p, " POST /l2_loss ")) != NULL; p++)
+        lines++;
+    cr_assert_eq(lines, sent);
+    cr_assert_not_null(strstr(buf, id));
+}
+
+/* flush_ms 0: every line is written at once. */
+Test(log_buffer, zero_writes_each_line_at_once)
+{
+    int fds[2];
+    char buf[4096];
+
+    open_pipe(fds);
+    cr_assert(log_buffer_start(fds[1], 0));
+    log_request("req-1");
+    drain_pipe(fds[0], buf, sizeof buf);
+    cr_assert_not_null(strstr(buf, " req-1 POST "), "%s", buf);
+    log_buffer_stop();
 }
