@@ -54,27 +54,14 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB_OBJ)
 fuzz-build: fuzz-check-cc ## build every libFuzzer harness into build-fuzz/
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
 
-# One harness after another (the machine has two cores); each on a scratch
-# corpus seeded from the committed one. The executions come from libFuzzer's
-# -print_final_stats.
-fuzz: fuzz-build ## run each harness (or FUZZ=name) for FUZZ_SECONDS (60)
-	$(Q)fail=0; for n in $(FUZZ); do \
-		mkdir -p $(FUZZ_DIR)/corpus-$$n $(FUZZ_DIR)/artifacts-$$n; \
-		if [ -d tests/fuzz/corpus/$$n ]; then cp -R tests/fuzz/corpus/$$n/. $(FUZZ_DIR)/corpus-$$n/; fi; \
-		dict=; if [ -f tests/fuzz/$$n.dict ]; then dict=-dict=tests/fuzz/$$n.dict; fi; \
-		start=$$(date +%s); \
-		./$(FUZZ_DIR)/fuzz_$$n $(FUZZ_OPTS) $$dict -artifact_prefix=$(FUZZ_DIR)/artifacts-$$n/ \
-			$(FUZZ_DIR)/corpus-$$n > $(FUZZ_DIR)/fuzz_$$n.log 2>&1; rc=$$?; \
-		secs=$$(( $$(date +%s) - start )); \
-		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz_$$n.log | tail -n 1); \
-		if [ $$rc -ne 0 ]; then \
-			echo "fuzz: $$n FAILED (exit $$rc after $$secs s); log $(FUZZ_DIR)/fuzz_$$n.log:"; \
-			grep -v '^#' $(FUZZ_DIR)/fuzz_$$n.log | tail -n 40; \
-			ls $(FUZZ_DIR)/artifacts-$$n/; fail=1; \
-		else \
-			echo "fuzz: $$n: $${execs:-?} executions in $$secs s"; \
-		fi; \
-	done; exit $$fail
+# FUZZ_JOBS harnesses at a time (2: the machine has two cores), each on a
+# scratch corpus seeded from the committed one; each prints one line when
+# it ends. The executions come from libFuzzer's -print_final_stats.
+FUZZ_JOBS ?= 2
+FUZZ_ONE = tools/fuzz-one.sh
+
+fuzz: fuzz-build ## run each harness (or FUZZ=name) for FUZZ_SECONDS (60), FUZZ_JOBS at a time
+	$(Q)printf '%s\n' $(FUZZ) | xargs -P $(FUZZ_JOBS) -I{} sh $(FUZZ_ONE) {} $(FUZZ_DIR) "$(FUZZ_OPTS)"
 
 # The short run `make test` (and so CI) does.
 fuzz-ci: ## the short fuzz run of make test (FUZZ_CI_SECONDS, 10)
