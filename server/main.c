@@ -101,7 +101,7 @@ static _Noreturn void exit_at_once(int sig)
  * listener (at most REQUEST_BACKLOG_MAX) and hands each to the daemon, which
  * serves it as any other (with Connection: close, as it is shutting down);
  * the drain waits for each until its first request has started or it has
- * closed (request_backlog_handed). A connection MHD refuses (past
+ * closed (drain_backlog_handed). A connection MHD refuses (past
  * --max-connections) is closed by MHD_add_connection itself. */
 static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener,
                          struct request_shared *shared)
@@ -120,12 +120,12 @@ static void take_backlog(struct MHD_Daemon *daemon, MHD_socket listener,
                 continue;
             return; /* EAGAIN: the queue is empty */
         }
-        if (!request_backlog_handed(shared, fd)) {
-            close(fd); /* past REQUEST_BACKLOG_MAX: refused, as by the closed listener */
+        if (!drain_backlog_handed(&shared->drain, fd)) {
+            close(fd); /* past DRAIN_BACKLOG_MAX: refused, as by the closed listener */
             return;
         }
         if (MHD_add_connection(daemon, fd, (const struct sockaddr *)&addr, len) != MHD_YES) {
-            request_backlog_refused(shared, fd);
+            drain_backlog_refused(&shared->drain, fd);
             log_message(LOG_WARN, "a connection waiting at shutdown could not be served");
         }
     }
@@ -167,16 +167,22 @@ static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *sh
      * it again); then shutdown(2) takes the socket out of LISTEN, so a new
      * connection is refused instead of waiting in the backlog. */
     listener = MHD_quiesce_daemon(daemon);
-    atomic_store(&shared->listener_closed, true);
+    drain_listener_closed(&shared->drain);
     if (listener != MHD_INVALID_SOCKET) {
         take_backlog(daemon, listener, shared);
         shutdown(listener, SHUT_RDWR);
     }
     left = atomic_load(&shared->in_flight);
     log_message(LOG_INFO, "listener closed; %ld request%s in flight", left, left == 1 ? "" : "s");
+    /* The drain is over when two looks, DRAIN_POLL_MS apart, find nothing
+     * to wait for: a request the daemon was reading off its socket at the
+     * first look is in flight by the second. */
     start = monotonic_ms();
-    while ((atomic_load(&shared->in_flight) > 0 || atomic_load(&shared->backlog_pending) > 0) &&
-           monotonic_ms() - start < limit) {
+    for (int quiet = 0; quiet < 2 && monotonic_ms() - start < limit;) {
+        if (atomic_load(&shared->in_flight) > 0 || drain_waiting(&shared->drain) > 0)
+            quiet = 0;
+        else if (++quiet == 2)
+            break;
         if ((again = wait_signal(set, monotonic_ms() + DRAIN_POLL_MS)) != 0)
             exit_at_once(again);
     }
@@ -244,9 +250,10 @@ int main(int argc, char **argv)
         break;
     }
     log_set_format(cfg.log_format == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT);
+    block_signals(&signals); /* a signal during startup waits for wait_signal() */
+    /* After block_signals: the flusher thread inherits the blocked set. */
     if (!log_buffer_start(STDERR_FILENO, (unsigned)cfg.log_flush_ms))
         log_message(LOG_WARN, "cannot start the log flusher: access lines are written at once");
-    block_signals(&signals); /* a signal during startup waits for wait_signal() */
     metrics_init(&metrics);
     tracked = tracked_new(cfg.max_tracked_series);
     if (tracked == NULL) {

@@ -122,12 +122,8 @@ void request_shared_init(struct request_shared *shared, const struct config *cfg
     shared->auth = auth;
     shared->tracked = metrics->tracked;
     atomic_init(&shared->draining, false);
-    atomic_init(&shared->listener_closed, false);
-    atomic_init(&shared->backlog_pending, 0);
-    atomic_init(&shared->backlog_n, 0);
-    for (size_t i = 0; i < REQUEST_BACKLOG_MAX; i++)
-        atomic_init(&shared->backlog_fd[i], -1);
     atomic_init(&shared->in_flight, 0);
+    drain_init(&shared->drain);
 }
 
 /* The origin form of a request target: an absolute-form target
@@ -174,56 +170,17 @@ static void blank_query_separators(const char *uri)
             *q = '_';
 }
 
-bool request_backlog_handed(struct request_shared *shared, int fd)
-{
-    size_t n = atomic_load(&shared->backlog_n);
-
-    if (n >= REQUEST_BACKLOG_MAX)
-        return false;
-    atomic_store(&shared->backlog_fd[n], fd);
-    atomic_fetch_add(&shared->backlog_pending, 1);
-    atomic_store(&shared->backlog_n, n + 1); /* only main writes */
-    return true;
-}
-
-/* Whether fd is a handed socket not yet seen; marks it seen. */
-static bool backlog_claim(struct request_shared *shared, int fd)
-{
-    size_t n = atomic_load(&shared->backlog_n);
-
-    for (size_t i = 0; i < n; i++) {
-        int want = fd;
-        if (fd >= 0 && atomic_compare_exchange_strong(&shared->backlog_fd[i], &want, -1))
-            return true;
-    }
-    return false;
-}
-
-void request_backlog_refused(struct request_shared *shared, int fd)
-{
-    if (backlog_claim(shared, fd))
-        atomic_fetch_sub(&shared->backlog_pending, 1);
-}
-
-/* A connection taken from the listener's queue at shutdown (its socket
- * context, NULL for any other) has started its first request or closed:
- * the drain no longer waits for it. */
-static void backlog_started(struct request_shared *shared, atomic_bool *pending)
-{
-    if (pending != NULL && atomic_exchange(pending, false))
-        atomic_fetch_sub(&shared->backlog_pending, 1);
-}
-
 void *request_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
 {
     size_t len, size;
     struct request *req;
 
-    if (atomic_load(&((struct request_shared *)cls)->listener_closed)) {
+    /* Connections handed to the daemon exist only once the listener closed. */
+    if (atomic_load(&((struct request_shared *)cls)->drain.listener_closed)) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         if (ci != NULL)
-            backlog_started(cls, ci->socket_context);
+            drain_request_started(&((struct request_shared *)cls)->drain, ci->socket_context);
     }
     uri = origin_form(uri);
     len = strlen(uri);
@@ -988,24 +945,9 @@ void request_connection_notify(void *cls, struct MHD_Connection *connection, voi
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         metrics_connections_add(shared->metrics, 1);
-        /* One that main handed from the closed listener's queue is waited
-         * for until its first request (without memory for the mark, not). */
-        if (atomic_load(&shared->listener_closed)) {
-            const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-            if (ci != NULL && backlog_claim(shared, ci->connect_fd)) {
-                atomic_bool *pending = malloc(sizeof *pending);
-                if (pending != NULL)
-                    atomic_init(pending, true);
-                else
-                    atomic_fetch_sub(&shared->backlog_pending, 1);
-                *socket_context = pending;
-            }
-        }
+        drain_connection_started(&shared->drain, connection, socket_context);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         metrics_connections_add(shared->metrics, -1);
-        backlog_started(shared, *socket_context);
-        free(*socket_context);
-        *socket_context = NULL;
+        drain_connection_closed(&shared->drain, socket_context);
     }
 }

@@ -16,13 +16,9 @@
 
 #include "auth.h"
 #include "config.h"
+#include "drain.h"
 #include "metrics.h"
 #include "tracked.h"
-
-/* Connections taken from the closed listener's queue at shutdown, at most
- * (the queue holds what arrived in the moment before the close; a flood is
- * not taken for ever). */
-#define REQUEST_BACKLOG_MAX 1024
 
 /* What every request shares: settings, counters, the token and the drain
  * state. The caller owns it and keeps it alive until MHD_stop_daemon has
@@ -35,32 +31,15 @@ struct request_shared {
     atomic_bool draining;    /* set once by main on SIGTERM/SIGINT: readiness 503,
                                 every answer with Connection: close */
     atomic_long in_flight;   /* requests started and not yet completed */
-    /* The shutdown's drain: listener_closed is set by main once the
-     * listener is closed; the connections main then takes from its queue and
-     * hands to the daemon are recorded (request_backlog_handed) and counted
-     * in backlog_pending until their first request starts or they close,
-     * and the drain waits for them as for in_flight. */
-    atomic_bool listener_closed;
-    atomic_int backlog_fd[REQUEST_BACKLOG_MAX]; /* the handed sockets; -1 once seen */
-    atomic_size_t backlog_n;
-    atomic_long backlog_pending;
+    struct drain drain;      /* what else the shutdown's drain waits for */
 };
-
-/* main, before MHD_add_connection of a connection taken from the closed
- * listener's queue: records fd and counts it in backlog_pending. False
- * (nothing recorded) when REQUEST_BACKLOG_MAX already are. */
-bool request_backlog_handed(struct request_shared *shared, int fd);
-
-/* main, when MHD_add_connection refused fd (and closed it): no longer
- * waited for. */
-void request_backlog_refused(struct request_shared *shared, int fd);
 
 /* Prepares shared for cfg, metrics and auth (all outlive the daemon). */
 void request_shared_init(struct request_shared *shared, const struct config *cfg,
                          struct metrics *metrics, const struct auth *auth);
 
 /* MHD_OPTION_NOTIFY_CONNECTION (cls: the struct request_shared): keeps the
- * open-connections gauge. */
+ * open-connections gauge and the drain's record of connections. */
 void request_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
                                enum MHD_ConnectionNotificationCode toe);
 

@@ -343,3 +343,43 @@ Test(lifecycle, accept_queue_served_at_close)
     int status = it_wait_exit(&srv, SLACK_MS);
     expect_exit(status, 0, "after serving the accept queue");
 }
+
+/* A request that arrives on a kept-alive connection just as the shutdown
+ * begins is served: with the server stopped (SIGSTOP), 50 clients that have
+ * each had one answer send a second request, which waits in their sockets;
+ * SIGINT and SIGCONT: nothing is in flight when main looks, but the drain
+ * waits for the bytes in the sockets, and every client gets its answer. */
+Test(lifecycle, request_waiting_on_open_connection_served_at_close)
+{
+    enum { CLIENTS = 50 };
+    const char *args[] = {"--threads", "1", "--drain-timeout", "20", NULL};
+    const char req[] = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 6\r\n\r\n[3, 4]";
+    int fds[CLIENTS];
+    static char buf[16384];
+    bool closed;
+
+    it_start(&srv, args, NULL);
+    for (int i = 0; i < CLIENTS; i++) {
+        fds[i] = it_connect(srv.port);
+        cr_assert(it_send_all(fds[i], req, sizeof req - 1));
+        it_recv_until(fds[i], buf, sizeof buf, "\"float64\"}", 5000, &closed);
+        cr_assert(strstr(buf, " 200 ") != NULL && !closed, "client %d, first answer: %s", i, buf);
+    }
+    cr_assert(kill(srv.pid, SIGSTOP) == 0);
+    for (int i = 0; i < CLIENTS; i++)
+        cr_assert(it_send_all(fds[i], req, sizeof req - 1));
+    cr_assert(kill(srv.pid, SIGINT) == 0);
+    cr_assert(kill(srv.pid, SIGCONT) == 0);
+    for (int i = 0; i < CLIENTS; i++) {
+        struct it_response r;
+        size_t n = it_recv_until(fds[i], buf, sizeof buf, "\x01", 10000, &closed);
+        cr_assert(closed, "client %d: the connection stayed open", i);
+        cr_assert(it_parse_response(buf, n, &r), "client %d: no whole answer: %s", i, buf);
+        cr_assert_eq(r.status, 200, "client %d: %ld %s", i, r.status, r.body);
+        it_response_free(&r);
+        close(fds[i]);
+    }
+    int status = it_wait_exit(&srv, SLACK_MS);
+    expect_exit(status, 0, "after serving the requests waiting on open connections");
+}
