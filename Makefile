@@ -54,6 +54,9 @@ LIBSRV  := $(BUILD)/libl2dserver.a
 L2D     := $(BUILD)/l2d
 UNIT    := $(BUILD)/tests/unit-tests
 INTEG   := $(BUILD)/tests/integration-tests
+# Integration tests at a time: each mostly waits on its server, and the
+# tests take free ports, so two run side by side on two cores.
+INTEG_JOBS ?= 2
 
 .PHONY: all run test unit integration bench clean format format-check lint deps help \
         test-san openapi-lint
@@ -147,7 +150,7 @@ unit: $(UNIT) ## Criterion unit tests of core/, api/ and server/
 	./$(UNIT) --jobs 2
 
 integration: $(INTEG) $(L2D) $(BUILD)/openapi.json ## libcurl tests against the built binary
-	L2D_BIN=$(abspath $(L2D)) L2D_OPENAPI_JSON=$(abspath $(BUILD)/openapi.json) ./$(INTEG) --jobs 1
+	L2D_BIN=$(abspath $(L2D)) L2D_OPENAPI_JSON=$(abspath $(BUILD)/openapi.json) ./$(INTEG) --jobs $(INTEG_JOBS)
 
 test-san: ## unit and integration tests under ASan/UBSan (clang, build-san/)
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang unit integration

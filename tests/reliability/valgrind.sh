@@ -10,7 +10,8 @@
 # every report must say 0 errors and nothing definitely or indirectly lost.
 #
 # usage: sh tests/reliability/valgrind.sh path/to/l2d path/to/integration-tests path/to/openapi.json
-# VALGRIND_TEST_ARGS adds arguments for the test binary (e.g. --filter 'flags/*').
+# VALGRIND_TEST_ARGS adds arguments for the test binary (e.g. --filter 'flags/*');
+# VALGRIND_JOBS tests run at a time (2).
 set -u
 
 l2d=${1:?usage: valgrind.sh l2d integration-tests openapi.json}
@@ -45,7 +46,7 @@ chmod 755 "$wrapper"
 
 echo "valgrind: reports in $dir"
 L2D_BIN=$wrapper L2D_OPENAPI_JSON=$spec L2D_OPENAPI_YAML=${L2D_OPENAPI_YAML:-$(pwd)/openapi.yaml} \
-    "$tests" --jobs 1 ${VALGRIND_TEST_ARGS:-}
+    "$tests" --jobs "${VALGRIND_JOBS:-2}" ${VALGRIND_TEST_ARGS:-}
 tests_rc=$?
 
 # Servers killed in teardown are still draining (up to their
