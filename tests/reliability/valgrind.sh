@@ -10,8 +10,9 @@
 # every report must say 0 errors and nothing definitely or indirectly lost.
 #
 # usage: sh tests/reliability/valgrind.sh path/to/l2d path/to/integration-tests path/to/openapi.json
-# VALGRIND_TEST_ARGS adds arguments for the test binary (e.g. --filter 'flags/*');
-# VALGRIND_JOBS tests run at a time (2).
+# VALGRIND_TEST_ARGS adds arguments for the test binary (e.g. --filter 'flags/*')
+# and runs them one at a time; otherwise the lifecycle and shutdown suites run
+# one at a time, then the rest VALGRIND_JOBS at a time (2).
 set -u
 
 l2d=${1:?usage: valgrind.sh l2d integration-tests openapi.json}
@@ -45,9 +46,19 @@ WRAP
 chmod 755 "$wrapper"
 
 echo "valgrind: reports in $dir"
-L2D_BIN=$wrapper L2D_OPENAPI_JSON=$spec L2D_OPENAPI_YAML=${L2D_OPENAPI_YAML:-$(pwd)/openapi.yaml} \
-    "$tests" --jobs "${VALGRIND_JOBS:-2}" ${VALGRIND_TEST_ARGS:-}
-tests_rc=$?
+export L2D_BIN="$wrapper" L2D_OPENAPI_JSON="$spec"
+export L2D_OPENAPI_YAML="${L2D_OPENAPI_YAML:-$(pwd)/openapi.yaml}"
+if [ -n "${VALGRIND_TEST_ARGS:-}" ]; then
+    # shellcheck disable=SC2086 # a list of test-binary arguments
+    "$tests" --jobs 1 $VALGRIND_TEST_ARGS
+    tests_rc=$?
+else
+    # The shutdown suites time exits and drains: one at a time, with the
+    # whole machine; the rest VALGRIND_JOBS at a time.
+    "$tests" --jobs 1 --filter '@(lifecycle|shutdown)/*'
+    tests_rc=$?
+    "$tests" --jobs "${VALGRIND_JOBS:-2}" --filter '!(lifecycle|shutdown)/*' || tests_rc=$?
+fi
 
 # Servers killed in teardown are still draining (up to their
 # --drain-timeout, 10 s by default): wait for every report to end.
