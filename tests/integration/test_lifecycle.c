@@ -303,6 +303,30 @@ Test(lifecycle, drain_serves_open_connections_then_exits)
     expect_exit(status, 0, "after the drain");
 }
 
+/* The request both shutdown-queue tests send, and what they expect of each
+ * client fd (number i) after the signal: an answer of [3, 4], then the
+ * connection closed by the exit. */
+static const char queued_req[] =
+    "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Content-Type: application/json\r\nContent-Length: 6\r\n\r\n[3, 4]";
+
+static void expect_answered_then_closed(int fd, int i)
+{
+    static char buf[16384];
+    bool closed = false;
+    size_t n = it_recv_until(fd, buf, sizeof buf, "\x01", 10000, &closed);
+    struct it_response r;
+
+    cr_assert(closed, "client %d: the connection stayed open", i);
+    cr_assert(it_parse_response(buf, n, &r), "client %d: no whole answer: %s", i, buf);
+    cr_assert_eq(r.status, 200, "client %d: %ld %s", i, r.status, r.body);
+    json_t *j = it_json(&r);
+    it_expect_result(j, 12.5, 25.0, 2);
+    json_decref(j);
+    it_response_free(&r);
+    close(fd);
+}
+
 /* Connections still in the listener's accept queue when it closes are
  * served, not reset: with the server stopped (SIGSTOP), 100 clients connect
  * and send a whole request, which the kernel queues; SIGINT (no lame duck)
@@ -311,35 +335,21 @@ Test(lifecycle, accept_queue_served_at_close)
 {
     enum { CLIENTS = 100 };
     const char *args[] = {"--threads", "1", "--drain-timeout", "20", NULL};
-    const char req[] = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       "Content-Type: application/json\r\nContent-Length: 6\r\n\r\n[3, 4]";
     int fds[CLIENTS];
 
     it_start(&srv, args, NULL);
     cr_assert(kill(srv.pid, SIGSTOP) == 0);
     for (int i = 0; i < CLIENTS; i++) {
         fds[i] = it_connect(srv.port);
-        cr_assert(it_send_all(fds[i], req, sizeof req - 1));
+        cr_assert(it_send_all(fds[i], queued_req, sizeof queued_req - 1));
     }
     cr_assert(kill(srv.pid, SIGINT) == 0);
     cr_assert(kill(srv.pid, SIGCONT) == 0);
-    for (int i = 0; i < CLIENTS; i++) {
-        /* The daemon may answer the first few before main has taken the
-         * signal: those need not carry Connection: close, but every one is
-         * answered, and every connection is closed by the exit. */
-        static char buf[16384];
-        bool closed = false;
-        size_t n = it_recv_until(fds[i], buf, sizeof buf, "\x01", 10000, &closed);
-        struct it_response r;
-        cr_assert(closed, "client %d: the connection stayed open", i);
-        cr_assert(it_parse_response(buf, n, &r), "client %d: no whole answer: %s", i, buf);
-        cr_assert_eq(r.status, 200, "client %d: %ld %s", i, r.status, r.body);
-        json_t *j = it_json(&r);
-        it_expect_result(j, 12.5, 25.0, 2);
-        json_decref(j);
-        it_response_free(&r);
-        close(fds[i]);
-    }
+    /* The daemon may answer the first few before main has taken the
+     * signal: those need not carry Connection: close, but every one is
+     * answered, and every connection is closed by the exit. */
+    for (int i = 0; i < CLIENTS; i++)
+        expect_answered_then_closed(fds[i], i);
     int status = it_wait_exit(&srv, SLACK_MS);
     expect_exit(status, 0, "after serving the accept queue");
 }
@@ -353,33 +363,24 @@ Test(lifecycle, request_waiting_on_open_connection_served_at_close)
 {
     enum { CLIENTS = 50 };
     const char *args[] = {"--threads", "1", "--drain-timeout", "20", NULL};
-    const char req[] = "POST /l2_loss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       "Content-Type: application/json\r\nContent-Length: 6\r\n\r\n[3, 4]";
     int fds[CLIENTS];
-    static char buf[16384];
+    char buf[4096];
     bool closed;
 
     it_start(&srv, args, NULL);
     for (int i = 0; i < CLIENTS; i++) {
         fds[i] = it_connect(srv.port);
-        cr_assert(it_send_all(fds[i], req, sizeof req - 1));
+        cr_assert(it_send_all(fds[i], queued_req, sizeof queued_req - 1));
         it_recv_until(fds[i], buf, sizeof buf, "\"float64\"}", 5000, &closed);
         cr_assert(strstr(buf, " 200 ") != NULL && !closed, "client %d, first answer: %s", i, buf);
     }
     cr_assert(kill(srv.pid, SIGSTOP) == 0);
     for (int i = 0; i < CLIENTS; i++)
-        cr_assert(it_send_all(fds[i], req, sizeof req - 1));
+        cr_assert(it_send_all(fds[i], queued_req, sizeof queued_req - 1));
     cr_assert(kill(srv.pid, SIGINT) == 0);
     cr_assert(kill(srv.pid, SIGCONT) == 0);
-    for (int i = 0; i < CLIENTS; i++) {
-        struct it_response r;
-        size_t n = it_recv_until(fds[i], buf, sizeof buf, "\x01", 10000, &closed);
-        cr_assert(closed, "client %d: the connection stayed open", i);
-        cr_assert(it_parse_response(buf, n, &r), "client %d: no whole answer: %s", i, buf);
-        cr_assert_eq(r.status, 200, "client %d: %ld %s", i, r.status, r.body);
-        it_response_free(&r);
-        close(fds[i]);
-    }
+    for (int i = 0; i < CLIENTS; i++)
+        expect_answered_then_closed(fds[i], i);
     int status = it_wait_exit(&srv, SLACK_MS);
     expect_exit(status, 0, "after serving the requests waiting on open connections");
 }
