@@ -15,7 +15,10 @@
 # that need them are "not measured"; the run goes on. Exit status 1 only when
 # an in-process benchmark or l2d itself failed. Big data files are kept in
 # BENCH_WORK (default /tmp/l2d-bench, ~300 MB), the rest of a run in a
-# folder of its own there, removed at exit.
+# folder of its own there, removed at exit. Knobs (environment): BENCH_ROUNDS
+# (3), BENCH_S1_SECONDS (5), BENCH_SERVER_LIMIT (900 s), BENCH_CPU_TIME (1:
+# decoders timed by CPU time), BENCH_NGINX and BENCH_NODE (the peers'
+# programs). Takes about 3 minutes on 2 cores.
 set -eu
 B=${1:-build}
 WORK=${BENCH_WORK:-/tmp/l2d-bench}
@@ -82,34 +85,49 @@ inproc() {
 }
 
 # The kernels' "feed / read" column (kernel sum rate / plain read rate) by
-# dtype, found by its header text: a column's header is the text above its
-# figures (right-aligned), so columns may come and go. Without a "feed / read"
-# figure, l2_accum_feed / plain read. Prints "kernel_DTYPE RATIO NOTE" lines.
+# dtype, found by its header text, so that columns may come and go: each
+# figure is right-aligned under its column's name, so a column's figure is
+# the one in the row that ends nearest to where its name ends. Without a
+# "feed / read" column, l2_accum_feed / plain read. Prints lines
+# "kernel_DTYPE RATIO NOTE".
 kernel_metrics() {
     awk '
-    index($0, "l2_accum_feed") && index($0, "plain read") { hdr = $0; next }
-    hdr != "" && $1 ~ /^(float32|float64|float16|bfloat16)$/ {
-        feed = read = fr = ""; line = $0; prev = 0
-        while (match(substr(line, prev + 1), /[^ ]+/)) {
-            end = prev + RSTART + RLENGTH - 1
-            tok = substr(line, prev + RSTART, RLENGTH)
-            col = substr(hdr, prev + 1, end - prev)
-            if (index(col, "feed / read")) fr = tok
-            else if (index(col, "plain read")) read = tok
-            else if (index(col, "l2_accum_feed")) feed = tok
-            prev = end
+    function name_end(s) { return index(hdr, s) ? index(hdr, s) + length(s) - 1 : 0 }
+    function under(e,    i, d, bd, v) { # the figure ending nearest column e
+        if (!e) return ""
+        bd = -1
+        for (i = 2; i <= nt; i++) {
+            d = tend[i] > e ? tend[i] - e : e - tend[i]
+            if (bd < 0 || d < bd) { bd = d; v = tok[i] }
         }
+        return v
+    }
+    index($0, "l2_accum_feed") && index($0, "plain read") {
+        hdr = $0; e_fr = name_end("feed / read"); e_rd = name_end("plain read")
+        e_feed = name_end("l2_accum_feed"); next
+    }
+    hdr != "" && $1 ~ /^(float32|float64|float16|bfloat16)$/ {
+        nt = 0; at = 0; line = $0
+        while (match(substr(line, at + 1), /[^ ]+/)) {
+            tok[++nt] = substr(line, at + RSTART, RLENGTH)
+            at += RSTART + RLENGTH - 1
+            tend[nt] = at
+        }
+        fr = under(e_fr); rd = under(e_rd); feed = under(e_feed)
         if (fr ~ /^[0-9.]+%$/)
             printf "kernel_%s %.3f feed / read %s (%s / %s GB/s)\n", $1,
-                substr(fr, 1, length(fr) - 1) / 100, fr, feed, read
-        else if (feed + 0 > 0 && read + 0 > 0)
-            printf "kernel_%s %.3f %s / %s GB/s\n", $1, feed / read, feed, read
+                substr(fr, 1, length(fr) - 1) / 100, fr, feed, rd
+        else if (fr ~ /^[0-9.]+$/) # a fraction rather than a percentage
+            printf "kernel_%s %.3f feed / read %s (%s / %s GB/s)\n", $1, fr, fr, feed, rd
+        else if (feed + 0 > 0 && rd + 0 > 0)
+            printf "kernel_%s %.3f l2_accum_feed / plain read: %s / %s GB/s\n", $1, feed / rd, feed, rd
     }' "$@"
 }
 
 # --- in-process benchmarks --------------------------------------------------
 
-echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average $LOAD0"
 echo
 echo "== kernels (in process)"
 inproc "$B/bench/bench_kernel"
@@ -243,7 +261,7 @@ if [ -z "$SKIP_SERVERS" ]; then
     T2_PORT=$(listening_port "$RUN/l2d-t2.log")
     [ -n "$T2_PORT" ] || echo "l2d --threads 2 did not start"
 
-    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    NGINX=${BENCH_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
     if [ -x "$NGINX" ]; then
         mkdir -p "$RUN/nginx/tmp"
         for _ in 1 2 3 4 5; do
@@ -275,12 +293,13 @@ if [ -z "$SKIP_SERVERS" ]; then
         echo "nginx is not installed (apt-get install nginx): its figures are not measured"
     fi
 
-    if have node; then
-        launch "$RUN/node.log" taskset -c 0 node "$HERE/peers/peer_node.js" 0
+    NODE=${BENCH_NODE:-node}
+    if have "$NODE"; then
+        launch "$RUN/node.log" taskset -c 0 "$NODE" "$HERE/peers/peer_node.js" 0
         NODE_PID=$P
         NODE_PORT=$(listening_port "$RUN/node.log")
         if [ -n "$NODE_PORT" ]; then
-            echo "node $(node --version): port $NODE_PORT, pid $NODE_PID"
+            echo "node $("$NODE" --version): port $NODE_PORT, pid $NODE_PID"
         else
             echo "the Node peer did not start: its figures are not measured"
             tail -n 5 "$RUN/node.log"
@@ -353,12 +372,16 @@ if [ -z "$SKIP_SERVERS" ] && have wrk; then
     done
     put s1_p99_ms "$(get s1_p99_l2d)"
     put s1_cpu_us "$(get s1_cpu_l2d)"
-    put s1_vs_nginx "$(ratio "$(get s1_rps_l2d)" "$(get s1_rps_nginx)")" \
-        "$(get s1_rps_l2d) / $(get s1_rps_nginx) req/s"
-    put s1_vs_node "$(ratio "$(get s1_rps_l2d)" "$(get s1_rps_node)")" \
-        "$(get s1_rps_l2d) / $(get s1_rps_node) req/s"
-    put s1_v2_vs_s1 "$(ratio "$(get s1_rps_l2d-v2)" "$(get s1_rps_l2d)")" \
-        "$(get s1_rps_l2d-v2) / $(get s1_rps_l2d) req/s"
+    # The req/s ratios, and beside them the same ratios from server CPU per
+    # request (what a saturated server would show; noise moves it least).
+    for peer in nginx node l2d-v2; do
+        a=l2d b=$peer
+        [ $peer != l2d-v2 ] || { a=l2d-v2 b=l2d; }
+        case $peer in nginx) key=s1_vs_nginx ;; node) key=s1_vs_node ;; *) key=s1_v2_vs_s1 ;; esac
+        put $key "$(ratio "$(get "s1_rps_$a")" "$(get "s1_rps_$b")")" \
+            "$(get "s1_rps_$a") / $(get "s1_rps_$b") req/s; by CPU per request" \
+            "$(ratio "$(get "s1_cpu_$b")" "$(get "s1_cpu_$a")")"
+    done
     echo
 elif [ -z "$SKIP_SERVERS" ]; then
     echo "== S1: wrk is not installed (apt-get install wrk): not measured"
@@ -422,19 +445,24 @@ if [ -z "$SKIP_SERVERS" ] && [ -f "$WORK/s2.json" ] && [ -f "$WORK/s3.f32" ]; th
         put "$l" "$(best "$RUN/s23.rounds" $l 2 max)"
     done
     gbs() { awk -v m="${1:-}" 'BEGIN { if (m != "") printf "%.2f", m / 1000 }'; }
+    # row WHAT FIGURE UNIT [RATIO-NAME RATIO]: one line of the summary.
+    row() {
+        printf "  %-40s %10s %-5s" "$1" "${2:-n/a}" "$3"
+        [ $# -lt 5 ] || printf "  %s %s" "$4" "${5:-n/a}"
+        echo
+    }
     echo
     echo "S2 and S3, best of $ROUNDS rounds per figure (MB = 1e6 bytes, GB = 1e9 bytes)"
-    printf "  %-40s %10s MB/s\n" "S2 l2d" "$(get s2-l2d)"
-    printf "  %-40s %10s MB/s   v2 / native %s\n" "S2 l2d as a v2 JSON infer request" \
-        "$(get s2-l2d-v2)" "$(ratio "$(get s2-l2d-v2)" "$(get s2-l2d)")"
-    printf "  %-40s %10s MB/s   l2d / Node %s\n" "S2 Node peer" "$(get s2-node)" \
-        "$(ratio "$(get s2-l2d)" "$(get s2-node)")"
-    printf "  %-40s %10s GB/s\n" "S3 l2d" "$(gbs "$(get s3-l2d)")"
-    printf "  %-40s %10s GB/s   v2 / native %s\n" "S3 l2d as a v2 binary infer request" \
-        "$(gbs "$(get s3-l2d-v2)")" "$(ratio "$(get s3-l2d-v2)" "$(get s3-l2d)")"
-    printf "  %-40s %10s GB/s   l2d / nginx %s\n" "S3 nginx (reads and discards the body)" \
-        "$(gbs "$(get s3-nginx)")" "$(ratio "$(get s3-l2d)" "$(get s3-nginx)")"
-    printf "  %-40s %10s GB/s   l2d / Node %s\n" "S3 Node peer" "$(gbs "$(get s3-node)")" \
+    row "S2 l2d" "$(get s2-l2d)" MB/s
+    row "S2 l2d as a v2 JSON infer request" "$(get s2-l2d-v2)" MB/s "v2 / native" \
+        "$(ratio "$(get s2-l2d-v2)" "$(get s2-l2d)")"
+    row "S2 Node peer" "$(get s2-node)" MB/s "l2d / Node" "$(ratio "$(get s2-l2d)" "$(get s2-node)")"
+    row "S3 l2d" "$(gbs "$(get s3-l2d)")" GB/s
+    row "S3 l2d as a v2 binary infer request" "$(gbs "$(get s3-l2d-v2)")" GB/s "v2 / native" \
+        "$(ratio "$(get s3-l2d-v2)" "$(get s3-l2d)")"
+    row "S3 nginx (reads and discards the body)" "$(gbs "$(get s3-nginx)")" GB/s "l2d / nginx" \
+        "$(ratio "$(get s3-l2d)" "$(get s3-nginx)")"
+    row "S3 Node peer" "$(gbs "$(get s3-node)")" GB/s "l2d / Node" \
         "$(ratio "$(get s3-l2d)" "$(get s3-node)")"
     put s2_mbps "$(get s2-l2d)"
     put s2_v2_vs_s2 "$(ratio "$(get s2-l2d-v2)" "$(get s2-l2d)")" \
@@ -508,7 +536,7 @@ partial_decode_us < 1 us partial decode
 EOF
 }
 
-echo "== targets (server figures: best of $ROUNDS rounds; ratios between figures of this run)"
+echo "== targets (server figures: best of $ROUNDS rounds; ratios between figures of this run; load average at the start $LOAD0, now $(cut -d' ' -f1-3 /proc/loadavg))"
 printf "%-42s %-12s %-12s %-13s %s\n" target measured threshold result detail
 targets | while read -r key op thr unit name; do
     v=$(get "$key")
