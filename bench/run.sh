@@ -13,7 +13,7 @@
 # Everything talks to 127.0.0.1 only; each server runs under `timeout` and is
 # stopped at exit. Without nginx, node or wrk, their figures and the targets
 # that need them are "not measured"; the run goes on. Exit status 1 only when
-# an in-process benchmark or l2d itself failed. Big data files are kept in
+# an in-process benchmark, gen_data or l2d itself failed. Big data files are kept in
 # BENCH_WORK (default /tmp/l2d-bench, ~300 MB), the rest of a run in a
 # folder of its own there, removed at exit. Knobs (environment): BENCH_ROUNDS
 # (3), BENCH_S1_SECONDS (5), BENCH_SERVER_LIMIT (900 s), BENCH_CPU_TIME (1:
@@ -57,12 +57,13 @@ verdict() {
     }'
 }
 
-# best FILE LABEL COLUMN max|min: the best of LABEL's rounds in FILE, whose
-# lines are "LABEL FIGURE..." ("-": a failed round, skipped).
+# best FILE LABEL COLUMN max|min FORMAT: the best of LABEL's rounds in FILE,
+# whose lines are "LABEL FIGURE..." ("-": a failed round, skipped), printed
+# with the printf FORMAT.
 best() {
-    awk -v l="$2" -v c="$3" -v w="$4" '$1 == l && $c != "-" {
+    awk -v l="$2" -v c="$3" -v w="$4" -v f="$5" '$1 == l && $c != "-" {
         if (n++ == 0 || (w == "max" ? $c + 0 > b : $c + 0 < b)) b = $c + 0
-    } END { if (n) print b }' "$1"
+    } END { if (n) printf f "\n", b }' "$1"
 }
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -124,25 +125,7 @@ kernel_metrics() {
     }' "$@"
 }
 
-# --- in-process benchmarks --------------------------------------------------
-
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average $LOAD0"
-echo
-echo "== kernels (in process)"
-inproc "$B/bench/bench_kernel"
-kernel_metrics "$RUN/bench_kernel.out" >>"$M"
-echo "== JSON decoding (in process)"
-inproc "$B/bench/bench_json"
-echo "== raw, .npy, .npz, safetensors and v2 binary decoding (in process)"
-inproc "$B/bench/bench_decode"
-echo "== gzip request bodies (in process)"
-inproc "$B/bench/bench_inflate"
-echo "== partials and /merge (in process)"
-inproc "$B/bench/bench_merge" "$RUN/merge10k.json"
-
-# --- servers ----------------------------------------------------------------
-
+# Servers, started by `launch` below, and the cleanup at exit.
 SERVERS="" # the `timeout` processes the servers run under (each its own group)
 
 # launch LOG CMD [ARG...]: starts CMD under timeout, its output to LOG. Sets
@@ -178,6 +161,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# --- in-process benchmarks --------------------------------------------------
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average $LOAD0"
+echo
+echo "== kernels (in process)"
+inproc "$B/bench/bench_kernel"
+kernel_metrics "$RUN/bench_kernel.out" >>"$M"
+echo "== JSON decoding (in process)"
+inproc "$B/bench/bench_json"
+echo "== raw, .npy, .npz, safetensors and v2 binary decoding (in process)"
+inproc "$B/bench/bench_decode"
+echo "== gzip request bodies (in process)"
+inproc "$B/bench/bench_inflate"
+echo "== partials and /merge (in process)"
+inproc "$B/bench/bench_merge" "$RUN/merge10k.json"
+
+# --- servers ----------------------------------------------------------------
 
 # answers PORT: whether POST /l2_loss on 127.0.0.1:PORT answers 200.
 answers() {
@@ -362,9 +364,9 @@ if [ -z "$SKIP_SERVERS" ] && have wrk; then
         node) what="Node http peer (CPU 0)" ;;
         l2d-t2) what="l2d --threads 2 (unpinned)" ;;
         esac
-        rps=$(best "$RUN/s1.rounds" $l 2 max)
-        p99=$(best "$RUN/s1.rounds" $l 3 min)
-        cpu=$(best "$RUN/s1.rounds" $l 4 min)
+        rps=$(best "$RUN/s1.rounds" $l 2 max %.0f)
+        p99=$(best "$RUN/s1.rounds" $l 3 min %.3f)
+        cpu=$(best "$RUN/s1.rounds" $l 4 min %.2f)
         printf "  %-34s %12s %10s %16s\n" "$what" "${rps:-n/a}" "${p99:-n/a}" "${cpu:-n/a}"
         put "s1_rps_$l" "$rps"
         put "s1_p99_$l" "$p99"
@@ -450,7 +452,7 @@ if [ -z "$SKIP_SERVERS" ] && [ -f "$WORK/s2.json" ] && [ -f "$WORK/s3.f32" ]; th
     done
     rm -f "$RUN/s3v2.bin"
     for l in s2-l2d s2-l2d-v2 s2-node s3-l2d s3-l2d-v2 s3-nginx s3-node; do
-        put "$l" "$(best "$RUN/s23.rounds" $l 2 max)"
+        put "$l" "$(best "$RUN/s23.rounds" $l 2 max %.1f)"
     done
     gbs() { awk -v m="${1:-}" 'BEGIN { if (m != "") printf "%.2f", m / 1000 }'; }
     # row WHAT FIGURE UNIT [RATIO-NAME RATIO]: one line of the summary.
