@@ -9,7 +9,9 @@
  * Also a named body of 100 names x 100 partials. Medians of 7 runs in thread
  * CPU time, so other processes on a shared machine do not count. With an
  * argument, the flat body is also written to that file, for timing the
- * same /merge against the server (bench/run.sh). */
+ * same /merge against the server (bench/run.sh). BENCH_METRICS=1 adds the
+ * lines "metric partial_encode_us", "partial_decode_us" and "merge_ms"
+ * (the flat body) with those figures, for bench/run.sh. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,14 @@
 #define RUNS 7
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+/* BENCH_METRICS=1: print the "metric" lines. */
+static bool bench_metrics(void)
+{
+    const char *v = getenv("BENCH_METRICS");
+
+    return v != NULL && strcmp(v, "1") == 0;
+}
 
 static double now(void)
 {
@@ -158,6 +168,10 @@ int main(int argc, char **argv)
            (double)len / 1e6, median(flat, RUNS) * 1e3);
     printf("merge of %d partials (100 names x 100): %.2f ms\n", N_PARTIALS,
            median(named, RUNS) * 1e3);
+    if (bench_metrics())
+        printf("metric partial_encode_us %.3f\nmetric partial_decode_us %.3f\n"
+               "metric merge_ms %.2f flat body, server work in process\n",
+               median(enc, RUNS) * 1e6, median(dec, RUNS) * 1e6, median(flat, RUNS) * 1e3);
     free(body);
     free(nbody);
     return 0;
