@@ -163,7 +163,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBAPI) $(LIBCORE)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-conversion -o $@ $< $(LIBAPI) $(LIBCORE) \
 		$(shell pkg-config --cflags --libs jansson zlib) -lm
 
-bench: deps $(BENCH_BIN) $(L2D) ## kernel, decoder and server benchmarks (bench/run.sh)
+bench: deps $(BENCH_BIN) $(L2D) ## benchmarks, l2d against nginx and Node peers, then every target: met / not met (bench/run.sh)
 	$(Q)sh bench/run.sh $(BUILD)
 
 # --- hygiene --------------------------------------------------------------
