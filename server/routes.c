@@ -1,10 +1,11 @@
 /* routes.c -- the service's paths and methods, generated from one list.
  *
  * The tables below are expanded from ROUTE_LIST; there are few enough routes
- * that a linear scan with strcmp is the fastest lookup. A template row's
- * path is its prefix, "{model}" and its suffix: the model's segment and an
- * optional "/versions/V" are cut out of the path, and what is left must be
- * the suffix. */
+ * that a linear scan is the fastest lookup: the plain rows first, each
+ * compared only when its length (known at compile time) is the path's,
+ * then the template rows. A template row's path is its prefix, "{model}"
+ * and its suffix: the model's segment and an optional "/versions/V" are
+ * cut out of the path, and what is left must be the suffix. */
 #include "routes.h"
 
 #include <string.h>
@@ -18,16 +19,18 @@
 
 struct route_row {
     const char *path;
+    size_t len; /* of path */
     const char *label;
     enum route_methods methods;
     enum route_access access;
 };
 
 static const struct route_row rows[ROUTE_COUNT] = {
-#define ROUTE_ROW(id, path, label, methods, access) [id] = {path, label, methods, access},
+#define ROUTE_ROW(id, path, label, methods, access)                                                \
+    [id] = {path, sizeof(path) - 1, label, methods, access},
     ROUTE_LIST(ROUTE_ROW)
 #undef ROUTE_ROW
-        [ROUTE_OTHER] = {NULL, "other", ROUTE_GET, ROUTE_TOKEN},
+        [ROUTE_OTHER] = {NULL, 0, "other", ROUTE_GET, ROUTE_TOKEN},
 };
 
 /* "l2_loss, regularize, ": the 404 detail prints it without its last two
@@ -75,17 +78,39 @@ static bool match_template(const char *path, const struct route_row *r, const ch
     return true;
 }
 
+/* The model slot of row r's path, or NULL when r is a plain row. */
+static const char *row_slot(const struct route_row *r)
+{
+    const char *slot = memchr(r->path, ROUTE_MODEL_SLOT[0], r->len);
+
+    return slot != NULL && starts_with(slot, ROUTE_MODEL_SLOT, strlen(ROUTE_MODEL_SLOT)) ? slot
+                                                                                         : NULL;
+}
+
 void route_lookup(const char *path, struct route_match *m)
 {
+    size_t len = strlen(path);
+
     memset(m, 0, sizeof *m);
     m->route = ROUTE_OTHER;
     m->miss = ROUTE_MISS_PATH;
     m->v2 = strcmp(path, "/v2") == 0 || starts_with(path, "/v2/", 4);
+    /* A plain row matches only its own path (a path that spells a template
+     * row's, "{model}" and all, is read as the template's below). */
     for (int i = 0; i < ROUTE_OTHER; i++) {
-        const char *slot = strstr(rows[i].path, ROUTE_MODEL_SLOT);
+        if (rows[i].len == len && memcmp(rows[i].path, path, len) == 0 &&
+            row_slot(&rows[i]) == NULL) {
+            m->miss = ROUTE_MISS_NONE;
+            m->route = (enum route_id)i;
+            return;
+        }
+    }
+    for (int i = 0; i < ROUTE_OTHER; i++) {
+        const char *slot;
 
-        if (slot == NULL ? strcmp(rows[i].path, path) != 0
-                         : !match_template(path, &rows[i], slot, m))
+        /* A row's path begins with '/' and a byte the path must share. */
+        if (path[0] == '\0' || rows[i].path[1] != path[1] || (slot = row_slot(&rows[i])) == NULL ||
+            !match_template(path, &rows[i], slot, m))
             continue;
         if (m->miss == ROUTE_MISS_PATH) {
             m->miss = ROUTE_MISS_NONE;
