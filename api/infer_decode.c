@@ -480,7 +480,7 @@ static uint64_t off_at(const struct cursor *cur, const char *q)
     return cur->off + (uint64_t)(q - cur->buf);
 }
 
-static bool skip_ws(struct cursor *cur)
+static inline bool skip_ws(struct cursor *cur)
 {
     while (cur->p < cur->end && api_text_is_json_ws((unsigned char)*cur->p))
         cur->p++;
@@ -1082,6 +1082,7 @@ static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum
     *st = API_OK;
     for (size_t i = 0; i < N_KEY_ROWS; i++) {
         if (key_rows[i].len != dec->key_len || key_rows[i].frame != f ||
+            key_rows[i].key[0] != dec->key[0] ||
             memcmp(key_rows[i].key, dec->key, dec->key_len) != 0)
             continue;
         if (dec->seen[dec->depth - 1] >> i & 1) {
@@ -1199,9 +1200,56 @@ static enum api_status value_begin(struct infer_decoder *dec, struct cursor *cur
     }
 }
 
-static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+/* HS_COLON at its ':': the key's slot; a value is next. */
+static enum api_status on_colon(struct infer_decoder *dec, struct cursor *cur,
+                                struct api_error *err)
 {
     enum api_status st;
+
+    cur->p++;
+    dec->slot = key_slot(dec, err, &st);
+    if (st != API_OK)
+        return st;
+    dec->state = HS_VALUE;
+    return API_OK;
+}
+
+/* HS_OBJ_FIRST or HS_KEY_NEXT at a key's opening quote: the key, and
+ * while keys and values are read in place (the usual `"key": value, ...`),
+ * its colon, its value and the members after it, without a trip through the
+ * machine for each token. Each token leaves the machine's state as its own
+ * step would, so the machine takes over wherever this stops (a container,
+ * the data, a captured value, the chunk's end, anything else). */
+static enum api_status on_key(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+{
+    enum api_status st;
+
+    for (;;) {
+        if (!key_in_place(dec, cur)) {
+            capture_begin(dec, cur, false);
+            cur->p++;
+            dec->state = HS_KEY;
+            return cap_put(dec, "\"", 1, err);
+        }
+        if (!skip_ws(cur) || *cur->p != ':')
+            return API_OK; /* HS_COLON reads it */
+        st = on_colon(dec, cur, err);
+        if (st != API_OK || !skip_ws(cur))
+            return st;
+        st = value_begin(dec, cur, err);
+        if (st != API_OK || dec->state != HS_AFTER)
+            return st;
+        if (!skip_ws(cur) || *cur->p != ',')
+            return API_OK; /* HS_AFTER reads it */
+        cur->p++;
+        dec->state = HS_KEY_NEXT;
+        if (!skip_ws(cur) || *cur->p != '"')
+            return API_OK; /* HS_KEY_NEXT reads it */
+    }
+}
+
+static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+{
     char c;
 
     switch (dec->state) {
@@ -1247,21 +1295,11 @@ static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struc
             return fail_json(dec, err, off_at(cur, cur->p),
                              dec->state == HS_OBJ_FIRST ? "expected a key or '}'"
                                                         : "expected a key");
-        if (key_in_place(dec, cur))
-            return API_OK;
-        capture_begin(dec, cur, false);
-        cur->p++;
-        dec->state = HS_KEY;
-        return cap_put(dec, "\"", 1, err);
+        return on_key(dec, cur, err);
     case HS_COLON:
         if (c != ':')
             return fail_json(dec, err, off_at(cur, cur->p), "expected ':'");
-        cur->p++;
-        dec->slot = key_slot(dec, err, &st);
-        if (st != API_OK)
-            return st;
-        dec->state = HS_VALUE;
-        return API_OK;
+        return on_colon(dec, cur, err);
     case HS_ARR_FIRST:
         if (c == ']') {
             cur->p++;
@@ -1276,6 +1314,8 @@ static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struc
             cur->p++;
             if (object) {
                 dec->state = HS_KEY_NEXT;
+                if (skip_ws(cur) && *cur->p == '"')
+                    return on_key(dec, cur, err);
             } else {
                 dec->slot = dec->frames[dec->depth - 1] == F_INPUTS ? SL_INPUT : SL_OUTPUT;
                 dec->state = HS_VALUE;
