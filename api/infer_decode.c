@@ -1468,9 +1468,12 @@ static enum api_status infer_create(struct api_result *res, const struct api_dec
     if (opts->has_dtype)
         return api_error_set(err, API_INVALID_PARAMETER,
                              "an inference request gives each input's datatype itself");
-    dec = calloc(1, sizeof *dec);
+    /* malloc, then cleared: glibc 2.36's calloc does not take a block of
+     * this size (under 1 KiB) from the per-thread cache, malloc does. */
+    dec = malloc(sizeof *dec);
     if (dec == NULL)
         return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the infer decoder");
+    memset(dec, 0, sizeof *dec);
     dec->res = res;
     /* parameters.partial may come after the inputs: each keeps its exact
      * state, for input_partial */

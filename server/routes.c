@@ -3,16 +3,20 @@
  * The tables below are expanded from ROUTE_LIST; there are few enough routes
  * that a linear scan is the fastest lookup: the plain rows first, each
  * compared only when its length (known at compile time) is the path's,
- * then the template rows. A template row's path is its prefix, "{model}"
- * and its suffix: the model's segment and an optional "/versions/V" are
- * cut out of the path, and what is left must be the suffix. */
+ * then, for a path under ROUTE_TEMPLATE_HEAD's "/v2/models/", the template
+ * rows. A template row's path is ROUTE_TEMPLATE_HEAD ("/v2/models/{model}")
+ * and its suffix: the model's segment and an optional "/versions/V" are cut
+ * out of the path once, and what is left must be a row's suffix. */
 #include "routes.h"
 
 #include <string.h>
 
 #include "../api/text.h"
 
+#define ROUTE_MODELS "/v2/models/"
 #define ROUTE_MODEL_SLOT "{model}"
+/* How every template row's path begins (routes.h). */
+#define ROUTE_TEMPLATE_HEAD ROUTE_MODELS ROUTE_MODEL_SLOT
 #define ROUTE_VERSIONS "/versions/"
 #define ROUTE_VERSION "1"
 #define ROUTE_ECHO_MAX 64 /* bytes of an unknown model or version quoted back */
@@ -44,18 +48,21 @@ static bool starts_with(const char *s, const char *prefix, size_t len)
     return strncmp(s, prefix, len) == 0;
 }
 
-/* Matches path against the template row r (whose path has the model slot
- * at slot). */
-static bool match_template(const char *path, const struct route_row *r, const char *slot,
-                           struct route_match *m)
+/* Whether row r is a template: its path begins with ROUTE_TEMPLATE_HEAD. */
+static bool row_is_template(const struct route_row *r)
 {
-    size_t prefix_len = (size_t)(slot - r->path);
-    const char *model, *rest, *version = NULL;
+    return r->len >= strlen(ROUTE_TEMPLATE_HEAD) &&
+           memcmp(r->path, ROUTE_TEMPLATE_HEAD, strlen(ROUTE_TEMPLATE_HEAD)) == 0;
+}
+
+/* path (under ROUTE_MODELS) against the template rows: the model's
+ * segment and an optional "/versions/V" cut out once, what is left must be
+ * a row's suffix; then the model and version are checked. */
+static void match_templates(const char *path, struct route_match *m)
+{
+    const char *model = path + strlen(ROUTE_MODELS), *rest, *version = NULL;
     size_t model_len, version_len = 0;
 
-    if (!starts_with(path, r->path, prefix_len))
-        return false;
-    model = path + prefix_len;
     model_len = strcspn(model, "/");
     rest = model + model_len;
     if (starts_with(rest, ROUTE_VERSIONS, strlen(ROUTE_VERSIONS))) {
@@ -63,28 +70,25 @@ static bool match_template(const char *path, const struct route_row *r, const ch
         version_len = strcspn(version, "/");
         rest = version + version_len;
     }
-    if (strcmp(rest, slot + strlen(ROUTE_MODEL_SLOT)) != 0)
-        return false;
-    if (!api_infer_model_lookup(model, model_len, &m->model)) {
-        m->miss = ROUTE_MISS_MODEL;
-        m->segment = model;
-        m->segment_len = model_len;
-    } else if (version != NULL &&
-               (version_len != strlen(ROUTE_VERSION) || !starts_with(version, ROUTE_VERSION, 1))) {
-        m->miss = ROUTE_MISS_VERSION;
-        m->segment = version;
-        m->segment_len = version_len;
+    for (int i = 0; i < ROUTE_OTHER; i++) {
+        if (!row_is_template(&rows[i]) ||
+            strcmp(rest, rows[i].path + strlen(ROUTE_TEMPLATE_HEAD)) != 0)
+            continue;
+        if (!api_infer_model_lookup(model, model_len, &m->model)) {
+            m->miss = ROUTE_MISS_MODEL;
+            m->segment = model;
+            m->segment_len = model_len;
+        } else if (version != NULL && (version_len != strlen(ROUTE_VERSION) ||
+                                       !starts_with(version, ROUTE_VERSION, 1))) {
+            m->miss = ROUTE_MISS_VERSION;
+            m->segment = version;
+            m->segment_len = version_len;
+        } else {
+            m->miss = ROUTE_MISS_NONE;
+            m->route = (enum route_id)i;
+        }
+        return;
     }
-    return true;
-}
-
-/* The model slot of row r's path, or NULL when r is a plain row. */
-static const char *row_slot(const struct route_row *r)
-{
-    const char *slot = memchr(r->path, ROUTE_MODEL_SLOT[0], r->len);
-
-    return slot != NULL && starts_with(slot, ROUTE_MODEL_SLOT, strlen(ROUTE_MODEL_SLOT)) ? slot
-                                                                                         : NULL;
 }
 
 void route_lookup(const char *path, struct route_match *m)
@@ -99,25 +103,14 @@ void route_lookup(const char *path, struct route_match *m)
      * row's, "{model}" and all, is read as the template's below). */
     for (int i = 0; i < ROUTE_OTHER; i++) {
         if (rows[i].len == len && memcmp(rows[i].path, path, len) == 0 &&
-            row_slot(&rows[i]) == NULL) {
+            !row_is_template(&rows[i])) {
             m->miss = ROUTE_MISS_NONE;
             m->route = (enum route_id)i;
             return;
         }
     }
-    for (int i = 0; i < ROUTE_OTHER; i++) {
-        const char *slot;
-
-        /* A row's path begins with '/' and a byte the path must share. */
-        if (path[0] == '\0' || rows[i].path[1] != path[1] || (slot = row_slot(&rows[i])) == NULL ||
-            !match_template(path, &rows[i], slot, m))
-            continue;
-        if (m->miss == ROUTE_MISS_PATH) {
-            m->miss = ROUTE_MISS_NONE;
-            m->route = (enum route_id)i;
-        }
-        return;
-    }
+    if (starts_with(path, ROUTE_MODELS, strlen(ROUTE_MODELS)))
+        match_templates(path, m);
 }
 
 enum api_status route_not_found(const struct route_match *m, struct api_error *err)
