@@ -463,9 +463,20 @@ static bool cap_read(struct infer_decoder *dec, struct small *v, struct api_erro
     return true;
 }
 
+/* Whether the n bytes at a and b are the same: a loop, for the few bytes
+ * of a key or a name l2d knows (shorter than a library call's start). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static bool small_is(const struct small *v, const char *text)
 {
-    return v->kind == SM_STRING && v->len == strlen(text) && memcmp(v->s, text, v->len) == 0;
+    return v->kind == SM_STRING && text[0] == (v->len > 0 ? v->s[0] : '\0') &&
+           v->len == strlen(text) && same_bytes(v->s, text, v->len);
 }
 
 /* ---- the cursor ----------------------------------------------------------- */
@@ -1083,7 +1094,7 @@ static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum
     for (size_t i = 0; i < N_KEY_ROWS; i++) {
         if (key_rows[i].len != dec->key_len || key_rows[i].frame != f ||
             key_rows[i].key[0] != dec->key[0] ||
-            memcmp(key_rows[i].key, dec->key, dec->key_len) != 0)
+            !same_bytes(key_rows[i].key, dec->key, dec->key_len))
             continue;
         if (dec->seen[dec->depth - 1] >> i & 1) {
             *st = fail(dec, err, key_rows[i].dup, "duplicate key \"%s\"", key_rows[i].key);

@@ -1,7 +1,8 @@
 /* infer_response.c -- the Open Inference Protocol v2 response bodies.
  *
- * An infer response is written into one bounded buffer (text.h): first the
- * JSON header, whose length the client reads from
+ * An infer response is written into one bounded buffer (text.h), through a
+ * chunk on the stack that gathers its many small pieces: first the JSON
+ * header, whose length the client reads from
  * Inference-Header-Content-Length, then the binary outputs' bytes in output
  * order. Every value is computed from the result at the spot it is
  * written, so the two passes (JSON, then binary) print the same numbers. */
