@@ -24,10 +24,24 @@ static const struct {
 void api_infer_request_init(struct api_infer_request *r, enum api_infer_model model,
                             bool has_header_length, uint64_t header_length)
 {
-    memset(r, 0, sizeof *r);
+    /* Field by field: the id and track buffers (most of r) are read only
+     * up to id_len and track_len. */
     r->model = model;
     r->has_header_length = has_header_length;
     r->header_length = header_length;
+    r->has_id = false;
+    r->id_len = 0;
+    r->id[0] = '\0';
+    r->has_scale = false;
+    memset(&r->scale, 0, sizeof r->scale);
+    r->count_nonfinite = false;
+    r->binary_data_output = false;
+    r->partial = false;
+    r->track[0] = '\0';
+    r->track_len = 0;
+    r->tracked = API_INFER_TRACKED_NONE;
+    r->n_wanted = 0;
+    memset(r->wanted, 0, sizeof r->wanted);
 }
 
 const char *api_infer_model_name(enum api_infer_model model)

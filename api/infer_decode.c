@@ -32,6 +32,9 @@
 #define MAX_FRAMES 4     /* request > inputs > input > parameters */
 #define LABEL_MAX 320    /* `inputs[3] "dense/kernel"` in a detail */
 #define NAME_ECHO_MAX 64 /* bytes of a name quoted in a detail */
+/* Bytes of the longest key l2d reads ("binary_data_output" is 18): a longer
+ * key is one it ignores, so only this much of a key is kept. */
+#define KEY_MAX 32
 
 /* The JSON containers the machine descends into. */
 enum frame {
@@ -139,22 +142,35 @@ static const struct {
 #define N_DATATYPES (sizeof datatypes / sizeof datatypes[0])
 #define DRIVER (N_DATATYPES - 1) /* FP64: the reader that finds the value's end */
 
+/* Bytes of a name kept in the input itself; a longer one is allocated. */
+#define NAME_INLINE 48
+
 /* The input being read. */
 struct input {
     size_t index;
-    char *name; /* owned, NUL-terminated */
+    char *name; /* NUL-terminated: name_inline, or allocated (owned) when longer */
     size_t name_len;
     bool has_name, has_shape, has_datatype, has_data, has_binary_size;
     enum l2_dtype dtype;
     unsigned ndim;
-    uint64_t shape[API_MAX_DEPTH];
     uint64_t binary_size;
     /* data: one reader, of the known dtype (readers[0]), or one per
      * datatypes[] row when the dtype was not known yet */
     struct api_json_value *readers[N_DATATYPES];
+    /* from here on, not cleared for each input: */
     struct api_error *reader_err; /* with several readers: their errors (not the driver's) */
     size_t n_readers;
+    uint64_t shape[API_MAX_DEPTH]; /* ndim entries */
+    char name_inline[NAME_INLINE];
 };
+
+/* Frees in's name when it was allocated; leaves none. */
+static void input_name_free(struct input *in)
+{
+    if (in->name != in->name_inline)
+        free(in->name);
+    in->name = NULL;
+}
 
 /* The output being read. */
 struct output {
@@ -169,6 +185,14 @@ struct binary_input {
     size_t tensor; /* its entry in the result */
     enum l2_dtype dtype;
     uint64_t size;
+};
+
+/* What reads the binary data, input after input (most requests have none,
+ * so it is made only when one comes). */
+struct binary_reader {
+    struct l2_accum acc;
+    struct api_elements elems;
+    char what[LABEL_MAX];
 };
 
 struct infer_decoder {
@@ -199,7 +223,7 @@ struct infer_decoder {
     uint64_t cap_off;
     unsigned cap_depth;
     bool cap_string, cap_escape, cap_primitive;
-    char key[API_MAX_NAME + 1]; /* the last key read, decoded, for details */
+    char key[KEY_MAX + 1]; /* the last key read, decoded; "" when longer than KEY_MAX */
     size_t key_len;
 
     /* binary data */
@@ -207,10 +231,8 @@ struct infer_decoder {
     size_t n_bins, cap_bins, bin; /* bin: the one being read */
     uint64_t bin_left;
     uint64_t binary_total;
-    struct l2_accum acc;
-    struct api_elements elems;
-    bool elems_live;
-    char what[LABEL_MAX];
+    struct binary_reader *br; /* made for the first binary input; NULL before */
+    bool elems_live;          /* br->elems is reading an input */
 };
 
 /* ---- errors and labels ---------------------------------------------------- */
@@ -441,9 +463,20 @@ static bool cap_read(struct infer_decoder *dec, struct small *v, struct api_erro
     return true;
 }
 
+/* Whether the n bytes at a and b are the same: a loop, for the few bytes
+ * of a key or a name l2d knows (shorter than a library call's start). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static bool small_is(const struct small *v, const char *text)
 {
-    return v->kind == SM_STRING && v->len == strlen(text) && memcmp(v->s, text, v->len) == 0;
+    return v->kind == SM_STRING && text[0] == (v->len > 0 ? v->s[0] : '\0') &&
+           v->len == strlen(text) && same_bytes(v->s, text, v->len);
 }
 
 /* ---- the cursor ----------------------------------------------------------- */
@@ -458,7 +491,7 @@ static uint64_t off_at(const struct cursor *cur, const char *q)
     return cur->off + (uint64_t)(q - cur->buf);
 }
 
-static bool skip_ws(struct cursor *cur)
+static inline bool skip_ws(struct cursor *cur)
 {
     while (cur->p < cur->end && api_text_is_json_ws((unsigned char)*cur->p))
         cur->p++;
@@ -487,7 +520,7 @@ static enum api_status input_begin(struct infer_decoder *dec, struct api_error *
 
     if (dec->n_inputs == API_MAX_TENSORS)
         return fail(dec, err, API_INVALID_TENSOR, "more than %d inputs", API_MAX_TENSORS);
-    free(in->name);
+    input_name_free(in);
     memset(in, 0, offsetof(struct input, readers));
     in->index = dec->n_inputs++;
     in->n_readers = 0;
@@ -704,7 +737,7 @@ static enum api_status read_name(struct infer_decoder *dec, const struct small *
         api_text_echo(shown, sizeof shown, v->s, v->len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
         return fail_input(dec, err, why.status, ": name \"%s\": %s", shown, why.detail);
     }
-    in->name = malloc(v->len + 1);
+    in->name = v->len < sizeof in->name_inline ? in->name_inline : malloc(v->len + 1);
     if (in->name == NULL)
         return fail(dec, err, API_INTERNAL_ERROR, "out of memory for an input name");
     memcpy(in->name, v->s, v->len);
@@ -756,11 +789,103 @@ static enum api_status read_output_name(struct infer_decoder *dec, const struct 
                 shown);
 }
 
-/* A captured value is complete: read it for its slot. */
-static enum api_status value_captured(struct infer_decoder *dec, struct api_error *err)
+/* A small value v, read, for its slot (v->j, when set, is released). */
+static enum api_status value_read(struct infer_decoder *dec, const struct small *v,
+                                  struct api_error *err)
 {
     struct api_infer_request *req = dec->req;
     enum api_status st = API_OK;
+
+    dec->state = HS_AFTER;
+    switch (dec->slot) {
+    case SL_ID:
+        if (v->kind != SM_STRING)
+            st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" must be a string");
+        else if (v->len > API_INFER_MAX_ID)
+            st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" is longer than %d bytes",
+                      API_INFER_MAX_ID);
+        if (st == API_OK) {
+            memcpy(req->id, v->s, v->len);
+            req->id[v->len] = '\0';
+            req->id_len = v->len;
+            req->has_id = true;
+        }
+        break;
+    case SL_NAME:
+        st = read_name(dec, v, err);
+        break;
+    case SL_SHAPE:
+        if (v->kind != SM_UINTS) {
+            st = fail_input(dec, err, API_INVALID_TENSOR,
+                            ": \"shape\" must be an array of at most %d integers >= 0",
+                            API_MAX_DEPTH);
+        } else {
+            memcpy(dec->in.shape, v->list, v->n * sizeof v->list[0]);
+            dec->in.ndim = v->n;
+            dec->in.has_shape = true;
+        }
+        break;
+    case SL_DATATYPE:
+        st = read_datatype(dec, v, err);
+        break;
+    case SL_BINARY_SIZE:
+        if (v->kind != SM_UINT) {
+            st = fail_input(dec, err, API_INVALID_LENGTH,
+                            ": parameters.binary_data_size must be an integer >= 0");
+        } else {
+            dec->in.binary_size = v->u;
+            dec->in.has_binary_size = true;
+        }
+        break;
+    case SL_OUT_NAME:
+        st = read_output_name(dec, v, err);
+        break;
+    case SL_OUT_BINARY:
+    case SL_BINARY_OUTPUT:
+        if (v->kind != SM_BOOL) {
+            st = fail(dec, err, API_INVALID_PARAMETER, "parameters.%s must be true or false",
+                      dec->slot == SL_OUT_BINARY ? "binary_data" : "binary_data_output");
+        } else if (dec->slot == SL_OUT_BINARY) {
+            dec->out.binary = v->b;
+            dec->out.has_binary = true;
+        } else {
+            req->binary_data_output = v->b;
+        }
+        break;
+    case SL_SCALE: /* not a number */
+        st = read_scale(dec, v->kind == SM_STRING ? v->s : NULL, v->len, err);
+        break;
+    case SL_NONFINITE:
+        if (small_is(v, "count") || small_is(v, "reject"))
+            req->count_nonfinite = small_is(v, "count");
+        else
+            st = fail(dec, err, API_INVALID_PARAMETER,
+                      "parameters.nonfinite must be \"reject\" or \"count\"");
+        break;
+    case SL_PARTIAL:
+        if (v->kind != SM_BOOL)
+            st = fail(dec, err, API_INVALID_PARAMETER, "parameters.partial must be true or false");
+        else
+            req->partial = v->b;
+        break;
+    case SL_TRACK:
+        if (v->kind != SM_STRING)
+            st = fail(dec, err, API_INVALID_PARAMETER,
+                      "parameters.track must be a string: the model name to track");
+        else if (api_track_parse(v->s, v->len, "parameters.track", req->track, &req->track_len,
+                                 err) != API_OK)
+            st = dec->status = API_INVALID_PARAMETER; /* err is set */
+        break;
+    default: /* SL_IGNORED: valid JSON, not read */
+        break;
+    }
+    json_decref(v->j);
+    return st;
+}
+
+/* A captured value is complete: read it for its slot. */
+static enum api_status value_captured(struct infer_decoder *dec, struct api_error *err)
+{
     struct small v;
 
     if (dec->slot == SL_SCALE && json_number_literal(dec->cap, dec->cap_len)) {
@@ -771,91 +896,77 @@ static enum api_status value_captured(struct infer_decoder *dec, struct api_erro
     }
     if (!cap_read(dec, &v, err))
         return dec->status;
-    dec->state = HS_AFTER;
-    switch (dec->slot) {
-    case SL_ID:
-        if (v.kind != SM_STRING)
-            st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" must be a string");
-        else if (v.len > API_INFER_MAX_ID)
-            st = fail(dec, err, API_INVALID_PARAMETER, "\"id\" is longer than %d bytes",
-                      API_INFER_MAX_ID);
-        if (st == API_OK) {
-            memcpy(req->id, v.s, v.len);
-            req->id[v.len] = '\0';
-            req->id_len = v.len;
-            req->has_id = true;
-        }
-        break;
-    case SL_NAME:
-        st = read_name(dec, &v, err);
-        break;
-    case SL_SHAPE:
-        if (v.kind != SM_UINTS) {
-            st = fail_input(dec, err, API_INVALID_TENSOR,
-                            ": \"shape\" must be an array of at most %d integers >= 0",
-                            API_MAX_DEPTH);
-        } else {
-            memcpy(dec->in.shape, v.list, v.n * sizeof v.list[0]);
-            dec->in.ndim = v.n;
-            dec->in.has_shape = true;
-        }
-        break;
-    case SL_DATATYPE:
-        st = read_datatype(dec, &v, err);
-        break;
-    case SL_BINARY_SIZE:
-        if (v.kind != SM_UINT) {
-            st = fail_input(dec, err, API_INVALID_LENGTH,
-                            ": parameters.binary_data_size must be an integer >= 0");
-        } else {
-            dec->in.binary_size = v.u;
-            dec->in.has_binary_size = true;
-        }
-        break;
-    case SL_OUT_NAME:
-        st = read_output_name(dec, &v, err);
-        break;
-    case SL_OUT_BINARY:
-    case SL_BINARY_OUTPUT:
-        if (v.kind != SM_BOOL) {
-            st = fail(dec, err, API_INVALID_PARAMETER, "parameters.%s must be true or false",
-                      dec->slot == SL_OUT_BINARY ? "binary_data" : "binary_data_output");
-        } else if (dec->slot == SL_OUT_BINARY) {
-            dec->out.binary = v.b;
-            dec->out.has_binary = true;
-        } else {
-            req->binary_data_output = v.b;
-        }
-        break;
-    case SL_SCALE: /* not a number */
-        st = read_scale(dec, v.kind == SM_STRING ? v.s : NULL, v.len, err);
-        break;
-    case SL_NONFINITE:
-        if (small_is(&v, "count") || small_is(&v, "reject"))
-            req->count_nonfinite = small_is(&v, "count");
-        else
-            st = fail(dec, err, API_INVALID_PARAMETER,
-                      "parameters.nonfinite must be \"reject\" or \"count\"");
-        break;
-    case SL_PARTIAL:
-        if (v.kind != SM_BOOL)
-            st = fail(dec, err, API_INVALID_PARAMETER, "parameters.partial must be true or false");
-        else
-            req->partial = v.b;
-        break;
-    case SL_TRACK:
-        if (v.kind != SM_STRING)
-            st = fail(dec, err, API_INVALID_PARAMETER,
-                      "parameters.track must be a string: the model name to track");
-        else if (api_track_parse(v.s, v.len, "parameters.track", req->track, &req->track_len,
-                                 err) != API_OK)
-            st = dec->status = API_INVALID_PARAMETER; /* err is set */
-        break;
-    default: /* SL_IGNORED: valid JSON, not read */
-        break;
+    return value_read(dec, &v, err);
+}
+
+/* The end of the small value at p, when it lies before end: after a
+ * string's closing quote (no escapes), an array's ']' (no nested
+ * container or string), or at the byte that ends a number or literal.
+ * NULL when it does not end in [p, end) or has one of those forms. */
+static const char *small_end(const char *p, const char *end)
+{
+    const char *q = p + 1;
+
+    if (*p == '"') {
+        while (q < end && *q != '"' && *q != '\\')
+            q++;
+        return q < end && *q == '"' ? q + 1 : NULL;
     }
-    json_decref(v.j);
-    return st;
+    if (*p == '[') {
+        while (q < end && *q != ']' && *q != '[' && *q != '{' && *q != '"')
+            q++;
+        return q < end && *q == ']' ? q + 1 : NULL;
+    }
+    if (*p == '{')
+        return NULL;
+    while (q < end && !api_text_is_json_ws((unsigned char)*q) && *q != ',' && *q != '}' &&
+           *q != ']')
+        q++;
+    return q < end ? q : NULL;
+}
+
+/* The value for dec->slot read where it lies in the chunk, without the
+ * capture, when it ends in the chunk, is within the capture's bound and has
+ * one of the plain forms (plain_read); false, nothing read, otherwise (the
+ * capture reads it then, with its bound, jansson's checks and the same
+ * errors however the body is split). A scale is always captured: its
+ * literal is read as sent. */
+static bool value_in_place(struct infer_decoder *dec, struct cursor *cur, enum api_status *st,
+                           struct api_error *err)
+{
+    const char *end;
+    struct small v;
+
+    if (dec->slot == SL_SCALE || (end = small_end(cur->p, cur->end)) == NULL ||
+        (size_t)(end - cur->p) > API_INFER_MAX_VALUE ||
+        !plain_read(cur->p, (size_t)(end - cur->p), &v))
+        return false;
+    v.j = NULL;
+    cur->p = end;
+    *st = value_read(dec, &v, err);
+    return true;
+}
+
+/* A key read where it lies, without the capture, when it ends in the
+ * chunk, is printable ASCII without escapes (as every key l2d reads is) and
+ * within the capture's bound; false, nothing read, otherwise. cur->p is at
+ * its opening quote. */
+static bool key_in_place(struct infer_decoder *dec, struct cursor *cur)
+{
+    const char *k = cur->p + 1, *q = k;
+    size_t len;
+
+    while (q < cur->end && *q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+        q++;
+    if (q == cur->end || *q != '"' || (size_t)(q - k) + 2 > API_INFER_MAX_VALUE)
+        return false;
+    len = (size_t)(q - k) <= KEY_MAX ? (size_t)(q - k) : 0; /* a longer key matches no row */
+    memcpy(dec->key, k, len);
+    dec->key[len] = '\0';
+    dec->key_len = len;
+    cur->p = q + 1;
+    dec->state = HS_COLON;
+    return true;
 }
 
 /* HS_CAPTURE: the bytes of a small value up to its end: a string's closing
@@ -902,15 +1013,33 @@ static enum api_status on_capture(struct infer_decoder *dec, struct cursor *cur,
 
 /* ---- data ----------------------------------------------------------------- */
 
+/* The JSON Pointer of input index's data, "/inputs/<index>/data", written
+ * without printf (it is made for every input). */
+#define DATA_POINTER_MAX (sizeof "/inputs/" + 20 + sizeof "/data")
+static void data_pointer(size_t index, char out[DATA_POINTER_MAX])
+{
+    char digits[20];
+    size_t n = sizeof digits, len = sizeof "/inputs/" - 1;
+
+    do {
+        digits[--n] = (char)('0' + index % 10);
+        index /= 10;
+    } while (index != 0);
+    memcpy(out, "/inputs/", len);
+    memcpy(out + len, digits + n, sizeof digits - n);
+    len += sizeof digits - n;
+    memcpy(out + len, "/data", sizeof "/data");
+}
+
 static enum api_status data_begin(struct infer_decoder *dec, struct api_error *err)
 {
     struct input *in = &dec->in;
-    char pointer[48];
+    char pointer[DATA_POINTER_MAX];
 
     if (in->has_binary_size)
         return fail_input(dec, err, API_INVALID_TENSOR,
                           " has both \"data\" and parameters.binary_data_size");
-    snprintf(pointer, sizeof pointer, "/inputs/%zu/data", in->index);
+    data_pointer(in->index, pointer);
     /* Always counting NaN and Infinity: whether they are refused is known
      * only when the header ends (parameters may come last). */
     if (in->has_datatype) {
@@ -963,8 +1092,9 @@ static enum slot key_slot(struct infer_decoder *dec, struct api_error *err, enum
 
     *st = API_OK;
     for (size_t i = 0; i < N_KEY_ROWS; i++) {
-        if (key_rows[i].frame != f || key_rows[i].len != dec->key_len ||
-            memcmp(key_rows[i].key, dec->key, dec->key_len) != 0)
+        if (key_rows[i].len != dec->key_len || key_rows[i].frame != f ||
+            key_rows[i].key[0] != dec->key[0] ||
+            !same_bytes(key_rows[i].key, dec->key, dec->key_len))
             continue;
         if (dec->seen[dec->depth - 1] >> i & 1) {
             *st = fail(dec, err, key_rows[i].dup, "duplicate key \"%s\"", key_rows[i].key);
@@ -984,7 +1114,7 @@ static enum api_status key_captured(struct infer_decoder *dec, struct api_error 
     if (!cap_read(dec, &v, err))
         return dec->status;
     /* a key is a string: the capture ends at its closing quote */
-    dec->key_len = v.len <= API_MAX_NAME ? v.len : 0; /* no key l2d reads is this long */
+    dec->key_len = v.len <= KEY_MAX ? v.len : 0; /* no key l2d reads is this long */
     memcpy(dec->key, v.s, dec->key_len);
     dec->key[dec->key_len] = '\0';
     json_decref(v.j);
@@ -1059,9 +1189,14 @@ static enum api_status value_begin(struct infer_decoder *dec, struct cursor *cur
         break;
     case SL_DATA:
         return data_begin(dec, err);
-    default:
+    default: {
+        enum api_status st;
+
         if (c == ']' || c == '}' || c == ',' || c == ':')
             return fail_json(dec, err, off_at(cur, cur->p), "expected a value");
+        if (value_in_place(dec, cur, &st, err))
+            return st;
+    }
         capture_begin(dec, cur, c != '"' && c != '[' && c != '{');
         dec->state = HS_CAPTURE;
         return API_OK;
@@ -1076,9 +1211,56 @@ static enum api_status value_begin(struct infer_decoder *dec, struct cursor *cur
     }
 }
 
-static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+/* HS_COLON at its ':': the key's slot; a value is next. */
+static enum api_status on_colon(struct infer_decoder *dec, struct cursor *cur,
+                                struct api_error *err)
 {
     enum api_status st;
+
+    cur->p++;
+    dec->slot = key_slot(dec, err, &st);
+    if (st != API_OK)
+        return st;
+    dec->state = HS_VALUE;
+    return API_OK;
+}
+
+/* HS_OBJ_FIRST or HS_KEY_NEXT at a key's opening quote: the key, and
+ * while keys and values are read in place (the usual `"key": value, ...`),
+ * its colon, its value and the members after it, without a trip through the
+ * machine for each token. Each token leaves the machine's state as its own
+ * step would, so the machine takes over wherever this stops (a container,
+ * the data, a captured value, the chunk's end, anything else). */
+static enum api_status on_key(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+{
+    enum api_status st;
+
+    for (;;) {
+        if (!key_in_place(dec, cur)) {
+            capture_begin(dec, cur, false);
+            cur->p++;
+            dec->state = HS_KEY;
+            return cap_put(dec, "\"", 1, err);
+        }
+        if (!skip_ws(cur) || *cur->p != ':')
+            return API_OK; /* HS_COLON reads it */
+        st = on_colon(dec, cur, err);
+        if (st != API_OK || !skip_ws(cur))
+            return st;
+        st = value_begin(dec, cur, err);
+        if (st != API_OK || dec->state != HS_AFTER)
+            return st;
+        if (!skip_ws(cur) || *cur->p != ',')
+            return API_OK; /* HS_AFTER reads it */
+        cur->p++;
+        dec->state = HS_KEY_NEXT;
+        if (!skip_ws(cur) || *cur->p != '"')
+            return API_OK; /* HS_KEY_NEXT reads it */
+    }
+}
+
+static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struct api_error *err)
+{
     char c;
 
     switch (dec->state) {
@@ -1124,19 +1306,11 @@ static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struc
             return fail_json(dec, err, off_at(cur, cur->p),
                              dec->state == HS_OBJ_FIRST ? "expected a key or '}'"
                                                         : "expected a key");
-        capture_begin(dec, cur, false);
-        cur->p++;
-        dec->state = HS_KEY;
-        return cap_put(dec, "\"", 1, err);
+        return on_key(dec, cur, err);
     case HS_COLON:
         if (c != ':')
             return fail_json(dec, err, off_at(cur, cur->p), "expected ':'");
-        cur->p++;
-        dec->slot = key_slot(dec, err, &st);
-        if (st != API_OK)
-            return st;
-        dec->state = HS_VALUE;
-        return API_OK;
+        return on_colon(dec, cur, err);
     case HS_ARR_FIRST:
         if (c == ']') {
             cur->p++;
@@ -1151,6 +1325,8 @@ static enum api_status step(struct infer_decoder *dec, struct cursor *cur, struc
             cur->p++;
             if (object) {
                 dec->state = HS_KEY_NEXT;
+                if (skip_ws(cur) && *cur->p == '"')
+                    return on_key(dec, cur, err);
             } else {
                 dec->slot = dec->frames[dec->depth - 1] == F_INPUTS ? SL_INPUT : SL_OUTPUT;
                 dec->state = HS_VALUE;
@@ -1183,11 +1359,17 @@ static enum api_status binary_next(struct infer_decoder *dec, struct api_error *
     char name[NAME_ECHO_MAX * 4 + 8];
 
     api_text_echo(name, sizeof name, t->name, t->name_len, NAME_ECHO_MAX, API_TEXT_ECHO_MASK);
-    snprintf(dec->what, sizeof dec->what, "the binary data of input \"%s\"", name);
-    l2_accum_init(&dec->acc);
-    if (api_elements_init(&dec->elems, &dec->acc, b->dtype, false, dec->what, err) != API_OK)
+    if (dec->br == NULL) {
+        dec->br = malloc(sizeof *dec->br);
+        if (dec->br == NULL)
+            return fail(dec, err, API_INTERNAL_ERROR, "out of memory for the binary data");
+    }
+    snprintf(dec->br->what, sizeof dec->br->what, "the binary data of input \"%s\"", name);
+    l2_accum_init(&dec->br->acc);
+    if (api_elements_init(&dec->br->elems, &dec->br->acc, b->dtype, false, dec->br->what, err) !=
+        API_OK)
         return dec->status = API_INTERNAL_ERROR;
-    dec->elems.count_nonfinite = dec->req->count_nonfinite;
+    dec->br->elems.count_nonfinite = dec->req->count_nonfinite;
     dec->elems_live = true;
     dec->bin_left = b->size;
     return API_OK;
@@ -1205,15 +1387,15 @@ static enum api_status on_binary(struct infer_decoder *dec, const unsigned char 
         if (!dec->elems_live && binary_next(dec, err) != API_OK)
             return dec->status;
         size_t n = len < dec->bin_left ? len : (size_t)dec->bin_left;
-        if (n > 0 && api_elements_feed(&dec->elems, p, n, err) != API_OK)
+        if (n > 0 && api_elements_feed(&dec->br->elems, p, n, err) != API_OK)
             return dec->status = err != NULL ? err->status : API_NON_FINITE;
         p += n;
         len -= n;
         off += n;
         dec->bin_left -= n;
         if (dec->bin_left == 0) {
-            api_result_set_sums(dec->res, dec->bins[dec->bin].tensor, &dec->acc);
-            api_elements_free(&dec->elems);
+            api_result_set_sums(dec->res, dec->bins[dec->bin].tensor, &dec->br->acc);
+            api_elements_free(&dec->br->elems);
             dec->elems_live = false;
             dec->bin++;
         }
@@ -1297,9 +1479,12 @@ static enum api_status infer_create(struct api_result *res, const struct api_dec
     if (opts->has_dtype)
         return api_error_set(err, API_INVALID_PARAMETER,
                              "an inference request gives each input's datatype itself");
-    dec = calloc(1, sizeof *dec);
+    /* malloc, then cleared: glibc 2.36's calloc does not take a block of
+     * this size (under 1 KiB) from the per-thread cache, malloc does. */
+    dec = malloc(sizeof *dec);
     if (dec == NULL)
         return api_error_set(err, API_INTERNAL_ERROR, "out of memory for the infer decoder");
+    memset(dec, 0, sizeof *dec);
     dec->res = res;
     /* parameters.partial may come after the inputs: each keeps its exact
      * state, for input_partial */
@@ -1320,9 +1505,10 @@ static void infer_destroy(void *opaque)
     if (dec == NULL)
         return;
     readers_free(&dec->in);
-    free(dec->in.name);
+    input_name_free(&dec->in);
     if (dec->elems_live)
-        api_elements_free(&dec->elems);
+        api_elements_free(&dec->br->elems);
+    free(dec->br);
     free(dec->bins);
     free(dec->cap);
     free(dec);

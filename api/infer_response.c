@@ -1,7 +1,8 @@
 /* infer_response.c -- the Open Inference Protocol v2 response bodies.
  *
- * An infer response is written into one bounded buffer (text.h): first the
- * JSON header, whose length the client reads from
+ * An infer response is written into one bounded buffer (text.h), through a
+ * chunk on the stack that gathers its many small pieces: first the JSON
+ * header, whose length the client reads from
  * Inference-Header-Content-Length, then the binary outputs' bytes in output
  * order. Every value is computed from the result at the spot it is
  * written, so the two passes (JSON, then binary) print the same numbers. */
@@ -33,6 +34,119 @@ static void put_str(struct api_text_buf *b, const char *s)
     put_string(b, s, strlen(s));
 }
 
+/* The last few numbers an answer printed: it prints its totals, then each
+ * input's figures, which for a single input are the same numbers
+ * (api_shortest_repr is a pure function of the bits). */
+#define REPR_MEMO 4
+
+/* An answer being written: its many small pieces are gathered in chunk and
+ * handed to the bounded buffer b a chunk at a time, so a small answer is
+ * one append (and one allocation). The memo lives and dies with it. */
+#define WRITER_CHUNK 2048
+struct writer {
+    struct api_text_buf *b;
+    size_t n; /* bytes in chunk */
+    char chunk[WRITER_CHUNK];
+    uint64_t memo_bits[REPR_MEMO];
+    unsigned char memo_len[REPR_MEMO]; /* 0: an empty entry */
+    char memo_text[REPR_MEMO][API_SHORTEST_MAX];
+    unsigned memo_next;
+};
+
+static void writer_init(struct writer *w, struct api_text_buf *b)
+{
+    w->b = b;
+    w->n = 0;
+    memset(w->memo_len, 0, sizeof w->memo_len);
+    w->memo_next = 0;
+}
+
+/* Hands what is gathered to the buffer (whose failure is sticky, so it is
+ * checked once, when the answer is taken). */
+static void w_flush(struct writer *w)
+{
+    api_text_buf_append(w->b, w->chunk, w->n);
+    w->n = 0;
+}
+
+/* Bytes written so far. */
+static size_t w_len(const struct writer *w)
+{
+    return w->b->len + w->n;
+}
+
+/* Where the next n bytes go (n <= WRITER_CHUNK): at least n bytes of free
+ * room in chunk. The pieces below copy a fixed number of bytes there (a few
+ * moves, no call) and count only those that belong to the answer. */
+static inline char *w_room(struct writer *w, size_t n)
+{
+    if (n > sizeof w->chunk - w->n)
+        w_flush(w);
+    return w->chunk + w->n;
+}
+
+static void w_put(struct writer *w, const void *s, size_t len)
+{
+    if (len > sizeof w->chunk) {
+        w_flush(w);
+        api_text_buf_append(w->b, s, len);
+        return;
+    }
+    memcpy(w_room(w, len), s, len);
+    w->n += len;
+}
+
+/* len bytes at s, len <= WRITER_CHUNK; inline, so that a literal's copy
+ * (W_LIT: its length known at compile time) is a few moves. */
+static inline void w_bytes(struct writer *w, const char *s, size_t len)
+{
+    memcpy(w_room(w, len), s, len);
+    w->n += len;
+}
+
+#define W_LIT(w, lit) w_bytes((w), (lit), sizeof(lit) - 1)
+
+/* v in decimal, written in place. */
+static void w_u64(struct writer *w, uint64_t v)
+{
+    char *p = w_room(w, 20); /* UINT64_MAX has 20 digits */
+    size_t len = 1;
+
+    for (uint64_t t = v; t >= 10; t /= 10)
+        len++;
+    for (size_t i = len; i-- > 0; v /= 10)
+        p[i] = (char)('0' + v % 10);
+    w->n += len;
+}
+
+static void w_double(struct writer *w, double x)
+{
+    char *p = w_room(w, API_SHORTEST_MAX);
+    uint64_t bits;
+    unsigned k;
+
+    memcpy(&bits, &x, sizeof bits);
+    for (k = 0; k < REPR_MEMO; k++)
+        if (w->memo_len[k] != 0 && w->memo_bits[k] == bits) {
+            memcpy(p, w->memo_text[k], API_SHORTEST_MAX);
+            w->n += w->memo_len[k];
+            return;
+        }
+    k = w->memo_next;
+    w->memo_next = (k + 1) % REPR_MEMO;
+    w->memo_bits[k] = bits;
+    w->memo_len[k] = (unsigned char)api_shortest_repr(x, p);
+    memcpy(w->memo_text[k], p, API_SHORTEST_MAX);
+    w->n += w->memo_len[k];
+}
+
+/* Whether each output has one value per input, from its row. */
+static const bool per_input[API_INFER_OUT_COUNT_] = {
+#define OUTPUT_PER_INPUT(name, text, datatype, per) [name] = per,
+    API_INFER_OUTPUT_LIST(OUTPUT_PER_INPUT)
+#undef OUTPUT_PER_INPUT
+};
+
 /* One element of an output: FP64 in d, INT64 in u, or BYTES (a partial)
  * in text. */
 struct cell {
@@ -62,7 +176,7 @@ static enum api_status cell_of(enum api_infer_output which, const struct api_fig
             which == API_INFER_OUT_PARTIAL ? &res->total : res->tensors[i].exact, c->text);
         return API_OK;
     }
-    if (api_infer_output_per_input(which)) {
+    if (per_input[which]) {
         st = api_figures_tensor(&res->tensors[i], scale, &f, err);
         if (st != API_OK)
             return st;
@@ -103,50 +217,19 @@ static enum api_status cell_of(enum api_infer_output which, const struct api_fig
     return API_OK;
 }
 
-/* The last few numbers the answer being encoded on this thread printed: an
- * answer prints its totals, then each input's figures, which for a single
- * input are the same numbers (api_shortest_repr is a pure function of the
- * bits, so a remembered text is always right). Emptied for each answer. */
-#define REPR_MEMO 4
-static _Thread_local struct {
-    uint64_t bits[REPR_MEMO];
-    unsigned char len[REPR_MEMO];
-    char text[REPR_MEMO][API_SHORTEST_MAX];
-    unsigned next;
-} repr_memo;
-
-static void put_double_memo(struct api_text_buf *b, double x)
+static void put_cell_json(struct writer *w, const struct cell *c)
 {
-    uint64_t bits;
-    unsigned k;
-
-    memcpy(&bits, &x, sizeof bits);
-    for (k = 0; k < REPR_MEMO; k++)
-        if (repr_memo.len[k] != 0 && repr_memo.bits[k] == bits) {
-            api_text_buf_append(b, repr_memo.text[k], repr_memo.len[k]);
-            return;
-        }
-    k = repr_memo.next;
-    repr_memo.next = (k + 1) % REPR_MEMO;
-    repr_memo.bits[k] = bits;
-    repr_memo.len[k] = (unsigned char)api_shortest_repr(x, repr_memo.text[k]);
-    api_text_buf_append(b, repr_memo.text[k], repr_memo.len[k]);
-}
-
-static void put_cell_json(struct api_text_buf *b, const struct cell *c)
-{
-
     if (c->is_bytes) {
-        api_text_buf_append_str(b, "\"");
-        api_text_buf_append(b, c->text, c->text_len); /* base64url: nothing to escape */
-        api_text_buf_append_str(b, "\"");
+        W_LIT(w, "\"");
+        w_put(w, c->text, c->text_len); /* base64url: nothing to escape */
+        W_LIT(w, "\"");
     } else if (c->is_int)
-        api_text_buf_append_u64(b, c->u);
+        w_u64(w, c->u);
     else
-        put_double_memo(b, c->d);
+        w_double(w, c->d);
 }
 
-static void put_cell_binary(struct api_text_buf *b, const struct cell *c)
+static void put_cell_binary(struct writer *w, const struct cell *c)
 {
     unsigned char le[8];
     uint64_t bits = c->u;
@@ -154,42 +237,42 @@ static void put_cell_binary(struct api_text_buf *b, const struct cell *c)
     if (c->is_bytes) { /* the binary extension's BYTES: 4-byte LE length, then the bytes */
         for (size_t k = 0; k < 4; k++)
             le[k] = (unsigned char)(c->text_len >> (8 * k));
-        api_text_buf_append(b, le, 4);
-        api_text_buf_append(b, c->text, c->text_len);
+        w_put(w, le, 4);
+        w_put(w, c->text, c->text_len);
         return;
     }
     if (!c->is_int)
         memcpy(&bits, &c->d, sizeof bits);
     for (size_t k = 0; k < sizeof le; k++)
         le[k] = (unsigned char)(bits >> (8 * k));
-    api_text_buf_append(b, le, sizeof le);
+    w_put(w, le, sizeof le);
 }
 
 /* Elements of output which: one, or one per input. */
 static size_t output_size(enum api_infer_output which, const struct api_result *res)
 {
-    return api_infer_output_per_input(which) ? res->n_tensors : 1;
+    return per_input[which] ? res->n_tensors : 1;
 }
 
-/* Writes the values of output w, as JSON (data's array) or as binary. */
-static enum api_status put_values(struct api_text_buf *b, const struct api_infer_wanted *w,
+/* Writes the values of output wanted, as JSON (data's array) or as binary. */
+static enum api_status put_values(struct writer *w, const struct api_infer_wanted *wanted,
                                   const struct api_figures *total, const struct api_result *res,
                                   const struct api_scale *scale, bool binary, struct api_error *err)
 {
-    size_t n = output_size(w->which, res);
+    size_t n = output_size(wanted->which, res);
     struct cell c;
     enum api_status st;
 
     for (size_t i = 0; i < n; i++) {
-        st = cell_of(w->which, total, res, i, scale, &c, err);
+        st = cell_of(wanted->which, total, res, i, scale, &c, err);
         if (st != API_OK)
             return st;
         if (binary) {
-            put_cell_binary(b, &c);
+            put_cell_binary(w, &c);
         } else {
             if (i > 0)
-                api_text_buf_append_str(b, ", ");
-            put_cell_json(b, &c);
+                W_LIT(w, ", ");
+            put_cell_json(w, &c);
         }
     }
     return API_OK;
@@ -211,8 +294,9 @@ static const struct {
 
 /* `{"name": "loss", "datatype": "FP64", "shape": [` of each output, from
  * its row: names and datatypes are plain ASCII, nothing to escape. */
+#define OUTPUT_HEAD_MAX 80 /* bytes of the longest head, padded: copied whole */
 static const struct {
-    const char *text;
+    char text[OUTPUT_HEAD_MAX];
     size_t len;
 } output_heads[API_INFER_OUT_COUNT_] = {
 #define OUTPUT_HEAD(name, text, datatype, per_input)                                               \
@@ -223,41 +307,36 @@ static const struct {
 #undef OUTPUT_HEAD
 };
 
-static void put_output_head(struct api_text_buf *b, enum api_infer_output which)
-{
-    api_text_buf_append(b, output_heads[which].text, output_heads[which].len);
-}
-
-/* {"name", "datatype", "shape", then "data" or the binary size} of w. */
-static enum api_status put_output(struct api_text_buf *b, const struct api_infer_wanted *w,
+/* {"name", "datatype", "shape", then "data" or the binary size} of wanted. */
+static enum api_status put_output(struct writer *w, const struct api_infer_wanted *wanted,
                                   const struct api_figures *total, const struct api_result *res,
                                   const struct api_scale *scale, struct api_error *err)
 {
-    size_t n = output_size(w->which, res);
+    size_t n = output_size(wanted->which, res);
     enum api_status st = API_OK;
 
-    put_output_head(b, w->which);
-    api_text_buf_append_u64(b, n);
-    if (w->binary) {
+    memcpy(w_room(w, OUTPUT_HEAD_MAX), output_heads[wanted->which].text, OUTPUT_HEAD_MAX);
+    w->n += output_heads[wanted->which].len;
+    w_u64(w, n);
+    if (wanted->binary) {
         uint64_t size = 8 * (uint64_t)n;
 
-        if (strcmp(api_infer_output_datatype(w->which), "BYTES") == 0) {
+        if (strcmp(api_infer_output_datatype(wanted->which), "BYTES") == 0) {
             struct cell c;
 
             size = 0;
             for (size_t i = 0; i < n && st == API_OK; i++) {
-                st = cell_of(w->which, total, res, i, scale, &c, err);
+                st = cell_of(wanted->which, total, res, i, scale, &c, err);
                 size += 4 + c.text_len;
             }
         }
-        api_text_buf_append_str(b, "], \"parameters\": {\"binary_data_size\": ");
-        api_text_buf_append_u64(b, size);
-        api_text_buf_append_str(b, "}}");
+        W_LIT(w, "], \"parameters\": {\"binary_data_size\": ");
+        w_u64(w, size);
+        W_LIT(w, "}}");
     } else {
-        api_text_buf_append_str(b, "], ");
-        api_text_buf_append_str(b, "\"data\": [");
-        st = put_values(b, w, total, res, scale, false, err);
-        api_text_buf_append_str(b, "]}");
+        W_LIT(w, "], \"data\": [");
+        st = put_values(w, wanted, total, res, scale, false, err);
+        W_LIT(w, "]}");
     }
     return st;
 }
@@ -269,42 +348,45 @@ enum api_status api_infer_response_encode(const struct api_infer_request *req,
     const struct api_scale *scale = req->has_scale ? &req->scale : NULL;
     struct api_figures total;
     struct api_text_buf b;
+    struct writer w;
     enum api_status result;
     size_t header_len;
 
     memset(out, 0, sizeof *out);
-    memset(repr_memo.len, 0, sizeof repr_memo.len);
     api_text_buf_init(&b, API_RESPONSE_MAX);
+    writer_init(&w, &b);
     result = api_figures_total(res, scale, &total, err);
     if (result != API_OK)
         goto out_free_buf;
-    api_text_buf_append(&b, answer_heads[req->model].text, answer_heads[req->model].len);
+    w_put(&w, answer_heads[req->model].text, answer_heads[req->model].len);
     if (req->has_id) {
-        api_text_buf_append_str(&b, ", \"id\": ");
+        W_LIT(&w, ", \"id\": ");
+        w_flush(&w);
         put_string(&b, req->id, req->id_len);
     }
-    if (req->tracked != API_INFER_TRACKED_NONE)
-        api_text_buf_append_str(&b, req->tracked == API_INFER_TRACKED_ALL
-                                        ? ", \"parameters\": {\"tracked\": true}"
-                                        : ", \"parameters\": {\"tracked\": \"partial\"}");
-    api_text_buf_append_str(&b, ", \"outputs\": [");
+    if (req->tracked == API_INFER_TRACKED_ALL)
+        W_LIT(&w, ", \"parameters\": {\"tracked\": true}");
+    else if (req->tracked == API_INFER_TRACKED_PARTIAL)
+        W_LIT(&w, ", \"parameters\": {\"tracked\": \"partial\"}");
+    W_LIT(&w, ", \"outputs\": [");
     for (size_t i = 0; i < req->n_wanted; i++) {
         if (i > 0)
-            api_text_buf_append_str(&b, ", ");
-        result = put_output(&b, &req->wanted[i], &total, res, scale, err);
+            W_LIT(&w, ", ");
+        result = put_output(&w, &req->wanted[i], &total, res, scale, err);
         if (result != API_OK)
             goto out_free_buf;
         if (req->wanted[i].binary)
             out->binary = true;
     }
-    api_text_buf_append_str(&b, "]}");
-    header_len = b.len;
+    W_LIT(&w, "]}");
+    header_len = w_len(&w);
     for (size_t i = 0; i < req->n_wanted && result == API_OK; i++) {
         if (req->wanted[i].binary)
-            result = put_values(&b, &req->wanted[i], &total, res, scale, true, err);
+            result = put_values(&w, &req->wanted[i], &total, res, scale, true, err);
     }
     if (result != API_OK)
         goto out_free_buf;
+    w_flush(&w);
     out->body = api_text_buf_take(&b, &out->len);
     if (out->body == NULL) {
         out->binary = false;
@@ -373,7 +455,7 @@ char *api_infer_model_metadata(enum api_infer_model model, size_t *out_len)
 
         if (o > 0)
             api_text_buf_append_str(&b, ", ");
-        put_output_head(&b, which);
+        api_text_buf_append(&b, output_heads[which].text, output_heads[which].len);
         api_text_buf_append_str(&b, api_infer_output_per_input(which) ? "-1]}" : "1]}");
     }
     api_text_buf_append_str(&b, "]}");

@@ -1,12 +1,19 @@
 /* result.c -- the result of a decoded body: totals plus named-tensor entries.
  *
- * Named tensors are kept in the order sent; a small open-addressing hash set
- * of their indices (keyed by name bytes and length, so names may hold U+0000)
- * finds duplicates in O(1). */
+ * Named tensors are kept in the order sent, each in one allocation (its
+ * exact state, shape, name and skipped dtype code side by side). Duplicates
+ * are found by comparing the few first names directly and, past
+ * RESULT_SCAN_MAX of them, through a small open-addressing hash set of
+ * their indices (keyed by name bytes and length, so names may hold U+0000)
+ * in O(1). */
 #include "result.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Tensors looked up by a linear scan, before the hash set is built: a
+ * request of a few inputs needs no index. */
+#define RESULT_SCAN_MAX 8
 
 /* Slots hold a tensor index + 1; 0 is an empty slot. The table is kept at
  * most half full, so probing always ends. */
@@ -29,8 +36,14 @@ static bool index_find(const struct api_result *res, const char *name, size_t le
 {
     const struct names_index *ix = res->names_index;
 
-    if (ix == NULL)
+    if (ix == NULL) {
+        for (size_t i = 0; i < res->n_tensors; i++) {
+            const struct api_tensor *t = &res->tensors[i];
+            if (t->name_len == len && memcmp(t->name, name, len) == 0)
+                return true;
+        }
         return false;
+    }
     size_t mask = ix->cap - 1;
     for (size_t i = (size_t)name_hash(name, len) & mask;; i = (i + 1) & mask) {
         size_t s = ix->slot[i];
@@ -51,12 +64,16 @@ static void index_put(struct names_index *ix, const struct api_tensor *tensors, 
     ix->slot[i] = at + 1;
 }
 
-/* Makes room in the index for n entries; false when out of memory (the
- * index is then unchanged). */
+/* Makes room in the index for n entries, building it once there are more
+ * than RESULT_SCAN_MAX; false when out of memory (the index is then
+ * unchanged). */
 static bool index_reserve(struct api_result *res, size_t n)
 {
     struct names_index *ix = res->names_index;
     size_t cap = 16;
+
+    if (ix == NULL && n <= RESULT_SCAN_MAX)
+        return true;
 
     while (cap / 2 < n)
         cap *= 2; /* n <= API_MAX_TENSORS, no overflow */
@@ -126,10 +143,9 @@ static void point_at_name(struct api_error *err, const char *name, size_t len)
 
 void api_result_init(struct api_result *res, enum l2_dtype dtype)
 {
-    memset(res, 0, sizeof *res);
+    memset(res, 0, sizeof *res); /* total too: all zero is l2_accum_init's empty sum */
     res->dtype = dtype;
     res->named = false;
-    l2_accum_init(&res->total);
     res->ndim = 0;
     res->tensors = NULL;
     res->names_index = NULL;
@@ -165,9 +181,8 @@ static enum api_status add_entry(struct api_result *res, const char *name, size_
                                  struct api_error *err)
 {
     enum api_status st;
-    char *name_copy = NULL;
-    char *skipped_copy = NULL;
-    uint64_t *shape_copy = NULL;
+    size_t exact_bytes, shape_bytes, skipped_bytes;
+    unsigned char *mem = NULL;
 
     st = api_result_check_name(res, name, len, err);
     if (st != API_OK)
@@ -179,22 +194,15 @@ static enum api_status add_entry(struct api_result *res, const char *name, size_
         goto out;
     }
     st = API_INTERNAL_ERROR;
-    name_copy = malloc(len + 1);
-    if (name_copy == NULL)
+    /* Bounded: len <= API_MAX_NAME, ndim <= API_MAX_DEPTH, a file's dtype
+     * code is a few bytes. The exact state comes first, at malloc's
+     * alignment; the shape's entries stay 8-byte aligned after it. */
+    exact_bytes = res->keep_exact && skipped == NULL ? sizeof(struct l2_accum) : 0;
+    shape_bytes = ndim * sizeof(uint64_t);
+    skipped_bytes = skipped != NULL ? strlen(skipped) + 1 : 0;
+    mem = malloc(exact_bytes + shape_bytes + len + 1 + skipped_bytes);
+    if (mem == NULL)
         goto out_oom;
-    memcpy(name_copy, name, len);
-    name_copy[len] = '\0';
-    if (skipped != NULL) {
-        skipped_copy = strdup(skipped);
-        if (skipped_copy == NULL)
-            goto out_oom;
-    }
-    if (ndim > 0) {
-        shape_copy = malloc(ndim * sizeof *shape_copy);
-        if (shape_copy == NULL)
-            goto out_oom;
-        memcpy(shape_copy, shape, ndim * sizeof *shape_copy);
-    }
     if (res->n_tensors == res->cap_tensors) {
         size_t cap = res->cap_tensors ? res->cap_tensors * 2 : 8;
         size_t bytes;
@@ -209,36 +217,47 @@ static enum api_status add_entry(struct api_result *res, const char *name, size_
     if (!index_reserve(res, res->n_tensors + 1))
         goto out_oom;
 
-    struct l2_accum *exact = NULL;
-    if (res->keep_exact && skipped_copy == NULL) {
-        exact = malloc(sizeof *exact);
-        if (exact == NULL)
-            goto out_oom;
-        l2_accum_init(exact);
-    }
     struct api_tensor *t = &res->tensors[res->n_tensors];
     memset(t, 0, sizeof *t);
-    t->exact = exact;
-    t->name = name_copy;
+    t->mem = mem;
+    if (exact_bytes != 0)
+        t->exact = (struct l2_accum *)(void *)mem; /* filled by api_result_set_sums below */
+    if (ndim > 0) {
+        t->shape = (uint64_t *)(void *)(mem + exact_bytes);
+        memcpy(t->shape, shape, shape_bytes);
+    }
+    t->name = (char *)mem + exact_bytes + shape_bytes;
+    memcpy(t->name, name, len);
+    t->name[len] = '\0';
     t->name_len = len;
-    t->skipped = skipped_copy;
+    if (skipped != NULL) {
+        t->skipped = t->name + len + 1;
+        memcpy(t->skipped, skipped, skipped_bytes);
+    }
     t->dtype = dtype;
     t->ndim = ndim;
-    t->shape = shape_copy;
     res->n_tensors++;
-    if (skipped_copy == NULL)
+    if (skipped == NULL)
         api_result_set_sums(res, res->n_tensors - 1, acc);
-    index_put(res->names_index, res->tensors, res->n_tensors - 1);
+    if (res->names_index != NULL)
+        index_put(res->names_index, res->tensors, res->n_tensors - 1);
     st = API_OK;
     goto out;
 
 out_oom:
     api_error_set(err, API_INTERNAL_ERROR, "out of memory");
-    free(shape_copy);
-    free(skipped_copy);
-    free(name_copy);
+    free(mem);
 out:
     return st;
+}
+
+/* The empty sum, as l2_accum_init leaves it: all zero bits. */
+static const struct l2_accum empty_accum;
+
+/* Whether acc is the empty sum. */
+static bool accum_is_empty(const struct l2_accum *acc)
+{
+    return memcmp(acc, &empty_accum, sizeof *acc) == 0;
 }
 
 void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum *acc)
@@ -254,7 +273,15 @@ void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum
     l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
     l2_accum_half(acc, &t->half_sum);
     l2_accum_norm(acc, &t->norm);
-    l2_accum_merge(&res->total, acc);
+    if (accum_is_empty(&res->total)) {
+        /* The first sum merged: the same bits as l2_accum_merge gives (its
+         * max_abs is the larger of +0.0 and acc's), without the limb adds. */
+        res->total = *acc;
+        if (!(acc->max_abs > 0.0))
+            res->total.max_abs = 0.0;
+    } else {
+        l2_accum_merge(&res->total, acc);
+    }
 }
 
 enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,
@@ -307,12 +334,8 @@ void api_result_free(struct api_result *res)
 {
     if (res == NULL)
         return;
-    for (size_t i = 0; i < res->n_tensors; i++) {
-        free(res->tensors[i].name);
-        free(res->tensors[i].skipped);
-        free(res->tensors[i].shape);
-        free(res->tensors[i].exact);
-    }
+    for (size_t i = 0; i < res->n_tensors; i++)
+        free(res->tensors[i].mem);
     free(res->tensors);
     struct names_index *ix = res->names_index;
     if (ix != NULL) {

@@ -35,6 +35,7 @@ struct api_tensor {
     uint64_t *shape;        /* ndim entries, owned by the result (NULL when ndim is 0) */
     struct l2_accum *exact; /* the exact state the figures above are rounded from, owned;
                              * kept only when the result's keep_exact is set (else NULL) */
+    void *mem; /* the one allocation exact, shape, name and skipped live in (result.c's) */
 };
 
 struct api_result {

@@ -604,7 +604,10 @@ static bool header_length(struct request *req, struct MHD_Connection *con, bool 
     const char *p;
     uint64_t n = 0;
 
-    MHD_get_connection_values(con, MHD_HEADER_KIND, header_field, &scan);
+    /* Most requests have none: one lookup says so; the fields are counted
+     * only when there is one. */
+    if (MHD_lookup_connection_value(con, MHD_HEADER_KIND, REQUEST_HEADER_LENGTH) != NULL)
+        MHD_get_connection_values(con, MHD_HEADER_KIND, header_field, &scan);
     *has = scan.count != 0;
     *len = 0;
     if (scan.count == 0)

@@ -28,7 +28,8 @@ enum route_access {
 };
 
 /* id, path, metric label (bounded: one per row), methods, access. The
- * protocol's labels all begin with "v2_". */
+ * protocol's labels all begin with "v2_"; a template's path is
+ * "/v2/models/{model}" and a suffix. */
 #define ROUTE_LIST(X)                                                                              \
     X(ROUTE_L2_LOSS, "/l2_loss", "l2_loss", ROUTE_POST, ROUTE_TOKEN)                               \
     X(ROUTE_REGULARIZE, "/regularize", "regularize", ROUTE_POST, ROUTE_TOKEN)                      \

@@ -1654,3 +1654,59 @@ Test(infer_decode, track_parameter)
         run_free(&r);
     }
 }
+
+/* Keys and small values are read where they lie when they can be (plain
+ * ASCII keys, plain strings, integers, arrays of them, booleans, all within
+ * one chunk) and captured otherwise; both ways read them alike (decode_all
+ * checks every split): an escaped key is the key it spells, a key that only
+ * begins like one of l2d's, or is longer than any, is another key, and
+ * values of every form around the ones l2d reads are checked and ignored. */
+Test(infer_decode, keys_and_values_read_alike)
+{
+    const char *js =
+        "{\"binary_data_output_and_then_some_more\": true, "
+        "\"parametersparametersparametersparameters\": {\"scale\": \"x\"}, "
+        "\"\\u0069nputs\": [{\"na\\u006de\": \"d\xc3\xa9j\xc3\xa0\", \"shape\"  :  [ 2 ,1 ] , "
+        "\"n\xc3\xa9\": -1.5e3, \"datatype\": \"FP16\", \"z\": null, \"y\": \"a\\\"b\", "
+        "\"data\": [[1], [2]], \"x\": {\"shape\": 1}, \"w\": [1, [2]], \"v\": false}, "
+        "{\"name\": \"second input with a name longer than the short ones kept in place\", "
+        "\"shape\": [0], \"datatype\": \"BF16\", \"data\": []}], "
+        "\"parameters\": {\"binary_data_output\" : false, \"partial\":true}}";
+    const uint64_t s21[] = {2, 1}, s0[] = {0};
+    struct run r;
+
+    decode_json(&r, API_INFER_L2_LOSS, js);
+    expect_ok(&r);
+    expect_tensor(&r, 0, "d\xc3\xa9j\xc3\xa0", L2_DTYPE_FLOAT16, 2, 5.0, s21, 2);
+    expect_tensor(&r, 1, "second input with a name longer than the short ones kept in place",
+                  L2_DTYPE_BFLOAT16, 0, 0.0, s0, 1);
+    cr_assert_not(r.req.binary_data_output);
+    cr_assert(r.req.partial);
+    run_free(&r);
+
+    /* "binary_data_output" read as a key only when it is the whole key */
+    decode_json(&r, API_INFER_L2_LOSS,
+                "{\"inputs\": [], \"parameters\": {\"binary_data_outpu\": 1, "
+                "\"binary_data_output\": 2}}");
+    expect_err(&r, API_INVALID_PARAMETER, "binary_data_output must be true or false", NULL);
+    run_free(&r);
+}
+
+/* A key longer than API_INFER_MAX_VALUE is refused as every over-long
+ * header value is, also when it arrives in one piece. */
+Test(infer_decode, long_key_bounded)
+{
+    size_t big = API_INFER_MAX_VALUE + 1;
+    char *js = malloc(big + 64);
+    struct run r;
+    int n;
+
+    cr_assert(js);
+    n = snprintf(js, 64, "{\"inputs\": [], \"");
+    memset(js + n, 'k', big);
+    snprintf(js + n + big, 64, "\": 1}");
+    decode_json(&r, API_INFER_L2_LOSS, js);
+    expect_err(&r, API_PAYLOAD_TOO_LARGE, "longer than", NULL);
+    run_free(&r);
+    free(js);
+}

@@ -6,6 +6,8 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -694,4 +696,191 @@ Test(infer_response, partial_outputs)
     }
     free(out.body);
     api_result_free(&res);
+}
+
+/* ---- long answers and numbers ------------------------------------------------- */
+
+/* An oip_buf-free string builder for the expected bodies below. */
+struct expect {
+    char *s;
+    size_t len, cap;
+};
+
+static void ex_put(struct expect *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ex_put(struct expect *e, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    cr_assert_geq(n, 0);
+    if (e->len + (size_t)n + 1 > e->cap) {
+        e->cap = (e->len + (size_t)n + 1) * 2;
+        e->s = realloc(e->s, e->cap);
+        cr_assert_not_null(e->s);
+    }
+    va_start(ap, fmt);
+    vsnprintf(e->s + e->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    e->len += (size_t)n;
+}
+
+/* An answer of many inputs is far longer than the encoder gathers at once
+ * (its pieces reach the buffer in chunks): every byte as written out here,
+ * the id escaped at its place, and the binary output's bytes after the
+ * header, header_len counting the JSON header only. Input i (1..300) holds
+ * the one element i, so its figures are i*i, i*i/2 and i. */
+Test(infer_response, long_answer_in_chunks)
+{
+    enum { N = 300 };
+    struct api_result res;
+    struct api_infer_request r;
+    struct api_infer_response out;
+    struct expect e = {NULL, 0, 0};
+    static const char id[] = "long\"id\\";
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    res.named = true;
+    res.typed = true;
+    for (int i = 1; i <= N; i++) {
+        char name[16];
+        double v = i;
+        uint64_t shape = 1;
+        snprintf(name, sizeof name, "input-%d", i);
+        add_input(&res, name, L2_DTYPE_FLOAT64, &v, 1, 1, &shape);
+    }
+    for (int binary = 0; binary <= 1; binary++) {
+        api_infer_request_init(&r, API_INFER_L2_LOSS, binary != 0, 0);
+        r.has_id = true;
+        r.id_len = sizeof id - 1;
+        memcpy(r.id, id, sizeof id);
+        want(&r, API_INFER_OUT_COUNT, false);
+        want(&r, API_INFER_OUT_INPUT_LOSS, false);
+        want(&r, API_INFER_OUT_INPUT_SUM_SQUARES, false);
+        want(&r, API_INFER_OUT_INPUT_NORM, binary != 0);
+        out = encode_ok(&r, &res);
+
+        e.len = 0;
+        ex_put(&e,
+               "{\"model_name\": \"l2_loss\", \"model_version\": \"1\", \"id\": "
+               "\"long\\\"id\\\\\", \"outputs\": [{\"name\": \"count\", \"datatype\": "
+               "\"INT64\", \"shape\": [1], \"data\": [%d]}, ",
+               N);
+        ex_put(&e,
+               "{\"name\": \"input_loss\", \"datatype\": \"FP64\", \"shape\": [%d], "
+               "\"data\": [",
+               N);
+        for (int i = 1; i <= N; i++)
+            ex_put(&e, "%s%d.%d", i > 1 ? ", " : "", i * i / 2, i * i % 2 ? 5 : 0);
+        ex_put(&e,
+               "]}, {\"name\": \"input_sum_squares\", \"datatype\": \"FP64\", \"shape\": "
+               "[%d], \"data\": [",
+               N);
+        for (int i = 1; i <= N; i++)
+            ex_put(&e, "%s%d.0", i > 1 ? ", " : "", i * i);
+        ex_put(&e, "]}, {\"name\": \"input_norm\", \"datatype\": \"FP64\", \"shape\": [%d], ", N);
+        if (binary) {
+            ex_put(&e, "\"parameters\": {\"binary_data_size\": %d}}]}", 8 * N);
+        } else {
+            ex_put(&e, "\"data\": [");
+            for (int i = 1; i <= N; i++)
+                ex_put(&e, "%s%d.0", i > 1 ? ", " : "", i);
+            ex_put(&e, "]}]}");
+        }
+        cr_assert_gt(e.len, 4096);
+        cr_assert_eq(out.binary, binary != 0);
+        cr_assert_eq(out.header_len, e.len, "header of %zu bytes, expected %zu", out.header_len,
+                     e.len);
+        cr_assert_eq(memcmp(out.body, e.s, e.len), 0, "%.*s", (int)out.header_len, out.body);
+        cr_assert_eq(out.len, e.len + (binary ? 8 * N : 0));
+        for (int i = 1; binary && i <= N; i++) {
+            double v;
+            uint64_t bits = 0;
+            for (int k = 7; k >= 0; k--)
+                bits = bits << 8 | (unsigned char)out.body[e.len + 8 * (size_t)(i - 1) + (size_t)k];
+            memcpy(&v, &bits, sizeof v);
+            cr_assert_eq(v, (double)i, "input_norm[%d] is %g", i - 1, v);
+        }
+        free(out.body);
+    }
+    free(e.s);
+    api_result_free(&res);
+}
+
+/* Counts are written in decimal, every digit, up to UINT64_MAX. */
+Test(infer_response, counts_in_decimal)
+{
+    static const struct {
+        uint64_t count;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {7, "7"},
+        {10, "10"},
+        {99, "99"},
+        {1000000, "1000000"},
+        {12345678901234567890u, "12345678901234567890"},
+        {UINT64_MAX, "18446744073709551615"},
+    };
+
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct api_result res;
+        struct api_infer_request r;
+        struct api_infer_response out;
+        struct l2_accum acc;
+        char expected[256];
+
+        api_result_init(&res, L2_DTYPE_FLOAT64);
+        l2_accum_init(&acc);
+        acc.count = cases[c].count; /* plain data: the count alone */
+        cr_assert_eq(api_result_add_typed(&res, "c", 1, L2_DTYPE_FLOAT64, &acc, 0, NULL, NULL),
+                     API_OK);
+        api_infer_request_init(&r, API_INFER_L2_LOSS, false, 0);
+        want(&r, API_INFER_OUT_COUNT, false);
+        out = encode_ok(&r, &res);
+        snprintf(expected, sizeof expected,
+                 "{\"model_name\": \"l2_loss\", \"model_version\": \"1\", \"outputs\": ["
+                 "{\"name\": \"count\", \"datatype\": \"INT64\", \"shape\": [1], \"data\": "
+                 "[%s]}]}",
+                 cases[c].text);
+        expect_json_only(&out, expected);
+        free(out.body);
+        api_result_free(&res);
+    }
+}
+
+/* Each answer prints its own numbers: one encoded after another with other
+ * figures (and the same as the first's, in other places) is not changed by
+ * what the first printed. */
+Test(infer_response, answers_independent)
+{
+    static const double a[] = {3.0}, b[] = {0.1}, c[] = {0.1, 3.0};
+    const double *vals[] = {a, b, c, a};
+    const size_t ns[] = {1, 1, 2, 1};
+    const char *sums[] = {"9.0", "0.010000000000000002", "9.01", "9.0"};
+
+    for (size_t k = 0; k < 4; k++) {
+        struct api_result res;
+        struct api_infer_request r;
+        struct api_infer_response out;
+        char expected[512];
+
+        api_result_init(&res, L2_DTYPE_FLOAT64);
+        add_input(&res, "x", L2_DTYPE_FLOAT64, vals[k], ns[k], 0, NULL);
+        api_infer_request_init(&r, API_INFER_L2_LOSS, false, 0);
+        want(&r, API_INFER_OUT_SUM_SQUARES, false);
+        want(&r, API_INFER_OUT_INPUT_SUM_SQUARES, false);
+        out = encode_ok(&r, &res);
+        snprintf(expected, sizeof expected,
+                 "{\"model_name\": \"l2_loss\", \"model_version\": \"1\", \"outputs\": ["
+                 "{\"name\": \"sum_squares\", \"datatype\": \"FP64\", \"shape\": [1], \"data\": "
+                 "[%s]}, {\"name\": \"input_sum_squares\", \"datatype\": \"FP64\", \"shape\": "
+                 "[1], \"data\": [%s]}]}",
+                 sums[k], sums[k]);
+        expect_json_only(&out, expected);
+        free(out.body);
+        api_result_free(&res);
+    }
 }

@@ -222,3 +222,125 @@ Test(result, exact_state_kept_only_when_asked)
     cr_assert_null(res.tensors[2].exact);
     api_result_free(&res);
 }
+
+/* Duplicates are found by bytes both while the names are scanned (the first
+ * few) and once they are in the hash set (more than eight): every earlier
+ * name is refused after each addition, names that differ past a NUL byte
+ * are not, and a refusal leaves the result as it was. */
+Test(result, duplicates_found_by_scan_and_by_index)
+{
+    struct api_result res;
+    struct l2_accum acc;
+    const double one = 1.0;
+    char name[16];
+
+    api_result_init(&res, L2_DTYPE_FLOAT64);
+    acc_of(&acc, &one, 1);
+    for (size_t k = 0; k < 40; k++) {
+        int len = snprintf(name, sizeof name, "t%zu%cx", k, '\0');
+        name[len - 1] = (char)('a' + k % 3); /* "t<k>\0a", "t<k>\0b", ... */
+        cr_assert_eq(api_result_add_tensor(&res, name, (size_t)len, &acc, 0, NULL, NULL), API_OK,
+                     "tensor %zu", k);
+        for (size_t j = 0; j <= k; j++) {
+            char again[16];
+            int n = snprintf(again, sizeof again, "t%zu%cx", j, '\0');
+            again[n - 1] = (char)('a' + j % 3);
+            cr_assert_eq(api_result_add_tensor(&res, again, (size_t)n, &acc, 0, NULL, NULL),
+                         API_INVALID_TENSOR, "tensor %zu again, after %zu", j, k);
+            again[n - 1] = (char)('a' + (j + 1) % 3); /* differs after the NUL */
+            cr_assert_eq(api_result_check_name(&res, again, (size_t)n, NULL), API_OK,
+                         "a twin of %zu, after %zu", j, k);
+        }
+        cr_assert_eq(res.n_tensors, k + 1);
+        cr_assert_eq(res.total.count, k + 1);
+    }
+    for (size_t k = 0; k < 40; k++) {
+        cr_assert_eq(res.tensors[k].name_len, (size_t)snprintf(name, sizeof name, "t%zu", k) + 2);
+        cr_assert_str_eq(res.tensors[k].name, name);
+    }
+    api_result_free(&res);
+}
+
+/* The first sum into an empty total is copied rather than added: the total
+ * has every bit l2_accum_merge would give it, also for an empty or all-zero
+ * tensor (max_abs +0.0), and later sums are added to it. */
+Test(result, total_bits_as_merged)
+{
+    static const double zeros[] = {0.0, -0.0}, some[] = {3.0, -0.5, 1e-300}, more[] = {7.25};
+    const struct {
+        const double *v;
+        size_t n;
+    } seqs[][3] = {
+        {{zeros, 2}, {some, 3}, {more, 1}},
+        {{some, 3}, {zeros, 2}, {more, 1}},
+        {{NULL, 0}, {some, 3}, {zeros, 2}},
+        {{more, 1}, {NULL, 0}, {some, 3}},
+    };
+
+    for (size_t s = 0; s < sizeof seqs / sizeof seqs[0]; s++) {
+        struct api_result res;
+        struct l2_accum acc, want;
+
+        api_result_init(&res, L2_DTYPE_FLOAT64);
+        l2_accum_init(&want);
+        for (size_t k = 0; k < 3; k++) {
+            char name[8];
+            snprintf(name, sizeof name, "x%zu", k);
+            acc_of(&acc, seqs[s][k].v, seqs[s][k].n);
+            cr_assert_eq(api_result_add_tensor(&res, name, strlen(name), &acc, 0, NULL, NULL),
+                         API_OK);
+            l2_accum_merge(&want, &acc);
+            cr_assert_eq(memcmp(&res.total, &want, sizeof want), 0, "sequence %zu, tensor %zu", s,
+                         k);
+        }
+        api_result_free(&res);
+    }
+}
+
+/* Everything a tensor holds (exact state, shape, name, a skipped tensor's
+ * dtype code) is its own copy, whole, for the longest shape and name. */
+Test(result, tensor_copies_whole)
+{
+    struct api_result res;
+    struct l2_accum acc;
+    uint64_t shape[API_MAX_DEPTH];
+    static char big[API_MAX_NAME];
+    const double x[] = {2.0, 0.5};
+
+    for (unsigned d = 0; d < API_MAX_DEPTH; d++)
+        shape[d] = 1000u + d;
+    memset(big, 'q', sizeof big);
+    big[7] = '\0';
+    acc_of(&acc, x, 2);
+    api_result_init(&res, L2_DTYPE_FLOAT32);
+    res.keep_exact = true;
+    cr_assert_eq(api_result_add_typed(&res, big, sizeof big, L2_DTYPE_BFLOAT16, &acc, API_MAX_DEPTH,
+                                      shape, NULL),
+                 API_OK);
+    cr_assert_eq(api_result_add_skipped(&res, "s", 1, "<i8", NULL), API_OK);
+    cr_assert_eq(api_result_add_typed(&res, "r", 1, L2_DTYPE_FLOAT16, &acc, 1, shape, NULL),
+                 API_OK);
+    memset(shape, 0, sizeof shape);
+    l2_accum_add(&acc, 9.0);
+    memset(big, 'z', sizeof big);
+
+    const struct api_tensor *t = &res.tensors[0];
+    cr_assert_eq(t->ndim, API_MAX_DEPTH);
+    for (unsigned d = 0; d < API_MAX_DEPTH; d++)
+        cr_assert_eq(t->shape[d], 1000u + d, "shape[%u]", d);
+    cr_assert_eq(t->name_len, API_MAX_NAME);
+    cr_assert_eq(t->name[API_MAX_NAME], '\0');
+    for (size_t i = 0; i < API_MAX_NAME; i++)
+        cr_assert_eq(t->name[i], i == 7 ? '\0' : 'q', "name[%zu]", i);
+    cr_assert_not_null(t->exact);
+    cr_assert_eq(t->exact->count, 2);
+    cr_assert_eq(t->sum_squares, 4.25);
+    cr_assert_null(t->skipped);
+    cr_assert_str_eq(res.tensors[1].skipped, "<i8");
+    cr_assert_str_eq(res.tensors[1].name, "s");
+    cr_assert_null(res.tensors[1].exact);
+    cr_assert_eq(res.tensors[2].shape[0], 1000u);
+    cr_assert_eq(res.tensors[2].exact->count, 2);
+    cr_assert_str_eq(res.tensors[2].name, "r");
+    api_result_free(&res);
+}

@@ -777,6 +777,21 @@ Test(v2, bad_requests_are_400_with_the_detail)
     request("POST", "/v2/models/l2_loss/infer", NULL, b.buf.data, b.buf.len, junk, &r);
     expect_v2_error(&r, 400, NULL);
     it_response_free(&r);
+    /* the header's name in any case; sent twice (whatever the case), refused */
+    char hl[64], hl_lower[64];
+    snprintf(hl, sizeof hl, "Inference-Header-Content-Length: %zu", b.header_length);
+    snprintf(hl_lower, sizeof hl_lower, "inference-header-content-length: %zu", b.header_length);
+    const char *const lower[] = {hl_lower, NULL};
+    request("POST", "/v2/models/l2_loss/infer", NULL, b.buf.data, b.buf.len, lower, &r);
+    struct answer a;
+    parse_answer(&r, &a);
+    expect_d(&a, "sum_squares", 1.0);
+    answer_free(&a);
+    it_response_free(&r);
+    const char *const twice[] = {hl, hl_lower, NULL};
+    request("POST", "/v2/models/l2_loss/infer", NULL, b.buf.data, b.buf.len, twice, &r);
+    expect_v2_error(&r, 400, "Inference-Header-Content-Length is sent 2 times");
+    it_response_free(&r);
     oip_body_free(&b);
 }
 

@@ -253,3 +253,20 @@ Test(routes, labels_in_metrics)
     }
     free(t);
 }
+
+/* The plain rows are matched by their whole path (compared only when the
+ * lengths agree), the templates after them: a path of a plain row's length
+ * that differs in a byte is no route, and a path that spells a template
+ * row's text is that template with the model "{model}", which does not
+ * exist. */
+Test(routes, plain_rows_then_templates)
+{
+    expect_miss("/l2_losS", false, ROUTE_MISS_PATH, NULL);
+    expect_miss("/healthy", false, ROUTE_MISS_PATH, NULL);
+    expect_miss("/v2/health/livE", true, ROUTE_MISS_PATH, NULL);
+    expect_miss("/v2/models/{model}", true, ROUTE_MISS_MODEL, "{model}");
+    expect_miss("/v2/models/{model}/infer", true, ROUTE_MISS_MODEL, "{model}");
+    expect_miss("/v2/models/{model}/ready", true, ROUTE_MISS_MODEL, "{model}");
+    expect_miss("/{model}", false, ROUTE_MISS_PATH, NULL);
+    expect_model("/v2/models/l2_loss/infer", ROUTE_V2_INFER, API_INFER_L2_LOSS);
+}
