@@ -372,8 +372,12 @@ size_t api_text_echo(char *out, size_t cap, const char *s, size_t len, size_t ma
 
         if (c >= 0x20 && c < 0x7f && !(style == API_TEXT_ECHO_HEX && c == '\\') &&
             !(style == API_TEXT_ECHO_PERCENT && c == ' ')) {
-            unit[0] = (char)c;
-        } else if (style == API_TEXT_ECHO_MASK) {
+            if (o + 1 >= cap) /* a printable byte goes as it is, without the unit */
+                break;
+            out[o++] = (char)c;
+            continue;
+        }
+        if (style == API_TEXT_ECHO_MASK) {
             unit[0] = '?';
         } else if (style == API_TEXT_ECHO_HEX) {
             unit[0] = '\\';
