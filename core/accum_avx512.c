@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512ifma")))
+#define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512ifma")))
 #define ACCUM_INLINE static inline __attribute__((always_inline)) ACCUM_TARGET
 
 /* Bytes read ahead (see accum_prefetch). */
@@ -221,6 +221,197 @@ static const struct l2_accum_window_kernel f32_kernel = {
     .flush = f32_flush,
 };
 
+/* ---- float16, bfloat16 -------------------------------------------------- */
+
+/* The 16-bit types skip the float32 path's shift arithmetic: the hardware
+ * widens 32 elements to float32, scales them by a power of two to the
+ * integers v = m << (e - base) and converts those to 64-bit lanes, which
+ * vpmadd52lo/hi square as above. A float16's v is below 2^40 for every finite
+ * value (subnormals included), so its window is fixed at base 1 and holds
+ * them all; a bfloat16's v = m << d with m < 2^8 stays below 2^52 for a
+ * window of 45 exponents (subnormals share base 1 with the smallest normals).
+ * Blocks of 4096 elements (8 KiB); each lane of the eight accumulators gets
+ * one add per 32 elements, so a segment of 2^16 elements between flushes
+ * stays far below 4096 adds. */
+#define H_BLOCK 4096
+#define H_SEGMENT 65536
+#define F16_WIN (L2_FLOAT16_EALL - 2)
+#define BF16_WIN 44
+
+/* Mask of the first r < 32 lanes (all 32 when r >= 32). */
+static inline __mmask32 accum_mask32(size_t r)
+{
+    return r >= 32 ? 0xffffffffu : (UINT32_C(1) << r) - 1;
+}
+
+/* Squares the 16 float32 values f, which hold integers below 2^52 (any
+ * others give garbage: the caller throws such a pass away), into the
+ * accumulators l (low 52 bits of each square) and h (high bits). */
+ACCUM_INLINE void h_square16(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
+{
+    __m512i v0 = _mm512_cvtps_epi64(_mm512_castps512_ps256(f));
+    __m512i v1 =
+        _mm512_cvtps_epi64(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
+
+    *l0 = _mm512_madd52lo_epu64(*l0, v0, v0);
+    *h0 = _mm512_madd52hi_epu64(*h0, v0, v0);
+    *l1 = _mm512_madd52lo_epu64(*l1, v1, v1);
+    *h1 = _mm512_madd52hi_epu64(*h1, v1, v1);
+}
+
+/* The largest of the 32 16-bit lanes of v. */
+ACCUM_INLINE uint16_t h_reduce_max(__m512i v)
+{
+    __m256i m = _mm256_max_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i n = _mm_max_epu16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    uint16_t lanes[8], r = 0;
+
+    _mm_storeu_si128((__m128i *)(void *)lanes, n);
+    for (int j = 0; j < 8; j++)
+        r = lanes[j] > r ? lanes[j] : r;
+    return r;
+}
+
+/* The smallest of the 32 16-bit lanes of v. */
+ACCUM_INLINE uint16_t h_reduce_min(__m512i v)
+{
+    __m256i m = _mm256_min_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i n = _mm_min_epu16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    uint16_t lanes[8], r = UINT16_MAX;
+
+    _mm_storeu_si128((__m128i *)(void *)lanes, n);
+    for (int j = 0; j < 8; j++)
+        r = lanes[j] < r ? lanes[j] : r;
+    return r;
+}
+
+/* One float16 pass (see f32_pass_t): the magnitudes' bits give the largest
+ * one and, by its exponent field, NaN and infinity; every finite value fits
+ * the window at base 1, so emin is 1 unless all are zero. */
+ACCUM_TARGET static void f16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                  const unsigned char *end, unsigned base, void *state,
+                                  unsigned *emax, unsigned *emin, uint64_t *xmax)
+{
+    (void)t, (void)base; /* float16 only, base 1 */
+    __m512i *acc = state;
+    const __m512i abs = _mm512_set1_epi16(0x7fff);
+    const __m512 scale = _mm512_set1_ps(0x1p24f); /* x * 2^24 = m << (max(e, 1) - 1) */
+    __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
+    __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
+    __m512i mx = _mm512_setzero_si512();
+
+    for (size_t i = 0; i < len; i += 32) {
+        __m512i x;
+        accum_prefetch(p + 2 * i, end);
+        if (len - i >= 32)
+            x = _mm512_loadu_si512(p + 2 * i);
+        else
+            x = _mm512_maskz_loadu_epi16(accum_mask32(len - i), p + 2 * i);
+        x = _mm512_and_si512(x, abs);
+        mx = _mm512_max_epu16(mx, x);
+        __m512 f0 = _mm512_cvtph_ps(_mm512_castsi512_si256(x));
+        __m512 f1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(x, 1));
+        h_square16(_mm512_mul_ps(f0, scale), &l0, &h0, &l1, &h1);
+        h_square16(_mm512_mul_ps(f1, scale), &l2, &h2, &l3, &h3);
+    }
+    acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
+    acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
+    *xmax = h_reduce_max(mx);
+    *emax = (unsigned)*xmax >> L2_FLOAT16_FBITS;
+    *emin = *xmax ? 1 : L2_FLOAT16_EALL + 1;
+}
+
+/* One bfloat16 pass (see f32_pass_t): an element is the top half of a
+ * float32, which vpscalefps takes to v = m << (e - base) without the
+ * overflow a multiplier 2^(134 - base) would have for a small base. Lanes
+ * come out of order (unpacking interleaves them), which a sum does not
+ * mind. A subnormal reports exponent field 1, the field it shares. */
+ACCUM_TARGET static void bf16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                   const unsigned char *end, unsigned base, void *state,
+                                   unsigned *emax, unsigned *emin, uint64_t *xmax)
+{
+    (void)t; /* bfloat16 only */
+    __m512i *acc = state;
+    const __m512i abs = _mm512_set1_epi16(0x7fff), one = _mm512_set1_epi16(1);
+    const __m512 scale =
+        _mm512_set1_ps((float)(L2_BFLOAT16_BIAS + L2_BFLOAT16_FBITS) - (float)base);
+    __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
+    __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
+    __m512i mx = _mm512_setzero_si512(), mn = _mm512_set1_epi16(-1);
+    const __m512i zero = _mm512_setzero_si512();
+    uint16_t lo;
+
+    for (size_t i = 0; i < len; i += 32) {
+        __m512i x;
+        accum_prefetch(p + 2 * i, end);
+        if (len - i >= 32)
+            x = _mm512_loadu_si512(p + 2 * i);
+        else
+            x = _mm512_maskz_loadu_epi16(accum_mask32(len - i), p + 2 * i);
+        x = _mm512_and_si512(x, abs);
+        mx = _mm512_max_epu16(mx, x);
+        mn = _mm512_min_epu16(mn, _mm512_sub_epi16(x, one)); /* zeros wrap to the top */
+        __m512 f0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, x));
+        __m512 f1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, x));
+        h_square16(_mm512_scalef_ps(f0, scale), &l0, &h0, &l1, &h1);
+        h_square16(_mm512_scalef_ps(f1, scale), &l2, &h2, &l3, &h3);
+    }
+    acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
+    acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
+    *xmax = h_reduce_max(mx);
+    *emax = (unsigned)*xmax >> L2_BFLOAT16_FBITS;
+    lo = h_reduce_min(mn);
+    if (lo == UINT16_MAX)
+        *emin = L2_BFLOAT16_EALL + 1;
+    else
+        *emin = (lo + 1u) >> L2_BFLOAT16_FBITS ? (lo + 1u) >> L2_BFLOAT16_FBITS : 1;
+}
+
+/* Flushes the accumulators of a 16-bit pass: bit 0 of v * v weighs what
+ * bit 0 of m * m does for an element of exponent field base. */
+ACCUM_INLINE void h_flush(struct l2_accum *a, __m512i *acc, unsigned shift)
+{
+    accum_flush_lanes(a->limb, acc, 4, shift);
+    accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
+}
+
+ACCUM_TARGET static void f16_flush(struct l2_accum *a, void *state, unsigned base)
+{
+    (void)base; /* always 1 */
+    h_flush(a, state, l2_accum_shift(1, L2_FLOAT16_FBITS, L2_FLOAT16_BIAS));
+}
+
+ACCUM_TARGET static void bf16_flush(struct l2_accum *a, void *state, unsigned base)
+{
+    h_flush(a, state, l2_accum_shift(base, L2_BFLOAT16_FBITS, L2_BFLOAT16_BIAS));
+}
+
+static const struct l2_accum_window_kernel f16_kernel = {
+    .state_size = 8 * sizeof(__m512i),
+    .min_feed = ACCUM_VECTOR_MIN,
+    .block = H_BLOCK,
+    .segment = H_SEGMENT,
+    .probe = 64,
+    .win = F16_WIN,
+    .lanes = L2_DTYPE_FLOAT16,
+    .e_nonfinite = L2_FLOAT16_EALL,
+    .pass = f16_pass,
+    .flush = f16_flush,
+};
+
+static const struct l2_accum_window_kernel bf16_kernel = {
+    .state_size = 8 * sizeof(__m512i),
+    .min_feed = ACCUM_VECTOR_MIN,
+    .block = H_BLOCK,
+    .segment = H_SEGMENT,
+    .probe = 64,
+    .win = BF16_WIN,
+    .lanes = L2_DTYPE_BFLOAT16,
+    .e_nonfinite = L2_BFLOAT16_EALL,
+    .pass = bf16_pass,
+    .flush = bf16_flush,
+};
+
 /* ---- float64 ------------------------------------------------------------ */
 
 /* Squares 8 float64 bit patterns in the window at base: v = m << (e - base)
@@ -325,7 +516,17 @@ static const struct l2_accum_window_kernel f64_kernel = {
 
 const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype)
 {
-    return dtype == L2_DTYPE_FLOAT64 ? &f64_kernel : &f32_kernel;
+    switch (dtype) {
+    case L2_DTYPE_FLOAT16:
+        return &f16_kernel;
+    case L2_DTYPE_BFLOAT16:
+        return &bf16_kernel;
+    case L2_DTYPE_FLOAT32:
+        return &f32_kernel;
+    case L2_DTYPE_FLOAT64:
+        break;
+    }
+    return &f64_kernel;
 }
 
 #else /* not x86-64: never chosen, as l2_accum_impl_supported says */
