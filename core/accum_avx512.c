@@ -223,9 +223,9 @@ static const struct l2_accum_window_kernel f32_kernel = {
 
 /* ---- float16, bfloat16 -------------------------------------------------- */
 
-/* The 16-bit types skip the float32 path's shift arithmetic: the hardware
- * widens 32 elements to float32, scales them by a power of two to the
- * integers v = m << (e - base) and converts those to 64-bit lanes, which
+/* The 16-bit types skip the float32 path's shift arithmetic: 32 elements are
+ * laid out as float32, scaled by a power of two (vscalefps) to the integers
+ * v = m << (e - base) and converted to 64-bit lanes (vcvtps2qq), which
  * vpmadd52lo/hi square as above. A float16's v is below 2^40 for every finite
  * value (subnormals included), so its window is fixed at base 1 and holds
  * them all; a bfloat16's v = m << d with m < 2^8 stays below 2^52 for a
@@ -285,9 +285,31 @@ ACCUM_INLINE uint16_t h_reduce_min(__m512i v)
     return r;
 }
 
+/* x * 2^-112, as the bits x << 13 of a float32 hold it for any float16 bits
+ * x with the sign clear (a subnormal becomes a float32 subnormal), times
+ * 2^F16_SCALE is x * 2^24 = m << (max(e, 1) - 1), the integer v. */
+#define F16_SCALE 136
+
+/* Squares 32 float16 magnitudes x into the accumulators, 16 into l0/h0,
+ * l1/h1 and 16 into l2/h2, l3/h3, in the order unpacking gives (a sum does
+ * not mind). Shifting the halves into float32 layout costs less here than
+ * vcvtph2ps and a multiply by 2^24 (measured). */
+ACCUM_INLINE void f16_step(__m512i x, __m512 scale, __m512i *l0, __m512i *h0, __m512i *l1,
+                           __m512i *h1, __m512i *l2, __m512i *h2, __m512i *l3, __m512i *h3)
+{
+    __m512i lo = _mm512_slli_epi16(x, 13), hi = _mm512_srli_epi16(x, 3);
+    __m512 f0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(lo, hi));
+    __m512 f1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(lo, hi));
+
+    h_square16(_mm512_scalef_ps(f0, scale), l0, h0, l1, h1);
+    h_square16(_mm512_scalef_ps(f1, scale), l2, h2, l3, h3);
+}
+
 /* One float16 pass (see f32_pass_t): the magnitudes' bits give the largest
  * one and, by its exponent field, NaN and infinity; every finite value fits
- * the window at base 1, so emin is 1 unless all are zero. */
+ * the window at base 1, so emin is 1 unless all are zero. The main loop
+ * takes 64 elements into two sets of accumulators, which measured a few per
+ * cent faster than one set; each lane still gets one add per 32 elements. */
 ACCUM_TARGET static void f16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                   const unsigned char *end, unsigned base, void *state,
                                   unsigned *emax, unsigned *emin, uint64_t *xmax)
@@ -295,27 +317,32 @@ ACCUM_TARGET static void f16_pass(enum l2_dtype t, const unsigned char *p, size_
     (void)t, (void)base; /* float16 only, base 1 */
     __m512i *acc = state;
     const __m512i abs = _mm512_set1_epi16(0x7fff);
-    const __m512 scale = _mm512_set1_ps(0x1p24f); /* x * 2^24 = m << (max(e, 1) - 1) */
+    const __m512 scale = _mm512_set1_ps((float)F16_SCALE);
     __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
     __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
-    __m512i mx = _mm512_setzero_si512();
+    __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
+    __m512i n0 = m0, n1 = m0, n2 = m0, n3 = m0, mx = m0;
+    size_t i = 0;
 
-    for (size_t i = 0; i < len; i += 32) {
-        __m512i x;
+    for (; i + 64 <= len; i += 64) {
         accum_prefetch(p + 2 * i, end);
-        if (len - i >= 32)
-            x = _mm512_loadu_si512(p + 2 * i);
-        else
-            x = _mm512_maskz_loadu_epi16(accum_mask32(len - i), p + 2 * i);
-        x = _mm512_and_si512(x, abs);
-        mx = _mm512_max_epu16(mx, x);
-        __m512 f0 = _mm512_cvtph_ps(_mm512_castsi512_si256(x));
-        __m512 f1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(x, 1));
-        h_square16(_mm512_mul_ps(f0, scale), &l0, &h0, &l1, &h1);
-        h_square16(_mm512_mul_ps(f1, scale), &l2, &h2, &l3, &h3);
+        accum_prefetch(p + 2 * i + 64, end);
+        __m512i x = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i), abs);
+        __m512i y = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i + 64), abs);
+        mx = _mm512_max_epu16(mx, _mm512_max_epu16(x, y));
+        f16_step(x, scale, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+        f16_step(y, scale, &m0, &n0, &m1, &n1, &m2, &n2, &m3, &n3);
     }
-    acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
-    acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
+    for (; i < len; i += 32) {
+        __mmask32 k = accum_mask32(len - i);
+        __m512i x = _mm512_and_si512(_mm512_maskz_loadu_epi16(k, p + 2 * i), abs);
+        mx = _mm512_max_epu16(mx, x);
+        f16_step(x, scale, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+    }
+    acc[0] = _mm512_add_epi64(l0, m0), acc[1] = _mm512_add_epi64(l1, m1);
+    acc[2] = _mm512_add_epi64(l2, m2), acc[3] = _mm512_add_epi64(l3, m3);
+    acc[4] = _mm512_add_epi64(h0, n0), acc[5] = _mm512_add_epi64(h1, n1);
+    acc[6] = _mm512_add_epi64(h2, n2), acc[7] = _mm512_add_epi64(h3, n3);
     *xmax = h_reduce_max(mx);
     *emax = (unsigned)*xmax >> L2_FLOAT16_FBITS;
     *emin = *xmax ? 1 : L2_FLOAT16_EALL + 1;
