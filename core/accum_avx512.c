@@ -353,38 +353,56 @@ ACCUM_TARGET static void f16_pass(enum l2_dtype t, const unsigned char *p, size_
  * overflow a multiplier 2^(134 - base) would have for a small base. Lanes
  * come out of order (unpacking interleaves them), which a sum does not
  * mind. A subnormal reports exponent field 1, the field it shares. */
+/* Squares 32 bfloat16 magnitudes x into the accumulators as f16_step does,
+ * scaled by 2^scale, and folds their range into mx and mn (the smallest x -
+ * 1: zeros wrap to the top). An element is the top half of a float32. */
+ACCUM_INLINE void bf16_step(__m512i x, __m512 scale, __m512i *mx, __m512i *mn, __m512i *l0,
+                            __m512i *h0, __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2,
+                            __m512i *l3, __m512i *h3)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    __m512 f0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, x));
+    __m512 f1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, x));
+
+    *mx = _mm512_max_epu16(*mx, x);
+    *mn = _mm512_min_epu16(*mn, _mm512_sub_epi16(x, _mm512_set1_epi16(1)));
+    h_square16(_mm512_scalef_ps(f0, scale), l0, h0, l1, h1);
+    h_square16(_mm512_scalef_ps(f1, scale), l2, h2, l3, h3);
+}
+
 ACCUM_TARGET static void bf16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                    const unsigned char *end, unsigned base, void *state,
                                    unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     (void)t; /* bfloat16 only */
     __m512i *acc = state;
-    const __m512i abs = _mm512_set1_epi16(0x7fff), one = _mm512_set1_epi16(1);
+    const __m512i abs = _mm512_set1_epi16(0x7fff);
     const __m512 scale =
         _mm512_set1_ps((float)(L2_BFLOAT16_BIAS + L2_BFLOAT16_FBITS) - (float)base);
     __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
     __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
-    __m512i mx = _mm512_setzero_si512(), mn = _mm512_set1_epi16(-1);
-    const __m512i zero = _mm512_setzero_si512();
+    __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
+    __m512i n0 = m0, n1 = m0, n2 = m0, n3 = m0, mx = m0, mn = _mm512_set1_epi16(-1);
+    size_t i = 0;
     uint16_t lo;
 
-    for (size_t i = 0; i < len; i += 32) {
-        __m512i x;
+    for (; i + 64 <= len; i += 64) {
         accum_prefetch(p + 2 * i, end);
-        if (len - i >= 32)
-            x = _mm512_loadu_si512(p + 2 * i);
-        else
-            x = _mm512_maskz_loadu_epi16(accum_mask32(len - i), p + 2 * i);
-        x = _mm512_and_si512(x, abs);
-        mx = _mm512_max_epu16(mx, x);
-        mn = _mm512_min_epu16(mn, _mm512_sub_epi16(x, one)); /* zeros wrap to the top */
-        __m512 f0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, x));
-        __m512 f1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, x));
-        h_square16(_mm512_scalef_ps(f0, scale), &l0, &h0, &l1, &h1);
-        h_square16(_mm512_scalef_ps(f1, scale), &l2, &h2, &l3, &h3);
+        accum_prefetch(p + 2 * i + 64, end);
+        __m512i x = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i), abs);
+        __m512i y = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i + 64), abs);
+        bf16_step(x, scale, &mx, &mn, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+        bf16_step(y, scale, &mx, &mn, &m0, &n0, &m1, &n1, &m2, &n2, &m3, &n3);
     }
-    acc[0] = l0, acc[1] = l1, acc[2] = l2, acc[3] = l3;
-    acc[4] = h0, acc[5] = h1, acc[6] = h2, acc[7] = h3;
+    for (; i < len; i += 32) {
+        __mmask32 k = accum_mask32(len - i);
+        __m512i x = _mm512_and_si512(_mm512_maskz_loadu_epi16(k, p + 2 * i), abs);
+        bf16_step(x, scale, &mx, &mn, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+    }
+    acc[0] = _mm512_add_epi64(l0, m0), acc[1] = _mm512_add_epi64(l1, m1);
+    acc[2] = _mm512_add_epi64(l2, m2), acc[3] = _mm512_add_epi64(l3, m3);
+    acc[4] = _mm512_add_epi64(h0, n0), acc[5] = _mm512_add_epi64(h1, n1);
+    acc[6] = _mm512_add_epi64(h2, n2), acc[7] = _mm512_add_epi64(h3, n3);
     *xmax = h_reduce_max(mx);
     *emax = (unsigned)*xmax >> L2_BFLOAT16_FBITS;
     lo = h_reduce_min(mn);
