@@ -559,13 +559,22 @@ static const struct l2_accum_window_kernel f64_kernel = {
     .flush = f64_flush,
 };
 
+/* Whether this thread's MXCSR has DAZ (denormals are zero) set, as a
+ * library built with -ffast-math may do for the whole process: vscalefps
+ * would then read the 16-bit kernels' subnormal elements (float32
+ * subnormals in their layout) as zero. */
+static bool accum_daz(void)
+{
+    return (_mm_getcsr() & 0x40) != 0;
+}
+
 const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype)
 {
     switch (dtype) {
     case L2_DTYPE_FLOAT16:
-        return &f16_kernel;
+        return accum_daz() ? NULL : &f16_kernel;
     case L2_DTYPE_BFLOAT16:
-        return &bf16_kernel;
+        return accum_daz() ? NULL : &bf16_kernel;
     case L2_DTYPE_FLOAT32:
         return &f32_kernel;
     case L2_DTYPE_FLOAT64:
