@@ -637,3 +637,26 @@ Test(accum_impl, denormals_are_zero_mode_16_bit)
     }
 }
 #endif
+
+/* float16 steps of 64 elements whose largest magnitude is just below 2^7
+ * (converted as 32-bit integers) or at and above it (as 64-bit ones), that
+ * element anywhere in the step, among small values: the same sums. */
+Test(accum_impl, float16_small_and_large_steps)
+{
+    const uint64_t tops[] = {0x57fe, 0x57ff, 0x5800, 0x5801, 0x5bff, 0x7bff};
+    const enum l2_dtype t = L2_DTYPE_FLOAT16;
+    size_t n = 64 * 70 + 33;
+    unsigned char *buf = malloc(2 * n);
+    cr_assert_not_null(buf);
+    for (size_t k = 0; k < sizeof tops / sizeof tops[0]; k++) {
+        struct oracle_sum o;
+        for (size_t i = 0; i < n; i++) /* below 2^7 */
+            put_bits(t, buf, i, make_bits(t, rnd() & 1, L2_FLOAT16_BIAS - 8 + rnd() % 15, rnd()));
+        for (size_t c = 0; c < n / 64; c++)
+            put_bits(t, buf, 64 * c + (c * 7) % 64, tops[k] | (c & 1) << 15);
+        oracle_of(&o, t, buf, n);
+        check_all_impls(t, buf, n, &o, "small and large steps");
+        oracle_sum_free(&o);
+    }
+    free(buf);
+}
