@@ -11,8 +11,12 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512ifma")))
+#define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512ifma")))
 #define ACCUM_INLINE static inline __attribute__((always_inline)) ACCUM_TARGET
+/* The 16-bit kernels' conversions need AVX512DQ too (the float32 and float64
+ * kernels are built without it, as before: the same code). */
+#define ACCUM_TARGET_DQ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512ifma")))
+#define ACCUM_INLINE_DQ static inline __attribute__((always_inline)) ACCUM_TARGET_DQ
 
 /* Bytes read ahead (see accum_prefetch). */
 #define ACCUM_PREFETCH 4096
@@ -235,7 +239,7 @@ static inline __mmask32 accum_mask32(size_t r)
 /* Squares the 16 float32 values f, which hold integers below 2^52 (any
  * others give garbage: the caller throws such a pass away), into the
  * accumulators l (low 52 bits of each square) and h (high bits). */
-ACCUM_INLINE void h_square16(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
+ACCUM_INLINE_DQ void h_square16(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
 {
     __m512i v0 = _mm512_cvtps_epi64(_mm512_castps512_ps256(f));
     __m512i v1 =
@@ -250,7 +254,7 @@ ACCUM_INLINE void h_square16(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __
 /* As h_square16 when the integers in f are below 2^31: vcvtps2dq converts
  * 16 of them at once, where vcvtps2qq takes 8 (and conversions bound these
  * loops), and the even and odd 32-bit lanes become 64-bit ones. */
-ACCUM_INLINE void h_square16_small(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
+ACCUM_INLINE_DQ void h_square16_small(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
 {
     __m512i v = _mm512_cvtps_epi32(f);
     __m512i v0 = _mm512_and_si512(v, _mm512_set1_epi64(0xffffffff));
@@ -263,7 +267,7 @@ ACCUM_INLINE void h_square16_small(__m512 f, __m512i *l0, __m512i *h0, __m512i *
 }
 
 /* The largest of the 32 16-bit lanes of v. */
-ACCUM_INLINE uint16_t h_reduce_max(__m512i v)
+ACCUM_INLINE_DQ uint16_t h_reduce_max(__m512i v)
 {
     __m256i m = _mm256_max_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
     __m128i n = _mm_max_epu16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
@@ -276,7 +280,7 @@ ACCUM_INLINE uint16_t h_reduce_max(__m512i v)
 }
 
 /* The smallest of the 32 16-bit lanes of v. */
-ACCUM_INLINE uint16_t h_reduce_min(__m512i v)
+ACCUM_INLINE_DQ uint16_t h_reduce_min(__m512i v)
 {
     __m256i m = _mm256_min_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
     __m128i n = _mm_min_epu16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
@@ -302,9 +306,9 @@ ACCUM_INLINE uint16_t h_reduce_min(__m512i v)
  * not mind); small says that all are below F16_SMALL. Shifting the halves
  * into float32 layout costs less here than vcvtph2ps and a multiply by 2^24
  * (measured). */
-ACCUM_INLINE void f16_step(__m512i x, __m512 scale, bool small, __m512i *l0, __m512i *h0,
-                           __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2, __m512i *l3,
-                           __m512i *h3)
+ACCUM_INLINE_DQ void f16_step(__m512i x, __m512 scale, bool small, __m512i *l0, __m512i *h0,
+                              __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2, __m512i *l3,
+                              __m512i *h3)
 {
     __m512i lo = _mm512_slli_epi16(x, 13), hi = _mm512_srli_epi16(x, 3);
     __m512 f0 = _mm512_scalef_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo, hi)), scale);
@@ -325,9 +329,9 @@ ACCUM_INLINE void f16_step(__m512i x, __m512 scale, bool small, __m512i *l0, __m
  * takes 64 elements into two sets of accumulators, which measured a few per
  * cent faster than one set (each lane still gets one add per 32 elements),
  * and picks the 32-bit conversion for them when their largest allows. */
-ACCUM_TARGET static void f16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
-                                  const unsigned char *end, unsigned base, void *state,
-                                  unsigned *emax, unsigned *emin, uint64_t *xmax)
+ACCUM_TARGET_DQ static void f16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                     const unsigned char *end, unsigned base, void *state,
+                                     unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     (void)t, (void)base; /* float16 only, base 1 */
     __m512i *acc = state;
@@ -373,9 +377,9 @@ ACCUM_TARGET static void f16_pass(enum l2_dtype t, const unsigned char *p, size_
 /* Squares 32 bfloat16 magnitudes x into the accumulators as f16_step does,
  * scaled by 2^scale, and folds their range into mx and mn (the smallest x -
  * 1: zeros wrap to the top). An element is the top half of a float32. */
-ACCUM_INLINE void bf16_step(__m512i x, __m512 scale, __m512i *mx, __m512i *mn, __m512i *l0,
-                            __m512i *h0, __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2,
-                            __m512i *l3, __m512i *h3)
+ACCUM_INLINE_DQ void bf16_step(__m512i x, __m512 scale, __m512i *mx, __m512i *mn, __m512i *l0,
+                               __m512i *h0, __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2,
+                               __m512i *l3, __m512i *h3)
 {
     const __m512i zero = _mm512_setzero_si512();
     __m512 f0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, x));
@@ -387,9 +391,9 @@ ACCUM_INLINE void bf16_step(__m512i x, __m512 scale, __m512i *mx, __m512i *mn, _
     h_square16(_mm512_scalef_ps(f1, scale), l2, h2, l3, h3);
 }
 
-ACCUM_TARGET static void bf16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
-                                   const unsigned char *end, unsigned base, void *state,
-                                   unsigned *emax, unsigned *emin, uint64_t *xmax)
+ACCUM_TARGET_DQ static void bf16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                      const unsigned char *end, unsigned base, void *state,
+                                      unsigned *emax, unsigned *emin, uint64_t *xmax)
 {
     (void)t; /* bfloat16 only */
     __m512i *acc = state;
@@ -431,19 +435,19 @@ ACCUM_TARGET static void bf16_pass(enum l2_dtype t, const unsigned char *p, size
 
 /* Flushes the accumulators of a 16-bit pass: bit 0 of v * v weighs what
  * bit 0 of m * m does for an element of exponent field base. */
-ACCUM_INLINE void h_flush(struct l2_accum *a, __m512i *acc, unsigned shift)
+ACCUM_INLINE_DQ void h_flush(struct l2_accum *a, __m512i *acc, unsigned shift)
 {
     accum_flush_lanes(a->limb, acc, 4, shift);
     accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
 }
 
-ACCUM_TARGET static void f16_flush(struct l2_accum *a, void *state, unsigned base)
+ACCUM_TARGET_DQ static void f16_flush(struct l2_accum *a, void *state, unsigned base)
 {
     (void)base; /* always 1 */
     h_flush(a, state, l2_accum_shift(1, L2_FLOAT16_FBITS, L2_FLOAT16_BIAS));
 }
 
-ACCUM_TARGET static void bf16_flush(struct l2_accum *a, void *state, unsigned base)
+ACCUM_TARGET_DQ static void bf16_flush(struct l2_accum *a, void *state, unsigned base)
 {
     h_flush(a, state, l2_accum_shift(base, L2_BFLOAT16_FBITS, L2_BFLOAT16_BIAS));
 }
