@@ -26,10 +26,10 @@
 
 /* With 12 bits of headroom a 64-bit lane takes 4096 adds of 52-bit digits
  * before the lanes are flushed into the wide l2_accum at the bit of 2^(2
- * base). float16 and bfloat16 are first widened exactly to float32; float64
- * splits v into two 52-bit digits.
+ * base). float64 splits v into two 52-bit digits; float16 and bfloat16 have
+ * their own way to v (below).
  *
- * float32 (and widened halves): blocks of 4096 elements (16 KiB); window of
+ * float32: blocks of 4096 elements (16 KiB); window of
  * 29 exponents, as m < 2^24 and m << 28 < 2^52. A lane of each accumulator
  * gets one add per 32 elements (two more per block at most), so a segment of
  * 2^16 elements between flushes stays far below 4096 adds. */
@@ -45,7 +45,7 @@
 #define F64_SEGMENT 32768
 
 /* The exponent field of x + x (the sign shifted out) starts at this bit, in
- * float32 lanes (narrower types are widened to them) and in float64 lanes. */
+ * float32 lanes and in float64 lanes. */
 #define F32_X2_EXP (L2_FLOAT32_FBITS + 1)
 #define F64_X2_EXP (L2_FLOAT64_FBITS + 1)
 
@@ -87,7 +87,7 @@ static inline __mmask16 accum_mask16(size_t r)
     return (__mmask16)(r >= 16 ? 0xffffu : (1u << r) - 1);
 }
 
-/* ---- float32, float16, bfloat16 ---------------------------------------- */
+/* ---- float32 ------------------------------------------------------------ */
 
 /* 16 elements of dtype t at p + i elements as float32 bits, lanes beyond k
  * (a tail) as zeros. Widening is exact: every float16 is a float32, and a
