@@ -64,7 +64,8 @@ bool l2_accum_impl_supported(enum l2_accum_impl impl)
     case L2_ACCUM_IMPL_AVX512IFMA:
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512ifma");
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512ifma");
 #else
         return false;
 #endif

@@ -13,6 +13,10 @@
 
 #define ACCUM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512ifma")))
 #define ACCUM_INLINE static inline __attribute__((always_inline)) ACCUM_TARGET
+/* The 16-bit kernels' conversions need AVX512DQ too (the float32 and float64
+ * kernels are built without it, as before: the same code). */
+#define ACCUM_TARGET_DQ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512ifma")))
+#define ACCUM_INLINE_DQ static inline __attribute__((always_inline)) ACCUM_TARGET_DQ
 
 /* Bytes read ahead (see accum_prefetch). */
 #define ACCUM_PREFETCH 4096
@@ -22,10 +26,10 @@
 
 /* With 12 bits of headroom a 64-bit lane takes 4096 adds of 52-bit digits
  * before the lanes are flushed into the wide l2_accum at the bit of 2^(2
- * base). float16 and bfloat16 are first widened exactly to float32; float64
- * splits v into two 52-bit digits.
+ * base). float64 splits v into two 52-bit digits; float16 and bfloat16 have
+ * their own way to v (below).
  *
- * float32 (and widened halves): blocks of 4096 elements (16 KiB); window of
+ * float32: blocks of 4096 elements (16 KiB); window of
  * 29 exponents, as m < 2^24 and m << 28 < 2^52. A lane of each accumulator
  * gets one add per 32 elements (two more per block at most), so a segment of
  * 2^16 elements between flushes stays far below 4096 adds. */
@@ -41,7 +45,7 @@
 #define F64_SEGMENT 32768
 
 /* The exponent field of x + x (the sign shifted out) starts at this bit, in
- * float32 lanes (narrower types are widened to them) and in float64 lanes. */
+ * float32 lanes and in float64 lanes. */
 #define F32_X2_EXP (L2_FLOAT32_FBITS + 1)
 #define F64_X2_EXP (L2_FLOAT64_FBITS + 1)
 
@@ -83,7 +87,7 @@ static inline __mmask16 accum_mask16(size_t r)
     return (__mmask16)(r >= 16 ? 0xffffu : (1u << r) - 1);
 }
 
-/* ---- float32, float16, bfloat16 ---------------------------------------- */
+/* ---- float32 ------------------------------------------------------------ */
 
 /* 16 elements of dtype t at p + i elements as float32 bits, lanes beyond k
  * (a tail) as zeros. Widening is exact: every float16 is a float32, and a
@@ -182,6 +186,9 @@ ACCUM_INLINE void f32_pass_t(enum l2_dtype t, const unsigned char *p, size_t len
     f32_range_end(_mm512_max_epu32(mx0, mx1), _mm512_min_epu32(mn0, mn1), emax, emin, xmax);
 }
 
+/* The 16-bit types have kernels of their own now, and f32_pass is not given
+ * them; it still instantiates f32_pass_t for them because float32's code
+ * then stays exactly main's (objdump), which its figures were measured on. */
 ACCUM_TARGET static void f32_pass(enum l2_dtype t, const unsigned char *p, size_t len,
                                   const unsigned char *end, unsigned base, void *state,
                                   unsigned *emax, unsigned *emin, uint64_t *xmax)
@@ -219,6 +226,271 @@ static const struct l2_accum_window_kernel f32_kernel = {
     .e_nonfinite = L2_FLOAT32_EALL,
     .pass = f32_pass,
     .flush = f32_flush,
+};
+
+/* ---- float16, bfloat16 -------------------------------------------------- */
+
+/* The 16-bit types skip the float32 path's shift arithmetic: 32 elements are
+ * laid out as float32, scaled by a power of two (vscalefps) to the integers
+ * v = m << (e - base) and converted to 64-bit lanes (vcvtps2qq), which
+ * vpmadd52lo/hi square as above. A float16's v is below 2^40 for every finite
+ * value (subnormals included), so its window is fixed at base 1 and holds
+ * them all; a bfloat16's v = m << d with m < 2^8 stays below 2^52 for a
+ * window of 45 exponents (subnormals share base 1 with the smallest normals).
+ * Blocks of 4096 elements (8 KiB); each lane of the eight accumulators gets
+ * one add per 32 elements, so a segment of 2^16 elements between flushes
+ * stays far below 4096 adds. */
+#define H_BLOCK 4096
+#define H_SEGMENT 65536
+#define F16_WIN (L2_FLOAT16_EALL - 2)
+#define BF16_WIN 44
+
+/* Mask of the first r < 32 lanes (all 32 when r >= 32). */
+static inline __mmask32 accum_mask32(size_t r)
+{
+    return r >= 32 ? 0xffffffffu : (UINT32_C(1) << r) - 1;
+}
+
+/* Squares the 16 float32 values f, which hold integers below 2^52 (any
+ * others give garbage: the caller throws such a pass away), into the
+ * accumulators l (low 52 bits of each square) and h (high bits). */
+ACCUM_INLINE_DQ void h_square16(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
+{
+    __m512i v0 = _mm512_cvtps_epi64(_mm512_castps512_ps256(f));
+    __m512i v1 =
+        _mm512_cvtps_epi64(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
+
+    *l0 = _mm512_madd52lo_epu64(*l0, v0, v0);
+    *h0 = _mm512_madd52hi_epu64(*h0, v0, v0);
+    *l1 = _mm512_madd52lo_epu64(*l1, v1, v1);
+    *h1 = _mm512_madd52hi_epu64(*h1, v1, v1);
+}
+
+/* As h_square16 when the integers in f are below 2^31: vcvtps2dq converts
+ * 16 of them at once, where vcvtps2qq takes 8 (and conversions bound these
+ * loops), and the even and odd 32-bit lanes become 64-bit ones. */
+ACCUM_INLINE_DQ void h_square16_small(__m512 f, __m512i *l0, __m512i *h0, __m512i *l1, __m512i *h1)
+{
+    __m512i v = _mm512_cvtps_epi32(f);
+    __m512i v0 = _mm512_and_si512(v, _mm512_set1_epi64(0xffffffff));
+    __m512i v1 = _mm512_srli_epi64(v, 32);
+
+    *l0 = _mm512_madd52lo_epu64(*l0, v0, v0);
+    *h0 = _mm512_madd52hi_epu64(*h0, v0, v0);
+    *l1 = _mm512_madd52lo_epu64(*l1, v1, v1);
+    *h1 = _mm512_madd52hi_epu64(*h1, v1, v1);
+}
+
+/* The largest of the 32 16-bit lanes of v. */
+ACCUM_INLINE_DQ uint16_t h_reduce_max(__m512i v)
+{
+    __m256i m = _mm256_max_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i n = _mm_max_epu16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    uint16_t lanes[8], r = 0;
+
+    _mm_storeu_si128((__m128i *)(void *)lanes, n);
+    for (int j = 0; j < 8; j++)
+        r = lanes[j] > r ? lanes[j] : r;
+    return r;
+}
+
+/* The smallest of the 32 16-bit lanes of v. */
+ACCUM_INLINE_DQ uint16_t h_reduce_min(__m512i v)
+{
+    __m256i m = _mm256_min_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i n = _mm_min_epu16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    uint16_t lanes[8], r = UINT16_MAX;
+
+    _mm_storeu_si128((__m128i *)(void *)lanes, n);
+    for (int j = 0; j < 8; j++)
+        r = lanes[j] < r ? lanes[j] : r;
+    return r;
+}
+
+/* x * 2^-112, as the bits x << 13 of a float32 hold it for any float16 bits
+ * x with the sign clear (a subnormal becomes a float32 subnormal), times
+ * 2^F16_SCALE is x * 2^24 = m << (max(e, 1) - 1), the integer v. */
+#define F16_SCALE 136
+
+/* Magnitudes below 2^7 (bits below these) have v = x * 2^24 below 2^31:
+ * most real data, whose steps then take the 32-bit conversion. */
+#define F16_SMALL ((L2_FLOAT16_BIAS + 7) << L2_FLOAT16_FBITS)
+
+/* Squares 32 float16 magnitudes x into the accumulators, 16 into l0/h0,
+ * l1/h1 and 16 into l2/h2, l3/h3, in the order unpacking gives (a sum does
+ * not mind); small says that all are below F16_SMALL. Shifting the halves
+ * into float32 layout costs less here than vcvtph2ps and a multiply by 2^24
+ * (measured). */
+ACCUM_INLINE_DQ void f16_step(__m512i x, __m512 scale, bool small, __m512i *l0, __m512i *h0,
+                              __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2, __m512i *l3,
+                              __m512i *h3)
+{
+    __m512i lo = _mm512_slli_epi16(x, 13), hi = _mm512_srli_epi16(x, 3);
+    __m512 f0 = _mm512_scalef_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo, hi)), scale);
+    __m512 f1 = _mm512_scalef_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(lo, hi)), scale);
+
+    if (small) {
+        h_square16_small(f0, l0, h0, l1, h1);
+        h_square16_small(f1, l2, h2, l3, h3);
+    } else {
+        h_square16(f0, l0, h0, l1, h1);
+        h_square16(f1, l2, h2, l3, h3);
+    }
+}
+
+/* One float16 pass (see f32_pass_t): the magnitudes' bits give the largest
+ * one and, by its exponent field, NaN and infinity; every finite value fits
+ * the window at base 1, so emin is 1 unless all are zero. The main loop
+ * takes 64 elements into two sets of accumulators, which measured a few per
+ * cent faster than one set (each lane still gets one add per 32 elements),
+ * and picks the 32-bit conversion for them when their largest allows. */
+ACCUM_TARGET_DQ static void f16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                     const unsigned char *end, unsigned base, void *state,
+                                     unsigned *emax, unsigned *emin, uint64_t *xmax)
+{
+    (void)t, (void)base; /* float16 only, base 1 */
+    __m512i *acc = state;
+    const __m512i abs = _mm512_set1_epi16(0x7fff);
+    const __m512 scale = _mm512_set1_ps((float)F16_SCALE);
+    __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
+    __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
+    __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
+    __m512i n0 = m0, n1 = m0, n2 = m0, n3 = m0, mx = m0;
+    size_t i = 0;
+
+    for (; i + 64 <= len; i += 64) {
+        accum_prefetch(p + 2 * i, end);
+        accum_prefetch(p + 2 * i + 64, end);
+        __m512i x = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i), abs);
+        __m512i y = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i + 64), abs);
+        __m512i xy = _mm512_max_epu16(x, y);
+        bool small = !_mm512_cmpge_epu16_mask(xy, _mm512_set1_epi16(F16_SMALL));
+        mx = _mm512_max_epu16(mx, xy);
+        f16_step(x, scale, small, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+        f16_step(y, scale, small, &m0, &n0, &m1, &n1, &m2, &n2, &m3, &n3);
+    }
+    for (; i < len; i += 32) {
+        __mmask32 k = accum_mask32(len - i);
+        __m512i x = _mm512_and_si512(_mm512_maskz_loadu_epi16(k, p + 2 * i), abs);
+        mx = _mm512_max_epu16(mx, x);
+        f16_step(x, scale, false, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+    }
+    acc[0] = _mm512_add_epi64(l0, m0), acc[1] = _mm512_add_epi64(l1, m1);
+    acc[2] = _mm512_add_epi64(l2, m2), acc[3] = _mm512_add_epi64(l3, m3);
+    acc[4] = _mm512_add_epi64(h0, n0), acc[5] = _mm512_add_epi64(h1, n1);
+    acc[6] = _mm512_add_epi64(h2, n2), acc[7] = _mm512_add_epi64(h3, n3);
+    *xmax = h_reduce_max(mx);
+    *emax = (unsigned)*xmax >> L2_FLOAT16_FBITS;
+    *emin = *xmax ? 1 : L2_FLOAT16_EALL + 1;
+}
+
+/* One bfloat16 pass (see f32_pass_t): an element is the top half of a
+ * float32, which vpscalefps takes to v = m << (e - base) without the
+ * overflow a multiplier 2^(134 - base) would have for a small base. Lanes
+ * come out of order (unpacking interleaves them), which a sum does not
+ * mind. A subnormal reports exponent field 1, the field it shares. */
+/* Squares 32 bfloat16 magnitudes x into the accumulators as f16_step does,
+ * scaled by 2^scale, and folds their range into mx and mn (the smallest x -
+ * 1: zeros wrap to the top). An element is the top half of a float32. */
+ACCUM_INLINE_DQ void bf16_step(__m512i x, __m512 scale, __m512i *mx, __m512i *mn, __m512i *l0,
+                               __m512i *h0, __m512i *l1, __m512i *h1, __m512i *l2, __m512i *h2,
+                               __m512i *l3, __m512i *h3)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    __m512 f0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, x));
+    __m512 f1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, x));
+
+    *mx = _mm512_max_epu16(*mx, x);
+    *mn = _mm512_min_epu16(*mn, _mm512_sub_epi16(x, _mm512_set1_epi16(1)));
+    h_square16(_mm512_scalef_ps(f0, scale), l0, h0, l1, h1);
+    h_square16(_mm512_scalef_ps(f1, scale), l2, h2, l3, h3);
+}
+
+ACCUM_TARGET_DQ static void bf16_pass(enum l2_dtype t, const unsigned char *p, size_t len,
+                                      const unsigned char *end, unsigned base, void *state,
+                                      unsigned *emax, unsigned *emin, uint64_t *xmax)
+{
+    (void)t; /* bfloat16 only */
+    __m512i *acc = state;
+    const __m512i abs = _mm512_set1_epi16(0x7fff);
+    const __m512 scale =
+        _mm512_set1_ps((float)(L2_BFLOAT16_BIAS + L2_BFLOAT16_FBITS) - (float)base);
+    __m512i l0 = acc[0], l1 = acc[1], l2 = acc[2], l3 = acc[3];
+    __m512i h0 = acc[4], h1 = acc[5], h2 = acc[6], h3 = acc[7];
+    __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
+    __m512i n0 = m0, n1 = m0, n2 = m0, n3 = m0, mx = m0, mn = _mm512_set1_epi16(-1);
+    size_t i = 0;
+    uint16_t lo;
+
+    for (; i + 64 <= len; i += 64) {
+        accum_prefetch(p + 2 * i, end);
+        accum_prefetch(p + 2 * i + 64, end);
+        __m512i x = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i), abs);
+        __m512i y = _mm512_and_si512(_mm512_loadu_si512(p + 2 * i + 64), abs);
+        bf16_step(x, scale, &mx, &mn, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+        bf16_step(y, scale, &mx, &mn, &m0, &n0, &m1, &n1, &m2, &n2, &m3, &n3);
+    }
+    for (; i < len; i += 32) {
+        __mmask32 k = accum_mask32(len - i);
+        __m512i x = _mm512_and_si512(_mm512_maskz_loadu_epi16(k, p + 2 * i), abs);
+        bf16_step(x, scale, &mx, &mn, &l0, &h0, &l1, &h1, &l2, &h2, &l3, &h3);
+    }
+    acc[0] = _mm512_add_epi64(l0, m0), acc[1] = _mm512_add_epi64(l1, m1);
+    acc[2] = _mm512_add_epi64(l2, m2), acc[3] = _mm512_add_epi64(l3, m3);
+    acc[4] = _mm512_add_epi64(h0, n0), acc[5] = _mm512_add_epi64(h1, n1);
+    acc[6] = _mm512_add_epi64(h2, n2), acc[7] = _mm512_add_epi64(h3, n3);
+    *xmax = h_reduce_max(mx);
+    *emax = (unsigned)*xmax >> L2_BFLOAT16_FBITS;
+    lo = h_reduce_min(mn);
+    if (lo == UINT16_MAX)
+        *emin = L2_BFLOAT16_EALL + 1;
+    else
+        *emin = (lo + 1u) >> L2_BFLOAT16_FBITS ? (lo + 1u) >> L2_BFLOAT16_FBITS : 1;
+}
+
+/* Flushes the accumulators of a 16-bit pass: bit 0 of v * v weighs what
+ * bit 0 of m * m does for an element of exponent field base. */
+ACCUM_INLINE_DQ void h_flush(struct l2_accum *a, __m512i *acc, unsigned shift)
+{
+    accum_flush_lanes(a->limb, acc, 4, shift);
+    accum_flush_lanes(a->limb, acc + 4, 4, shift + 52);
+}
+
+ACCUM_TARGET_DQ static void f16_flush(struct l2_accum *a, void *state, unsigned base)
+{
+    (void)base; /* always 1 */
+    h_flush(a, state, l2_accum_shift(1, L2_FLOAT16_FBITS, L2_FLOAT16_BIAS));
+}
+
+ACCUM_TARGET_DQ static void bf16_flush(struct l2_accum *a, void *state, unsigned base)
+{
+    h_flush(a, state, l2_accum_shift(base, L2_BFLOAT16_FBITS, L2_BFLOAT16_BIAS));
+}
+
+static const struct l2_accum_window_kernel f16_kernel = {
+    .state_size = 8 * sizeof(__m512i),
+    .min_feed = ACCUM_VECTOR_MIN,
+    .block = H_BLOCK,
+    .segment = H_SEGMENT,
+    .probe = 64,
+    .win = F16_WIN,
+    .lanes = L2_DTYPE_FLOAT16,
+    .e_nonfinite = L2_FLOAT16_EALL,
+    .pass = f16_pass,
+    .flush = f16_flush,
+};
+
+static const struct l2_accum_window_kernel bf16_kernel = {
+    .state_size = 8 * sizeof(__m512i),
+    .min_feed = ACCUM_VECTOR_MIN,
+    .block = H_BLOCK,
+    .segment = H_SEGMENT,
+    .probe = 64,
+    .win = BF16_WIN,
+    .lanes = L2_DTYPE_BFLOAT16,
+    .e_nonfinite = L2_BFLOAT16_EALL,
+    .pass = bf16_pass,
+    .flush = bf16_flush,
 };
 
 /* ---- float64 ------------------------------------------------------------ */
@@ -323,9 +595,28 @@ static const struct l2_accum_window_kernel f64_kernel = {
     .flush = f64_flush,
 };
 
+/* Whether this thread's MXCSR has DAZ (denormals are zero) set, as a
+ * library built with -ffast-math may do for the whole process: vscalefps
+ * would then read the 16-bit kernels' subnormal elements (float32
+ * subnormals in their layout) as zero. */
+static bool accum_daz(void)
+{
+    return (_mm_getcsr() & 0x40) != 0;
+}
+
 const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype)
 {
-    return dtype == L2_DTYPE_FLOAT64 ? &f64_kernel : &f32_kernel;
+    switch (dtype) {
+    case L2_DTYPE_FLOAT16:
+        return accum_daz() ? NULL : &f16_kernel;
+    case L2_DTYPE_BFLOAT16:
+        return accum_daz() ? NULL : &bf16_kernel;
+    case L2_DTYPE_FLOAT32:
+        return &f32_kernel;
+    case L2_DTYPE_FLOAT64:
+        break;
+    }
+    return &f64_kernel;
 }
 
 #else /* not x86-64: never chosen, as l2_accum_impl_supported says */

@@ -166,8 +166,9 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
 /* ---- accum_avx2.c, accum_avx512.c ----------------------------------------- */
 
 /* The window kernel of that implementation for dtype, or NULL when it has
- * none (dtype left to the portable code, or a build for another CPU). Only
- * for a CPU on which l2_accum_impl_supported holds. */
+ * none (dtype left to the portable code, or a build for another CPU, or for
+ * AVX-512's 16-bit kernels a thread whose MXCSR treats denormals as zero).
+ * Only for a CPU on which l2_accum_impl_supported holds. */
 const struct l2_accum_window_kernel *l2_accum_avx2_kernel(enum l2_dtype dtype);
 const struct l2_accum_window_kernel *l2_accum_avx512ifma_kernel(enum l2_dtype dtype);
 

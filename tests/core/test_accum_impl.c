@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "core/accum.h"
 #include "core/accum_impl.h"
 #include "tests/support/oracle.h"
@@ -126,7 +130,8 @@ Test(accum_impl, selection)
     cr_assert_str_eq(l2_accum_impl_name(L2_ACCUM_IMPL_AVX512IFMA), "avx512ifma");
 #if defined(__x86_64__)
     bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512ifma");
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512ifma");
     bool avx2 = __builtin_cpu_supports("avx2"); /* every AVX2 CPU has F16C */
 #else
     bool avx512 = false, avx2 = false;
@@ -447,4 +452,211 @@ Test(accum_impl, stops_clean_at_non_finite)
         }
         free(buf);
     }
+}
+
+/* ---- the 16-bit kernels' own edges ---------------------------------------- */
+
+/* Every finite float16 and bfloat16 bit pattern (both signs, subnormals, +-0,
+ * the largest finite), in order and shuffled, at an odd address: float16's
+ * window holds them all at once; bfloat16's range spans many windows. */
+Test(accum_impl, every_finite_16_bit_pattern)
+{
+    for (int ti = 0; ti < 2; ti++) {
+        enum l2_dtype t = all_types[ti];
+        uint64_t eall = l2_dtype_layout(t).eall, fbits = l2_dtype_layout(t).fbits;
+        size_t n = 0;
+        unsigned char *buf = malloc(2 * 65536 + 1), *b = buf + 1;
+        struct oracle_sum o;
+        cr_assert_not_null(buf);
+        for (uint64_t u = 0; u < 65536; u++)
+            if (((u >> fbits) & eall) != eall)
+                put_bits(t, b, n++, u);
+        oracle_of(&o, t, b, n);
+        check_all_impls(t, b, n, &o, "every pattern");
+        for (size_t i = n - 1; i > 0; i--) { /* the same multiset, shuffled */
+            size_t j = rnd() % (i + 1);
+            unsigned char tmp[2];
+            memcpy(tmp, b + 2 * i, 2);
+            memcpy(b + 2 * i, b + 2 * j, 2);
+            memcpy(b + 2 * j, tmp, 2);
+        }
+        check_all_impls(t, b, n, &o, "every pattern shuffled");
+        oracle_sum_free(&o);
+        free(buf);
+    }
+}
+
+/* Long streams (many flushes) of the largest magnitudes, of the smallest
+ * subnormal, of both, and of values whose squares fill the low 52-bit digits
+ * of the lanes (float16 about 2, bfloat16 2^-24 below a larger value, which
+ * sets the window): no lane wraps between flushes, and the smallest square
+ * is not lost beside the largest. */
+Test(accum_impl, long_runs_of_extremes_16_bit)
+{
+    for (int ti = 0; ti < 2; ti++) {
+        enum l2_dtype t = all_types[ti];
+        uint64_t eall = l2_dtype_layout(t).eall;
+        size_t n = 1000003;
+        unsigned char *buf = malloc(2 * n), b[2];
+        const uint64_t big = make_bits(t, 0, eall - 1, UINT64_MAX);
+        const uint64_t tiny = make_bits(t, 1, 0, 1);
+        const uint64_t full = t == L2_DTYPE_FLOAT16 ? make_bits(t, 1, 15, UINT64_MAX)
+                                                    : make_bits(t, 1, eall - 1 - 24, UINT64_MAX);
+        cr_assert_not_null(buf);
+        for (int round = 0; round < 4; round++) {
+            const uint64_t one = round == 3 ? full : tiny, other = round == 3 ? full : big;
+            const uint64_t first = t == L2_DTYPE_BFLOAT16 && round == 3 ? big : other;
+            struct oracle_sum o;
+            size_t ones = 0;
+            oracle_sum_init(&o);
+            for (size_t i = 0; i < n; i++) {
+                bool is_one =
+                    round == 1 || (round == 2 && i % 65536 == 7) || (round == 3 && i % 4096 != 0);
+                put_bits(t, buf, i, is_one ? one : (i & 1) ? first : first ^ 0x8000);
+                ones += is_one;
+            }
+            put_bits(t, b, 0, first);
+            oracle_sum_add_sq_times(&o, l2_dtype_load_le(t, b), n - ones);
+            put_bits(t, b, 0, one);
+            oracle_sum_add_sq_times(&o, l2_dtype_load_le(t, b), ones);
+            check_all_impls(t, buf, n, &o, "extremes");
+            oracle_sum_free(&o);
+        }
+        free(buf);
+    }
+}
+
+/* bfloat16 windows at their edges: 45 exponent fields fit one window (the
+ * widest, subnormals sharing field 1), 46 do not and go to the portable
+ * code; blocks alternate between both, and between the bottom and the top
+ * of the range, so windows move and flush in every way. */
+Test(accum_impl, bfloat16_window_edges)
+{
+    const enum l2_dtype t = L2_DTYPE_BFLOAT16;
+    const uint64_t eall = L2_BFLOAT16_EALL;
+    size_t n = 9 * 4096 + 77;
+    unsigned char *buf = malloc(2 * n + 1), *b = buf + 1;
+    cr_assert_not_null(buf);
+    for (int round = 0; round < 8; round++) {
+        /* span 44 fits from any low; span 45 fits only from the subnormals */
+        uint64_t span = round % 2 ? 45 : 44, low = round < 4 ? (uint64_t)(round / 2) : eall - 47;
+        struct oracle_sum o;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t e = low + ((i / 4096) % 3 == 1 ? span : rnd() % (span + 1));
+            if (i % 4096 == 100)
+                e = low; /* each block reaches both ends */
+            put_bits(t, b, i, make_bits(t, rnd() & 1, e, rnd()));
+        }
+        oracle_of(&o, t, b, n);
+        check_all_impls(t, b, n, &o, "window edges");
+        oracle_sum_free(&o);
+    }
+    free(buf);
+}
+
+/* A NaN or infinity in every lane of a 32-element vector (the 16-bit
+ * kernels' step), in a full block,
+ * in a block's masked tail and just after a flush, at both alignments: the
+ * index is exact and the stop clean (the sum of the elements before it). */
+Test(accum_impl, non_finite_in_every_lane_16_bit)
+{
+    for (int ti = 0; ti < 2; ti++) {
+        enum l2_dtype t = all_types[ti];
+        uint64_t eall = l2_dtype_layout(t).eall;
+        const size_t n = 65536 + 4096 + 100;
+        const size_t starts[] = {0, 64, 4096 - 32, 4096 + 64, 65536, 65536 + 4096 + 100 - 64};
+        unsigned char *buf = malloc(2 * n + 1);
+        cr_assert_not_null(buf);
+        for (size_t off = 0; off < 2; off++) {
+            unsigned char *b = buf + off;
+            for (size_t i = 0; i < n; i++)
+                put_bits(t, b, i, random_element(t, i % 7 ? K_NARROW : K_OUTLIERS));
+            for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+                for (size_t lane = 0; lane < 32; lane++) {
+                    size_t at = starts[s] + lane;
+                    uint64_t keep, bad = make_bits(t, lane & 1, eall, lane % 3 ? rnd() : 0);
+                    if (at >= n)
+                        continue;
+                    keep = (uint64_t)b[2 * at] | (uint64_t)b[2 * at + 1] << 8;
+                    put_bits(t, b, at, bad);
+                    for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+                        enum l2_accum_impl impl = (enum l2_accum_impl)i;
+                        struct l2_accum acc, ref;
+                        size_t idx = 0;
+                        if (!l2_accum_impl_supported(impl))
+                            continue;
+                        cr_assert_eq(feed_with(impl, t, b, n, &acc, &idx), L2_NON_FINITE);
+                        cr_assert_eq(idx, at, "%s %s: index %zu, want %zu",
+                                     l2_accum_impl_name(impl), l2_dtype_name(t), idx, at);
+                        cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, b, at, &ref, NULL),
+                                     L2_OK);
+                        cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0,
+                                     "%s %s: not a clean stop at %zu", l2_accum_impl_name(impl),
+                                     l2_dtype_name(t), at);
+                    }
+                    put_bits(t, b, at, keep);
+                }
+            }
+        }
+        free(buf);
+    }
+}
+
+#if defined(__x86_64__)
+/* With MXCSR's DAZ (denormals are zero) set, as a library built with
+ * -ffast-math may leave it, every implementation still adds the squares of
+ * float16 and bfloat16 subnormals (the AVX-512 kernels, which pass them
+ * through float32 subnormals, step aside for the portable code). */
+Test(accum_impl, denormals_are_zero_mode_16_bit)
+{
+    for (int ti = 0; ti < 2; ti++) {
+        enum l2_dtype t = all_types[ti];
+        size_t n = 5000;
+        unsigned char *buf = malloc(2 * n);
+        struct l2_accum ref, acc;
+        unsigned csr = _mm_getcsr();
+        cr_assert_not_null(buf);
+        for (size_t i = 0; i < n; i++)
+            put_bits(t, buf, i, make_bits(t, rnd() & 1, i % 3 ? 0 : 1 + rnd() % 12, rnd() | 1));
+        cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, buf, n, &ref, NULL), L2_OK);
+        for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+            enum l2_accum_impl impl = (enum l2_accum_impl)i;
+            enum l2_status st;
+            if (!l2_accum_impl_supported(impl))
+                continue;
+            cr_assert(l2_accum_impl_set(impl));
+            l2_accum_init(&acc);
+            _mm_setcsr(csr | 0x40);
+            st = l2_accum_feed(&acc, t, buf, n, NULL);
+            _mm_setcsr(csr);
+            cr_assert_eq(st, L2_OK);
+            cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s %s: limbs differ",
+                         l2_accum_impl_name(impl), l2_dtype_name(t));
+        }
+        free(buf);
+    }
+}
+#endif
+
+/* float16 steps of 64 elements whose largest magnitude is just below 2^7
+ * (converted as 32-bit integers) or at and above it (as 64-bit ones), that
+ * element anywhere in the step, among small values: the same sums. */
+Test(accum_impl, float16_small_and_large_steps)
+{
+    const uint64_t tops[] = {0x57fe, 0x57ff, 0x5800, 0x5801, 0x5bff, 0x7bff};
+    const enum l2_dtype t = L2_DTYPE_FLOAT16;
+    size_t n = 64 * 70 + 33;
+    unsigned char *buf = malloc(2 * n);
+    cr_assert_not_null(buf);
+    for (size_t k = 0; k < sizeof tops / sizeof tops[0]; k++) {
+        struct oracle_sum o;
+        for (size_t i = 0; i < n; i++) /* below 2^7 */
+            put_bits(t, buf, i, make_bits(t, rnd() & 1, L2_FLOAT16_BIAS - 8 + rnd() % 15, rnd()));
+        for (size_t c = 0; c < n / 64; c++)
+            put_bits(t, buf, 64 * c + (c * 7) % 64, tops[k] | (c & 1) << 15);
+        oracle_of(&o, t, buf, n);
+        check_all_impls(t, buf, n, &o, "small and large steps");
+        oracle_sum_free(&o);
+    }
+    free(buf);
 }
