@@ -73,7 +73,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # decoders time by their thread's CPU time (BENCH_CPU_TIME, default 1): on a
 # shared machine, time spent descheduled does not count.
 inproc() {
-    name=${1##*/}
+    [ "$1" = taskset ] && name=${4##*/} || name=${1##*/}
     { rc=0; BENCH_METRICS=1 BENCH_CPU_TIME=${BENCH_CPU_TIME:-1} "$@" 2>&1 || rc=$?; echo "$rc" >"$RUN/$name.rc"; } |
         tee "$RUN/$name.out" | { grep -v '^metric ' || true; }
     sed -n 's/^metric //p' "$RUN/$name.out" >>"$M"
@@ -167,8 +167,8 @@ trap 'exit 143' TERM
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average $LOAD0"
 echo
-echo "== kernels (in process)"
-inproc "$B/bench/bench_kernel"
+echo "== kernels (in process, pinned to CPU 1: a migrating thread reads slower)"
+inproc taskset -c 1 "$B/bench/bench_kernel"
 kernel_metrics "$RUN/bench_kernel.out" >>"$M"
 echo "== JSON decoding (in process)"
 inproc "$B/bench/bench_json"
