@@ -98,7 +98,7 @@ static _Noreturn void exit_at_once(int sig)
 }
 
 /* Accepts the connections waiting in the accept queue of the quiesced
- * listener (at most REQUEST_BACKLOG_MAX) and hands each to the daemon, which
+ * listener (at most DRAIN_BACKLOG_MAX) and hands each to the daemon, which
  * serves it as any other (with Connection: close, as it is shutting down);
  * the drain waits for each until its first request has started or it has
  * closed (drain_backlog_handed). A connection MHD refuses (past
