@@ -38,9 +38,9 @@
 #define WAIT_FOREVER UINT64_MAX
 #define URL_MAX 128
 
-/* SIGPIPE is ignored (a client gone mid-answer); SIGTERM and SIGINT are
- * blocked in this thread and in every thread it starts later, and their
- * set is left in set for wait_signal(). */
+/* SIGPIPE is ignored (a client gone mid-answer); SIGTERM and SIGINT get
+ * their default action back and are blocked in this thread and in every
+ * thread it starts later, and their set is left in set for wait_signal(). */
 static void block_signals(sigset_t *set)
 {
     struct sigaction sa;
@@ -48,6 +48,12 @@ static void block_signals(sigset_t *set)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* A parent may have left them ignored (a shell's background job does):
+     * an ignored signal can be discarded however it is blocked (valgrind
+     * does so), and wait_signal() would never see it. */
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);

@@ -384,3 +384,32 @@ Test(lifecycle, request_waiting_on_open_connection_served_at_close)
     int status = it_wait_exit(&srv, SLACK_MS);
     expect_exit(status, 0, "after serving the requests waiting on open connections");
 }
+
+/* Whether sig is in the SigIgn mask of /proc/PID/status. */
+static bool signal_ignored(pid_t pid, int sig)
+{
+    char path[64], line[256];
+    unsigned long long mask = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "SigIgn: %llx", &mask) == 1)
+            break;
+    fclose(f);
+    return (mask >> (sig - 1)) & 1;
+}
+
+/* Started with SIGINT and SIGTERM ignored (as a shell's background job is),
+ * l2d takes both back: neither is ignored, and SIGINT stops it, status 0. */
+Test(lifecycle, signals_ignored_by_the_parent_are_taken_back)
+{
+    const char *const wrapper[] = {"/bin/sh", "-c", "trap '' INT TERM; exec \"$@\"", "sh", NULL};
+    const char *args[] = {"--shutdown-delay", "0", NULL};
+
+    it_start_wrapped(&srv, wrapper, NULL, args, NULL);
+    cr_assert_not(signal_ignored(srv.pid, SIGINT), "SIGINT is still ignored");
+    cr_assert_not(signal_ignored(srv.pid, SIGTERM), "SIGTERM is still ignored");
+    int status = it_stop(&srv, SIGINT, SLACK_MS);
+    expect_exit(status, 0, "SIGINT after starting with it ignored");
+}
