@@ -26,8 +26,11 @@ supp=$dir/valgrind.supp # a copy that other users can read too
 cp "$(dirname "$0")/valgrind.supp" "$supp" && chmod 644 "$supp"
 wrapper=$dir/l2d-valgrind
 
+# A shell started with SIGINT or SIGTERM ignored (a background job's) cannot
+# trap them: the wrapper first runs itself again with both at their default.
 cat >"$wrapper" <<WRAP
 #!/bin/sh
+[ -n "\${L2D_VG_SIGNALS:-}" ] || exec env --default-signal=INT,TERM L2D_VG_SIGNALS=1 "\$0" "\$@"
 setpriv --pdeathsig TERM valgrind --error-exitcode=99 --leak-check=full \\
     --suppressions=$supp \\
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \\
