@@ -133,9 +133,12 @@ CRC_TARGET_512 static inline __m512i fold_512(__m512i x, __m512i k, __m512i data
 }
 
 /* As fold_pclmul for len >= 256, folding four 512-bit registers (sixteen
- * 128-bit lanes) 256 bytes at a time. */
-CRC_TARGET_512 static uint32_t fold_vpclmul(uint32_t reg, const unsigned char *p, size_t len)
+ * 128-bit lanes) 256 bytes at a time, and prefetching the `ahead` bytes after
+ * p[len) a line per line folded (the vectors' loads do not wait for them). */
+CRC_TARGET_512 static uint32_t fold_vpclmul(uint32_t reg, const unsigned char *p, size_t len,
+                                            size_t ahead)
 {
+    const char *pf = (const char *)p + len, *pf_end = pf + ahead;
     const __m512i k2048 = _mm512_set_epi64(K_D2048_HI, K_D2048_LO, K_D2048_HI, K_D2048_LO,
                                            K_D2048_HI, K_D2048_LO, K_D2048_HI, K_D2048_LO);
     const __m512i k512 = _mm512_set_epi64(K_D512_HI, K_D512_LO, K_D512_HI, K_D512_LO, K_D512_HI,
@@ -152,6 +155,13 @@ CRC_TARGET_512 static uint32_t fold_vpclmul(uint32_t reg, const unsigned char *p
 
     x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)reg)));
     for (p += 256, len -= 256; len >= 256; p += 256, len -= 256) {
+        if (pf < pf_end) {
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0);
+            _mm_prefetch(pf + 192, _MM_HINT_T0);
+            pf += 256;
+        }
         x0 = fold_512(x0, k2048, _mm512_loadu_si512(p));
         x1 = fold_512(x1, k2048, _mm512_loadu_si512(p + 64));
         x2 = fold_512(x2, k2048, _mm512_loadu_si512(p + 128));
@@ -185,18 +195,25 @@ bool api_crc32_supported(enum api_crc32_impl impl)
     }
 }
 
-uint32_t api_crc32_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len)
+/* api_crc32_with, the VPCLMULQDQ folds prefetching `ahead` bytes. */
+static uint32_t crc_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len,
+                         size_t ahead)
 {
     const unsigned char *b = p;
     size_t n = len & ~(size_t)15; /* the folds take whole 16-byte blocks */
 
     if (impl == API_CRC32_VPCLMUL && len >= CRC_MIN_VPCLMUL)
-        crc = ~fold_vpclmul(~crc, b, n);
+        crc = ~fold_vpclmul(~crc, b, n, ahead + (len - n));
     else if (impl != API_CRC32_ZLIB && len >= CRC_MIN_PCLMUL)
         crc = ~fold_pclmul(~crc, b, n);
     else
         n = 0;
     return crc_zlib(crc, b + n, len - n);
+}
+
+uint32_t api_crc32_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len)
+{
+    return crc_with(impl, crc, p, len, 0);
 }
 
 #else /* not x86-64: zlib only */
@@ -206,10 +223,17 @@ bool api_crc32_supported(enum api_crc32_impl impl)
     return impl == API_CRC32_ZLIB;
 }
 
-uint32_t api_crc32_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len)
+static uint32_t crc_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len,
+                         size_t ahead)
 {
     (void)impl;
+    (void)ahead;
     return crc_zlib(crc, p, len);
+}
+
+uint32_t api_crc32_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len)
+{
+    return crc_with(impl, crc, p, len, 0);
 }
 
 #endif
@@ -223,11 +247,16 @@ enum api_crc32_impl api_crc32_best(void)
     return API_CRC32_ZLIB;
 }
 
-uint32_t api_crc32(uint32_t crc, const void *p, size_t len)
+uint32_t api_crc32_ahead(uint32_t crc, const void *p, size_t len, size_t ahead)
 {
     if (len < CRC_MIN_PCLMUL) /* p may be NULL when len is 0 */
         return len > 0 ? crc_zlib(crc, p, len) : crc;
-    return api_crc32_with(api_crc32_best(), crc, p, len);
+    return crc_with(api_crc32_best(), crc, p, len, ahead);
+}
+
+uint32_t api_crc32(uint32_t crc, const void *p, size_t len)
+{
+    return api_crc32_ahead(crc, p, len, 0);
 }
 
 const char *api_crc32_name(enum api_crc32_impl impl)

@@ -22,6 +22,12 @@ enum api_crc32_impl {
  * zlib's crc32(crc, p, len) returns, by the fastest implementation. */
 uint32_t api_crc32(uint32_t crc, const void *p, size_t len);
 
+/* api_crc32, which also brings the `ahead` bytes after p[len) into the
+ * cache while it runs (prefetches, one line per line it reads), for a
+ * caller that reads them next: the CRC's arithmetic then overlaps their
+ * wait for memory. Only the speed differs from api_crc32. */
+uint32_t api_crc32_ahead(uint32_t crc, const void *p, size_t len, size_t ahead);
+
 /* api_crc32 by implementation impl, which must be supported (tests and
  * benchmarks compare them). */
 uint32_t api_crc32_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len);

@@ -61,7 +61,7 @@ static enum api_status feed_le(struct api_elements *s, const unsigned char *p, s
         return API_OK;
     if (s->count_nonfinite) {
         l2_accum_feed_counting(s->acc, s->dtype, p, n);
-    } else if (l2_accum_feed(s->acc, s->dtype, p, n, &bad) != L2_OK) {
+    } else if (l2_accum_feed_stream(s->acc, &s->stream, s->dtype, p, n, &bad) != L2_OK) {
         uint64_t index = s->count + bad;
 
         api_error_set(err, API_NON_FINITE,

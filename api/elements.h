@@ -25,13 +25,14 @@
 struct api_elements {
     struct l2_accum *acc; /* where the squares go; not owned */
     enum l2_dtype dtype;
-    size_t elem_size;       /* bytes per element */
-    const char *what;       /* "the float32 body": names the stream in details */
-    unsigned char *swapped; /* API_ELEMENTS_SWAP_BLOCK bytes when big-endian, owned */
-    unsigned char carry[8]; /* the first bytes of a split element */
-    size_t carry_len;       /* < elem_size */
-    uint64_t count;         /* whole elements fed */
-    bool count_nonfinite;   /* ?nonfinite=count: NaN/Inf counted, not an error; set after init */
+    size_t elem_size;              /* bytes per element */
+    const char *what;              /* "the float32 body": names the stream in details */
+    unsigned char *swapped;        /* API_ELEMENTS_SWAP_BLOCK bytes when big-endian, owned */
+    struct l2_accum_stream stream; /* the kernel's state from call to call */
+    unsigned char carry[8];        /* the first bytes of a split element */
+    size_t carry_len;              /* < elem_size */
+    uint64_t count;                /* whole elements fed */
+    bool count_nonfinite; /* ?nonfinite=count: NaN/Inf counted, not an error; set after init */
 };
 
 /* Sets up s to feed dtype elements into acc. what (kept, not copied) names

@@ -58,4 +58,9 @@ uint64_t api_npy_member_wants(const struct api_npy_decoder *dec);
  * ASCII, at most ~100 bytes), owned by dec. */
 const char *api_npy_member_skipped(const struct api_npy_decoder *dec);
 
+/* True when the member's elements are going to the kernel's portable code
+ * (l2_accum_stream_portable), which wants long calls: the caller then feeds
+ * dec in long slices. */
+bool api_npy_member_portable(const struct api_npy_decoder *dec);
+
 #endif

@@ -53,11 +53,15 @@
 #define ZIP_Z64_TAG 0x0001u
 #define ZIP_Z64_MAX 28 /* uncompressed and compressed size, offset, disk */
 
-/* Most bytes decoded and then CRC'd at a time: the CRC reads them back
- * from cache, and the kernel gets calls as long as the chunk (about 2 us
- * per call here, so small slices cost). Chunks from the server are far
- * smaller; this only bounds what a caller's huge chunk does to the cache. */
-#define NPZ_SLICE ((size_t)1 << 20)
+/* Bytes decoded and then CRC'd at a time. The vector kernels read a slice
+ * from memory, the CRC reads it back from L1 and meanwhile prefetches the
+ * next slice, so that the CRC's arithmetic overlaps the memory's latency:
+ * slices of the kernel's own block (16 KiB of float32) keep that overlap.
+ * Data the kernel sums with its portable code (api_npy_member_portable)
+ * costs it far more per call and the CRC far less in proportion: long
+ * slices, no prefetch. (BENCHMARKS.md, round four.) */
+#define NPZ_SLICE ((size_t)16 << 10)
+#define NPZ_SLICE_PORTABLE ((size_t)1 << 20)
 /* Bytes of a member name quoted in details. */
 #define NPZ_LABEL_NAME 96
 #define NPZ_LABEL_MAX (NPZ_LABEL_NAME + 32)
@@ -538,11 +542,14 @@ static enum api_status on_local_extra(struct npz_decoder *z)
 static enum api_status feed_plain(struct npz_decoder *z, const unsigned char *p, size_t n)
 {
     while (n > 0) {
-        size_t s = n < NPZ_SLICE ? n : NPZ_SLICE;
+        bool portable = api_npy_member_portable(z->m.npy);
+        size_t slice = portable ? NPZ_SLICE_PORTABLE : NPZ_SLICE;
+        size_t s = n < slice ? n : slice;
+        size_t ahead = portable ? 0 : n - s < slice ? n - s : slice;
 
         if (api_npy_ops.feed(z->m.npy, p, s, z->m.udone, z->err) != API_OK)
             return z->err->status;
-        z->m.crc = api_crc32(z->m.crc, p, s);
+        z->m.crc = api_crc32_ahead(z->m.crc, p, s, ahead);
         z->m.udone += s;
         p += s;
         n -= s;

@@ -122,25 +122,36 @@ static const struct l2_accum_window_kernel *accum_kernel(enum l2_accum_impl impl
     return NULL;
 }
 
-/* l2_accum_feed without counting, by the implementation in use. */
-static enum l2_status accum_feed_any(struct l2_accum *acc, enum l2_dtype dtype,
-                                     const unsigned char *p, size_t n, size_t *bad_index)
+/* l2_accum_feed without counting, by the implementation in use; s as
+ * l2_accum_window_feed takes it. */
+static enum l2_status accum_feed_any(struct l2_accum *acc, struct l2_accum_stream *s,
+                                     enum l2_dtype dtype, const unsigned char *p, size_t n,
+                                     size_t *bad_index)
 {
     const struct l2_accum_window_kernel *k = accum_kernel(l2_accum_impl_get(), dtype);
 
+    if (s != NULL)
+        s->no_window = k == NULL;
     if (k && n >= k->min_feed)
-        return l2_accum_window_feed(k, acc, dtype, p, n, bad_index);
+        return l2_accum_window_feed(k, acc, s, dtype, p, n, bad_index);
     return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+}
+
+enum l2_status l2_accum_feed_stream(struct l2_accum *acc, struct l2_accum_stream *s,
+                                    enum l2_dtype dtype, const void *data, size_t n,
+                                    size_t *bad_index)
+{
+    enum l2_status st = accum_feed_any(acc, s, dtype, data, n, bad_index);
+
+    if (st == L2_OK)
+        acc->count += n;
+    return st;
 }
 
 enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
                              size_t *bad_index)
 {
-    enum l2_status st = accum_feed_any(acc, dtype, data, n, bad_index);
-
-    if (st == L2_OK)
-        acc->count += n;
-    return st;
+    return l2_accum_feed_stream(acc, NULL, dtype, data, n, bad_index);
 }
 
 /* How l2_accum_feed_counting goes on after a NaN or infinity found GAP
@@ -175,7 +186,7 @@ void l2_accum_feed_counting(struct l2_accum *acc, enum l2_dtype dtype, const voi
     while (at < n) {
         size_t len = n - at < span ? n - at : span, bad = 0, gap;
 
-        if (accum_feed_any(acc, dtype, p + at * w, len, &bad) == L2_OK) {
+        if (accum_feed_any(acc, NULL, dtype, p + at * w, len, &bad) == L2_OK) {
             at += len;
             span = span < n / 4 ? 4 * span : n;
             continue;

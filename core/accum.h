@@ -52,6 +52,29 @@ enum l2_status l2_accum_add(struct l2_accum *acc, double x);
 enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const void *data, size_t n,
                              size_t *bad_index);
 
+/* What the vector kernels learned of a stream's exponents, carried from one
+ * l2_accum_feed_stream call to the next: a stream whose blocks no window
+ * fits (random bit patterns, spreads wider than a window) then goes on to
+ * the portable code without first trying, and throwing away, a vector pass
+ * over a block at the start of every call, so that it costs the same split
+ * into small calls as in one. Only the speed depends on it, never the
+ * result. Zero it before a stream's first call; one stream, one dtype. */
+struct l2_accum_stream {
+    uint64_t portable_left; /* elements for the portable code before a window is tried again */
+    unsigned run;           /* blocks in the next portable run; 0: the shortest */
+    bool no_window;         /* the implementation in use has no window kernel for the dtype */
+};
+
+/* l2_accum_feed for one call of a stream, with that stream's state s. */
+enum l2_status l2_accum_feed_stream(struct l2_accum *acc, struct l2_accum_stream *s,
+                                    enum l2_dtype dtype, const void *data, size_t n,
+                                    size_t *bad_index);
+
+/* True when the stream's last call left it on the portable code (its blocks
+ * fit no vector window, or the implementation in use has none for the
+ * dtype), whose cost per call wants long calls; false for a new stream. */
+bool l2_accum_stream_portable(const struct l2_accum_stream *s);
+
 /* As l2_accum_feed, but a NaN or infinity is not an error: it is counted in
  * count and in nan_count or inf_count, and left out of the sum and max_abs;
  * the finite elements are taken as l2_accum_feed takes them (the same bits,

@@ -158,10 +158,11 @@ struct l2_accum_window_kernel {
 unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win);
 
 /* l2_accum_feed of n >= 1 elements through kernel k, without counting; stops
- * clean, as l2_accum_feed_portable. */
+ * clean, as l2_accum_feed_portable. s: the stream's state, taken and
+ * updated (NULL: a stream of this one call). */
 enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, struct l2_accum *acc,
-                                    enum l2_dtype dtype, const unsigned char *p, size_t n,
-                                    size_t *bad_index);
+                                    struct l2_accum_stream *s, enum l2_dtype dtype,
+                                    const unsigned char *p, size_t n, size_t *bad_index);
 
 /* ---- accum_avx2.c, accum_avx512.c ----------------------------------------- */
 

@@ -4,7 +4,9 @@
  * found, in one pass that streams from memory; a block that does not fit
  * (rare in real data) is squared again, from L1, in a window fitted to it, or,
  * when no window fits (subnormals, or too wide a range), given to the portable
- * code with a run of the blocks that follow it. */
+ * code with a run of the blocks that follow it. A run cut short by the end of
+ * a call goes on at the start of the stream's next call (struct
+ * l2_accum_stream). */
 #include "accum_impl.h"
 
 #include <string.h>
@@ -14,6 +16,11 @@
 #define ACCUM_RUN_MIN 4
 #define ACCUM_RUN_MAX 64
 
+bool l2_accum_stream_portable(const struct l2_accum_stream *s)
+{
+    return s->no_window || s->portable_left > 0 || s->run > ACCUM_RUN_MIN;
+}
+
 unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win)
 {
     unsigned base = emax > win - 1 ? emax - (win - 2) : 1;
@@ -21,8 +28,8 @@ unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win)
 }
 
 enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, struct l2_accum *a,
-                                    enum l2_dtype dtype, const unsigned char *p, size_t n,
-                                    size_t *bad_index)
+                                    struct l2_accum_stream *s, enum l2_dtype dtype,
+                                    const unsigned char *p, size_t n, size_t *bad_index)
 {
     const size_t w = l2_dtype_size(dtype);
     const unsigned char *end = p + n * w;
@@ -31,8 +38,10 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     unsigned base, emax, emin;
     uint64_t xmax = 0, bmax; /* largest magnitude so far, of the block */
     size_t at, len, bad = 0;
-    size_t since = 0;           /* elements added since the last flush */
-    size_t run = ACCUM_RUN_MIN; /* blocks in the next portable run */
+    size_t since = 0; /* elements added since the last flush */
+    /* blocks in the next portable run, elements left of the current one */
+    size_t run = s != NULL && s->run != 0 ? s->run : ACCUM_RUN_MIN;
+    uint64_t left = s != NULL ? s->portable_left : 0;
 
     memset(acc, 0, k->state_size);
     memset(trial, 0, k->state_size);
@@ -42,6 +51,13 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     for (at = 0; at < n; at += len) {
         const unsigned char *q = p + at * w;
 
+        if (left > 0) { /* the rest of a run the stream's last call began */
+            len = n - at < left ? n - at : (size_t)left;
+            left -= len;
+            if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
+                goto out_non_finite;
+            continue;
+        }
         len = n - at < k->block ? n - at : k->block;
         if (since + len > k->segment) {
             k->flush(a, acc, base);
@@ -62,6 +78,7 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
         }
         if (emin == 0 || emax - emin > k->win) {
             len = n - at < run * k->block ? n - at : run * k->block;
+            left = run * k->block - len;
             run = run < ACCUM_RUN_MAX ? 2 * run : ACCUM_RUN_MAX;
             if (l2_accum_feed_portable(a, dtype, q, len, &bad) != L2_OK)
                 goto out_non_finite; /* the run stopped clean */
@@ -75,13 +92,17 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     }
     k->flush(a, acc, base);
     l2_accum_take_max(a, k->lanes, xmax);
+    if (s != NULL) {
+        s->run = (unsigned)run;
+        s->portable_left = left;
+    }
     return L2_OK;
 
 out_block_non_finite: /* at element bad of the block at element at: its finite
                        * elements before it go in again, a stop as clean as
                        * the portable code's (they cannot fail) */
     if (bad >= k->min_feed)
-        l2_accum_window_feed(k, a, dtype, p + at * w, bad, NULL);
+        l2_accum_window_feed(k, a, NULL, dtype, p + at * w, bad, NULL);
     else if (bad > 0)
         l2_accum_feed_portable(a, dtype, p + at * w, bad, NULL);
 out_non_finite: /* at element bad of the block or run at element at */

@@ -660,3 +660,92 @@ Test(accum_impl, float16_small_and_large_steps)
     }
     free(buf);
 }
+
+/* A stream fed in calls of any size with its l2_accum_stream (portable runs
+ * carried from one call to the next) gives the one-call limbs, count and
+ * max_abs in every implementation, over data that leaves the windows and
+ * comes back; a NaN inside a carried run is found at its index in the call;
+ * and l2_accum_stream_portable says which code the stream is on. */
+Test(accum_impl, stream_calls_carry_portable_runs)
+{
+    static const struct {
+        enum kind k;
+        size_t n;
+    } parts[4] = {{K_NARROW, 30000}, {K_FULL, 200000}, {K_NARROW, 30000}, {K_FULL, 70000}};
+    const enum l2_dtype t = L2_DTYPE_FLOAT32;
+    const size_t w = 4;
+    size_t n = 0;
+    unsigned char *buf;
+    struct l2_accum ref;
+
+    for (int p = 0; p < 4; p++)
+        n += parts[p].n;
+    buf = malloc(n * w);
+    cr_assert_not_null(buf);
+    for (size_t at = 0, p = 0; p < 4; p++)
+        for (size_t i = 0; i < parts[p].n; i++)
+            put_bits(t, buf, at++, random_element(t, parts[p].k));
+    cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, buf, n, &ref, NULL), L2_OK);
+    for (int i = 0; i < L2_ACCUM_IMPL_COUNT; i++) {
+        enum l2_accum_impl impl = (enum l2_accum_impl)i;
+        struct l2_accum acc;
+        struct l2_accum_stream s = {0};
+        bool vector = i != L2_ACCUM_IMPL_PORTABLE;
+
+        if (!l2_accum_impl_set(impl))
+            continue;
+        l2_accum_init(&acc);
+        cr_assert(!l2_accum_stream_portable(&s));
+        for (size_t at = 0; at < n;) {
+            size_t len = rnd() % 3 == 0 ? rnd() % 300 : 2000 + rnd() % 20000;
+            if (len > n - at)
+                len = n - at;
+            if (at < 29000 && at + len > 29000) /* a call ends there */
+                len = 29000 - at;
+            cr_assert_eq(l2_accum_feed_stream(&acc, &s, t, buf + at * w, len, NULL), L2_OK);
+            at += len;
+            if (at == 29000) /* all narrow so far */
+                cr_assert_eq(l2_accum_stream_portable(&s), !vector, "%s", l2_accum_impl_name(impl));
+        }
+        cr_assert(l2_accum_stream_portable(&s), "%s", l2_accum_impl_name(impl));
+        cr_assert_eq(acc.count, n);
+        {
+            /* a call that ends with its run: nothing left over, the next
+             * run longer, and still on the portable code */
+            struct l2_accum_stream s2 = {0};
+            struct l2_accum a2;
+
+            l2_accum_init(&a2);
+            cr_assert_eq(l2_accum_feed_stream(&a2, &s2, t, buf + 30000 * w, 16384, NULL), L2_OK);
+            cr_assert(l2_accum_stream_portable(&s2), "%s", l2_accum_impl_name(impl));
+        }
+        cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s: limbs differ",
+                     l2_accum_impl_name(impl));
+        cr_assert_eq(acc.max_abs, naive_max_abs(t, buf, n));
+
+        /* a NaN a few calls into a carried run of the full-range part */
+        for (size_t nan_at = 30000 + 3 * 4096 + 17; nan_at < 30000 + 5 * 4096; nan_at += 4000) {
+            uint64_t keep = 0;
+            bool found = false;
+
+            for (size_t b = 0; b < w; b++)
+                keep |= (uint64_t)buf[nan_at * w + b] << (8 * b);
+            put_bits(t, buf, nan_at, make_bits(t, 0, 0xff, 1));
+            l2_accum_init(&acc);
+            memset(&s, 0, sizeof s);
+            for (size_t at = 0; at < n && !found; at += 4096) {
+                size_t len = n - at < 4096 ? n - at : 4096, bad = 0;
+                enum l2_status st = l2_accum_feed_stream(&acc, &s, t, buf + at * w, len, &bad);
+
+                if (st == L2_NON_FINITE) {
+                    cr_assert_eq(at + bad, nan_at, "%s: index %zu, want %zu",
+                                 l2_accum_impl_name(impl), at + bad, nan_at);
+                    found = true;
+                }
+            }
+            cr_assert(found);
+            put_bits(t, buf, nan_at, keep);
+        }
+    }
+    free(buf);
+}
