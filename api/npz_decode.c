@@ -545,7 +545,7 @@ static enum api_status feed_plain(struct npz_decoder *z, const unsigned char *p,
         bool portable = api_npy_member_portable(z->m.npy);
         size_t slice = portable ? NPZ_SLICE_PORTABLE : NPZ_SLICE;
         size_t s = n < slice ? n : slice;
-        size_t ahead = portable ? 0 : n - s < slice ? n - s : slice;
+        size_t ahead = portable ? 0 : (n - s < slice ? n - s : slice);
 
         if (api_npy_ops.feed(z->m.npy, p, s, z->m.udone, z->err) != API_OK)
             return z->err->status;
