@@ -4,8 +4,8 @@
  * longer, a JSON line still closed). Unbuffered, each is handed to one
  * write(2): POSIX keeps such writes to a pipe whole up to PIPE_BUF, and in
  * practice to a file or terminal too. Buffered (log_buffer_start), access
- * lines are gathered under a lock into LOG_BUFFER_BYTES and written together,
- * so no other writer can come between two lines. Client-supplied strings
+ * lines are gathered into LOG_BUFFER_BYTES and written together, by one
+ * writer at a time, so no other writer can come between two lines. Client-supplied strings
  * (path, request id, method) are escaped in both formats. The request path
  * formats without printf. */
 #include "log.h"
@@ -36,19 +36,26 @@ void log_set_format(enum log_format format)
 
 /* The access log's buffer: lines waiting for one write(2), the monotonic
  * time of the oldest, and the flusher thread that writes them once they are
- * flush_ms old. Everything here is guarded by lock; fd and flush_ms are set
- * by log_buffer_start before any other thread logs. */
+ * flush_ms old. Lines go into one of two buffers under `lock`, held only to
+ * copy a line; writing takes `write_lock` (first), swaps the buffers under
+ * `lock` and writes the full one with `lock` released, so a slow reader of
+ * the log (a pipe) holds up only the thread that writes, and lines keep
+ * their order. fd and flush_ms are set by log_buffer_start before any other
+ * thread logs. */
 static struct {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock, write_lock;
     pthread_cond_t wake; /* the flusher's: a first line came, or stop */
     pthread_t flusher;
-    bool on, stop;
+    bool on; /* buffering, and the flusher running */
     int fd;
     unsigned flush_ms;
-    struct timespec oldest; /* CLOCK_MONOTONIC of the first line in data */
+    struct timespec oldest; /* CLOCK_MONOTONIC of the first line in data[cur] */
+    unsigned cur;           /* the buffer lines go into */
     size_t used;
-    char data[LOG_BUFFER_BYTES];
-} log_buffer = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = STDERR_FILENO};
+    char data[2][LOG_BUFFER_BYTES];
+} log_buffer = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                .write_lock = PTHREAD_MUTEX_INITIALIZER,
+                .fd = STDERR_FILENO};
 
 static void write_all(int fd, const char *buf, size_t len)
 {
@@ -64,51 +71,64 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
-/* Writes out the buffered lines; log_buffer.lock held. */
-static void buffer_write_locked(void)
+/* Writes out the buffered lines; write_lock held, lock not. */
+static void buffer_write(void)
 {
-    if (log_buffer.used > 0)
-        write_all(log_buffer.fd, log_buffer.data, log_buffer.used);
+    const char *full;
+    size_t n;
+
+    pthread_mutex_lock(&log_buffer.lock);
+    full = log_buffer.data[log_buffer.cur];
+    n = log_buffer.used;
+    log_buffer.cur ^= 1;
     log_buffer.used = 0;
+    pthread_mutex_unlock(&log_buffer.lock);
+    write_all(log_buffer.fd, full, n);
 }
 
 /* Writes one line now, after the lines buffered before it. */
 static void write_line(const char *buf, size_t len)
 {
-    pthread_mutex_lock(&log_buffer.lock);
-    buffer_write_locked();
+    pthread_mutex_lock(&log_buffer.write_lock);
+    buffer_write();
     write_all(log_buffer.fd, buf, len);
-    pthread_mutex_unlock(&log_buffer.lock);
+    pthread_mutex_unlock(&log_buffer.write_lock);
 }
 
-/* Buffers one access line, writing the buffer first when it would not fit;
- * the first line of an empty buffer wakes the flusher. Unbuffered, writes
- * it now. */
+/* Buffers one access line (len <= LOG_LINE_MAX), writing the buffer first
+ * when it would not fit; the first line of an empty buffer wakes the
+ * flusher. Unbuffered, writes it now. */
 static void buffer_line(const char *buf, size_t len)
 {
     pthread_mutex_lock(&log_buffer.lock);
-    if (!log_buffer.on) {
-        write_all(log_buffer.fd, buf, len);
-    } else {
-        if (log_buffer.used + len > sizeof log_buffer.data)
-            buffer_write_locked();
-        if (log_buffer.used == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &log_buffer.oldest);
-            pthread_cond_signal(&log_buffer.wake);
-        }
-        memcpy(log_buffer.data + log_buffer.used, buf, len); /* len <= LOG_LINE_MAX */
-        log_buffer.used += len;
+    while (log_buffer.on && log_buffer.used + len > LOG_BUFFER_BYTES) {
+        pthread_mutex_unlock(&log_buffer.lock);
+        pthread_mutex_lock(&log_buffer.write_lock);
+        buffer_write();
+        pthread_mutex_unlock(&log_buffer.write_lock);
+        pthread_mutex_lock(&log_buffer.lock);
     }
+    if (!log_buffer.on) {
+        pthread_mutex_unlock(&log_buffer.lock);
+        write_line(buf, len);
+        return;
+    }
+    if (log_buffer.used == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &log_buffer.oldest);
+        pthread_cond_signal(&log_buffer.wake);
+    }
+    memcpy(log_buffer.data[log_buffer.cur] + log_buffer.used, buf, len);
+    log_buffer.used += len;
     pthread_mutex_unlock(&log_buffer.lock);
 }
 
 /* The flusher: sleeps while the buffer is empty, else until its oldest line
- * is flush_ms old, then writes it out; at stop writes what is left. */
+ * is flush_ms old, then writes it out; log_buffer_stop writes the rest. */
 static void *flusher_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&log_buffer.lock);
-    while (!log_buffer.stop) {
+    while (log_buffer.on) {
         struct timespec due = log_buffer.oldest, now;
 
         if (log_buffer.used == 0) {
@@ -122,12 +142,16 @@ static void *flusher_main(void *arg)
             due.tv_nsec -= 1000000000L;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > due.tv_sec || (now.tv_sec == due.tv_sec && now.tv_nsec >= due.tv_nsec))
-            buffer_write_locked();
-        else
+        if (now.tv_sec > due.tv_sec || (now.tv_sec == due.tv_sec && now.tv_nsec >= due.tv_nsec)) {
+            pthread_mutex_unlock(&log_buffer.lock);
+            pthread_mutex_lock(&log_buffer.write_lock);
+            buffer_write();
+            pthread_mutex_unlock(&log_buffer.write_lock);
+            pthread_mutex_lock(&log_buffer.lock);
+        } else {
             pthread_cond_timedwait(&log_buffer.wake, &log_buffer.lock, &due);
+        }
     }
-    buffer_write_locked();
     pthread_mutex_unlock(&log_buffer.lock);
     return NULL;
 }
@@ -148,34 +172,34 @@ bool log_buffer_start(int fd, unsigned flush_ms)
     if (!ok)
         return false;
     log_buffer.flush_ms = flush_ms;
-    log_buffer.stop = false;
     log_buffer.used = 0;
+    log_buffer.on = true;
     if (pthread_create(&log_buffer.flusher, NULL, flusher_main, NULL) != 0) {
+        log_buffer.on = false;
         pthread_cond_destroy(&log_buffer.wake);
         return false;
     }
-    log_buffer.on = true;
     return true;
 }
 
 void log_buffer_stop(void)
 {
+    bool was_on;
+
     pthread_mutex_lock(&log_buffer.lock);
-    if (!log_buffer.on) {
-        log_buffer.fd = STDERR_FILENO;
-        pthread_mutex_unlock(&log_buffer.lock);
-        return;
-    }
-    log_buffer.stop = true;
+    was_on = log_buffer.on;
     log_buffer.on = false; /* lines from here on are written at once */
-    pthread_cond_signal(&log_buffer.wake);
+    if (was_on)
+        pthread_cond_signal(&log_buffer.wake);
     pthread_mutex_unlock(&log_buffer.lock);
-    pthread_join(log_buffer.flusher, NULL);
-    pthread_cond_destroy(&log_buffer.wake);
-    pthread_mutex_lock(&log_buffer.lock);
-    buffer_write_locked();
+    if (was_on) {
+        pthread_join(log_buffer.flusher, NULL);
+        pthread_cond_destroy(&log_buffer.wake);
+    }
+    pthread_mutex_lock(&log_buffer.write_lock);
+    buffer_write();
     log_buffer.fd = STDERR_FILENO;
-    pthread_mutex_unlock(&log_buffer.lock);
+    pthread_mutex_unlock(&log_buffer.write_lock);
 }
 
 /* Appends s to buf[*len..cap-1), escaping bytes outside printable ASCII (and
@@ -269,20 +293,6 @@ static void append_json_string(char *buf, size_t *len, size_t cap, const char *k
     buf[(*len)++] = '"';
 }
 
-/* Appends `{"time":"…Z","level":"…"` */
-static void append_json_head(char *buf, size_t *len, size_t cap, const struct timespec *now,
-                             enum log_level level)
-{
-    struct tm tm;
-    char stamp[32];
-
-    gmtime_r(&now->tv_sec, &tm);
-    if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-        stamp[0] = '\0';
-    append_text(buf, len, cap, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", stamp,
-                now->tv_nsec / 1000000, level_names[level]);
-}
-
 /* Writes `YYYY-MM-DDTHH:MM:SS` (UTC) of sec into buf (cap >= 32); returns
  * its length. The text of the last second seen is kept per thread, so a
  * busy thread formats the date once a second, not once a line. */
@@ -302,6 +312,22 @@ static size_t stamp_seconds(char *buf, size_t cap, time_t sec)
         return 0;
     memcpy(buf, cached, cached_len);
     return cached_len;
+}
+
+/* Appends `{"time":"…Z","level":"…"` */
+static void append_json_head(char *buf, size_t *len, size_t cap, const struct timespec *now,
+                             enum log_level level)
+{
+    char stamp[32];
+    size_t n = stamp_seconds(stamp, sizeof stamp, now->tv_sec);
+
+    append_str(buf, len, cap, "{\"time\":\"");
+    append_raw(buf, len, cap, stamp, n);
+    append_raw(buf, len, cap, ".", 1);
+    append_u64(buf, len, cap, (uint64_t)(now->tv_nsec / 1000000), 3);
+    append_str(buf, len, cap, "Z\",\"level\":\"");
+    append_str(buf, len, cap, level_names[level]);
+    append_raw(buf, len, cap, "\"", 1);
 }
 
 size_t log_format_access(char *buf, size_t cap, enum log_format format,

@@ -184,7 +184,7 @@ static MHD_socket shut_down(struct MHD_Daemon *daemon, struct request_shared *sh
      * to wait for: a request the daemon was reading off its socket at the
      * first look is in flight by the second. */
     start = monotonic_ms();
-    for (int quiet = 0; quiet < 2 && monotonic_ms() - start < limit;) {
+    for (int quiet = 0; monotonic_ms() - start < limit;) {
         if (atomic_load(&shared->in_flight) > 0 || drain_waiting(&shared->drain) > 0)
             quiet = 0;
         else if (++quiet == 2)
@@ -264,6 +264,7 @@ int main(int argc, char **argv)
     tracked = tracked_new(cfg.max_tracked_series);
     if (tracked == NULL) {
         log_message(LOG_ERROR, "out of memory");
+        log_buffer_stop();
         return 1;
     }
     metrics_set_tracked(&metrics, tracked);

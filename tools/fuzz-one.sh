@@ -17,12 +17,14 @@ rc=$?
 secs=$(($(date +%s) - start))
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz_$n.log" | tail -n 1)
 if [ $rc -ne 0 ]; then
-    # One block, so that two harnesses failing at once do not interleave.
-    {
+    # Gathered first and printed at once, so that the report of another
+    # harness failing at the same time comes before or after it, not inside.
+    out=$(
         echo "fuzz: $n FAILED (exit $rc after $secs s); log $dir/fuzz_$n.log:"
         grep -v '^#' "$dir/fuzz_$n.log" | tail -n 40
         ls "$dir/artifacts-$n/"
-    } | cat
+    )
+    printf '%s\n' "$out"
     exit 1
 fi
 echo "fuzz: $n: ${execs:-?} executions in $secs s"

@@ -270,3 +270,24 @@ Test(routes, plain_rows_then_templates)
     expect_miss("/{model}", false, ROUTE_MISS_PATH, NULL);
     expect_model("/v2/models/l2_loss/infer", ROUTE_V2_INFER, API_INFER_L2_LOSS);
 }
+
+/* routes.h's rule that the matcher relies on: every row whose path holds
+ * "{model}" begins with "/v2/models/{model}" (a row that did not would be
+ * taken for a plain path and never match a model). */
+Test(routes, every_template_row_begins_with_the_model_slot)
+{
+    static const char *const paths[] = {
+#define ROUTE_PATH(id, path, label, methods, access) path,
+        ROUTE_LIST(ROUTE_PATH)
+#undef ROUTE_PATH
+    };
+    int templates = 0;
+
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (strstr(paths[i], "{model}") == NULL)
+            continue;
+        templates++;
+        cr_assert_eq(strncmp(paths[i], "/v2/models/{model}", 18), 0, "%s", paths[i]);
+    }
+    cr_assert_eq(templates, 3);
+}
