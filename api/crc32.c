@@ -254,6 +254,11 @@ uint32_t api_crc32_ahead(uint32_t crc, const void *p, size_t len, size_t ahead)
     return crc_with(api_crc32_best(), crc, p, len, ahead);
 }
 
+bool api_crc32_prefetches(void)
+{
+    return api_crc32_best() == API_CRC32_VPCLMUL;
+}
+
 uint32_t api_crc32(uint32_t crc, const void *p, size_t len)
 {
     return api_crc32_ahead(crc, p, len, 0);

@@ -28,6 +28,10 @@ uint32_t api_crc32(uint32_t crc, const void *p, size_t len);
  * wait for memory. Only the speed differs from api_crc32. */
 uint32_t api_crc32_ahead(uint32_t crc, const void *p, size_t len, size_t ahead);
 
+/* Whether api_crc32_ahead prefetches on this CPU (the VPCLMULQDQ folds do;
+ * the 128-bit folds and zlib ignore `ahead`). */
+bool api_crc32_prefetches(void);
+
 /* api_crc32 by implementation impl, which must be supported (tests and
  * benchmarks compare them). */
 uint32_t api_crc32_with(enum api_crc32_impl impl, uint32_t crc, const void *p, size_t len);

@@ -684,5 +684,6 @@ const char *api_npy_member_skipped(const struct api_npy_decoder *dec)
 
 bool api_npy_member_portable(const struct api_npy_decoder *dec)
 {
-    return dec->phase == NPY_DATA && !dec->skip && l2_accum_stream_portable(&dec->elems.stream);
+    return dec->phase == NPY_DATA && !dec->skip &&
+           l2_accum_stream_portable(&dec->elems.stream, dec->elems.dtype);
 }

@@ -58,10 +58,11 @@
  * next slice, so that the CRC's arithmetic overlaps the memory's latency:
  * slices of the kernel's own block (16 KiB of float32) keep that overlap.
  * Data the kernel sums with its portable code (api_npy_member_portable)
- * costs it far more per call and the CRC far less in proportion: long
- * slices, no prefetch. (BENCHMARKS.md, round four.) */
+ * costs it far more per call and the CRC far less in proportion, and a CRC
+ * that does not prefetch (api_crc32_prefetches) has nothing to overlap:
+ * long slices then. (BENCHMARKS.md, round four.) */
 #define NPZ_SLICE ((size_t)16 << 10)
-#define NPZ_SLICE_PORTABLE ((size_t)1 << 20)
+#define NPZ_SLICE_LONG ((size_t)1 << 20)
 /* Bytes of a member name quoted in details. */
 #define NPZ_LABEL_NAME 96
 #define NPZ_LABEL_MAX (NPZ_LABEL_NAME + 32)
@@ -542,10 +543,10 @@ static enum api_status on_local_extra(struct npz_decoder *z)
 static enum api_status feed_plain(struct npz_decoder *z, const unsigned char *p, size_t n)
 {
     while (n > 0) {
-        bool portable = api_npy_member_portable(z->m.npy);
-        size_t slice = portable ? NPZ_SLICE_PORTABLE : NPZ_SLICE;
+        bool overlap = api_crc32_prefetches() && !api_npy_member_portable(z->m.npy);
+        size_t slice = overlap ? NPZ_SLICE : NPZ_SLICE_LONG;
         size_t s = n < slice ? n : slice;
-        size_t ahead = portable ? 0 : (n - s < slice ? n - s : slice);
+        size_t ahead = overlap ? (n - s < slice ? n - s : slice) : 0;
 
         if (api_npy_ops.feed(z->m.npy, p, s, z->m.udone, z->err) != API_OK)
             return z->err->status;

@@ -130,11 +130,14 @@ static enum l2_status accum_feed_any(struct l2_accum *acc, struct l2_accum_strea
 {
     const struct l2_accum_window_kernel *k = accum_kernel(l2_accum_impl_get(), dtype);
 
-    if (s != NULL)
-        s->no_window = k == NULL;
     if (k && n >= k->min_feed)
         return l2_accum_window_feed(k, acc, s, dtype, p, n, bad_index);
     return l2_accum_feed_portable(acc, dtype, p, n, bad_index);
+}
+
+bool l2_accum_stream_portable(const struct l2_accum_stream *s, enum l2_dtype dtype)
+{
+    return s->portable_left > 0 || s->run != 0 || accum_kernel(l2_accum_impl_get(), dtype) == NULL;
 }
 
 enum l2_status l2_accum_feed_stream(struct l2_accum *acc, struct l2_accum_stream *s,

@@ -62,7 +62,6 @@ enum l2_status l2_accum_feed(struct l2_accum *acc, enum l2_dtype dtype, const vo
 struct l2_accum_stream {
     uint64_t portable_left; /* elements for the portable code before a window is tried again */
     unsigned run;           /* blocks in the next portable run; 0: the shortest */
-    bool no_window;         /* the implementation in use has no window kernel for the dtype */
 };
 
 /* l2_accum_feed for one call of a stream, with that stream's state s. */
@@ -71,9 +70,9 @@ enum l2_status l2_accum_feed_stream(struct l2_accum *acc, struct l2_accum_stream
                                     size_t *bad_index);
 
 /* True when the stream's last call left it on the portable code (its blocks
- * fit no vector window, or the implementation in use has none for the
- * dtype), whose cost per call wants long calls; false for a new stream. */
-bool l2_accum_stream_portable(const struct l2_accum_stream *s);
+ * fit no vector window), or the implementation in use has no vector kernel
+ * for dtype: the portable code's cost per call wants long calls. */
+bool l2_accum_stream_portable(const struct l2_accum_stream *s, enum l2_dtype dtype);
 
 /* As l2_accum_feed, but a NaN or infinity is not an error: it is counted in
  * count and in nan_count or inf_count, and left out of the sum and max_abs;

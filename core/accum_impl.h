@@ -138,7 +138,7 @@ struct l2_accum_window_kernel {
     size_t segment;       /* elements a window's lanes take before a flush */
     size_t probe;         /* elements of the first pass, which guesses the window */
     unsigned win;         /* exponent fields past the base that a window holds */
-    enum l2_dtype lanes;  /* the format elements are widened to: FLOAT32 or FLOAT64 */
+    enum l2_dtype lanes;  /* format of the reported bits: the dtype, or float32 widened to */
     unsigned e_nonfinite; /* exponent field of NaN and infinity in the lanes' format */
     /* Squares len elements of dtype at p into state (64-byte aligned) within
      * the window at base, and reports their exponent fields' range in

@@ -16,11 +16,6 @@
 #define ACCUM_RUN_MIN 4
 #define ACCUM_RUN_MAX 64
 
-bool l2_accum_stream_portable(const struct l2_accum_stream *s)
-{
-    return s->no_window || s->portable_left > 0 || s->run > ACCUM_RUN_MIN;
-}
-
 unsigned l2_accum_window_base(unsigned emax, unsigned emin, unsigned win)
 {
     unsigned base = emax > win - 1 ? emax - (win - 2) : 1;
@@ -43,6 +38,11 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     size_t run = s != NULL && s->run != 0 ? s->run : ACCUM_RUN_MIN;
     uint64_t left = s != NULL ? s->portable_left : 0;
 
+    if (left >= n) { /* the whole call goes on with the stream's portable run */
+        if (s != NULL)
+            s->portable_left = left - n;
+        return l2_accum_feed_portable(a, dtype, p, n, bad_index);
+    }
     memset(acc, 0, k->state_size);
     memset(trial, 0, k->state_size);
     /* a first guess from the first elements (a base is >= 1) */
@@ -93,7 +93,7 @@ enum l2_status l2_accum_window_feed(const struct l2_accum_window_kernel *k, stru
     k->flush(a, acc, base);
     l2_accum_take_max(a, k->lanes, xmax);
     if (s != NULL) {
-        s->run = (unsigned)run;
+        s->run = run > ACCUM_RUN_MIN ? (unsigned)run : 0; /* 0: the last block fitted */
         s->portable_left = left;
     }
     return L2_OK;

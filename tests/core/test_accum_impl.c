@@ -695,7 +695,8 @@ Test(accum_impl, stream_calls_carry_portable_runs)
         if (!l2_accum_impl_set(impl))
             continue;
         l2_accum_init(&acc);
-        cr_assert(!l2_accum_stream_portable(&s));
+        /* a new stream: portable only where there is no vector kernel */
+        cr_assert_eq(l2_accum_stream_portable(&s, t), !vector, "%s", l2_accum_impl_name(impl));
         for (size_t at = 0; at < n;) {
             size_t len = rnd() % 3 == 0 ? rnd() % 300 : 2000 + rnd() % 20000;
             if (len > n - at)
@@ -705,19 +706,29 @@ Test(accum_impl, stream_calls_carry_portable_runs)
             cr_assert_eq(l2_accum_feed_stream(&acc, &s, t, buf + at * w, len, NULL), L2_OK);
             at += len;
             if (at == 29000) /* all narrow so far */
-                cr_assert_eq(l2_accum_stream_portable(&s), !vector, "%s", l2_accum_impl_name(impl));
+                cr_assert_eq(l2_accum_stream_portable(&s, t), !vector, "%s",
+                             l2_accum_impl_name(impl));
         }
-        cr_assert(l2_accum_stream_portable(&s), "%s", l2_accum_impl_name(impl));
+        cr_assert(l2_accum_stream_portable(&s, t), "%s", l2_accum_impl_name(impl));
         cr_assert_eq(acc.count, n);
         {
             /* a call that ends with its run: nothing left over, the next
              * run longer, and still on the portable code */
             struct l2_accum_stream s2 = {0};
-            struct l2_accum a2;
+            struct l2_accum a2, r2;
 
             l2_accum_init(&a2);
             cr_assert_eq(l2_accum_feed_stream(&a2, &s2, t, buf + 30000 * w, 16384, NULL), L2_OK);
-            cr_assert(l2_accum_stream_portable(&s2), "%s", l2_accum_impl_name(impl));
+            cr_assert(l2_accum_stream_portable(&s2, t), "%s", l2_accum_impl_name(impl));
+            if (vector) {
+                cr_assert_eq(s2.portable_left, 0, "%s", l2_accum_impl_name(impl));
+                cr_assert_gt(s2.run, 4, "%s", l2_accum_impl_name(impl));
+            }
+            cr_assert_eq(feed_with(L2_ACCUM_IMPL_PORTABLE, t, buf + 30000 * w, 16384, &r2, NULL),
+                         L2_OK);
+            cr_assert(l2_accum_impl_set(impl));
+            cr_assert_eq(memcmp(a2.limb, r2.limb, sizeof a2.limb), 0, "%s",
+                         l2_accum_impl_name(impl));
         }
         cr_assert_eq(memcmp(acc.limb, ref.limb, sizeof acc.limb), 0, "%s: limbs differ",
                      l2_accum_impl_name(impl));
