@@ -154,10 +154,10 @@ struct input {
     enum l2_dtype dtype;
     unsigned ndim;
     uint64_t binary_size;
+    /* from here on, not cleared for each input: */
     /* data: one reader, of the known dtype (readers[0]), or one per
      * datatypes[] row when the dtype was not known yet */
     struct api_json_value *readers[N_DATATYPES];
-    /* from here on, not cleared for each input: */
     struct api_error *reader_err; /* with several readers: their errors (not the driver's) */
     size_t n_readers;
     uint64_t shape[API_MAX_DEPTH]; /* ndim entries */
@@ -1015,19 +1015,13 @@ static enum api_status on_capture(struct infer_decoder *dec, struct cursor *cur,
 
 /* The JSON Pointer of input index's data, "/inputs/<index>/data", written
  * without printf (it is made for every input). */
-#define DATA_POINTER_MAX (sizeof "/inputs/" + 20 + sizeof "/data")
+#define DATA_POINTER_MAX (sizeof "/inputs/" + API_TEXT_U64_MAX + sizeof "/data")
 static void data_pointer(size_t index, char out[DATA_POINTER_MAX])
 {
-    char digits[20];
-    size_t n = sizeof digits, len = sizeof "/inputs/" - 1;
+    size_t len = sizeof "/inputs/" - 1;
 
-    do {
-        digits[--n] = (char)('0' + index % 10);
-        index /= 10;
-    } while (index != 0);
     memcpy(out, "/inputs/", len);
-    memcpy(out + len, digits + n, sizeof digits - n);
-    len += sizeof digits - n;
+    len += api_text_u64(out + len, index);
     memcpy(out + len, "/data", sizeof "/data");
 }
 

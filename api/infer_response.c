@@ -109,14 +109,7 @@ static inline void w_bytes(struct writer *w, const char *s, size_t len)
 /* v in decimal, written in place. */
 static void w_u64(struct writer *w, uint64_t v)
 {
-    char *p = w_room(w, 20); /* UINT64_MAX has 20 digits */
-    size_t len = 1;
-
-    for (uint64_t t = v; t >= 10; t /= 10)
-        len++;
-    for (size_t i = len; i-- > 0; v /= 10)
-        p[i] = (char)('0' + v % 10);
-    w->n += len;
+    w->n += api_text_u64(w_room(w, API_TEXT_U64_MAX), v);
 }
 
 static void w_double(struct writer *w, double x)

@@ -251,15 +251,6 @@ out:
     return st;
 }
 
-/* The empty sum, as l2_accum_init leaves it: all zero bits. */
-static const struct l2_accum empty_accum;
-
-/* Whether acc is the empty sum. */
-static bool accum_is_empty(const struct l2_accum *acc)
-{
-    return memcmp(acc, &empty_accum, sizeof *acc) == 0;
-}
-
 void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum *acc)
 {
     struct api_tensor *t = &res->tensors[i];
@@ -273,15 +264,7 @@ void api_result_set_sums(struct api_result *res, size_t i, const struct l2_accum
     l2_accum_sum(acc, &t->sum_squares); /* +inf on overflow, as documented */
     l2_accum_half(acc, &t->half_sum);
     l2_accum_norm(acc, &t->norm);
-    if (accum_is_empty(&res->total)) {
-        /* The first sum merged: the same bits as l2_accum_merge gives (its
-         * max_abs is the larger of +0.0 and acc's), without the limb adds. */
-        res->total = *acc;
-        if (!(acc->max_abs > 0.0))
-            res->total.max_abs = 0.0;
-    } else {
-        l2_accum_merge(&res->total, acc);
-    }
+    l2_accum_merge(&res->total, acc);
 }
 
 enum api_status api_result_add_tensor(struct api_result *res, const char *name, size_t len,

@@ -222,6 +222,14 @@ void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src)
 {
     bool carry = false;
 
+    if (dst->count == 0) { /* the empty sum: src's, without the limb adds */
+        double max_abs = dst->max_abs;
+
+        *dst = *src;
+        dst->max_abs = src->max_abs > max_abs ? src->max_abs : max_abs;
+        return;
+    }
+
     for (unsigned i = 0; i < L2_ACCUM_LIMBS; i++) {
         bool c1 = __builtin_add_overflow(dst->limb[i], src->limb[i], &dst->limb[i]);
         bool c2 = __builtin_add_overflow(dst->limb[i], (uint64_t)carry, &dst->limb[i]);

@@ -87,7 +87,9 @@ void l2_accum_feed_counting(struct l2_accum *acc, enum l2_dtype dtype, const voi
  * it. */
 void l2_accum_add_nonfinite(struct l2_accum *acc, double x);
 
-/* dst += src, exactly: sums and all counts added, max_abs the larger. */
+/* dst += src, exactly: sums and all counts added, max_abs the larger. A
+ * dst that has taken no element (count 0) holds the empty sum, as every
+ * accumulator does before its first element: it gets src's sum as is. */
 void l2_accum_merge(struct l2_accum *dst, const struct l2_accum *src);
 
 /* The exact sum rounded once to float64 (nearest, ties to even) in *out.

@@ -850,37 +850,3 @@ Test(infer_response, counts_in_decimal)
         api_result_free(&res);
     }
 }
-
-/* Each answer prints its own numbers: one encoded after another with other
- * figures (and the same as the first's, in other places) is not changed by
- * what the first printed. */
-Test(infer_response, answers_independent)
-{
-    static const double a[] = {3.0}, b[] = {0.1}, c[] = {0.1, 3.0};
-    const double *vals[] = {a, b, c, a};
-    const size_t ns[] = {1, 1, 2, 1};
-    const char *sums[] = {"9.0", "0.010000000000000002", "9.01", "9.0"};
-
-    for (size_t k = 0; k < 4; k++) {
-        struct api_result res;
-        struct api_infer_request r;
-        struct api_infer_response out;
-        char expected[512];
-
-        api_result_init(&res, L2_DTYPE_FLOAT64);
-        add_input(&res, "x", L2_DTYPE_FLOAT64, vals[k], ns[k], 0, NULL);
-        api_infer_request_init(&r, API_INFER_L2_LOSS, false, 0);
-        want(&r, API_INFER_OUT_SUM_SQUARES, false);
-        want(&r, API_INFER_OUT_INPUT_SUM_SQUARES, false);
-        out = encode_ok(&r, &res);
-        snprintf(expected, sizeof expected,
-                 "{\"model_name\": \"l2_loss\", \"model_version\": \"1\", \"outputs\": ["
-                 "{\"name\": \"sum_squares\", \"datatype\": \"FP64\", \"shape\": [1], \"data\": "
-                 "[%s]}, {\"name\": \"input_sum_squares\", \"datatype\": \"FP64\", \"shape\": "
-                 "[1], \"data\": [%s]}]}",
-                 sums[k], sums[k]);
-        expect_json_only(&out, expected);
-        free(out.body);
-        api_result_free(&res);
-    }
-}

@@ -661,6 +661,7 @@ Test(accum, long_carries)
     l2_accum_init(&a);
     for (int i = 0; i < 60; i++)
         a.limb[i] = UINT64_MAX;
+    a.count = 1; /* a sum of something: l2_accum_merge takes count 0 for the empty sum */
     b = a;
     cr_assert_eq(l2_accum_add(&a, 0x1p-1074), L2_OK); /* adds 1 at bit 0 */
     for (int i = 0; i < 60; i++)
@@ -702,5 +703,30 @@ FEED_TEST(full_buckets_do_not_wrap)
         check_oracle(&acc, &o, l2_dtype_name(all_types[t]));
         oracle_sum_free(&o);
         free(buf);
+    }
+}
+
+/* Merging into an accumulator that has taken nothing gives the source's
+ * bits, max_abs +0.0 at least, as the limb-by-limb merge into the empty
+ * sum would. */
+Test(accum, merge_into_the_empty_sum)
+{
+    const double xs[3] = {3.0, 0x1p-1074, 0.0};
+    struct l2_accum src, dst, ref;
+
+    for (int k = 0; k < 3; k++) {
+        l2_accum_init(&src);
+        cr_assert_eq(l2_accum_add(&src, xs[k]), L2_OK);
+        cr_assert_eq(l2_accum_add(&src, -xs[k]), L2_OK);
+        l2_accum_init(&dst);
+        l2_accum_merge(&dst, &src);
+        /* the same sum reached by adds into a non-empty accumulator */
+        l2_accum_init(&ref);
+        ref.count = 1;
+        l2_accum_merge(&ref, &src);
+        cr_assert_eq(memcmp(dst.limb, ref.limb, sizeof dst.limb), 0, "%a", xs[k]);
+        cr_assert_eq(dst.count, 2);
+        cr_assert_eq(memcmp(&dst.max_abs, &ref.max_abs, sizeof dst.max_abs), 0);
+        cr_assert(!signbit(dst.max_abs));
     }
 }
