@@ -59,7 +59,7 @@ INTEG   := $(BUILD)/tests/integration-tests
 INTEG_JOBS ?= 2
 
 .PHONY: all run test unit integration bench clean format format-check lint deps help \
-        test-san openapi-lint
+        test-san openapi-lint build-tests
 
 all: $(L2D) ## build build/l2d (the default)
 
@@ -79,7 +79,17 @@ run: deps ## install missing packages, build and serve on 127.0.0.1:PORT (8080)
 # TEST_EXTRA (run by `make test`).
 TEST_EXTRA :=
 
+# Binaries compile JOBS at a time (the machine's cores) before the suites,
+# which run one after another (each one takes both cores itself). mk/*.mk
+# add what their suites run to TEST_BINS.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TEST_BINS := $(L2D) $(UNIT) $(INTEG) $(BUILD)/openapi.json
+
+build-tests: ## build every binary the unit, integration and reliability suites run, JOBS (nproc) at a time
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BINS)
+
 test: deps ## install missing packages, then every test: unit, integration, lint and TEST_EXTRA
+	$(Q)$(MAKE) --no-print-directory build-tests
 	$(Q)$(MAKE) --no-print-directory unit integration lint $(TEST_EXTRA)
 
 # --- libraries and binary -------------------------------------------------
@@ -153,6 +163,7 @@ integration: $(INTEG) $(L2D) $(BUILD)/openapi.json ## libcurl tests against the 
 	L2D_BIN=$(abspath $(L2D)) L2D_OPENAPI_JSON=$(abspath $(BUILD)/openapi.json) ./$(INTEG) --jobs $(INTEG_JOBS)
 
 test-san: ## unit and integration tests under ASan/UBSan (clang, build-san/)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang build-tests
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang unit integration
 
 # --- benchmarks -----------------------------------------------------------

@@ -51,8 +51,8 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB_OBJ)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) \
 		$(shell pkg-config --libs jansson zlib) -lm
 
-fuzz-build: fuzz-check-cc ## build every libFuzzer harness into build-fuzz/
-	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+fuzz-build: fuzz-check-cc ## build every libFuzzer harness into build-fuzz/, JOBS at a time
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BIN)
 
 # FUZZ_JOBS harnesses at a time (2: the machine has two cores), each on a
 # scratch corpus seeded from the committed one; each prints one line when

@@ -20,6 +20,7 @@ SOAK_SECONDS ?= 60
 .PHONY: reliability test-reliability test-soak test-valgrind
 
 TEST_EXTRA += reliability
+TEST_BINS += $(REL) $(if $(SANITIZE),,$(FAILALLOC))
 
 $(REL): $(REL_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
