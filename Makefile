@@ -2,7 +2,8 @@
 # rule line ends in a `## text` comment (here and in mk/*.mk; lint checks).
 #
 # Knobs: CFLAGS (appended), SANITIZE=address,undefined (separate build dir),
-# CC, V=1 (echo commands), PORT (for `make run`).
+# CC, V=1 (echo commands), PORT (for `make run`), JOBS (compilers at a time
+# in `make build-tests` and `make fuzz-build`; the machine's cores).
 
 CC       ?= cc
 SANITIZE ?=
@@ -66,7 +67,7 @@ all: $(L2D) ## build build/l2d (the default)
 help: ## list every target (from the `## ` comments in Makefile and mk/*.mk)
 	@awk '/^[A-Za-z0-9_.-]+:.*## / { t = $$0; sub(/:.*/, "", t); d = $$0; \
 		sub(/^[^#]*## /, "", d); printf "make %-17s %s\n", t, d }' Makefile $(sort $(wildcard mk/*.mk))
-	@echo "Knobs: CFLAGS (appended), SANITIZE=address,undefined, CC, V=1, PORT (make run)"
+	@echo "Knobs: CFLAGS (appended), SANITIZE=address,undefined, CC, V=1, PORT (make run), JOBS (compilers at a time in build-tests, fuzz-build)"
 
 deps: ## install the missing Debian packages (tools/install-deps.sh)
 	$(Q)sh tools/install-deps.sh
