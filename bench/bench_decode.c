@@ -267,27 +267,90 @@ static void fill(char *data, size_t n, enum data_kind kind)
     }
 }
 
+/* The formats measured, raw first: every ratio is to it. */
+static const struct {
+    const char *name;
+    enum api_format fmt;
+    const char *descr;  /* NULL for raw */
+    bool npz;           /* the .npy as the member of a stored .npz */
+    const char *metric; /* its name on the "metric" line, NULL for none */
+} cases[BENCH_CASES] = {
+    {"raw float32", API_FORMAT_RAW, NULL, false, NULL},
+    {"npy <f4", API_FORMAT_NPY, "<f4", false, NULL},
+    {"npy >f4", API_FORMAT_NPY, ">f4", false, NULL},
+    {"npz stored <f4", API_FORMAT_NPZ, "<f4", true, "decode_npz"},
+    {"safetensors", API_FORMAT_SAFETENSORS, NULL, false, "decode_safetensors"},
+    {"v2 infer binary", API_FORMAT_INFER, NULL, false, "decode_v2_binary"},
+};
+
+/* Case c's body around the n float32 values at data (headers written into
+ * the room before and after them); its length in *len. */
+static char *case_body(size_t c, char *data, size_t n, uint32_t npz_crc, size_t *len)
+{
+    char *body = data;
+
+    *len = BENCH_DATA_BYTES;
+    if (cases[c].descr != NULL) {
+        npy_header(data - BENCH_HEADER, cases[c].descr, n);
+        body = data - BENCH_HEADER;
+        *len += BENCH_HEADER;
+    }
+    if (cases[c].npz) {
+        *len = npz_wrap(data - BENCH_HEADER, *len, npz_crc);
+        body = data - BENCH_HEADER - NPZ_LOCAL;
+    }
+    if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
+        body = st_header(data, n);
+        *len = BENCH_DATA_BYTES + (size_t)(data - body);
+    }
+    if (cases[c].fmt == API_FORMAT_INFER) {
+        body = infer_header(data, n);
+        *len = BENCH_DATA_BYTES + (size_t)(data - body);
+    }
+    return body;
+}
+
+/* BENCH_RUNS rounds of every case, interleaved, in chunk-byte pieces;
+ * prints each case's median and stores its median ratio to raw in
+ * to_raw[c]. Returns false on a decoding error. */
+static bool measure_chunk(char *data, size_t n, uint32_t npz_crc, size_t chunk,
+                          double to_raw[BENCH_CASES])
+{
+    double secs[BENCH_CASES][BENCH_RUNS];
+    size_t len[BENCH_CASES];
+
+    for (int r = 0; r < BENCH_RUNS; r++) {
+        for (size_t c = 0; c < BENCH_CASES; c++) {
+            char *body = case_body(c, data, n, npz_crc, &len[c]);
+            double sum = 0;
+
+            secs[c][r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body, len[c], chunk,
+                                  (size_t)(data - body), &sum);
+            if (secs[c][r] < 0)
+                return false;
+        }
+    }
+    for (size_t c = 0; c < BENCH_CASES; c++) {
+        double ratio[BENCH_RUNS];
+
+        for (int r = 0; r < BENCH_RUNS; r++)
+            ratio[r] = ((double)len[c] / secs[c][r]) / ((double)len[0] / secs[0][r]);
+        qsort(ratio, BENCH_RUNS, sizeof ratio[0], cmp_double);
+        qsort(secs[c], BENCH_RUNS, sizeof secs[c][0], cmp_double);
+        to_raw[c] = ratio[BENCH_RUNS / 2];
+        printf("%-16s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunk >> 10,
+               (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9, ratio[BENCH_RUNS / 2]);
+    }
+    return true;
+}
+
 int main(void)
 {
     /* 16 KiB: about what libmicrohttpd hands over per upload callback. */
     static const size_t chunks[3] = {(size_t)16 << 10, (size_t)64 << 10, (size_t)1 << 20};
     static const char *const kinds[DATA_KINDS] = {"random bit patterns", "weight-like values"};
-    static const struct {
-        const char *name;
-        enum api_format fmt;
-        const char *descr;  /* NULL for raw */
-        bool npz;           /* the .npy as the member of a stored .npz */
-        const char *metric; /* its name on the "metric" line, NULL for none */
-    } cases[BENCH_CASES] = {
-        {"raw float32", API_FORMAT_RAW, NULL, false, NULL},
-        {"npy <f4", API_FORMAT_NPY, "<f4", false, NULL},
-        {"npy >f4", API_FORMAT_NPY, ">f4", false, NULL},
-        {"npz stored <f4", API_FORMAT_NPZ, "<f4", true, "decode_npz"},
-        {"safetensors", API_FORMAT_SAFETENSORS, NULL, false, "decode_safetensors"},
-        {"v2 infer binary", API_FORMAT_INFER, NULL, false, "decode_v2_binary"},
-    };
-    /* the median ratio to raw, per data kind and chunk size */
-    double to_raw[DATA_KINDS][BENCH_CASES][3];
+    /* the median ratio to raw, per data kind, chunk size and case */
+    double to_raw[DATA_KINDS][3][BENCH_CASES];
     size_t n = BENCH_DATA_BYTES / 4;
     char *buf = malloc(BENCH_PREFIX + BENCH_DATA_BYTES + BENCH_SUFFIX);
     char *data;
@@ -311,63 +374,21 @@ int main(void)
         npz_crc = (uint32_t)crc32(0, (const unsigned char *)data - BENCH_HEADER,
                                   (uInt)(BENCH_HEADER + BENCH_DATA_BYTES));
         printf("\n%s\n%-16s %10s %10s %8s\n", kinds[d], "format", "chunk", "GB/s", "/ raw");
-        for (size_t k = 0; k < 3; k++) {
-            double secs[BENCH_CASES][BENCH_RUNS];
-            size_t len[BENCH_CASES];
-
-            for (int r = 0; r < BENCH_RUNS; r++) {
-                for (size_t c = 0; c < BENCH_CASES; c++) {
-                    char *body = data;
-                    double sum = 0;
-
-                    len[c] = BENCH_DATA_BYTES;
-                    if (cases[c].descr != NULL) {
-                        npy_header(data - BENCH_HEADER, cases[c].descr, n);
-                        body = data - BENCH_HEADER;
-                        len[c] += BENCH_HEADER;
-                    }
-                    if (cases[c].npz) {
-                        len[c] = npz_wrap(data - BENCH_HEADER, len[c], npz_crc);
-                        body = data - BENCH_HEADER - NPZ_LOCAL;
-                    }
-                    if (cases[c].fmt == API_FORMAT_SAFETENSORS) {
-                        body = st_header(data, n);
-                        len[c] = BENCH_DATA_BYTES + (size_t)(data - body);
-                    }
-                    if (cases[c].fmt == API_FORMAT_INFER) {
-                        body = infer_header(data, n);
-                        len[c] = BENCH_DATA_BYTES + (size_t)(data - body);
-                    }
-                    secs[c][r] = run_once(cases[c].fmt, cases[c].fmt == API_FORMAT_RAW, body,
-                                          len[c], chunks[k], (size_t)(data - body), &sum);
-                    if (secs[c][r] < 0)
-                        goto out_free_buf;
-                }
-            }
-            for (size_t c = 0; c < BENCH_CASES; c++) {
-                double ratio[BENCH_RUNS];
-
-                for (int r = 0; r < BENCH_RUNS; r++)
-                    ratio[r] = ((double)len[c] / secs[c][r]) / ((double)len[0] / secs[0][r]);
-                qsort(ratio, BENCH_RUNS, sizeof ratio[0], cmp_double);
-                qsort(secs[c], BENCH_RUNS, sizeof secs[c][0], cmp_double);
-                to_raw[d][c][k] = ratio[BENCH_RUNS / 2];
-                printf("%-16s %6zu KiB %10.2f %8.2f\n", cases[c].name, chunks[k] >> 10,
-                       (double)len[c] / secs[c][BENCH_RUNS / 2] / 1e9, ratio[BENCH_RUNS / 2]);
-            }
-        }
+        for (size_t k = 0; k < 3; k++)
+            if (!measure_chunk(data, n, npz_crc, chunks[k], to_raw[d][k]))
+                goto out_free_buf;
     }
     for (size_t c = 0; c < BENCH_CASES && bench_metrics(); c++) {
-        double least = to_raw[0][c][0];
+        double least = to_raw[0][0][c];
 
         if (cases[c].metric == NULL)
             continue;
         for (int d = 0; d < DATA_KINDS; d++)
             for (size_t k = 0; k < 3; k++)
-                least = to_raw[d][c][k] < least ? to_raw[d][c][k] : least;
+                least = to_raw[d][k][c] < least ? to_raw[d][k][c] : least;
         printf("metric %s %.3f bits %.2f/%.2f/%.2f, weights %.2f/%.2f/%.2f at 16/64/1024 KiB\n",
-               cases[c].metric, least, to_raw[0][c][0], to_raw[0][c][1], to_raw[0][c][2],
-               to_raw[1][c][0], to_raw[1][c][1], to_raw[1][c][2]);
+               cases[c].metric, least, to_raw[0][0][c], to_raw[0][1][c], to_raw[0][2][c],
+               to_raw[1][0][c], to_raw[1][1][c], to_raw[1][2][c]);
     }
     result = 0;
 

@@ -86,7 +86,8 @@ static void buffer_write(void)
     write_all(log_buffer.fd, full, n);
 }
 
-/* Writes one line now, after the lines buffered before it. */
+/* Writes the buffered lines now, then buf[0..len) (nothing more when len
+ * is 0), one writer at a time. */
 static void write_line(const char *buf, size_t len)
 {
     pthread_mutex_lock(&log_buffer.write_lock);
@@ -103,9 +104,7 @@ static void buffer_line(const char *buf, size_t len)
     pthread_mutex_lock(&log_buffer.lock);
     while (log_buffer.on && log_buffer.used + len > LOG_BUFFER_BYTES) {
         pthread_mutex_unlock(&log_buffer.lock);
-        pthread_mutex_lock(&log_buffer.write_lock);
-        buffer_write();
-        pthread_mutex_unlock(&log_buffer.write_lock);
+        write_line(NULL, 0);
         pthread_mutex_lock(&log_buffer.lock);
     }
     if (!log_buffer.on) {
@@ -144,9 +143,7 @@ static void *flusher_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > due.tv_sec || (now.tv_sec == due.tv_sec && now.tv_nsec >= due.tv_nsec)) {
             pthread_mutex_unlock(&log_buffer.lock);
-            pthread_mutex_lock(&log_buffer.write_lock);
-            buffer_write();
-            pthread_mutex_unlock(&log_buffer.write_lock);
+            write_line(NULL, 0);
             pthread_mutex_lock(&log_buffer.lock);
         } else {
             pthread_cond_timedwait(&log_buffer.wake, &log_buffer.lock, &due);
